@@ -1,0 +1,1 @@
+"""FastAPI: submissions, queries and the pages; thin routes over small service functions."""

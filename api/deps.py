@@ -1,0 +1,55 @@
+"""Dependencies declared once: settings, the read model, the producer, the current principal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import APIKeyHeader
+from sqlalchemy import Engine
+
+from api.keys import Principal, Role, authenticate
+from api.producer import EventProducer
+from deploy.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_producer(request: Request) -> EventProducer:
+    return request.app.state.producer
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+ProducerDep = Annotated[EventProducer, Depends(get_producer)]
+
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Key issued by `journeys api-key issue`")
+
+
+def get_principal(engine: EngineDep, token: Annotated[str | None, Depends(_api_key)]) -> Principal:
+    if not token:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an X-API-Key header is required")
+    principal = authenticate(engine, token)
+    if principal is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the API key is unknown or revoked")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def allow(*roles: Role):  # noqa: ANN201 - a dependency factory
+    """A dependency that admits only these roles (and admin)."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role is not Role.ADMIN and principal.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"the role {principal.role.value} may not do this")
+        return principal
+
+    return Depends(check)

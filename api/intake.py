@@ -1,0 +1,118 @@
+"""Accepting a submission: idempotency, the event envelope, and the produce that must be acked."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
+
+from api.keys import Principal
+from api.producer import EventProducer
+from deploy.settings import Settings
+from deploy.topics import INTAKE
+from journey.identity import resolve_person
+from schemas.events import ContactRecorded, Event, ReportReceived, encode_event
+from schemas.read_model import submissions
+from schemas.submissions import Accepted, ContactSubmission, ReportSubmission
+
+IDEMPOTENCY = uuid5(NAMESPACE_URL, "journeys:idempotency-key")
+
+EVENT_FOR = {ReportSubmission: ReportReceived, ContactSubmission: ContactRecorded}
+
+
+class IdempotencyConflict(ValueError):
+    """The key was used before for a different submission."""
+
+
+def build_event(
+    submission: ReportSubmission | ContactSubmission, *, event_id: UUID, principal: Principal, now: datetime
+) -> Event:
+    """The envelope around a submission: who, when, and the personal part kept apart."""
+    return EVENT_FOR[type(submission)](
+        id=event_id,
+        source=principal.organisation,
+        actor=principal.key_id,
+        subject=submission.person_id,
+        time=submission.occurred_at,
+        recorded_at=now,
+        data=submission.details,
+        personal=submission.personal,
+    )
+
+
+def submit(
+    submission: ReportSubmission | ContactSubmission,
+    *,
+    idempotency_key: str | None,
+    principal: Principal,
+    engine: Engine,
+    producer: EventProducer,
+    settings: Settings,
+    now: datetime,
+) -> Accepted:
+    """Put the event in Kafka once, however often the same submission arrives."""
+    key = idempotency_key or (str(submission.event_id) if submission.event_id else None)
+    if key is None:
+        event_id = uuid4()
+    else:
+        event_id = submission.event_id or uuid5(IDEMPOTENCY, f"{principal.organisation}\n{key}")
+        earlier = _claim(engine, principal.organisation, key, event_id, submission, now)
+        if earlier is not None:
+            return earlier
+    event = build_event(submission, event_id=event_id, principal=principal, now=now)
+    partition_key = event.subject or event.id
+    producer.publish(settings.topic(INTAKE), str(partition_key).encode(), encode_event(event))
+    if key is not None:
+        with engine.begin() as connection:
+            connection.execute(
+                update(submissions)
+                .where(submissions.c.organisation == principal.organisation, submissions.c.idempotency_key == key)
+                .values(produced=1)
+            )
+    return Accepted(event_id=event_id, person_id=resolve_person(submission.person_id, event_id))
+
+
+def _fingerprint(submission: ReportSubmission | ContactSubmission) -> str:
+    return hashlib.sha256(f"{type(submission).__name__}:{submission.model_dump_json()}".encode()).hexdigest()
+
+
+def _claim(
+    engine: Engine,
+    organisation: str,
+    key: str,
+    event_id: UUID,
+    submission: ReportSubmission | ContactSubmission,
+    now: datetime,
+) -> Accepted | None:
+    """Record the key; return the earlier answer when it was already produced."""
+    fingerprint = _fingerprint(submission)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                submissions.insert().values(
+                    organisation=organisation,
+                    idempotency_key=key,
+                    event_id=str(event_id),
+                    request_sha256=fingerprint,
+                    produced=0,
+                    created_at=now,
+                )
+            )
+        return None
+    except IntegrityError:
+        pass
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(submissions).where(submissions.c.organisation == organisation, submissions.c.idempotency_key == key)
+        ).one()
+    if row.request_sha256 != fingerprint:
+        raise IdempotencyConflict("this idempotency key was used for a different submission")
+    if not row.produced:
+        # An earlier attempt was claimed but not acknowledged by Kafka: produce it again under the
+        # same event id; downstream, the event id makes a second copy harmless.
+        return None
+    earlier_id = UUID(row.event_id)
+    return Accepted(event_id=earlier_id, person_id=resolve_person(submission.person_id, earlier_id), duplicate=True)

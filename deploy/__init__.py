@@ -1,0 +1,1 @@
+"""Deployment: settings, the local Kafka broker, topic creation and the command line."""

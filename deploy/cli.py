@@ -1,0 +1,230 @@
+"""The `journeys` command: run the whole system locally, or each part on its own."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import httpx
+
+from deploy.kafka.broker import BrokerUnavailable, LocalBroker
+from deploy.settings import Settings, get_settings
+
+
+def say(message: str) -> None:
+    print(f"journeys: {message}", flush=True)
+
+
+def local_broker(settings: Settings) -> LocalBroker:
+    return LocalBroker(
+        state_dir=settings.state_dir,
+        port=settings.local_broker_port,
+        controller_port=settings.local_controller_port,
+        heap=settings.local_broker_heap,
+    )
+
+
+def uses_local_broker(settings: Settings) -> bool:
+    """The local broker runs unless KAFKA_BOOTSTRAP_SERVERS names another cluster."""
+    return "kafka_bootstrap_servers" not in settings.model_fields_set
+
+
+def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
+    broker = local_broker(settings)
+    if args.action == "start":
+        broker.start(progress=say)
+    elif args.action == "stop":
+        say("Kafka stopped" if broker.stop() else "Kafka was not running")
+    else:
+        pid = broker.pid()
+        say(f"Kafka running (pid {pid}) on {broker.bootstrap_servers}" if pid else "Kafka not running")
+    return 0
+
+
+def cmd_topics(_args: argparse.Namespace, settings: Settings) -> int:
+    from deploy.topics import create_topics
+
+    created = create_topics(settings)
+    say(f"created topics: {', '.join(created)}" if created else "all topics exist")
+    return 0
+
+
+def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
+    from faust.worker import Worker
+
+    from streams.app import create_app
+
+    app = create_app(settings)
+    Worker(app, loglevel="INFO").execute_from_commandline()
+    return 0
+
+
+def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.main import create_app
+
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info")
+    return 0
+
+
+def cmd_api_key(args: argparse.Namespace, settings: Settings) -> int:
+    from api.keys import Role, issue_key
+    from schemas.read_model import connect
+
+    token = issue_key(
+        connect(settings.resolved_database_url), organisation=args.organisation, role=Role(args.role),
+        now=datetime.now(UTC),
+    )
+    print(token)
+    return 0
+
+
+def demo_keys(settings: Settings) -> dict[str, str]:
+    from api.keys import Role, issue_key
+    from schemas.read_model import connect
+
+    engine = connect(settings.resolved_database_url)
+    now = datetime.now(UTC)
+    return {
+        "outreach": issue_key(engine, organisation="town-centre-outreach", role=Role.OUTREACH, now=now),
+        "frontline": issue_key(engine, organisation="council-street-services", role=Role.FRONTLINE, now=now),
+    }
+
+
+def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
+    from deploy.demo import send_demo
+
+    keys = demo_keys(settings)
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    people = send_demo(api, keys)
+    say(f"sent demo events for {len(people)} people through {api}")
+    _show_where_to_look(api, keys, people)
+    return 0
+
+
+def _show_where_to_look(api: str, keys: dict[str, str], people: list[str]) -> None:
+    print(
+        f"""
+  API docs:        {api}/docs
+  Outreach key:    {keys['outreach']}
+  A journey:       curl -s -H 'X-API-Key: {keys['outreach']}' {api}/v1/people/{people[0]}/journey
+""",
+        flush=True,
+    )
+
+
+def _wait_http(url: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} never answered: its process exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
+    """Broker, topics, worker, API and demo data; Ctrl-C stops everything it started."""
+    from deploy.demo import send_demo
+    from deploy.topics import create_topics
+
+    def stop_on_term(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # a plain `kill` stops everything as cleanly as Ctrl-C
+
+    signal.signal(signal.SIGTERM, stop_on_term)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    broker = local_broker(settings) if uses_local_broker(settings) else None
+    if broker is not None:
+        broker.start(progress=say)
+    else:
+        say(f"using Kafka at {settings.kafka_bootstrap_servers}")
+    created = create_topics(settings)
+    say(f"topics ready ({len(created)} created)")
+    logs = settings.state_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        for part in ("worker", "api"):
+            say(f"starting the {part} (log: {logs / part}.log)")
+            with open(logs / f"{part}.log", "ab") as log:
+                children.append(subprocess.Popen(
+                    [sys.executable, "-m", "deploy.cli", part], stdout=log, stderr=subprocess.STDOUT,
+                ))
+        api = f"http://{settings.api_host}:{settings.api_port}"
+        _wait_http(f"{api}/health", 60, children[1])
+        keys = demo_keys(settings)
+        say("sending demo data through the API...")
+        people = send_demo(api, keys)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if httpx.get(f"{api}/v1/people/{people[-1]}/journey", headers={"X-API-Key": keys["outreach"]}).is_success:
+                break
+            time.sleep(0.5)
+        say(f"the system is up with {len(people)} demo journeys. Ctrl-C stops it.")
+        _show_where_to_look(api, keys, people)
+        while all(child.poll() is None for child in children):
+            time.sleep(1)
+        say("a part stopped unexpectedly; see the logs in " + str(logs))
+        return 1
+    except KeyboardInterrupt:
+        say("stopping...")
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if broker is not None:
+            broker.stop()
+            say("Kafka stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="journeys", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="run everything locally with demo data").set_defaults(run=cmd_up)
+    broker = commands.add_parser("broker", help="the local Kafka broker")
+    broker.add_argument("action", choices=["start", "stop", "status"])
+    broker.set_defaults(run=cmd_broker)
+    commands.add_parser("topics", help="create the project's topics").set_defaults(run=cmd_topics)
+    commands.add_parser("worker", help="run the stream worker").set_defaults(run=cmd_worker)
+    commands.add_parser("api", help="run the HTTP API").set_defaults(run=cmd_api)
+    commands.add_parser("demo", help="send demo data to a running API").set_defaults(run=cmd_demo)
+    key = commands.add_parser("api-key", help="issue an API key")
+    key.add_argument("action", choices=["issue"])
+    key.add_argument("--organisation", required=True)
+    key.add_argument("--role", required=True, choices=[r for r in _roles()])
+    key.set_defaults(run=cmd_api_key)
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return args.run(args, settings)
+    except BrokerUnavailable as error:
+        say(str(error))
+        return 2
+
+
+def _roles() -> list[str]:
+    from api.keys import Role
+
+    return [role.value for role in Role]
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""The one settings object, read from environment variables (and an optional .env file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the system. Each field's description is its documentation."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    state_dir: Path = Field(
+        Path(".state"),
+        description="Where the local broker's data, its jars and the SQLite read model live.",
+    )
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092",
+        description="Kafka to use. The default is the local broker that `journeys broker start` runs.",
+    )
+    local_broker_port: int = Field(9092, description="Client port of the local broker.")
+    local_controller_port: int = Field(9093, description="KRaft controller port of the local broker.")
+    local_broker_heap: str = Field("768m", description="JVM heap of the local broker.")
+
+    topic_prefix: str = Field("journeys.", description="Prefix of every topic the project creates.")
+    topic_partitions: int = Field(4, description="Partitions of each topic (the unit of parallelism).")
+    topic_replication_factor: int = Field(1, description="Replicas per partition; 3 in production.")
+    topic_min_insync_replicas: int = Field(1, description="min.insync.replicas; 2 in production.")
+    event_retention_ms: int = Field(
+        -1, description="Retention of intake, person-events and dead-letter topics; -1 keeps forever."
+    )
+    update_retention_ms: int = Field(
+        7 * 24 * 3600 * 1000,
+        description="Retention of journey-updates; they can be rebuilt by replaying person-events.",
+    )
+
+    app_id: str = Field("journeys", description="Faust application id (consumer group and table prefix).")
+    worker_batch_size: int = Field(500, description="Most events an agent takes in one batch.")
+    worker_batch_within_s: float = Field(0.01, description="Longest an agent waits to fill a batch.")
+
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the read model; default: an SQLite file in state_dir.",
+    )
+
+    api_host: str = Field("127.0.0.1", description="Address the API listens on.")
+    api_port: int = Field(8000, description="Port the API listens on.")
+    max_payload_bytes: int = Field(65536, description="Largest submission body accepted.")
+    clock_skew_s: int = Field(300, description="How far in the future an event time may be.")
+    produce_timeout_s: float = Field(10.0, description="How long a submission waits for Kafka's ack.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.state_dir / 'journeys.db').resolve()}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,61 @@
+"""The project's topics, created by the project itself (broker auto-creation stays off)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from deploy.settings import Settings
+
+INTAKE = "intake"  # submissions as accepted, keyed by person id or event id
+PERSON_EVENTS = "person-events"  # events with their person resolved, keyed by person id
+JOURNEY_UPDATES = "journey-updates"  # each applied event with the journey after it
+DEAD_LETTER = "dead-letter"  # what the worker could not apply, with the reason
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    retention_ms: int
+    cleanup_policy: str = "delete"
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    kept = settings.event_retention_ms
+    return [
+        TopicSpec(settings.topic(INTAKE), kept),
+        TopicSpec(settings.topic(PERSON_EVENTS), kept),
+        TopicSpec(settings.topic(JOURNEY_UPDATES), settings.update_retention_ms),
+        TopicSpec(settings.topic(DEAD_LETTER), kept),
+    ]
+
+
+def create_topics(settings: Settings) -> list[str]:
+    """Create every missing topic; return the names created. Existing topics are left as they are."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="journeys-admin")
+    try:
+        existing = set(admin.list_topics())
+        wanted = [
+            NewTopic(
+                name=spec.name,
+                num_partitions=settings.topic_partitions,
+                replication_factor=settings.topic_replication_factor,
+                topic_configs={
+                    "cleanup.policy": spec.cleanup_policy,
+                    "retention.ms": str(spec.retention_ms),
+                    "min.insync.replicas": str(settings.topic_min_insync_replicas),
+                },
+            )
+            for spec in topic_specs(settings)
+            if spec.name not in existing
+        ]
+        if wanted:
+            try:
+                admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass  # another process created them between our list and create: fine
+        return [topic.name for topic in wanted]
+    finally:
+        admin.close()

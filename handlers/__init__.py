@@ -1,0 +1,62 @@
+"""Pure handlers: (journey, event) -> outcome. One module per event family; no I/O here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from uuid import UUID
+
+from handlers import contacts, reports
+from handlers.errors import Rejected
+from journey.state import Journey, Stage
+from schemas.events import ContactRecorded, Event, ReportReceived
+from schemas.updates import TimelineEntry
+
+__all__ = ["Outcome", "Rejected", "apply"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What applying one event produced: the new journey and the entry for its timeline."""
+
+    journey: Journey
+    entry: TimelineEntry
+
+
+_HANDLERS: dict[type, Callable[[Journey, Event], tuple[Journey, str]]] = {
+    ReportReceived: reports.report_received,
+    ContactRecorded: contacts.contact_recorded,
+}
+
+
+def check_subject(event: Event) -> UUID:
+    if event.subject is None:
+        raise Rejected("event has no subject: it skipped the identity step")
+    return event.subject
+
+
+def apply(journey: Journey | None, event: Event) -> Outcome | None:
+    """Fold one event into a person's journey; None when the event was already applied."""
+    person_id = check_subject(event)
+    if journey is None:
+        journey = Journey(person_id=person_id, stage=Stage.REPORTED)
+    elif journey.person_id != person_id:
+        raise Rejected("event subject does not match the journey it was routed to")
+    if journey.has_applied(event.id):
+        return None
+    changed, summary = _HANDLERS[type(event)](journey, event)
+    journey = changed.model_copy(
+        update={"sequence": journey.sequence + 1, "recent_event_ids": journey.remember(event.id)}
+    )
+    entry = TimelineEntry(
+        event_id=event.id,
+        person_id=person_id,
+        sequence=journey.sequence,
+        type=event.type,
+        occurred_at=event.time,
+        recorded_at=event.recorded_at,
+        source=event.source,
+        summary=summary,
+        stage=journey.stage,
+    )
+    return Outcome(journey=journey, entry=entry)

@@ -1,0 +1,1 @@
+"""The domain: journey state, stages and identity. Pure Python: no I/O, no clock."""

@@ -1,0 +1,1 @@
+"""Pydantic models: the event envelope and payloads (versioned), API models, read-model tables."""

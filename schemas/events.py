@@ -1,0 +1,209 @@
+"""The event envelope and the versioned event families that travel through Kafka.
+
+Every event carries CloudEvents-style attributes (id, type, source, subject, time) plus the
+schema version, the actor and the time it was recorded. What identifies or describes a person
+sits only in the `personal` part, so that it can be encrypted with a per-person key and erased
+by destroying that key; everything in `data` is safe for statistics.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError, model_validator
+
+from schemas.common import AreaCode, Flag, LongText, Place, ShortText, Strict
+
+# ---------------------------------------------------------------- sighting reports
+
+
+class Channel(StrEnum):
+    """Who saw the person: the public, frontline staff ("eyes and ears"), police, or the person."""
+
+    PUBLIC = "public"
+    STAFF = "staff"
+    POLICE = "police"
+    SELF = "self"
+
+
+class ReportDetails(Strict):
+    """What a sighting report says that is not personal."""
+
+    channel: Channel
+    reporter_role: ShortText | None = None
+    area_code: AreaCode | None = None
+    over_18: Flag | None = Field(None, description="Does the reporter think the person is over 18? null: unsure")
+    emergency: Flag = False
+    wants_update: Flag = False
+
+
+class ReporterContact(Strict):
+    name: ShortText | None = None
+    phone: Annotated[str, Field(max_length=32, pattern=r"^[0-9 +()-]+$")] | None = None
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+
+
+class ReportPersonal(Strict):
+    """The personal part of a report: the person's description, the place, the reporter."""
+
+    person_description: LongText | None = None
+    place: Place | None = None
+    reporter: ReporterContact | None = None
+
+
+# ---------------------------------------------------------------- outreach contacts
+
+
+class Offer(StrEnum):
+    """What outreach can offer at a contact."""
+
+    EMERGENCY_BED = "emergency_bed"
+    SUPPORTED_ACCOMMODATION = "supported_accommodation"
+    RECONNECTION = "reconnection"
+    HEALTH_SERVICE = "health_service"
+    MENTAL_HEALTH_SERVICE = "mental_health_service"
+    SUBSTANCE_USE_SERVICE = "substance_use_service"
+    BENEFITS_ADVICE = "benefits_advice"
+    EMPLOYMENT_TRAINING = "employment_training"
+    FOOD = "food"
+    CLOTHING = "clothing"
+
+
+class Need(StrEnum):
+    """Support needs noted at a contact. Special-category data: personal part only."""
+
+    PHYSICAL_HEALTH = "physical_health"
+    MENTAL_HEALTH = "mental_health"
+    ALCOHOL = "alcohol"
+    DRUGS = "drugs"
+    DOMESTIC_ABUSE = "domestic_abuse"
+    OFFENDING = "offending"
+    BENEFITS = "benefits"
+    IMMIGRATION = "immigration"
+
+
+class NameQuality(StrEnum):
+    """How far a recorded name can be trusted: street names and partial names are normal."""
+
+    FULL = "full"
+    PARTIAL = "partial"
+    STREET_NAME = "street_name"
+    UNKNOWN = "unknown"
+
+
+class ContactDetails(Strict):
+    """What an outreach contact says that is not personal."""
+
+    team: ShortText
+    worker: ShortText = Field(description="Staff reference of the outreach worker, not their name")
+    area_code: AreaCode | None = None
+    bedded_down: Flag = Field(description="Seen bedded down: the CHAIN test of rough sleeping")
+    engaged: Flag
+    offered: tuple[Offer, ...] = Field((), max_length=len(Offer))
+    accepted: tuple[Offer, ...] = Field((), max_length=len(Offer))
+
+    @model_validator(mode="after")
+    def _accepted_was_offered(self) -> ContactDetails:
+        extra = set(self.accepted) - set(self.offered)
+        if extra:
+            raise ValueError(f"accepted includes what was not offered: {sorted(extra)}")
+        return self
+
+
+class ContactPersonal(Strict):
+    """The personal part of a contact: name as given, needs, notes, place, next step."""
+
+    known_as: ShortText | None = None
+    name_quality: NameQuality = NameQuality.UNKNOWN
+    needs: tuple[Need, ...] = Field((), max_length=len(Need))
+    notes: LongText | None = None
+    next_step: LongText | None = None
+    place: Place | None = None
+
+
+# ---------------------------------------------------------------- the envelope
+
+
+class Envelope(Strict):
+    """Attributes every event carries, whatever its family."""
+
+    id: UUID
+    type: str
+    schema_version: int
+    source: ShortText = Field(description="Organisation that recorded the event")
+    actor: ShortText = Field(description="API key (or system component) that recorded it")
+    subject: UUID | None = Field(None, description="Person the event is about; set by identity")
+    time: AwareDatetime = Field(description="When it happened")
+    recorded_at: AwareDatetime = Field(description="When the platform accepted it")
+
+
+class ReportReceived(Envelope):
+    type: Literal["report.received"] = "report.received"
+    schema_version: Literal[1] = 1
+    data: ReportDetails
+    personal: ReportPersonal
+
+
+class ContactRecorded(Envelope):
+    type: Literal["contact.recorded"] = "contact.recorded"
+    schema_version: Literal[1] = 1
+    data: ContactDetails
+    personal: ContactPersonal
+
+
+Event = Annotated[ReportReceived | ContactRecorded, Field(discriminator="type")]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_TYPES = ("report.received", "contact.recorded")
+
+
+class UndecodableEvent(ValueError):
+    """A message that is not a valid event. The reason names fields, never their values."""
+
+
+def describe_errors(error: ValidationError) -> str:
+    """Field locations and error kinds only: pydantic's own text would echo personal input."""
+    parts = []
+    for item in error.errors(include_input=False, include_url=False):
+        loc = ".".join(str(p) for p in item["loc"]) or "(root)"
+        parts.append(f"{loc}: {item['type']}")
+    return "; ".join(parts[:10])
+
+
+def decode_event(raw: bytes) -> Event:
+    """Parse one event from its JSON bytes, upcasting older schema versions first."""
+    try:
+        return EVENT_ADAPTER.validate_json(raw)
+    except ValidationError as first_error:
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            raise UndecodableEvent("not JSON") from None
+        if not isinstance(document, dict):
+            raise UndecodableEvent("not a JSON object") from None
+        upcast = _upcast(document)
+        if upcast is document:
+            raise UndecodableEvent(describe_errors(first_error)) from None
+        try:
+            return EVENT_ADAPTER.validate_python(upcast)
+        except ValidationError as error:
+            raise UndecodableEvent(describe_errors(error)) from None
+
+
+# Upcasters turn an older (type, schema_version) document into the next version. Version 1 is
+# the first of every family, so the table is empty; a new version adds its upcaster here.
+UPCASTERS: dict[tuple[str, int], Any] = {}
+
+
+def _upcast(document: dict[str, Any]) -> dict[str, Any]:
+    key = (document.get("type"), document.get("schema_version"))
+    while key in UPCASTERS:
+        document = UPCASTERS[key](document)
+        key = (document.get("type"), document.get("schema_version"))
+    return document
+
+
+def encode_event(event: Event) -> bytes:
+    return event.model_dump_json().encode()

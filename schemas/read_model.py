@@ -1,0 +1,119 @@
+"""The SQL read model: tables the projector writes and the API reads (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    create_engine,
+    event,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC and always gives back an aware datetime, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+journeys = Table(
+    "journeys",
+    metadata,
+    Column("person_id", String(36), primary_key=True),
+    Column("sequence", Integer, nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("first_seen", UTCDateTime),
+    Column("last_seen", UTCDateTime),
+    Column("last_area", String(32)),
+    Column("reports", Integer, nullable=False),
+    Column("contacts", Integer, nullable=False),
+    Column("rough_sleeping_nights", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# The event id is the primary key: a redelivered journey update inserts nothing, and because
+# it is written in the same transaction as the journey row, "applied" and "stored" never differ.
+timeline_entries = Table(
+    "timeline_entries",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("person_id", String(36), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("source", String(120), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("personal", JSON, nullable=False),
+    Index("ix_timeline_person", "person_id", "occurred_at"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("organisation", String(120), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+# One row per idempotency key per organisation: the first submission wins, retries get its
+# event id back and produce nothing.
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("organisation", String(120), primary_key=True),
+    Column("idempotency_key", String(200), primary_key=True),
+    Column("event_id", String(36), nullable=False),
+    Column("request_sha256", String(64), nullable=False),
+    Column("produced", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+def connect(url: str) -> Engine:
+    """An engine for the read model, with its tables created."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # WAL lets the API read while the projector writes.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    metadata.create_all(engine)
+    return engine

@@ -1,0 +1,48 @@
+"""What the journey agent publishes (journey updates) and what it rejects (dead letters)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from journey.state import Journey, Stage
+from schemas.events import Event
+
+
+class TimelineEntry(BaseModel):
+    """One line of a journey's timeline. The summary never contains personal data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: UUID
+    person_id: UUID
+    sequence: int
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    source: str
+    summary: str
+    stage: Stage
+
+
+class JourneyUpdate(BaseModel):
+    """One applied event: the journey after it, its timeline entry and the event itself."""
+
+    journey: Journey
+    entry: TimelineEntry
+    event: Event
+
+
+class DeadLetter(BaseModel):
+    """A message the worker could not apply, kept whole so that nothing accepted is lost."""
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+    reason: str
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    payload: bytes

@@ -1,0 +1,64 @@
+"""Writes journey updates into the SQL read model, idempotently, one transaction per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+
+from schemas.read_model import journeys, timeline_entries
+from schemas.updates import JourneyUpdate
+
+
+def _insert(engine: Engine) -> Any:
+    return (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
+
+
+def project(engine: Engine, updates: Sequence[JourneyUpdate], now: datetime) -> None:
+    """Store a batch of updates. Replaying any of them changes nothing."""
+    if not updates:
+        return
+    insert = _insert(engine)
+    entries = [
+        {
+            **update.entry.model_dump(mode="python"),
+            "event_id": str(update.entry.event_id),
+            "person_id": str(update.entry.person_id),
+            "stage": update.entry.stage.value,
+            "data": update.event.data.model_dump(mode="json"),
+            "personal": update.event.personal.model_dump(mode="json", exclude_none=True),
+        }
+        for update in updates
+    ]
+    # Only the newest state of each person in the batch needs writing.
+    latest: dict[str, dict[str, Any]] = {}
+    for update in updates:
+        journey = update.journey
+        key = str(journey.person_id)
+        if key in latest and latest[key]["sequence"] >= journey.sequence:
+            continue
+        latest[key] = {
+            "person_id": key,
+            "sequence": journey.sequence,
+            "stage": journey.stage.value,
+            "first_seen": journey.first_seen,
+            "last_seen": journey.last_seen,
+            "last_area": journey.last_area,
+            "reports": journey.reports,
+            "contacts": journey.contacts,
+            "rough_sleeping_nights": len(journey.rough_sleeping_nights),
+            "updated_at": now,
+        }
+    upsert = insert(journeys)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[journeys.c.person_id],
+        set_={c.name: upsert.excluded[c.name] for c in journeys.columns if c.name != "person_id"},
+        # An older update redelivered after a newer one must not roll the journey back.
+        where=journeys.c.sequence < upsert.excluded.sequence,
+    )
+    with engine.begin() as connection:
+        connection.execute(insert(timeline_entries).on_conflict_do_nothing(), entries)
+        connection.execute(upsert, list(latest.values()))
