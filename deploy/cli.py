@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -119,30 +118,16 @@ def _show_where_to_look(api: str, keys: dict[str, str], people: list[str]) -> No
     )
 
 
-def _wait_http(url: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} never answered: its process exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
-
-
 def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
     """Broker, topics, worker, API and demo data; Ctrl-C stops everything it started."""
     from deploy.demo import send_demo
+    from deploy.processes import start_api, start_worker
     from deploy.topics import create_topics
 
     def stop_on_term(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # a plain `kill` stops everything as cleanly as Ctrl-C
 
     signal.signal(signal.SIGTERM, stop_on_term)
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
     broker = local_broker(settings) if uses_local_broker(settings) else None
     if broker is not None:
         broker.start(progress=say)
@@ -151,17 +136,13 @@ def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
     created = create_topics(settings)
     say(f"topics ready ({len(created)} created)")
     logs = settings.state_dir / "logs"
-    logs.mkdir(exist_ok=True)
-    children: list[subprocess.Popen[bytes]] = []
+    parts = []
     try:
-        for part in ("worker", "api"):
-            say(f"starting the {part} (log: {logs / part}.log)")
-            with open(logs / f"{part}.log", "ab") as log:
-                children.append(subprocess.Popen(
-                    [sys.executable, "-m", "deploy.cli", part], stdout=log, stderr=subprocess.STDOUT,
-                ))
+        say(f"starting the worker (log: {logs / 'worker.log'})")
+        parts.append(start_worker(settings, logs / "worker.log"))
+        say(f"starting the API (log: {logs / 'api.log'})")
+        parts.append(start_api(settings, logs / "api.log"))
         api = f"http://{settings.api_host}:{settings.api_port}"
-        _wait_http(f"{api}/health", 60, children[1])
         keys = demo_keys(settings)
         say("sending demo data through the API...")
         people = send_demo(api, keys)
@@ -172,22 +153,16 @@ def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
             time.sleep(0.5)
         say(f"the system is up with {len(people)} demo journeys. Ctrl-C stops it.")
         _show_where_to_look(api, keys, people)
-        while all(child.poll() is None for child in children):
+        while all(part.running() for part in parts):
             time.sleep(1)
-        say("a part stopped unexpectedly; see the logs in " + str(logs))
+        say(f"a part stopped unexpectedly; see the logs in {logs}")
         return 1
     except KeyboardInterrupt:
         say("stopping...")
         return 0
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        for part in parts:
+            part.stop()
         if broker is not None:
             broker.stop()
             say("Kafka stopped")

@@ -61,16 +61,15 @@ def create_app(settings: Settings) -> faust.App:
     }
     # use_partitioner: the changelog partition follows the key, exactly as person-events do,
     # so batches that span partitions still write each journey to its own partition.
-    journeys = app.Table(
-        "journey",
-        default=None,
-        partitions=settings.topic_partitions,
-        use_partitioner=True,
+    journeys = app.conf.Table(
+        app, name="journey", default=None, partitions=settings.topic_partitions, use_partitioner=True,
+        beacon=app.tables.beacon,
     )
-    # Faust derives serializers from record types; ours are set directly, before the table's
-    # store and changelog topic (both created lazily) first read them.
+    # Faust picks codecs from record types, and ours are plain: set them before the table is
+    # registered, because registering creates its changelog topic with the codecs it has then.
     journeys.key_serializer = "raw"
     journeys.value_serializer = "journey"
+    app.tables.add(journeys)
     engine = connect(settings.resolved_database_url)
     batch, within = settings.worker_batch_size, settings.worker_batch_within_s
 

@@ -1,0 +1,99 @@
+"""Runs the worker and the API as child processes with given settings (for `up`, tests, benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from deploy.settings import Settings
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process read exactly these settings."""
+    env = dict(os.environ)
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is not None:
+            env[name.upper()] = str(value)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Part:
+    """One `journeys <part>` child process whose output goes to a log file."""
+
+    def __init__(self, part: str, settings: Settings, log_file: Path) -> None:
+        self.part = part
+        self.settings = settings
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Part:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "deploy.cli", self.part],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=settings_env(self.settings),
+            )
+        return self
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def wait_for_log(self, text: str, timeout: float = 60.0) -> None:
+        """Wait until the log shows `text` (written after this start)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running():
+                raise RuntimeError(f"the {self.part} exited; see {self.log_file}")
+            if text in self.log_file.read_text(errors="replace"):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"the {self.part} did not log {text!r} within {timeout:.0f}s; see {self.log_file}")
+
+    def wait_for_http(self, url: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running():
+                raise RuntimeError(f"the {self.part} exited; see {self.log_file}")
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{url} did not answer within {timeout:.0f}s; see {self.log_file}")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop cleanly (SIGTERM lets Faust commit and flush); kill if it will not."""
+        if not self.running():
+            return
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_worker(settings: Settings, log_file: Path, timeout: float = 90.0) -> Part:
+    worker = Part("worker", settings, log_file)
+    log_file.unlink(missing_ok=True)
+    worker.start().wait_for_log("Ready", timeout)
+    return worker
+
+
+def start_api(settings: Settings, log_file: Path, timeout: float = 60.0) -> Part:
+    api = Part("api", settings, log_file)
+    api.start().wait_for_http(f"http://{settings.api_host}:{settings.api_port}/health", timeout)
+    return api

@@ -1,0 +1,42 @@
+"""Valid submission bodies for tests, with the fields a test cares about overridable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def report_body(at: datetime | None = None, **overrides: Any) -> dict[str, Any]:
+    at = at or datetime.now(UTC) - timedelta(hours=1)
+    base = {
+        "occurred_at": at.isoformat(),
+        "details": {"channel": "staff", "reporter_role": "street cleaner", "area_code": "TC-MARKET",
+                    "over_18": True, "wants_update": False},
+        "personal": {"person_description": "Man in his 40s, red coat, with a dog",
+                     "place": {"latitude": 53.545, "longitude": -2.632, "description": "Bank doorway"}},
+    }
+    return _merge(base, overrides)
+
+
+def contact_body(person_id: str | None, at: datetime | None = None, **overrides: Any) -> dict[str, Any]:
+    at = at or datetime.now(UTC) - timedelta(minutes=30)
+    base = {
+        "person_id": person_id,
+        "occurred_at": at.isoformat(),
+        "details": {"team": "Town Centre Outreach", "worker": "W07", "area_code": "TC-MARKET",
+                    "bedded_down": True, "engaged": True, "offered": ["emergency_bed", "food"],
+                    "accepted": ["food"]},
+        "personal": {"known_as": "Dave", "name_quality": "street_name", "needs": ["mental_health"],
+                     "next_step": "Offer a bed again tomorrow"},
+    }
+    return _merge(base, overrides)

@@ -1,0 +1,208 @@
+"""Fixtures: one Kafka broker and one PostgreSQL server for the session; an isolated system per use."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from kafka import KafkaConsumer, TopicPartition
+
+from api.keys import Role, issue_key
+from api.main import create_app
+from deploy.kafka.broker import LocalBroker
+from deploy.processes import Part, start_worker
+from deploy.settings import Settings
+from deploy.topics import create_topics
+from schemas.read_model import connect
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """KAFKA_BOOTSTRAP_SERVERS if set; else testcontainers where Docker answers; else the local jars."""
+    if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield servers
+        return
+    if _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer("apache/kafka:3.9.1") as kafka:
+            yield kafka.get_bootstrap_server()
+        return
+    broker = LocalBroker(
+        state_dir=tmp_path_factory.mktemp("kafka"),
+        port=free_port(),
+        controller_port=free_port(),
+        heap="1g",
+        cache_dir=PROJECT / ".state",
+    )
+    broker.start(progress=lambda line: print(f"[broker] {line}"))
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+def _postgres_bin() -> Path | None:
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return versions[-1].parent if versions else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """DATABASE_URL_POSTGRES if set; else a throwaway server from Debian's PostgreSQL packages."""
+    if url := os.environ.get("DATABASE_URL_POSTGRES"):
+        yield url
+        return
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL server binaries: apt-get install postgresql, or set DATABASE_URL_POSTGRES")
+    data = tmp_path_factory.mktemp("postgres")
+    port = free_port()
+    # initdb refuses to run as root; Debian's package creates the `postgres` user for this.
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(data, "postgres")
+        data.parent.chmod(0o755)
+    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "journeys"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-w", "-l", str(data / "log"),
+                    "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://journeys@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast", "stop"],
+                       capture_output=True)
+
+
+@pytest.fixture
+def make_settings(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Settings]:
+    """Settings with their own topics, consumer group and database: nothing seen by another test."""
+
+    def make(**overrides: Any) -> Settings:
+        tag = uuid.uuid4().hex[:10]
+        state = tmp_path_factory.mktemp(f"state-{tag}")
+        values: dict[str, Any] = {
+            "kafka_bootstrap_servers": kafka_bootstrap,
+            "topic_prefix": f"test-{tag}.",
+            "app_id": f"journeys-test-{tag}",
+            "state_dir": state,
+            "database_url": f"sqlite:///{state / 'read-model.db'}",
+            "topic_partitions": 2,
+            "api_port": free_port(),
+            **overrides,
+        }
+        settings = Settings(**values)
+        create_topics(settings)
+        return settings
+
+    return make
+
+
+class System:
+    """A worker process and an in-process API on one isolated set of topics and one database."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = connect(settings.resolved_database_url)
+        self.worker: Part | None = None
+        self.client = TestClient(create_app(settings))
+        self.client.__enter__()
+        now = datetime.now(UTC)
+        self.outreach_key = issue_key(self.engine, organisation="outreach-team", role=Role.OUTREACH, now=now)
+        self.frontline_key = issue_key(self.engine, organisation="street-services", role=Role.FRONTLINE, now=now)
+
+    def start_worker(self) -> None:
+        self.worker = start_worker(self.settings, self.settings.state_dir / f"worker-{time.monotonic_ns()}.log")
+
+    def stop_worker(self) -> None:
+        if self.worker:
+            self.worker.stop()
+
+    def close(self) -> None:
+        self.stop_worker()
+        self.client.__exit__(None, None, None)
+        self.engine.dispose()
+
+    def post(self, path: str, body: dict[str, Any], key: str | None = None, **headers: str) -> httpx.Response:
+        key = key or (self.outreach_key if path.endswith("contacts") else self.frontline_key)
+        return self.client.post(path, json=body, headers={"X-API-Key": key, **headers})
+
+    def journey(self, person_id: str) -> httpx.Response:
+        return self.client.get(f"/v1/people/{person_id}/journey", headers={"X-API-Key": self.outreach_key})
+
+    def wait_journey(self, person_id: str, events: int, timeout: float = 30.0) -> dict[str, Any]:
+        """The journey once it has at least `events` events on its timeline."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            response = self.journey(person_id)
+            if response.status_code == 200:
+                last = response.json()
+                if len(last["timeline"]) >= events:
+                    return last
+            time.sleep(0.05)
+        raise AssertionError(f"journey did not reach {events} events in {timeout}s; last seen: {last}")
+
+    def topic_records(self, name: str) -> list[Any]:
+        """Every record now in one of this system's topics."""
+        return read_topic(self.settings.kafka_bootstrap_servers, self.settings.topic(name))
+
+
+def read_topic(bootstrap: str, topic: str) -> list[Any]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = consumer.end_offsets(partitions)
+        records: list[Any] = []
+        while any(consumer.position(tp) < end[tp] for tp in partitions):
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()
+
+
+@pytest.fixture
+def system(make_settings: Callable[..., Settings]) -> Iterator[System]:
+    running = System(make_settings())
+    running.start_worker()
+    try:
+        yield running
+    finally:
+        running.close()
