@@ -63,8 +63,11 @@ def submit(
         if earlier is not None:
             return earlier
     event = build_event(submission, event_id=event_id, principal=principal, now=now)
-    partition_key = event.subject or event.id
-    producer.publish(settings.topic(INTAKE), str(partition_key).encode(), encode_event(event))
+    # Keyed by the person the event will be about (a new provisional person's id is derived
+    # from this event), so that a report and the contacts that follow it share a partition
+    # and reach the identity step in the order they were accepted.
+    person_id = resolve_person(submission.person_id, event_id)
+    producer.publish(settings.topic(INTAKE), str(person_id).encode(), encode_event(event))
     if key is not None:
         with engine.begin() as connection:
             connection.execute(
@@ -72,7 +75,7 @@ def submit(
                 .where(submissions.c.organisation == principal.organisation, submissions.c.idempotency_key == key)
                 .values(produced=1)
             )
-    return Accepted(event_id=event_id, person_id=resolve_person(submission.person_id, event_id))
+    return Accepted(event_id=event_id, person_id=person_id)
 
 
 def _fingerprint(submission: ReportSubmission | ContactSubmission) -> str:

@@ -1,0 +1,67 @@
+"""The read model is the same on SQLite and PostgreSQL for the same events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from kafka import KafkaProducer
+from sqlalchemy import select
+
+from deploy.settings import Settings
+from deploy.topics import INTAKE
+from schemas.read_model import journeys, timeline_entries
+from tests.builders import contact_body, report_body
+from tests.conftest import System
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+
+
+def dump(system: System) -> tuple[list, list]:
+    """Every row of the read model, in a stable order, without the projector's own clock."""
+    with system.engine.connect() as connection:
+        people = connection.execute(select(journeys).order_by(journeys.c.person_id)).mappings().all()
+        entries = connection.execute(select(timeline_entries).order_by(timeline_entries.c.event_id)).mappings().all()
+    return [{k: v for k, v in row.items() if k != "updated_at"} for row in people], [dict(row) for row in entries]
+
+
+def test_the_read_model_is_the_same_on_sqlite_and_postgresql(
+    make_settings: Callable[..., Settings], postgres_url: str
+) -> None:
+    on_sqlite = System(make_settings())
+    on_postgres = System(make_settings(database_url=postgres_url))
+    try:
+        on_sqlite.start_worker()
+        on_postgres.start_worker()
+        # Submissions go through the API into the SQLite system's intake topic...
+        start = datetime.now(UTC) - timedelta(days=5)
+        people = []
+        for n in range(6):
+            person = on_sqlite.post("/v1/reports", report_body(at=start + timedelta(hours=n))).json()["person_id"]
+            for visit in range(n % 3 + 1):
+                contact = on_sqlite.post("/v1/contacts", contact_body(
+                    person, at=start + timedelta(hours=n + 10 + visit * 24),
+                    details={"engaged": visit > 0, "bedded_down": visit != 1}))
+                assert contact.status_code == 202, contact.text
+            people.append((person, n % 3 + 2))
+        # ...and the very same records are copied into the PostgreSQL system's intake topic.
+        producer = KafkaProducer(bootstrap_servers=on_postgres.settings.kafka_bootstrap_servers, acks="all")
+        for record in on_sqlite.topic_records(INTAKE):
+            producer.send(on_postgres.settings.topic(INTAKE), key=record.key, value=record.value)
+        producer.flush()
+        producer.close()
+        for person, events in people:
+            on_sqlite.wait_journey(person, events)
+            on_postgres.wait_journey(person, events)
+
+        sqlite_people, sqlite_entries = dump(on_sqlite)
+        postgres_people, postgres_entries = dump(on_postgres)
+        assert len(sqlite_people) == 6 and len(sqlite_entries) == sum(events for _, events in people)
+        assert postgres_people == sqlite_people
+        assert postgres_entries == sqlite_entries
+        for person, _ in people:
+            assert on_postgres.journey(person).json() == on_sqlite.journey(person).json()
+    finally:
+        on_sqlite.close()
+        on_postgres.close()

@@ -1,0 +1,138 @@
+"""The pure handlers: a person's journey folded from their events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import handlers
+from journey.state import Journey, Stage, night_of
+from schemas.events import (
+    ContactDetails,
+    ContactPersonal,
+    ContactRecorded,
+    ReportDetails,
+    ReportPersonal,
+    ReportReceived,
+)
+
+PERSON = uuid.UUID("00000000-0000-4000-8000-000000000001")
+T0 = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
+
+
+def report(at: datetime = T0, person: uuid.UUID | None = PERSON, area: str = "TC-PARK") -> ReportReceived:
+    return ReportReceived(
+        id=uuid.uuid4(), source="council", actor="key1", subject=person, time=at, recorded_at=at,
+        data=ReportDetails(channel="public", area_code=area), personal=ReportPersonal(),
+    )
+
+
+def contact(at: datetime, *, engaged: bool = True, bedded_down: bool = True) -> ContactRecorded:
+    return ContactRecorded(
+        id=uuid.uuid4(), source="outreach", actor="key2", subject=PERSON, time=at, recorded_at=at,
+        data=ContactDetails(team="TCO", worker="W1", bedded_down=bedded_down, engaged=engaged),
+        personal=ContactPersonal(),
+    )
+
+
+def fold(events: list) -> Journey | None:
+    journey = None
+    for event in events:
+        outcome = handlers.apply(journey, event)
+        if outcome is not None:
+            journey = outcome.journey
+    return journey
+
+
+def test_a_report_starts_a_journey_at_reported() -> None:
+    outcome = handlers.apply(None, report())
+    assert outcome is not None
+    assert outcome.journey.stage is Stage.REPORTED
+    assert (outcome.journey.reports, outcome.journey.first_seen, outcome.journey.last_area) == (1, T0, "TC-PARK")
+    assert outcome.entry.summary == "Reported by public in TC-PARK"
+
+
+def test_an_engaging_contact_moves_the_journey_to_engaged_and_counts_the_night() -> None:
+    journey = fold([report(), contact(T0 + timedelta(hours=8))])
+    assert journey.stage is Stage.ENGAGED
+    # Seen bedded down at 06:00 on 2 March: that is the night of 1 March.
+    assert journey.rough_sleeping_nights == (night_of(T0 + timedelta(hours=8)),)
+    assert journey.rough_sleeping_nights[0].isoformat() == "2026-03-01"
+
+
+def test_a_later_contact_without_engagement_does_not_undo_engagement() -> None:
+    journey = fold([contact(T0), contact(T0 + timedelta(days=1), engaged=False)])
+    assert journey.stage is Stage.ENGAGED
+    assert journey.contacts == 2
+
+
+def test_two_contacts_on_one_night_count_one_night() -> None:
+    journey = fold([contact(T0 + timedelta(hours=1)), contact(T0 + timedelta(hours=7))])
+    assert len(journey.rough_sleeping_nights) == 1
+
+
+def test_a_late_event_widens_first_seen_without_moving_last_seen() -> None:
+    journey = fold([contact(T0), report(at=T0 - timedelta(days=2))])
+    assert (journey.first_seen, journey.last_seen) == (T0 - timedelta(days=2), T0)
+
+
+def test_a_redelivered_event_changes_nothing() -> None:
+    event = report()
+    journey = handlers.apply(None, event).journey
+    assert handlers.apply(journey, event) is None
+
+
+def test_an_event_without_a_subject_is_rejected() -> None:
+    with pytest.raises(handlers.Rejected, match="no subject"):
+        handlers.apply(None, report(person=None))
+
+
+def test_an_event_for_another_person_is_rejected() -> None:
+    journey = handlers.apply(None, report()).journey
+    with pytest.raises(handlers.Rejected, match="does not match"):
+        handlers.apply(journey, report(person=uuid.uuid4()))
+
+
+events = st.lists(
+    st.tuples(st.sampled_from(["report", "contact"]), st.integers(0, 60 * 24 * 30), st.booleans(), st.booleans()),
+    max_size=30,
+).map(
+    lambda specs: [
+        report(at=T0 + timedelta(minutes=m)) if kind == "report"
+        else contact(T0 + timedelta(minutes=m), engaged=engaged, bedded_down=bedded)
+        for kind, m, engaged, bedded in specs
+    ]
+)
+
+
+@given(events)
+def test_the_same_events_in_the_same_order_always_give_the_same_journey(history: list) -> None:
+    assert fold(history) == fold(history)
+
+
+@given(events, st.data())
+def test_redelivering_any_event_changes_nothing(history: list, data: st.DataObject) -> None:
+    if not history:
+        return
+    position = data.draw(st.integers(0, len(history) - 1))
+    redelivered = [*history[: position + 1], history[position], *history[position + 1 :]]
+    assert fold(redelivered) == fold(history)
+
+
+@given(events)
+def test_counts_equal_a_recount_of_the_events(history: list) -> None:
+    journey = fold(history)
+    if journey is None:
+        assert history == []
+        return
+    contacts = [e for e in history if isinstance(e, ContactRecorded)]
+    assert journey.sequence == len(history)
+    assert journey.contacts == len(contacts)
+    assert journey.reports == len(history) - len(contacts)
+    assert set(journey.rough_sleeping_nights) == {night_of(c.time) for c in contacts if c.data.bedded_down}
+    assert journey.first_seen == min(e.time for e in history)
+    assert (journey.stage is Stage.ENGAGED) == any(c.data.engaged for c in contacts)
