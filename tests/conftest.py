@@ -89,6 +89,8 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     bin_dir = _postgres_bin()
     if bin_dir is None:
+        if os.environ.get("JOURNEYS_REQUIRE_POSTGRES"):
+            pytest.fail("JOURNEYS_REQUIRE_POSTGRES is set but no PostgreSQL server binaries were found")
         pytest.skip("no PostgreSQL server binaries: apt-get install postgresql, or set DATABASE_URL_POSTGRES")
     # Outside pytest's private temp tree: the server runs as the `postgres` user when we are root.
     data = Path(tempfile.mkdtemp(prefix="journeys-postgres-"))

@@ -1,0 +1,255 @@
+"""Pipeline benchmark: end-to-end events/s against a bare consumer, and submission-to-visible latency.
+
+    deploy/dev bench [--events 100000] [--rate 200] [--seconds 30]
+
+1. Bare consumer: an aiokafka consumer (the client Faust uses) reads the N events from the
+   intake topic and does nothing else: the ceiling for one process on this machine.
+2. End to end: with the worker idle, N events are produced to intake in one burst; the clock
+   runs from the first send until the read model has committed all N timeline entries
+   (intake -> identity -> person-events -> journey table -> journey-updates -> SQL).
+3. Latency: submissions through the HTTP API at a steady rate; each one's latency runs from
+   just before its POST until a poller sees its timeline entry in the read model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import socket
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from kafka import KafkaProducer
+from sqlalchemy import func, select, text
+
+from api.keys import Role, issue_key
+from deploy.kafka.broker import LocalBroker
+from deploy.processes import start_api, start_worker
+from deploy.settings import Settings
+from deploy.topics import INTAKE, create_topics
+from schemas.events import (
+    ContactDetails,
+    ContactPersonal,
+    ContactRecorded,
+    ReportDetails,
+    ReportPersonal,
+    ReportReceived,
+    encode_event,
+)
+from schemas.read_model import connect, timeline_entries
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}"
+
+
+def scenario(count: int, seed: int = 1) -> list[tuple[bytes, bytes]]:
+    """(key, value) pairs: people each reported once, then contacted several times."""
+    rng = random.Random(seed)
+    start = datetime.now(UTC) - timedelta(days=60)
+    events: list[tuple[bytes, bytes]] = []
+    while len(events) < count:
+        person = uuid.uuid4()
+        at = start + timedelta(minutes=rng.randint(0, 60 * 24 * 50))
+        events.append((str(person).encode(), encode_event(ReportReceived(
+            id=uuid.uuid4(), source="bench", actor="bench", subject=person, time=at, recorded_at=at,
+            data=ReportDetails(channel="public", area_code=f"A{rng.randint(1, 20)}"),
+            personal=ReportPersonal(person_description="Person in a doorway"),
+        ))))
+        for _ in range(rng.randint(2, 8)):
+            at += timedelta(hours=rng.randint(6, 72))
+            events.append((str(person).encode(), encode_event(ContactRecorded(
+                id=uuid.uuid4(), source="bench", actor="bench", subject=person, time=at, recorded_at=at,
+                data=ContactDetails(team="T", worker="W1", bedded_down=rng.random() < 0.7,
+                                    engaged=rng.random() < 0.5, offered=["food"], accepted=[]),
+                personal=ContactPersonal(known_as="J", next_step="Meet again"),
+            ))))
+    return events[:count]
+
+
+def produce(settings: Settings, events: list[tuple[bytes, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
+                             linger_ms=20, batch_size=256 * 1024)
+    topic = settings.topic(INTAKE)
+    for key, value in events:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
+async def bare_consumer(settings: Settings, count: int) -> float:
+    """Seconds for one aiokafka consumer to read `count` records of intake from the start."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(settings.topic(INTAKE), bootstrap_servers=settings.kafka_bootstrap_servers,
+                                group_id=f"bare-{uuid.uuid4().hex}", auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        seen, started = 0, None
+        while seen < count:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10000)
+            if started is None and batches:
+                started = time.perf_counter()
+            seen += sum(len(records) for records in batches.values())
+        return time.perf_counter() - (started or time.perf_counter())
+    finally:
+        await consumer.stop()
+
+
+def committed(engine) -> int:  # noqa: ANN001
+    with engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(timeline_entries)).scalar_one()
+
+
+def end_to_end(settings: Settings, engine, events: list[tuple[bytes, bytes]]) -> float:  # noqa: ANN001
+    """Seconds from the first send until the read model holds every event."""
+    before = committed(engine)
+    started = time.perf_counter()
+    sender = threading.Thread(target=produce, args=(settings, events))
+    sender.start()
+    while committed(engine) < before + len(events):
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    sender.join()
+    return elapsed
+
+
+def latency(settings: Settings, engine, rate: float, seconds: float) -> list[float]:  # noqa: ANN001
+    """Submission-to-visible latencies (s) for submissions at a steady rate through the API."""
+    key = issue_key(engine, organisation="bench", role=Role.OUTREACH, now=datetime.now(UTC))
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    total = int(rate * seconds)
+    submitted: dict[str, float] = {}
+    visible: dict[str, float] = {}
+    done = threading.Event()
+
+    def poll() -> None:
+        last = 0
+        query = text("SELECT rowid, event_id FROM timeline_entries WHERE rowid > :last")
+        while not done.is_set():
+            with engine.connect() as connection:
+                rows = connection.execute(query, {"last": last}).all()
+            now = time.perf_counter()
+            for rowid, event_id in rows:
+                visible.setdefault(event_id, now)
+                last = max(last, rowid)
+            time.sleep(0.005)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    client = httpx.Client(base_url=api, headers={"X-API-Key": key}, timeout=30,
+                          limits=httpx.Limits(max_connections=16))
+    start = time.perf_counter()
+
+    def submit(n: int) -> None:
+        time.sleep(max(0.0, start + n / rate - time.perf_counter()))
+        body = {
+            "occurred_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+            "person_id": str(uuid.uuid4()),
+            "details": {"team": "T", "worker": "W1", "bedded_down": True, "engaged": n % 2 == 0},
+            "personal": {"known_as": "J"},
+        }
+        sent = time.perf_counter()
+        response = client.post("/v1/contacts", json=body)
+        response.raise_for_status()
+        submitted[response.json()["event_id"]] = sent
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(submit, range(total)))
+    deadline = time.perf_counter() + 60
+    while len(set(submitted) & set(visible)) < total and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    done.set()
+    poller.join()
+    client.close()
+    missing = total - len(set(submitted) & set(visible))
+    if missing:
+        raise RuntimeError(f"{missing} submissions never became visible")
+    return [visible[event_id] - sent for event_id, sent in submitted.items()]
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--rate", type=float, default=200.0, help="submissions per second in the latency run")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of the latency run")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="journeys-bench-"))
+    broker = None
+    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not servers:
+        broker = LocalBroker(state_dir=workdir, port=free_port(), controller_port=free_port(), heap="1g",
+                             cache_dir=PROJECT / ".state")
+        broker.start(progress=lambda line: print(f"  {line}"))
+        servers = broker.bootstrap_servers
+    tag = uuid.uuid4().hex[:8]
+    settings = Settings(
+        kafka_bootstrap_servers=servers, topic_prefix=f"bench-{tag}.", app_id=f"journeys-bench-{tag}",
+        state_dir=workdir, database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}",
+        api_port=free_port(),
+    )
+    create_topics(settings)
+    engine = connect(settings.resolved_database_url)
+    parts = []
+    try:
+        print(f"machine: {machine()}")
+        print(f"kafka: {servers}; read model: {engine.dialect.name}; partitions: {settings.topic_partitions}")
+        events = scenario(args.events)
+        parts.append(start_worker(settings, workdir / "worker.log"))
+        elapsed = end_to_end(settings, engine, events)
+        pipeline_rate = args.events / elapsed
+        bare_elapsed = asyncio.run(bare_consumer(settings, args.events))
+        bare_rate = args.events / bare_elapsed
+        print(f"bare consumer:  {bare_rate:10,.0f} events/s  ({args.events:,} events in {bare_elapsed:.2f} s)")
+        print(f"end to end:     {pipeline_rate:10,.0f} events/s  ({args.events:,} events in {elapsed:.2f} s)")
+        print(f"ratio:          {pipeline_rate / bare_rate:10.1%} of the bare consumer  (target >= 30%, >= 5,000/s)")
+
+        parts.append(start_api(settings, workdir / "api.log"))
+        latencies = latency(settings, engine, args.rate, args.seconds)
+        p50, p95, p99 = (percentile(latencies, q) * 1000 for q in (50, 95, 99))
+        print(f"latency at {args.rate:.0f}/s for {args.seconds:.0f} s ({len(latencies):,} submissions), "
+              f"submission to visible: p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms  (target p99 <= 250 ms)")
+    finally:
+        for part in parts:
+            part.stop()
+        engine.dispose()
+        if broker is not None:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()
