@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     app_id: str = Field("journeys", description="Faust application id (consumer group and table prefix).")
     worker_batch_size: int = Field(500, description="Most events an agent takes in one batch.")
     worker_batch_within_s: float = Field(0.01, description="Longest an agent waits to fill a batch.")
+    worker_producer_linger_s: float = Field(0.005, description="How long the worker's producer gathers a batch.")
 
     database_url: str | None = Field(
         None,

@@ -51,6 +51,8 @@ def create_app(settings: Settings) -> faust.App:
         topic_disable_leader=True,
         processing_guarantee="at_least_once",
         producer_acks=-1,
+        # A few milliseconds of linger turn one produce request per event into one per batch.
+        producer_linger=settings.worker_producer_linger_s,
         consumer_auto_offset_reset="earliest",
         stream_recovery_delay=0.0,
         web_enabled=False,
