@@ -166,7 +166,8 @@ class LocalBroker:
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             formatted = subprocess.run(
                 [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
-                 "-t", cluster_id, "-c", str(config)],
+                 # One argument with "=": an id may start with "-", which would read as an option.
+                 f"--cluster-id={cluster_id}", "-c", str(config)],
                 capture_output=True,
                 text=True,
             )
