@@ -18,14 +18,12 @@ import asyncio
 import os
 import platform
 import random
-import socket
 import statistics
 import tempfile
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,7 +33,7 @@ from sqlalchemy import func, select, text
 
 from api.keys import Role, issue_key
 from deploy.kafka.broker import LocalBroker
-from deploy.processes import start_api, start_worker
+from deploy.processes import free_port, start_api, start_worker
 from deploy.settings import Settings
 from deploy.topics import INTAKE, create_topics
 from schemas.events import (
@@ -50,12 +48,6 @@ from schemas.events import (
 from schemas.read_model import connect, timeline_entries
 
 PROJECT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def machine() -> str:

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
 
 from deploy.settings import Settings
+
+
+def free_port() -> int:
+    """A port on the loopback interface that nothing listens on right now."""
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

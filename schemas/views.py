@@ -9,17 +9,12 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from journey.state import Stage
+from schemas.updates import TimelineEntry
 
 
-class TimelineItem(BaseModel):
-    event_id: UUID
-    sequence: int
-    type: str
-    occurred_at: datetime
-    recorded_at: datetime
-    source: str
-    summary: str
-    stage: Stage
+class TimelineItem(TimelineEntry):
+    """A timeline entry as the API shows it: with the event's data and its personal part."""
+
     data: dict[str, Any]
     personal: dict[str, Any]
 

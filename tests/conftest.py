@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,18 +21,12 @@ from kafka import KafkaConsumer, TopicPartition
 from api.keys import Role, issue_key
 from api.main import create_app
 from deploy.kafka.broker import LocalBroker
-from deploy.processes import Part, start_worker
+from deploy.processes import Part, free_port, start_worker
 from deploy.settings import Settings
 from deploy.topics import create_topics
 from schemas.read_model import connect
 
 PROJECT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _docker_answers() -> bool:
