@@ -8,10 +8,12 @@ project:   journey-updates -> SQL read model
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 
 import faust
 from faust.serializers import codecs
+from sqlalchemy.exc import SQLAlchemyError
 
 import handlers
 from deploy.settings import Settings
@@ -23,6 +25,8 @@ from schemas.read_model import connect
 from schemas.updates import JourneyUpdate
 from streams.dead_letter import dead_letter
 from streams.projector import project
+
+log = logging.getLogger("journeys.projector")
 
 
 class JourneyCodec(codecs.Codec):
@@ -117,7 +121,17 @@ def create_app(settings: Settings) -> faust.App:
                     updates.append(JourneyUpdate.model_validate_json(event.value))
                 except ValueError:
                     await dead_letter(topic[DEAD_LETTER], event.message, "undecodable journey update")
-            # SQL is blocking: a thread keeps the other agents moving meanwhile.
-            await loop.run_in_executor(None, project, engine, updates, datetime.now(UTC))
+            # SQL is blocking: a thread keeps the other agents moving meanwhile. A failed write
+            # is retried, never skipped: an exception here would ack the batch and lose it.
+            delay = 0.5
+            while True:
+                try:
+                    await loop.run_in_executor(None, project, engine, updates, datetime.now(UTC))
+                    break
+                except SQLAlchemyError as error:
+                    # The type only: SQL error text can quote the row's values.
+                    log.warning("read model write failed (%s); retrying in %.1fs", type(error).__name__, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
 
     return app
