@@ -156,7 +156,6 @@ class ContactRecorded(Envelope):
 
 Event = Annotated[ReportReceived | ContactRecorded, Field(discriminator="type")]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
-EVENT_TYPES = ("report.received", "contact.recorded")
 
 
 class UndecodableEvent(ValueError):
