@@ -32,5 +32,6 @@ def get_journey(*, engine: Engine, person_id: UUID) -> JourneyView | None:
         reports=row.reports,
         contacts=row.contacts,
         rough_sleeping_nights=row.rough_sleeping_nights,
+        emergency_bed_nights=row.emergency_bed_nights,
         timeline=[TimelineItem.model_validate(entry, from_attributes=True) for entry in entries],
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +55,20 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(65536, description="Largest submission body accepted.")
     clock_skew_s: int = Field(300, description="How far in the future an event time may be.")
     produce_timeout_s: float = Field(10.0, description="How long a submission waits for Kafka's ack.")
+
+    local_timezone: str = Field(
+        "Europe/London", description="Time zone of the nights beds are booked for (IANA name)."
+    )
+    bed_no_show_release: time = Field(
+        time(22, 0), description="Default local time a bed not checked into is released on its night."
+    )
+    bed_waitlist_limit: int = Field(10, description="Default waitlist places per provider per night.")
+    bed_booking_days: int = Field(14, description="How many nights ahead a bed may be requested.")
+    bed_no_show_check_s: float = Field(30.0, description="How often the worker looks for no-shows to release.")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.local_timezone)
 
     @property
     def resolved_database_url(self) -> str:

@@ -13,6 +13,9 @@ INTAKE = "intake"  # submissions as accepted, keyed by person id or event id
 PERSON_EVENTS = "person-events"  # events with their person resolved, keyed by person id
 JOURNEY_UPDATES = "journey-updates"  # each applied event with the journey after it
 DEAD_LETTER = "dead-letter"  # what the worker could not apply, with the reason
+BED_REQUESTS = "bed-requests"  # bed requests and their outcomes, keyed by person id
+BED_COMMANDS = "bed-commands"  # everything a bed provider's agent decides on, keyed by provider id
+BED_UPDATES = "bed-updates"  # each provider's live picture and outcomes, keyed by provider id
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,9 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic(PERSON_EVENTS), kept),
         TopicSpec(settings.topic(JOURNEY_UPDATES), settings.update_retention_ms),
         TopicSpec(settings.topic(DEAD_LETTER), kept),
+        TopicSpec(settings.topic(BED_REQUESTS), kept),
+        TopicSpec(settings.topic(BED_COMMANDS), kept),
+        TopicSpec(settings.topic(BED_UPDATES), settings.update_retention_ms),
     ]
 
 

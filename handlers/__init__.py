@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
-from handlers import contacts, reports
+from handlers import contacts, reports, stays
 from handlers.errors import Rejected
 from journey.state import Journey, Stage
-from schemas.events import ContactRecorded, Event, ReportReceived
+from schemas.events import BedOutcome, ContactRecorded, Event, ReportReceived
 from schemas.updates import TimelineEntry
 
 __all__ = ["Outcome", "Rejected", "apply"]
@@ -26,6 +26,7 @@ class Outcome:
 _HANDLERS: dict[type, Callable[[Journey, Event], tuple[Journey, str]]] = {
     ReportReceived: reports.report_received,
     ContactRecorded: contacts.contact_recorded,
+    BedOutcome: stays.bed_outcome,
 }
 
 

@@ -7,7 +7,7 @@ from schemas.events import ContactRecorded
 
 # Stages only move forward through contacts: a later contact that did not engage does not
 # undo an engagement (returns to the street are their own events).
-_STAGE_ORDER = {Stage.REPORTED: 0, Stage.CONTACTED: 1, Stage.ENGAGED: 2}
+_STAGE_ORDER = {Stage.REPORTED: 0, Stage.CONTACTED: 1, Stage.ENGAGED: 2, Stage.EMERGENCY_ACCOMMODATION: 3}
 
 
 def contact_recorded(journey: Journey, event: ContactRecorded) -> tuple[Journey, str]:

@@ -23,6 +23,7 @@ class Stage(StrEnum):
     REPORTED = "reported"
     CONTACTED = "contacted"
     ENGAGED = "engaged"
+    EMERGENCY_ACCOMMODATION = "emergency_accommodation"
 
 
 class Journey(BaseModel):
@@ -39,6 +40,7 @@ class Journey(BaseModel):
     reports: int = 0
     contacts: int = 0
     rough_sleeping_nights: tuple[date, ...] = ()
+    emergency_bed_nights: tuple[date, ...] = ()
     recent_event_ids: tuple[UUID, ...] = ()
 
     def has_applied(self, event_id: UUID) -> bool:

@@ -9,6 +9,7 @@ by destroying that key; everything in `data` is safe for statistics.
 from __future__ import annotations
 
 import json
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -124,6 +125,52 @@ class ContactPersonal(Strict):
     place: Place | None = None
 
 
+# ---------------------------------------------------------------- emergency beds
+
+
+class BedType(StrEnum):
+    """The kinds of emergency bed a provider offers; a request asks for exactly one kind."""
+
+    GENERAL = "general"
+    WOMEN_ONLY = "women_only"
+    DOGS_WELCOME = "dogs_welcome"
+    ACCESSIBLE = "accessible"
+    NO_RECOURSE = "no_recourse_to_public_funds"  # accepts people with no recourse to public funds
+
+
+# Provider ids are chosen by the provider's organisation ("the-brick-hub"): they key Kafka
+# messages and appear in summaries, so they are plain slugs and never personal.
+ProviderId = Annotated[str, Field(min_length=2, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+
+class LeaveReason(StrEnum):
+    """Why a stay in an emergency bed ended."""
+
+    MOVED_ON = "moved_on"  # to other accommodation
+    LEFT = "left"  # chose to leave
+    EXCLUDED = "excluded"  # asked to leave by the provider
+    HOSPITAL = "hospital"
+    CUSTODY = "custody"
+    OTHER = "other"
+
+
+class BedOutcomeDetails(Strict):
+    """What happened to one bed request: none of it is personal."""
+
+    request_id: UUID
+    provider_id: ProviderId
+    night: date
+    bed_type: BedType
+    bed: int | None = Field(None, description="Bed number within the provider's beds of this type")
+    waitlist_position: int | None = None
+    reason: ShortText | None = Field(None, description="Why refused, waitlisted or released")
+    leave_reason: LeaveReason | None = None
+
+
+class NoPersonal(Strict):
+    """Bed outcomes carry nothing personal beyond the subject's id."""
+
+
 # ---------------------------------------------------------------- the envelope
 
 
@@ -154,7 +201,22 @@ class ContactRecorded(Envelope):
     personal: ContactPersonal
 
 
-Event = Annotated[ReportReceived | ContactRecorded, Field(discriminator="type")]
+BedOutcomeType = Literal[
+    "bed.allocated", "bed.waitlisted", "bed.refused", "bed.checked_in", "bed.no_show", "bed.checked_out",
+    "bed.withdrawn",
+]
+
+
+class BedOutcome(Envelope):
+    """A decision or a change about a person's bed: decided by the beds agents, not submitted."""
+
+    type: BedOutcomeType
+    schema_version: Literal[1] = 1
+    data: BedOutcomeDetails
+    personal: NoPersonal = NoPersonal()
+
+
+Event = Annotated[ReportReceived | ContactRecorded | BedOutcome, Field(discriminator="type")]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 

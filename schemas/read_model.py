@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
+    Date,
     DateTime,
     Engine,
     Index,
@@ -54,6 +55,7 @@ journeys = Table(
     Column("reports", Integer, nullable=False),
     Column("contacts", Integer, nullable=False),
     Column("rough_sleeping_nights", Integer, nullable=False),
+    Column("emergency_bed_nights", Integer, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
@@ -98,6 +100,57 @@ submissions = Table(
     Column("request_sha256", String(64), nullable=False),
     Column("produced", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+# Emergency beds, as the providers' agents last published them.
+bed_providers = Table(
+    "bed_providers",
+    metadata,
+    Column("provider_id", String(63), primary_key=True),
+    Column("organisation", String(120), nullable=False),
+    Column("name", String(120), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("area_code", String(32), nullable=False),
+    Column("no_show_release", String(8), nullable=False),
+    Column("waitlist_limit", Integer, nullable=False),
+    Column("capacity", JSON, nullable=False),  # the capacity windows: beds on any night follow from them
+    Column("sequence", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Counts for the nights on which something happened; other nights are all free.
+bed_nights = Table(
+    "bed_nights",
+    metadata,
+    Column("provider_id", String(63), primary_key=True),
+    Column("night", Date, primary_key=True),
+    Column("bed_type", String(40), primary_key=True),
+    Column("capacity", Integer, nullable=False),
+    Column("allocated", Integer, nullable=False),
+    Column("checked_in", Integer, nullable=False),
+    Column("free", Integer, nullable=False),
+    Column("waitlisted", Integer, nullable=False),
+    Column("sequence", Integer, nullable=False),
+)
+
+bed_requests = Table(
+    "bed_requests",
+    metadata,
+    Column("request_id", String(36), primary_key=True),
+    Column("person_id", String(36), nullable=False),
+    Column("provider_id", String(63), nullable=False),
+    Column("night", Date, nullable=False),
+    Column("bed_type", String(40), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("bed", Integer),
+    Column("waitlist_position", Integer),
+    Column("reason", String(120)),
+    Column("leave_reason", String(20)),
+    Column("requested_by", String(120), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_bed_requests_provider_night", "provider_id", "night"),
 )
 
 

@@ -31,4 +31,5 @@ class JourneyView(BaseModel):
     reports: int
     contacts: int
     rough_sleeping_nights: int
+    emergency_bed_nights: int
     timeline: list[TimelineItem]

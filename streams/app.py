@@ -1,45 +1,34 @@
-"""The Faust application: topics, the journey table and the three agents.
+"""The Faust application: topics, tables and agents.
 
 identify:  intake -> person-events     resolves the person and re-keys by person id
 follow:    person-events -> journey table, journey-updates
 project:   journey-updates -> SQL read model
+and the emergency-beds agents of streams/beds.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from datetime import UTC, datetime
-
 import faust
-from faust.serializers import codecs
-from sqlalchemy.exc import SQLAlchemyError
 
 import handlers
 from deploy.settings import Settings
-from deploy.topics import DEAD_LETTER, INTAKE, JOURNEY_UPDATES, PERSON_EVENTS
+from deploy.topics import (
+    BED_COMMANDS,
+    BED_REQUESTS,
+    BED_UPDATES,
+    DEAD_LETTER,
+    INTAKE,
+    JOURNEY_UPDATES,
+    PERSON_EVENTS,
+)
 from journey.identity import resolve_person
-from journey.state import Journey
 from schemas.events import UndecodableEvent, decode_event, encode_event
 from schemas.read_model import connect
 from schemas.updates import JourneyUpdate
+from streams.beds import add_bed_agents
 from streams.dead_letter import dead_letter
 from streams.projector import project
-
-log = logging.getLogger("journeys.projector")
-
-
-class JourneyCodec(codecs.Codec):
-    """Journey state in the table's changelog, as JSON."""
-
-    def _dumps(self, obj: Journey) -> bytes:
-        return obj.model_dump_json().encode()
-
-    def _loads(self, s: bytes) -> Journey:
-        return Journey.model_validate_json(s)
-
-
-codecs.register("journey", JourneyCodec())
+from streams.wiring import add_table, persist
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -63,19 +52,9 @@ def create_app(settings: Settings) -> faust.App:
     )
     topic = {
         name: app.topic(settings.topic(name), key_type=bytes, value_type=bytes, partitions=settings.topic_partitions)
-        for name in (INTAKE, PERSON_EVENTS, JOURNEY_UPDATES, DEAD_LETTER)
+        for name in (INTAKE, PERSON_EVENTS, JOURNEY_UPDATES, DEAD_LETTER, BED_REQUESTS, BED_COMMANDS, BED_UPDATES)
     }
-    # use_partitioner: the changelog partition follows the key, exactly as person-events do,
-    # so batches that span partitions still write each journey to its own partition.
-    journeys = app.conf.Table(
-        app, name="journey", default=None, partitions=settings.topic_partitions, use_partitioner=True,
-        beacon=app.tables.beacon,
-    )
-    # Faust picks codecs from record types, and ours are plain: set them before the table is
-    # registered, because registering creates its changelog topic with the codecs it has then.
-    journeys.key_serializer = "raw"
-    journeys.value_serializer = "journey"
-    app.tables.add(journeys)
+    journeys = add_table(app, settings, "journey", "journey")
     engine = connect(settings.resolved_database_url)
     batch, within = settings.worker_batch_size, settings.worker_batch_within_s
 
@@ -113,7 +92,6 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.agent(topic[JOURNEY_UPDATES], concurrency=1)
     async def project_updates(stream: faust.StreamT) -> None:
-        loop = asyncio.get_running_loop()
         async for events in stream.take_events(batch, within):
             updates = []
             for event in events:
@@ -121,17 +99,7 @@ def create_app(settings: Settings) -> faust.App:
                     updates.append(JourneyUpdate.model_validate_json(event.value))
                 except ValueError:
                     await dead_letter(topic[DEAD_LETTER], event.message, "undecodable journey update")
-            # SQL is blocking: a thread keeps the other agents moving meanwhile. A failed write
-            # is retried, never skipped: an exception here would ack the batch and lose it.
-            delay = 0.5
-            while True:
-                try:
-                    await loop.run_in_executor(None, project, engine, updates, datetime.now(UTC))
-                    break
-                except SQLAlchemyError as error:
-                    # The type only: SQL error text can quote the row's values.
-                    log.warning("read model write failed (%s); retrying in %.1fs", type(error).__name__, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 30.0)
+            await persist(project, engine, updates)
 
+    add_bed_agents(app, settings, topic, engine)
     return app

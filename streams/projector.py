@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from schemas.read_model import journeys, timeline_entries
@@ -15,6 +15,23 @@ from schemas.updates import JourneyUpdate
 
 def _insert(engine: Engine) -> Any:
     return (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
+
+
+def upsert_newer(connection: Connection, table: Table, keys: list[str], rows: list[dict[str, Any]],
+                 keep: tuple[str, ...] = ()) -> None:
+    """Insert rows, or update them where the stored sequence is older (never roll back)."""
+    if not rows:
+        return
+    insert = _insert(connection.engine)(table)
+    fixed = {*keys, *keep}
+    connection.execute(
+        insert.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys],
+            set_={c.name: insert.excluded[c.name] for c in table.columns if c.name not in fixed},
+            where=table.c.sequence < insert.excluded.sequence,
+        ),
+        rows,
+    )
 
 
 def project(engine: Engine, updates: Sequence[JourneyUpdate], now: datetime) -> None:
@@ -50,15 +67,10 @@ def project(engine: Engine, updates: Sequence[JourneyUpdate], now: datetime) -> 
             "reports": journey.reports,
             "contacts": journey.contacts,
             "rough_sleeping_nights": len(journey.rough_sleeping_nights),
+            "emergency_bed_nights": len(journey.emergency_bed_nights),
             "updated_at": now,
         }
-    upsert = insert(journeys)
-    upsert = upsert.on_conflict_do_update(
-        index_elements=[journeys.c.person_id],
-        set_={c.name: upsert.excluded[c.name] for c in journeys.columns if c.name != "person_id"},
-        # An older update redelivered after a newer one must not roll the journey back.
-        where=journeys.c.sequence < upsert.excluded.sequence,
-    )
     with engine.begin() as connection:
         connection.execute(insert(timeline_entries).on_conflict_do_nothing(), entries)
-        connection.execute(upsert, list(latest.values()))
+        # An older update redelivered after a newer one must not roll the journey back.
+        upsert_newer(connection, journeys, ["person_id"], list(latest.values()))

@@ -1,0 +1,171 @@
+"""Messages of the emergency-beds agents: commands to a provider, and what the agents publish.
+
+bed-requests  (keyed by person)    BedRequested from the API, BedOutcome back from providers
+bed-commands  (keyed by provider)  every command a provider's agent decides on
+bed-updates   (keyed by provider)  the live picture of a provider's nights, for the read model
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError, model_validator
+
+from schemas.common import AreaCode, ShortText, Strict
+from schemas.events import BedOutcome, BedType, LeaveReason, ProviderId, UndecodableEvent, describe_errors
+
+
+class ProviderKind(StrEnum):
+    HOSTEL = "hostel"
+    HUB = "hub"
+    NIGHT_SHELTER = "night_shelter"
+
+
+class CapacityChange(StrEnum):
+    """How a provider's beds change: for good from a night, or for a few nights."""
+
+    OPENED = "opened"  # beds added from first_night (until last_night, if given)
+    CLOSED = "closed"  # beds taken away from first_night (until last_night, if given)
+    REDUCED = "reduced"  # beds out of use for a while: last_night is required
+
+
+class BedCommand(Strict):
+    """What every command to a provider's agent carries."""
+
+    id: UUID
+    provider_id: ProviderId
+    source: ShortText = Field(description="Organisation that sent the command")
+    actor: ShortText = Field(description="API key (or system component) that sent it")
+    time: AwareDatetime = Field(description="When the platform accepted it")
+
+
+class ProviderRegistered(BedCommand):
+    type: Literal["provider.registered"] = "provider.registered"
+    name: ShortText
+    kind: ProviderKind
+    area_code: AreaCode
+    no_show_release: time = Field(description="Local time on the night when an allocated bed not checked into is released")
+    waitlist_limit: int = Field(ge=0, le=500)
+
+
+class CapacityChanged(BedCommand):
+    type: Literal["capacity.changed"] = "capacity.changed"
+    change: CapacityChange
+    bed_type: BedType
+    beds: int = Field(ge=1, le=1000)
+    first_night: date
+    last_night: date | None = None
+
+    @model_validator(mode="after")
+    def _nights_make_sense(self) -> CapacityChanged:
+        if self.change is CapacityChange.REDUCED and self.last_night is None:
+            raise ValueError("a temporary reduction needs last_night")
+        if self.last_night is not None and self.last_night < self.first_night:
+            raise ValueError("last_night is before first_night")
+        return self
+
+
+class BedRequested(BedCommand):
+    """A bed for a person on a night at a provider. Its id is the request id."""
+
+    type: Literal["bed.requested"] = "bed.requested"
+    person_id: UUID
+    night: date
+    bed_type: BedType
+
+
+class StayCommand(BedCommand):
+    """Something the provider records about an allocated bed."""
+
+    type: Literal["bed.check_in", "bed.no_show", "bed.check_out", "bed.withdraw"]
+    request_id: UUID
+    night: date
+    leave_reason: LeaveReason | None = None
+
+
+ProviderCommand = Annotated[
+    ProviderRegistered | CapacityChanged | BedRequested | StayCommand, Field(discriminator="type")
+]
+PersonBedMessage = Annotated[BedRequested | BedOutcome, Field(discriminator="type")]
+
+_COMMANDS: TypeAdapter[ProviderCommand] = TypeAdapter(ProviderCommand)
+_PERSON_MESSAGES: TypeAdapter[PersonBedMessage] = TypeAdapter(PersonBedMessage)
+
+
+def decode_command(raw: bytes) -> ProviderCommand:
+    try:
+        return _COMMANDS.validate_json(raw)
+    except ValidationError as error:
+        raise UndecodableEvent(describe_errors(error)) from None
+
+
+def decode_person_message(raw: bytes) -> PersonBedMessage:
+    try:
+        return _PERSON_MESSAGES.validate_json(raw)
+    except ValidationError as error:
+        raise UndecodableEvent(describe_errors(error)) from None
+
+
+# ---------------------------------------------------------------- the live picture
+
+
+class ProviderInfo(BaseModel):
+    """A provider as registered: who runs it, where, and its rules."""
+
+    model_config = {"frozen": True}
+
+    provider_id: str
+    organisation: str
+    name: str
+    kind: ProviderKind
+    area_code: str
+    no_show_release: time
+    waitlist_limit: int
+
+
+class CapacityWindow(BaseModel):
+    """Beds of one type added (positive) or taken away (negative) over a run of nights."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    bed_type: BedType
+    beds: int
+    first_night: date
+    last_night: date | None = None
+
+    def covers(self, night: date) -> bool:
+        return self.first_night <= night and (self.last_night is None or night <= self.last_night)
+
+
+class BedCount(BaseModel):
+    """One provider's beds of one type on one night."""
+
+    model_config = {"frozen": True}
+
+    bed_type: BedType
+    capacity: int
+    allocated: int = Field(description="Allocated and not yet checked into")
+    checked_in: int
+    free: int
+    waitlisted: int
+
+
+class NightPicture(BaseModel):
+    model_config = {"frozen": True}
+
+    night: date
+    beds: tuple[BedCount, ...]
+
+
+class BedUpdate(BaseModel):
+    """What a provider's agent publishes after a batch: its picture and every outcome decided."""
+
+    provider_id: str
+    sequence: int = Field(description="The provider state's sequence: a redelivered older update is ignored")
+    provider: ProviderInfo | None
+    capacity: tuple[CapacityWindow, ...] = ()
+    nights: tuple[NightPicture, ...] = ()
+    outcomes: tuple[BedOutcome, ...] = ()
