@@ -51,8 +51,9 @@ class ProviderRegistered(BedCommand):
     waitlist_limit: int = Field(ge=0, le=500)
 
 
-class CapacityChanged(BedCommand):
-    type: Literal["capacity.changed"] = "capacity.changed"
+class CapacityFields(Strict):
+    """A change of capacity as its provider states it."""
+
     change: CapacityChange
     bed_type: BedType
     beds: int = Field(ge=1, le=1000)
@@ -60,12 +61,16 @@ class CapacityChanged(BedCommand):
     last_night: date | None = None
 
     @model_validator(mode="after")
-    def _nights_make_sense(self) -> CapacityChanged:
+    def _nights_make_sense(self) -> CapacityFields:
         if self.change is CapacityChange.REDUCED and self.last_night is None:
             raise ValueError("a temporary reduction needs last_night")
         if self.last_night is not None and self.last_night < self.first_night:
             raise ValueError("last_night is before first_night")
         return self
+
+
+class CapacityChanged(BedCommand, CapacityFields):
+    type: Literal["capacity.changed"] = "capacity.changed"
 
 
 class BedRequested(BedCommand):
@@ -84,6 +89,39 @@ class StayCommand(BedCommand):
     request_id: UUID
     night: date
     leave_reason: LeaveReason | None = None
+
+
+# ---------------------------------------------------------------- what clients submit
+
+
+class ProviderRegistration(Strict):
+    """A provider of emergency beds, registered by the organisation that runs it."""
+
+    provider_id: ProviderId
+    name: ShortText
+    kind: ProviderKind
+    area_code: AreaCode
+    no_show_release: time | None = Field(None, description="Default: BED_NO_SHOW_RELEASE")
+    waitlist_limit: int | None = Field(None, ge=0, le=500, description="Default: BED_WAITLIST_LIMIT")
+
+
+class BedRequestSubmission(Strict):
+    """A bed for a person on a night. Retrying with the same request_id asks only once."""
+
+    request_id: UUID | None = None
+    person_id: UUID
+    provider_id: ProviderId
+    night: date | None = Field(None, description="Default: tonight (nights run noon to noon, local time)")
+    bed_type: BedType = BedType.GENERAL
+
+
+class CheckOut(Strict):
+    leave_reason: LeaveReason | None = None
+
+
+class RequestAccepted(BaseModel):
+    request_id: UUID
+    night: date
 
 
 ProviderCommand = Annotated[

@@ -144,6 +144,7 @@ class System:
         now = datetime.now(UTC)
         self.outreach_key = issue_key(self.engine, organisation="outreach-team", role=Role.OUTREACH, now=now)
         self.frontline_key = issue_key(self.engine, organisation="street-services", role=Role.FRONTLINE, now=now)
+        self.brick_key = issue_key(self.engine, organisation="the-brick", role=Role.CHARITY, now=now)
 
     def start_worker(self) -> None:
         self.worker = start_worker(self.settings, self.settings.state_dir / f"worker-{time.monotonic_ns()}.log")
@@ -160,6 +161,18 @@ class System:
     def post(self, path: str, body: dict[str, Any], key: str | None = None, **headers: str) -> httpx.Response:
         key = key or (self.outreach_key if path.endswith("contacts") else self.frontline_key)
         return self.client.post(path, json=body, headers={"X-API-Key": key, **headers})
+
+    def call(self, method: str, path: str, key: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        return self.client.request(method, path, json=body, headers={"X-API-Key": key})
+
+    def wait_for(self, what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
+        """Poll until `check` returns something truthy; fail naming `what` otherwise."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if result := check():
+                return result
+            time.sleep(0.05)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
     def journey(self, person_id: str) -> httpx.Response:
         return self.client.get(f"/v1/people/{person_id}/journey", headers={"X-API-Key": self.outreach_key})

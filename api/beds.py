@@ -1,0 +1,272 @@
+"""Emergency beds in the API: commands to the agents, and the live picture from the read model.
+
+The agents decide; the API checks what it can see (the provider exists, the caller runs it,
+the stay is in a state the command fits) so that a mistake gets a clear answer at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel
+from sqlalchemy import Engine, select
+
+from api.keys import Principal, Role
+from api.producer import EventProducer
+from deploy.settings import Settings
+from deploy.topics import BED_COMMANDS, BED_REQUESTS
+from journey.beds import capacity_of
+from journey.state import night_of
+from schemas.beds import (
+    BedCommand,
+    BedCount,
+    BedRequested,
+    BedRequestSubmission,
+    CapacityChanged,
+    CapacityFields,
+    CapacityWindow,
+    CheckOut,
+    ProviderRegistered,
+    ProviderRegistration,
+    RequestAccepted,
+    StayCommand,
+)
+from schemas.events import BedType
+from schemas.read_model import bed_nights, bed_providers, bed_requests
+
+
+class BedsError(Exception):
+    """A command the API refuses before it reaches the agents. `status` is the HTTP status."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    now: datetime
+
+    def envelope(self, provider_id: str) -> dict[str, Any]:
+        return {"id": uuid4(), "provider_id": provider_id, "source": self.principal.organisation,
+                "actor": self.principal.key_id, "time": self.now}
+
+    def runs(self, provider: Any) -> bool:
+        """Whether the caller may act for this provider: its own organisation, the council, admin."""
+        role = self.principal.role
+        return role in (Role.ADMIN, Role.COUNCIL) or provider.organisation == self.principal.organisation
+
+
+def tonight(now: datetime, settings: Settings) -> date:
+    return night_of(now.astimezone(settings.zone))
+
+
+def _provider(engine: Engine, provider_id: str) -> Any:
+    with engine.connect() as connection:
+        row = connection.execute(select(bed_providers).where(bed_providers.c.provider_id == provider_id)).first()
+    if row is None:
+        raise BedsError(404, f"no provider {provider_id!r} (a registration takes a moment to be processed)")
+    return row
+
+
+def _send(producer: EventProducer, settings: Settings, command: BedCommand, topic: str, key: str) -> None:
+    producer.publish(settings.topic(topic), key.encode(), command.model_dump_json().encode())
+
+
+def register_provider(registration: ProviderRegistration, *, caller: Caller, engine: Engine,
+                      producer: EventProducer, settings: Settings) -> None:
+    try:
+        existing = _provider(engine, registration.provider_id)
+    except BedsError:
+        existing = None
+    if existing is not None and not caller.runs(existing):
+        raise BedsError(409, f"provider {registration.provider_id!r} is registered by another organisation",
+                        "provider_id")
+    release = registration.no_show_release or settings.bed_no_show_release
+    limit = settings.bed_waitlist_limit if registration.waitlist_limit is None else registration.waitlist_limit
+    command = ProviderRegistered(
+        **caller.envelope(registration.provider_id), name=registration.name, kind=registration.kind,
+        area_code=registration.area_code, no_show_release=release, waitlist_limit=limit,
+    )
+    _send(producer, settings, command, BED_COMMANDS, registration.provider_id)
+
+
+def change_capacity(provider_id: str, change: CapacityFields, *, caller: Caller, engine: Engine,
+                    producer: EventProducer, settings: Settings) -> None:
+    provider = _provider(engine, provider_id)
+    if not caller.runs(provider):
+        raise BedsError(403, "only the organisation that runs this provider (or the council) may change its beds")
+    command = CapacityChanged(**caller.envelope(provider_id), **change.model_dump())
+    _send(producer, settings, command, BED_COMMANDS, provider_id)
+
+
+def request_bed(submission: BedRequestSubmission, *, caller: Caller, engine: Engine, producer: EventProducer,
+                settings: Settings) -> RequestAccepted:
+    first = tonight(caller.now, settings)
+    night = submission.night or first
+    if not first <= night <= first + timedelta(days=settings.bed_booking_days):
+        raise BedsError(422, f"night must be between tonight ({first}) and {settings.bed_booking_days} nights ahead",
+                        "night")
+    _provider(engine, submission.provider_id)
+    request_id = submission.request_id or uuid4()
+    command = BedRequested(
+        **{**caller.envelope(submission.provider_id), "id": request_id},
+        person_id=submission.person_id, night=night, bed_type=submission.bed_type,
+    )
+    # Keyed by the person: their agent lets one request per night through to any provider.
+    _send(producer, settings, command, BED_REQUESTS, str(submission.person_id))
+    return RequestAccepted(request_id=request_id, night=night)
+
+
+# What each stay command needs the request to be now.
+_NEEDS = {
+    "bed.check_in": ("allocated",),
+    "bed.no_show": ("allocated",),
+    "bed.check_out": ("checked_in",),
+    "bed.withdraw": ("allocated", "waitlisted"),
+}
+
+
+def record_stay(request_id: UUID, kind: str, *, caller: Caller, engine: Engine, producer: EventProducer,
+                settings: Settings, check_out: CheckOut | None = None) -> None:
+    row = _request_row(engine, request_id)
+    provider = _provider(engine, row.provider_id)
+    may = caller.runs(provider) or (kind == "bed.withdraw" and row.requested_by == caller.principal.organisation)
+    if not may:
+        raise BedsError(403, "only the provider's organisation (or the council) may record this")
+    if row.status not in _NEEDS[kind]:
+        raise BedsError(409, f"the request is {row.status}; {kind.removeprefix('bed.')} needs it to be "
+                             f"{' or '.join(_NEEDS[kind])}")
+    command = StayCommand(
+        **caller.envelope(row.provider_id), type=kind, request_id=request_id, night=row.night,
+        leave_reason=check_out.leave_reason if check_out else None,
+    )
+    _send(producer, settings, command, BED_COMMANDS, row.provider_id)
+
+
+def _request_row(engine: Engine, request_id: UUID) -> Any:
+    with engine.connect() as connection:
+        row = connection.execute(select(bed_requests).where(bed_requests.c.request_id == str(request_id))).first()
+    if row is None:
+        raise BedsError(404, "no decision recorded for this request (yet)")
+    return row
+
+
+# ---------------------------------------------------------------- the live picture
+
+
+class BedRequestView(BaseModel):
+    request_id: UUID
+    person_id: UUID
+    provider_id: str
+    night: date
+    bed_type: BedType
+    status: str
+    bed: int | None
+    waitlist_position: int | None
+    reason: str | None
+    leave_reason: str | None
+    requested_by: str
+    updated_at: datetime
+
+
+class ProviderView(BaseModel):
+    provider_id: str
+    organisation: str
+    name: str
+    kind: str
+    area_code: str
+    no_show_release: str
+    waitlist_limit: int
+
+
+class ProviderNight(ProviderView):
+    beds: list[BedCount]
+    capacity: int
+    free: int
+    occupied: int
+    waitlisted: int
+
+
+class Availability(BaseModel):
+    """Beds on one night: per provider and bed type, and the totals per bed type."""
+
+    night: date
+    providers: list[ProviderNight]
+    totals: list[BedCount]
+
+
+def get_request(engine: Engine, request_id: UUID) -> BedRequestView:
+    return BedRequestView.model_validate(_request_row(engine, request_id), from_attributes=True)
+
+
+def list_requests(engine: Engine, provider_id: str, night: date, caller: Caller) -> list[BedRequestView]:
+    provider = _provider(engine, provider_id)
+    if not caller.runs(provider):
+        raise BedsError(403, "only the provider's organisation (or the council) may list who asked for its beds")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(bed_requests)
+            .where(bed_requests.c.provider_id == provider_id, bed_requests.c.night == night)
+            .order_by(bed_requests.c.status, bed_requests.c.bed, bed_requests.c.waitlist_position)
+        ).all()
+    return [BedRequestView.model_validate(row, from_attributes=True) for row in rows]
+
+
+def list_providers(engine: Engine) -> list[ProviderView]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(bed_providers).order_by(bed_providers.c.provider_id)).all()
+    return [ProviderView.model_validate(row, from_attributes=True) for row in rows]
+
+
+def availability(engine: Engine, night: date, area_code: str | None = None,
+                 bed_type: BedType | None = None) -> Availability:
+    """Counts the agents published for the night; a night nothing has happened on yet is all free."""
+    query = select(bed_providers).order_by(bed_providers.c.provider_id)
+    if area_code:
+        query = query.where(bed_providers.c.area_code == area_code)
+    with engine.connect() as connection:
+        providers = connection.execute(query).all()
+        counted = connection.execute(select(bed_nights).where(bed_nights.c.night == night)).all()
+    published = {(row.provider_id, row.bed_type): BedCount.model_validate(row, from_attributes=True)
+                 for row in counted}
+    result: list[ProviderNight] = []
+    totals: dict[BedType, list[int]] = {}
+    for provider in providers:
+        windows = tuple(CapacityWindow.model_validate(w) for w in provider.capacity)
+        types = {w.bed_type for w in windows if w.covers(night)}
+        types |= {BedType(t) for (p, t) in published if p == provider.provider_id}
+        beds = []
+        for kind in sorted(types):
+            if bed_type is not None and kind is not bed_type:
+                continue
+            count = published.get((provider.provider_id, kind.value))
+            if count is None:
+                cap = capacity_of(windows, night, kind)
+                count = BedCount(bed_type=kind, capacity=cap, allocated=0, checked_in=0, free=cap, waitlisted=0)
+            beds.append(count)
+            total = totals.setdefault(kind, [0, 0, 0, 0, 0])
+            for i, value in enumerate((count.capacity, count.allocated, count.checked_in, count.free,
+                                       count.waitlisted)):
+                total[i] += value
+        if bed_type is not None and not beds:
+            continue
+        result.append(ProviderNight(
+            **ProviderView.model_validate(provider, from_attributes=True).model_dump(),
+            beds=beds,
+            capacity=sum(b.capacity for b in beds),
+            free=sum(b.free for b in beds),
+            occupied=sum(b.allocated + b.checked_in for b in beds),
+            waitlisted=sum(b.waitlisted for b in beds),
+        ))
+    return Availability(
+        night=night,
+        providers=result,
+        totals=[BedCount(bed_type=k, capacity=t[0], allocated=t[1], checked_in=t[2], free=t[3], waitlisted=t[4])
+                for k, t in sorted(totals.items())],
+    )

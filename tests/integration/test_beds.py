@@ -1,0 +1,207 @@
+"""Emergency beds through the real broker: contention, no-shows, restarts and refusals."""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from api.beds import tonight
+from deploy.processes import Part, free_port, start_api
+from tests.conftest import System
+
+pytestmark = pytest.mark.integration
+
+
+def register(system: System, provider_id: str, beds: int, waitlist: int = 10, **extra: Any) -> None:
+    body = {"provider_id": provider_id, "name": provider_id.replace("-", " ").title(), "kind": "hub",
+            "area_code": "TC-MARKET", "waitlist_limit": waitlist, **extra}
+    assert system.call("POST", "/v1/beds/providers", system.brick_key, body).status_code == 202
+    system.wait_for(f"provider {provider_id}", lambda: any(
+        p["provider_id"] == provider_id
+        for p in system.call("GET", "/v1/beds/providers", system.outreach_key).json()))
+    night = str(tonight(datetime.now(UTC), system.settings))
+    change = {"change": "opened", "bed_type": "general", "beds": beds, "first_night": night}
+    answer = system.call("POST", f"/v1/beds/providers/{provider_id}/capacity", system.brick_key, change)
+    assert answer.status_code == 202, answer.text
+    system.wait_for(f"{beds} beds at {provider_id}", lambda: provider_night(system, provider_id)["capacity"] == beds)
+
+
+def provider_night(system: System, provider_id: str) -> dict[str, Any]:
+    picture = system.call("GET", "/v1/beds/availability", system.outreach_key).json()
+    return next((p for p in picture["providers"] if p["provider_id"] == provider_id), {"capacity": None})
+
+
+def decision(system: System, request_id: str, *statuses: str) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        answer = system.call("GET", f"/v1/beds/requests/{request_id}", system.outreach_key)
+        if answer.status_code == 200 and (not statuses or answer.json()["status"] in statuses):
+            return answer.json()
+        return None
+    return system.wait_for(f"request {request_id} to be {' or '.join(statuses) or 'decided'}", check)
+
+
+def ask(system: System, person: str, provider_id: str) -> str:
+    answer = system.call("POST", "/v1/beds/requests", system.outreach_key,
+                         {"person_id": person, "provider_id": provider_id})
+    assert answer.status_code == 202, answer.text
+    return answer.json()["request_id"]
+
+
+def test_200_simultaneous_requests_from_4_api_processes_give_exactly_20_beds(system: System) -> None:
+    register(system, "station-hub", beds=12, waitlist=5)
+    register(system, "market-shelter", beds=8, waitlist=5)
+    apis: list[Part] = []
+    try:
+        for n in range(4):
+            settings = system.settings.model_copy(update={"api_port": free_port()})
+            apis.append(start_api(settings, system.settings.state_dir / f"api-{n}.log"))
+        urls = [f"http://{a.settings.api_host}:{a.settings.api_port}" for a in apis]
+        # 160 people; 40 of them are asked for at both providers at once: 200 requests.
+        people = [str(uuid.uuid4()) for _ in range(160)]
+        asks = [(p, "station-hub" if i % 2 else "market-shelter") for i, p in enumerate(people)]
+        asks += [(p, "market-shelter" if i % 2 else "station-hub") for i, p in enumerate(people[:40])]
+        random.Random(4).shuffle(asks)
+        start = threading.Barrier(40)
+
+        def send(n: int) -> list[tuple[str, str, str]]:
+            sent = []
+            start.wait()  # all threads fire together
+            with httpx.Client(base_url=urls[n % 4], timeout=30) as client:
+                for person, provider in asks[n::40]:
+                    answer = client.post("/v1/beds/requests", json={"person_id": person, "provider_id": provider},
+                                         headers={"X-API-Key": system.outreach_key})
+                    assert answer.status_code == 202, answer.text
+                    sent.append((answer.json()["request_id"], person, provider))
+            return sent
+
+        with ThreadPoolExecutor(40) as pool:
+            sent = [item for batch in pool.map(send, range(40)) for item in batch]
+    finally:
+        for api in apis:
+            api.stop()
+    assert len(sent) == 200
+    decided = {request_id: decision(system, request_id) for request_id, _, _ in sent}
+
+    allocated = [d for d in decided.values() if d["status"] == "allocated"]
+    assert len(allocated) == 20
+    assert Counter(d["provider_id"] for d in allocated) == {"station-hub": 12, "market-shelter": 8}
+    beds = [(d["provider_id"], d["night"], d["bed_type"], d["bed"]) for d in allocated]
+    assert len(set(beds)) == 20, "a bed was given twice"
+    assert len({d["person_id"] for d in allocated}) == 20, "someone holds two beds on one night"
+    others = [d for d in decided.values() if d["status"] != "allocated"]
+    assert {d["status"] for d in others} <= {"refused", "waitlisted"}
+    assert all(d["reason"] for d in others)
+    holders = [d["person_id"] for d in decided.values() if d["status"] in ("allocated", "waitlisted")]
+    assert len(holders) == len(set(holders)), "someone holds a bed or place at two providers on one night"
+    waitlisted = Counter(d["provider_id"] for d in others if d["status"] == "waitlisted")
+    assert waitlisted == {"station-hub": 5, "market-shelter": 5}
+    for provider, beds_there in (("station-hub", 12), ("market-shelter", 8)):
+        shown = provider_night(system, provider)
+        assert (shown["capacity"], shown["free"], shown["occupied"], shown["waitlisted"]) == (beds_there, 0,
+                                                                                              beds_there, 5)
+    # The outcome reaches the person's journey.
+    lucky = allocated[0]
+    journey = system.wait_journey(lucky["person_id"], events=1)
+    assert any(entry["type"] == "bed.allocated" for entry in journey["timeline"])
+
+
+def test_a_no_show_frees_the_bed_for_the_next_on_the_waitlist(system: System) -> None:
+    register(system, "night-shelter", beds=1)
+    first, second, third = (str(uuid.uuid4()) for _ in range(3))
+    requests = [ask(system, person, "night-shelter") for person in (first, second, third)]
+    assert decision(system, requests[0])["status"] == "allocated"
+    assert decision(system, requests[1])["waitlist_position"] == 1
+    decision(system, requests[2])
+    answer = system.call("POST", f"/v1/beds/requests/{requests[0]}/no-show", system.brick_key)
+    assert answer.status_code == 202, answer.text
+    assert decision(system, requests[0], "no_show")["bed"] == 1
+    moved_up = decision(system, requests[1], "allocated")
+    assert moved_up["bed"] == 1 and moved_up["reason"] == "a bed came free: from the waitlist"
+    assert decision(system, requests[2])["status"] == "waitlisted"
+    # Checked in, then out: the bed is free once more and the last in line gets it.
+    assert system.call("POST", f"/v1/beds/requests/{requests[1]}/check-in", system.brick_key).status_code == 202
+    decision(system, requests[1], "checked_in")
+    out = system.call("POST", f"/v1/beds/requests/{requests[1]}/check-out", system.brick_key,
+                      {"leave_reason": "moved_on"})
+    assert out.status_code == 202, out.text
+    assert decision(system, requests[1], "checked_out")["leave_reason"] == "moved_on"
+    assert decision(system, requests[2], "allocated")["bed"] == 1
+    journey = system.wait_journey(second, events=4)
+    assert [e["type"] for e in journey["timeline"]] == [
+        "bed.waitlisted", "bed.allocated", "bed.checked_in", "bed.checked_out"]
+    assert journey["emergency_bed_nights"] == 1
+
+
+def test_the_worker_releases_beds_nobody_arrived_for_at_the_release_time(make_settings) -> None:
+    system = System(make_settings(bed_no_show_check_s=0.5))
+    system.start_worker()
+    try:
+        # Noon is the start of tonight: already past, so the timer releases the bed at once.
+        register(system, "late-hub", beds=1, no_show_release="12:00")
+        request = ask(system, str(uuid.uuid4()), "late-hub")
+        released = decision(system, request, "no_show")
+        assert released["bed"] == 1
+        system.wait_for("the bed to be free again", lambda: provider_night(system, "late-hub")["free"] == 1)
+    finally:
+        system.close()
+
+
+def test_allocations_and_inventory_survive_a_worker_restart(system: System) -> None:
+    register(system, "restart-hub", beds=3, waitlist=2)
+    requests = [ask(system, str(uuid.uuid4()), "restart-hub") for _ in range(4)]
+    before = [decision(system, r) for r in requests]
+    assert [d["status"] for d in before] == ["allocated"] * 3 + ["waitlisted"]
+    picture = provider_night(system, "restart-hub")
+
+    system.stop_worker()
+    system.start_worker()
+
+    # Decisions after the restart follow from the state before it: a fourth bed goes to the
+    # one waiting, bed numbers carry on, and a person with a bed still cannot get a second.
+    night = str(tonight(datetime.now(UTC), system.settings))
+    change = {"change": "opened", "bed_type": "general", "beds": 1, "first_night": night, "last_night": night}
+    assert system.call("POST", "/v1/beds/providers/restart-hub/capacity", system.brick_key, change).status_code == 202
+    promoted = decision(system, requests[3], "allocated")
+    assert promoted["bed"] == 4
+    again = ask(system, before[0]["person_id"], "restart-hub")
+    assert decision(system, again)["reason"] == "already has a bed at restart-hub for this night"
+    for earlier in before[:3]:
+        assert decision(system, earlier["request_id"]) == earlier
+    after = provider_night(system, "restart-hub")
+    assert (picture["capacity"], picture["occupied"]) == (3, 3)
+    assert (after["capacity"], after["occupied"], after["free"], after["waitlisted"]) == (4, 4, 0, 0)
+
+
+def test_bed_commands_that_cannot_apply_get_a_clear_answer_and_change_nothing(system: System) -> None:
+    register(system, "careful-hub", beds=1)
+    person = str(uuid.uuid4())
+    unknown = system.call("POST", "/v1/beds/requests", system.outreach_key,
+                          {"person_id": person, "provider_id": "no-such-hub"})
+    assert unknown.status_code == 404 and "no-such-hub" in unknown.json()["detail"]
+    too_late = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()
+    past = system.call("POST", "/v1/beds/requests", system.outreach_key,
+                       {"person_id": person, "provider_id": "careful-hub", "night": too_late})
+    assert past.status_code == 422 and past.json()["detail"][0]["loc"] == ["body", "night"]
+    typo = system.call("POST", "/v1/beds/requests", system.outreach_key,
+                       {"person_id": person, "provider_id": "careful-hub", "bed_type": "double"})
+    assert typo.status_code == 422 and typo.json()["detail"][0]["loc"] == ["body", "bed_type"]
+    request = ask(system, person, "careful-hub")
+    decision(system, request, "allocated")
+    early = system.call("POST", f"/v1/beds/requests/{request}/check-out", system.brick_key)
+    assert early.status_code == 409 and "allocated" in early.json()["detail"]
+    stranger = system.call("POST", f"/v1/beds/requests/{request}/check-in", system.frontline_key)
+    assert stranger.status_code == 403
+    outreach = system.call("POST", "/v1/beds/providers/careful-hub/capacity", system.outreach_key,
+                           {"change": "closed", "bed_type": "general", "beds": 1, "first_night": too_late})
+    assert outreach.status_code == 403
+    shown = provider_night(system, "careful-hub")
+    assert (shown["capacity"], shown["occupied"], shown["free"]) == (1, 1, 0)
+    assert decision(system, request)["status"] == "allocated"
