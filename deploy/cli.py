@@ -93,16 +93,20 @@ def demo_keys(settings: Settings) -> dict[str, str]:
     return {
         "outreach": issue_key(engine, organisation="town-centre-outreach", role=Role.OUTREACH, now=now),
         "frontline": issue_key(engine, organisation="council-street-services", role=Role.FRONTLINE, now=now),
+        "brick": issue_key(engine, organisation="the-brick", role=Role.CHARITY, now=now),
+        "shelter": issue_key(engine, organisation="station-shelter-trust", role=Role.CHARITY, now=now),
+        "council": issue_key(engine, organisation="town-council", role=Role.COUNCIL, now=now),
     }
 
 
 def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
-    from deploy.demo import send_demo
+    from deploy.demo import send_demo, send_demo_beds
 
     keys = demo_keys(settings)
     api = f"http://{settings.api_host}:{settings.api_port}"
     people = send_demo(api, keys)
-    say(f"sent demo events for {len(people)} people through {api}")
+    send_demo_beds(api, keys, people)
+    say(f"sent demo events for {len(people)} people and tonight's beds through {api}")
     _show_where_to_look(api, keys, people)
     return 0
 
@@ -113,6 +117,7 @@ def _show_where_to_look(api: str, keys: dict[str, str], people: list[str]) -> No
   API docs:        {api}/docs
   Outreach key:    {keys['outreach']}
   A journey:       curl -s -H 'X-API-Key: {keys['outreach']}' {api}/v1/people/{people[0]}/journey
+  Beds tonight:    curl -s -H 'X-API-Key: {keys['outreach']}' {api}/v1/beds/availability
 """,
         flush=True,
     )
@@ -120,7 +125,7 @@ def _show_where_to_look(api: str, keys: dict[str, str], people: list[str]) -> No
 
 def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
     """Broker, topics, worker, API and demo data; Ctrl-C stops everything it started."""
-    from deploy.demo import send_demo
+    from deploy.demo import send_demo, send_demo_beds
     from deploy.processes import start_api, start_worker
     from deploy.topics import create_topics
 
@@ -146,6 +151,8 @@ def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
         keys = demo_keys(settings)
         say("sending demo data through the API...")
         people = send_demo(api, keys)
+        say("registering demo bed providers and tonight's requests...")
+        send_demo_beds(api, keys, people)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if httpx.get(f"{api}/v1/people/{people[-1]}/journey", headers={"X-API-Key": keys["outreach"]}).is_success:

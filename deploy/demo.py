@@ -1,8 +1,11 @@
-"""Demo data: a small town centre's week of reports and contacts, sent through the real API."""
+"""Demo data: a small town centre's week of reports and contacts and tonight's emergency beds,
+sent through the real API."""
 
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
 
@@ -63,3 +66,70 @@ def send_demo(api_url: str, keys: dict[str, str], now: datetime | None = None) -
             if person not in people:
                 people.append(person)
     return people
+
+
+# ---------------------------------------------------------------- emergency beds
+
+# Three providers and their beds, each run by its own organisation (the key of that name).
+DEMO_PROVIDERS = (
+    ("brick", {"provider_id": "the-brick-hub", "name": "The Brick ABEN Hub", "kind": "hub",
+               "area_code": "TC-MARKET", "waitlist_limit": 5}, {"general": 8, "women_only": 3}),
+    ("shelter", {"provider_id": "station-night-shelter", "name": "Station Night Shelter", "kind": "night_shelter",
+                 "area_code": "TC-STATION", "waitlist_limit": 3}, {"general": 6, "dogs_welcome": 1}),
+    ("council", {"provider_id": "library-hostel", "name": "Library Hostel", "kind": "hostel",
+                 "area_code": "TC-LIBRARY", "waitlist_limit": 2}, {"accessible": 2, "no_recourse_to_public_funds": 2}),
+)
+# Tonight's requests: (person index, provider, bed type, then what the provider records).
+# The README's availability table follows from this plan.
+DEMO_BED_REQUESTS = (
+    (0, "the-brick-hub", "general", "check-in"), (1, "the-brick-hub", "general", "check-in"),
+    (2, "the-brick-hub", "general", None), (3, "the-brick-hub", "general", None),
+    (4, "the-brick-hub", "general", None), (5, "the-brick-hub", "women_only", None),
+    (6, "station-night-shelter", "dogs_welcome", None), (7, "station-night-shelter", "dogs_welcome", None),
+    (8, "station-night-shelter", "general", "check-in"), (9, "library-hostel", "accessible", None),
+    (10, "library-hostel", "no_recourse_to_public_funds", "no-show"), (11, "the-brick-hub", "general", None),
+    (0, "station-night-shelter", "general", None),  # already has a bed tonight: refused
+)
+OPERATOR = {"the-brick-hub": "brick", "station-night-shelter": "shelter", "library-hostel": "council"}
+
+
+def send_demo_beds(api_url: str, keys: dict[str, str], people: list[str], timeout: float = 60.0) -> None:
+    """Register the demo providers and their beds, then tonight's requests, check-ins and a no-show."""
+    with httpx.Client(base_url=api_url, timeout=30) as client:
+        def call(method: str, path: str, key: str, body: dict | None = None) -> dict:
+            response = client.request(method, path, json=body, headers={"X-API-Key": keys[key]})
+            response.raise_for_status()
+            return response.json()
+
+        def wait(what: str, check: Callable[[], bool]) -> None:
+            deadline = time.monotonic() + timeout
+            while not check():
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"demo: {what} did not happen within {timeout:.0f}s")
+                time.sleep(0.1)
+
+        def decided(request_id: str) -> dict | None:
+            response = client.get(f"/v1/beds/requests/{request_id}", headers={"X-API-Key": keys["outreach"]})
+            return response.json() if response.status_code == 200 else None
+
+        a_week_ago = (datetime.now(UTC) - timedelta(days=7)).date().isoformat()
+        for key, registration, beds in DEMO_PROVIDERS:
+            call("POST", "/v1/beds/providers", key, registration)
+        known = lambda: {p["provider_id"] for p in call("GET", "/v1/beds/providers", "outreach")}  # noqa: E731
+        wait("provider registration", lambda: known() >= set(OPERATOR))
+        for key, registration, beds in DEMO_PROVIDERS:
+            for bed_type, count in beds.items():
+                call("POST", f"/v1/beds/providers/{registration['provider_id']}/capacity", key,
+                     {"change": "opened", "bed_type": bed_type, "beds": count, "first_night": a_week_ago})
+        wanted = sum(sum(beds.values()) for _, _, beds in DEMO_PROVIDERS)
+        wait("bed capacity", lambda: sum(
+            p["capacity"] for p in call("GET", "/v1/beds/availability", "outreach")["providers"]) == wanted)
+        for person, provider, bed_type, then in DEMO_BED_REQUESTS:
+            request_id = call("POST", "/v1/beds/requests", "outreach",
+                              {"person_id": people[person], "provider_id": provider, "bed_type": bed_type})["request_id"]
+            # One at a time: the order of requests decides who gets a bed and who waits.
+            wait("a bed decision", lambda: decided(request_id) is not None)  # noqa: B023
+            if then:
+                call("POST", f"/v1/beds/requests/{request_id}/{then}", OPERATOR[provider])
+                status = {"check-in": "checked_in", "no-show": "no_show"}[then]
+                wait(f"the {then}", lambda: (decided(request_id) or {}).get("status") == status)  # noqa: B023
