@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 from deploy.settings import Settings
 from deploy.topics import BED_COMMANDS, BED_REQUESTS, BED_UPDATES, DEAD_LETTER, PERSON_EVENTS
 from handlers.beds import claim_night, decide
-from journey.beds import ProviderBeds, due_no_shows, picture
-from schemas.beds import BedUpdate, StayCommand, decode_command, decode_person_message
+from journey.beds import PersonNights, ProviderBeds, due_no_shows, picture
+from schemas.beds import BedRequested, BedUpdate, StayCommand, decode_command, decode_person_message
 from schemas.events import BedOutcome, UndecodableEvent, encode_event
 from streams.bed_projector import project_beds
 from streams.dead_letter import dead_letter
@@ -43,16 +43,23 @@ def add_bed_agents(app: faust.App, settings: Settings, topic: dict[str, Any], en
     async def claim_nights(stream: faust.StreamT) -> None:
         async for events in stream.take_events(batch, within):
             refusals: list[BedOutcome] = []
+            # Each person's nights are written to the table (and its changelog) once per batch.
+            changed: dict[bytes, PersonNights] = {}
             for event in events:
                 try:
                     message = decode_person_message(event.value)
                 except UndecodableEvent as error:
                     await dead_letter(topic[DEAD_LETTER], event.message, f"undecodable: {error}")
                     continue
-                result = claim_night(claims.get(event.key), message)
+                person = message.person_id if isinstance(message, BedRequested) else message.subject
+                if event.key != str(person).encode():
+                    # The state of one person must only ever be written from that person's partition.
+                    await dead_letter(topic[DEAD_LETTER], event.message, "rejected: key is not the person's id")
+                    continue
+                result = claim_night(changed.get(event.key) or claims.get(event.key), message)
                 if result is None:
                     continue  # a redelivered request: already passed on or refused
-                claims[event.key] = result.state
+                changed[event.key] = result.state
                 if result.forward is not None:
                     await topic[BED_COMMANDS].send(
                         key=result.forward.provider_id.encode(), value=result.forward.model_dump_json().encode()
@@ -62,6 +69,8 @@ def add_bed_agents(app: faust.App, settings: Settings, topic: dict[str, Any], en
                     if isinstance(message, BedOutcome):
                         continue  # the provider has published it already
                     refusals.append(outcome)
+            for key, nights in changed.items():
+                claims[key] = nights
             # Refusals decided here never reach a provider: publish them for the read model.
             for outcome in refusals:
                 update = BedUpdate(provider_id=outcome.data.provider_id, sequence=0, provider=None,
@@ -73,25 +82,33 @@ def add_bed_agents(app: faust.App, settings: Settings, topic: dict[str, Any], en
     async def allocate(stream: faust.StreamT) -> None:
         async for events in stream.take_events(batch, within):
             touched: dict[str, tuple[set[date], list[BedOutcome]]] = {}
+            # A provider's state is written to the table once per batch, not once per command:
+            # under contention most of a batch is for the same few providers.
+            changed: dict[bytes, ProviderBeds] = {}
             for event in events:
                 try:
                     command = decode_command(event.value)
                 except UndecodableEvent as error:
                     await dead_letter(topic[DEAD_LETTER], event.message, f"undecodable: {error}")
                     continue
-                decision = decide(providers.get(event.key), command)
+                if event.key != command.provider_id.encode():
+                    await dead_letter(topic[DEAD_LETTER], event.message, "rejected: key is not the provider id")
+                    continue
+                decision = decide(changed.get(event.key) or providers.get(event.key), command)
                 if decision is None:
                     continue  # redelivered: already decided
-                providers[event.key] = decision.state
+                changed[event.key] = decision.state
                 nights, outcomes = touched.setdefault(command.provider_id, (set(), []))
                 nights.update(decision.nights)
                 outcomes.extend(decision.outcomes)
                 for outcome in decision.outcomes:
                     await topic[BED_REQUESTS].send(key=str(outcome.subject).encode(),
                                                    value=outcome.model_dump_json().encode())
+            for key, state in changed.items():
+                providers[key] = state
             # One picture per provider per batch, whatever the number of commands in it.
             for provider_id, (nights, outcomes) in touched.items():
-                state: ProviderBeds = providers[provider_id.encode()]
+                state = changed[provider_id.encode()]
                 update = BedUpdate(
                     provider_id=provider_id, sequence=state.sequence, provider=state.provider,
                     capacity=state.capacity, nights=tuple(picture(state, n) for n in sorted(nights)),
