@@ -22,7 +22,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, date, datetime, time as clock_time, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer

@@ -113,7 +113,7 @@ def send_demo_beds(api_url: str, keys: dict[str, str], people: list[str], timeou
             return response.json() if response.status_code == 200 else None
 
         a_week_ago = (datetime.now(UTC) - timedelta(days=7)).date().isoformat()
-        for key, registration, beds in DEMO_PROVIDERS:
+        for key, registration, _beds in DEMO_PROVIDERS:
             call("POST", "/v1/beds/providers", key, registration)
         known = lambda: {p["provider_id"] for p in call("GET", "/v1/beds/providers", "outreach")}  # noqa: E731
         wait("provider registration", lambda: known() >= set(OPERATOR))
@@ -125,8 +125,8 @@ def send_demo_beds(api_url: str, keys: dict[str, str], people: list[str], timeou
         wait("bed capacity", lambda: sum(
             p["capacity"] for p in call("GET", "/v1/beds/availability", "outreach")["providers"]) == wanted)
         for person, provider, bed_type, then in DEMO_BED_REQUESTS:
-            request_id = call("POST", "/v1/beds/requests", "outreach",
-                              {"person_id": people[person], "provider_id": provider, "bed_type": bed_type})["request_id"]
+            body = {"person_id": people[person], "provider_id": provider, "bed_type": bed_type}
+            request_id = call("POST", "/v1/beds/requests", "outreach", body)["request_id"]
             # One at a time: the order of requests decides who gets a bed and who waits.
             wait("a bed decision", lambda: decided(request_id) is not None)  # noqa: B023
             if then:

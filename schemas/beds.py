@@ -47,7 +47,9 @@ class ProviderRegistered(BedCommand):
     name: ShortText
     kind: ProviderKind
     area_code: AreaCode
-    no_show_release: time = Field(description="Local time on the night when an allocated bed not checked into is released")
+    no_show_release: time = Field(
+        description="Local time on the night when an allocated bed not checked into is released"
+    )
     waitlist_limit: int = Field(ge=0, le=500)
 
 
