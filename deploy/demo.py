@@ -113,9 +113,11 @@ def send_demo_beds(api_url: str, keys: dict[str, str], people: list[str], timeou
             return response.json() if response.status_code == 200 else None
 
         a_week_ago = (datetime.now(UTC) - timedelta(days=7)).date().isoformat()
+        known = lambda: {p["provider_id"] for p in call("GET", "/v1/beds/providers", "outreach")}  # noqa: E731
+        if known() >= set(OPERATOR):
+            return  # sent on an earlier run: opening the beds again would double them
         for key, registration, _beds in DEMO_PROVIDERS:
             call("POST", "/v1/beds/providers", key, registration)
-        known = lambda: {p["provider_id"] for p in call("GET", "/v1/beds/providers", "outreach")}  # noqa: E731
         wait("provider registration", lambda: known() >= set(OPERATOR))
         for key, registration, beds in DEMO_PROVIDERS:
             for bed_type, count in beds.items():

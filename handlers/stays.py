@@ -8,7 +8,7 @@ from schemas.events import BedOutcome
 _SAID = {
     "bed.allocated": "Bed {bed} allocated",
     "bed.waitlisted": "On the waitlist (place {waitlist_position})",
-    "bed.refused": "Bed request refused: {reason}",
+    "bed.refused": "Bed request refused ({reason})",
     "bed.checked_in": "Checked into bed {bed}",
     "bed.no_show": "Did not arrive for bed {bed}; the bed was released",
     "bed.checked_out": "Checked out of bed {bed}",
@@ -25,5 +25,5 @@ def bed_outcome(journey: Journey, event: BedOutcome) -> tuple[Journey, str]:
         update["stage"] = Stage.EMERGENCY_ACCOMMODATION
     said = _SAID[event.type].format(**details.model_dump())
     left = f" ({details.leave_reason.value.replace('_', ' ')})" if details.leave_reason else ""
-    where = f" at {details.provider_id}, {details.bed_type.value.replace('_', ' ')}, night of {details.night}"
-    return journey.model_copy(update=update), f"{said}{left}{where}"
+    where = f"{details.provider_id}, {details.bed_type.value.replace('_', ' ')} bed, night of {details.night}"
+    return journey.model_copy(update=update), f"{said}{left}: {where}"

@@ -34,7 +34,9 @@ def test_the_demo_beds_show_the_planned_availability(system: System) -> None:
     api = start_api(system.settings, system.settings.state_dir / "api.log")
     try:
         people = [str(uuid.uuid4()) for _ in range(12)]
-        send_demo_beds(f"http://{system.settings.api_host}:{system.settings.api_port}", keys, people)
+        url = f"http://{system.settings.api_host}:{system.settings.api_port}"
+        send_demo_beds(url, keys, people)
+        send_demo_beds(url, keys, people)  # `journeys up` run again: nothing is added twice
     finally:
         api.stop()
     picture = system.call("GET", "/v1/beds/availability", system.outreach_key).json()
