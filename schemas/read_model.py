@@ -20,6 +20,8 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    inspect,
+    text,
 )
 
 
@@ -169,4 +171,20 @@ def connect(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Bring a read model made by an earlier version up to date: columns added since then are
+    added (counts start at 0). Anything else a version changes needs its own migration."""
+    inspector = inspect(engine)
+    with engine.begin() as connection:
+        for table in metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(engine.dialect)
+                fill = " NOT NULL DEFAULT 0" if isinstance(column.type, Integer) and not column.nullable else ""
+                connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{fill}"))

@@ -65,3 +65,4 @@ def test_a_time_slightly_ahead_is_clock_skew_but_a_day_ahead_is_refused() -> Non
     ReportSubmission.model_validate(report_body(at=datetime.now(UTC) + timedelta(seconds=30)))
     with pytest.raises(ValidationError, match="future"):
         ReportSubmission.model_validate(report_body(at=datetime.now(UTC) + timedelta(days=1)))
+
