@@ -15,9 +15,7 @@ Both runs are checked afterwards: never more allocations than beds, nobody with 
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import tempfile
 import threading
 import time
 import uuid
@@ -28,11 +26,10 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from bench.pipeline import PROJECT, machine, percentile
-from deploy.kafka.broker import LocalBroker
-from deploy.processes import free_port, start_worker
+from bench.common import bench_settings, machine, percentile
+from deploy.processes import start_worker
 from deploy.settings import Settings
-from deploy.topics import BED_COMMANDS, BED_REQUESTS, BED_UPDATES, create_topics
+from deploy.topics import BED_COMMANDS, BED_REQUESTS, BED_UPDATES
 from handlers.beds import claim_night, decide
 from schemas.beds import BedRequested, BedUpdate, CapacityChanged, ProviderRegistered
 
@@ -154,19 +151,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the latency run")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="journeys-bench-beds-"))
-    broker = None
-    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not servers:
-        broker = LocalBroker(state_dir=workdir, port=free_port(), controller_port=free_port(), heap="1g",
-                             cache_dir=PROJECT / ".state")
-        broker.start(progress=lambda line: print(f"  {line}"))
-        servers = broker.bootstrap_servers
-    tag = uuid.uuid4().hex[:8]
-    settings = Settings(kafka_bootstrap_servers=servers, topic_prefix=f"bench-{tag}.",
-                        app_id=f"journeys-bench-{tag}", state_dir=workdir,
-                        database_url=f"sqlite:///{workdir / 'bench.db'}", bed_no_show_check_s=3600)
-    create_topics(settings)
+    # No-shows stay out of the measurement: the timer would only add commands.
+    with bench_settings("bench-beds", bed_no_show_check_s=3600) as settings:
+        run(settings, args)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> None:
+    workdir, servers = settings.state_dir, settings.kafka_bootstrap_servers
     burst_night = date(2026, 12, 1)
     steady_night = burst_night + timedelta(days=1)
     setup = providers_setup(args.providers, args.beds, burst_night)
@@ -221,8 +212,6 @@ def main() -> None:
         producer.close()
         if worker is not None:
             worker.stop()
-        if broker is not None:
-            broker.stop()
 
 
 if __name__ == "__main__":

@@ -152,8 +152,7 @@ def _request(state: ProviderBeds, command: BedRequested) -> Decision:
         return Decision(_with_night(state, command.night, changed), (allocated,), frozenset({command.night}))
     if len(night.waitlist) >= state.provider.waitlist_limit:
         return refuse(f"every {command.bed_type.value} bed is taken and the waitlist is full")
-    waiting = Waiting(request_id=command.id, person_id=command.person_id, bed_type=command.bed_type,
-                      source=command.source)
+    waiting = Waiting(request_id=command.id, person_id=command.person_id, bed_type=command.bed_type)
     changed = night.model_copy(update={"waitlist": (*night.waitlist, waiting)})
     position = sum(w.bed_type is command.bed_type for w in changed.waitlist)
     waitlisted = _for_request("bed.waitlisted", command, waitlist_position=position,

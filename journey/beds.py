@@ -36,7 +36,6 @@ class Waiting(Frozen):
     request_id: UUID
     person_id: UUID
     bed_type: BedType
-    source: str
 
 
 class Night(Frozen):

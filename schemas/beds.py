@@ -7,15 +7,16 @@ bed-updates   (keyed by provider)  the live picture of a provider's nights, for 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, time
 from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, model_validator
 
 from schemas.common import AreaCode, ShortText, Strict
-from schemas.events import BedOutcome, BedType, LeaveReason, ProviderId, UndecodableEvent, describe_errors
+from schemas.events import BedOutcome, BedType, LeaveReason, ProviderId, decoder
 
 
 class ProviderKind(StrEnum):
@@ -131,22 +132,8 @@ ProviderCommand = Annotated[
 ]
 PersonBedMessage = Annotated[BedRequested | BedOutcome, Field(discriminator="type")]
 
-_COMMANDS: TypeAdapter[ProviderCommand] = TypeAdapter(ProviderCommand)
-_PERSON_MESSAGES: TypeAdapter[PersonBedMessage] = TypeAdapter(PersonBedMessage)
-
-
-def decode_command(raw: bytes) -> ProviderCommand:
-    try:
-        return _COMMANDS.validate_json(raw)
-    except ValidationError as error:
-        raise UndecodableEvent(describe_errors(error)) from None
-
-
-def decode_person_message(raw: bytes) -> PersonBedMessage:
-    try:
-        return _PERSON_MESSAGES.validate_json(raw)
-    except ValidationError as error:
-        raise UndecodableEvent(describe_errors(error)) from None
+decode_command: Callable[[bytes], ProviderCommand] = decoder(TypeAdapter(ProviderCommand))
+decode_person_message: Callable[[bytes], PersonBedMessage] = decoder(TypeAdapter(PersonBedMessage))
 
 
 # ---------------------------------------------------------------- the live picture

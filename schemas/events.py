@@ -9,12 +9,13 @@ by destroying that key; everything in `data` is safe for statistics.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError, model_validator
 
 from schemas.common import AreaCode, Flag, LongText, Place, ShortText, Strict
 
@@ -231,6 +232,19 @@ def describe_errors(error: ValidationError) -> str:
         loc = ".".join(str(p) for p in item["loc"]) or "(root)"
         parts.append(f"{loc}: {item['type']}")
     return "; ".join(parts[:10])
+
+
+def decoder(target: type[BaseModel] | TypeAdapter[Any]) -> Callable[[bytes], Any]:
+    """A parser of JSON bytes into `target` that fails with UndecodableEvent and a safe reason."""
+    adapter = target if isinstance(target, TypeAdapter) else TypeAdapter(target)
+
+    def decode(raw: bytes) -> Any:
+        try:
+            return adapter.validate_json(raw)
+        except ValidationError as error:
+            raise UndecodableEvent(describe_errors(error)) from None
+
+    return decode
 
 
 def decode_event(raw: bytes) -> Event:

@@ -22,13 +22,15 @@ from deploy.topics import (
     PERSON_EVENTS,
 )
 from journey.identity import resolve_person
-from schemas.events import UndecodableEvent, decode_event, encode_event
+from schemas.events import decode_event, decoder, encode_event
 from schemas.read_model import connect
 from schemas.updates import JourneyUpdate
 from streams.beds import add_bed_agents
-from streams.dead_letter import dead_letter
+from streams.dead_letter import dead_letter, decoded
 from streams.projector import project
 from streams.wiring import add_table, persist
+
+read_update = decoder(JourneyUpdate)
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -61,12 +63,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(topic[INTAKE], concurrency=1)
     async def identify(stream: faust.StreamT) -> None:
         async for events in stream.take_events(batch, within):
-            for event in events:
-                try:
-                    accepted = decode_event(event.value)
-                except UndecodableEvent as error:
-                    await dead_letter(topic[DEAD_LETTER], event.message, f"undecodable: {error}")
-                    continue
+            async for _event, accepted in decoded(events, decode_event, topic[DEAD_LETTER]):
                 person_id = resolve_person(accepted.subject, accepted.id)
                 resolved = accepted.model_copy(update={"subject": person_id})
                 await topic[PERSON_EVENTS].send(key=str(person_id).encode(), value=encode_event(resolved))
@@ -74,13 +71,9 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(topic[PERSON_EVENTS], concurrency=1)
     async def follow(stream: faust.StreamT) -> None:
         async for events in stream.take_events(batch, within):
-            for event in events:
+            async for event, person_event in decoded(events, decode_event, topic[DEAD_LETTER]):
                 try:
-                    person_event = decode_event(event.value)
                     outcome = handlers.apply(journeys.get(event.key), person_event)
-                except UndecodableEvent as error:
-                    await dead_letter(topic[DEAD_LETTER], event.message, f"undecodable: {error}")
-                    continue
                 except handlers.Rejected as rejection:
                     await dead_letter(topic[DEAD_LETTER], event.message, f"rejected: {rejection.reason}")
                     continue
@@ -93,12 +86,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(topic[JOURNEY_UPDATES], concurrency=1)
     async def project_updates(stream: faust.StreamT) -> None:
         async for events in stream.take_events(batch, within):
-            updates = []
-            for event in events:
-                try:
-                    updates.append(JourneyUpdate.model_validate_json(event.value))
-                except ValueError:
-                    await dead_letter(topic[DEAD_LETTER], event.message, "undecodable journey update")
+            updates = [update async for _event, update in decoded(events, read_update, topic[DEAD_LETTER])]
             await persist(project, engine, updates)
 
     add_bed_agents(app, settings, topic, engine)

@@ -21,14 +21,15 @@ from deploy.topics import BED_COMMANDS, BED_REQUESTS, BED_UPDATES, DEAD_LETTER, 
 from handlers.beds import claim_night, decide
 from journey.beds import PersonNights, ProviderBeds, due_no_shows, picture
 from schemas.beds import BedRequested, BedUpdate, StayCommand, decode_command, decode_person_message
-from schemas.events import BedOutcome, UndecodableEvent, encode_event
+from schemas.events import BedOutcome, decoder, encode_event
 from streams.bed_projector import project_beds
-from streams.dead_letter import dead_letter
+from streams.dead_letter import dead_letter, decoded
 from streams.wiring import add_table, persist
 
 log = logging.getLogger("journeys.beds")
 
 NO_SHOWS = uuid5(NAMESPACE_URL, "journeys:no-show")
+read_update = decoder(BedUpdate)
 
 
 def add_bed_agents(app: faust.App, settings: Settings, topic: dict[str, Any], engine: Engine) -> None:
@@ -45,12 +46,7 @@ def add_bed_agents(app: faust.App, settings: Settings, topic: dict[str, Any], en
             refusals: list[BedOutcome] = []
             # Each person's nights are written to the table (and its changelog) once per batch.
             changed: dict[bytes, PersonNights] = {}
-            for event in events:
-                try:
-                    message = decode_person_message(event.value)
-                except UndecodableEvent as error:
-                    await dead_letter(topic[DEAD_LETTER], event.message, f"undecodable: {error}")
-                    continue
+            async for event, message in decoded(events, decode_person_message, topic[DEAD_LETTER]):
                 person = message.person_id if isinstance(message, BedRequested) else message.subject
                 if event.key != str(person).encode():
                     # The state of one person must only ever be written from that person's partition.
@@ -85,12 +81,7 @@ def add_bed_agents(app: faust.App, settings: Settings, topic: dict[str, Any], en
             # A provider's state is written to the table once per batch, not once per command:
             # under contention most of a batch is for the same few providers.
             changed: dict[bytes, ProviderBeds] = {}
-            for event in events:
-                try:
-                    command = decode_command(event.value)
-                except UndecodableEvent as error:
-                    await dead_letter(topic[DEAD_LETTER], event.message, f"undecodable: {error}")
-                    continue
+            async for event, command in decoded(events, decode_command, topic[DEAD_LETTER]):
                 if event.key != command.provider_id.encode():
                     await dead_letter(topic[DEAD_LETTER], event.message, "rejected: key is not the provider id")
                     continue
@@ -119,12 +110,7 @@ def add_bed_agents(app: faust.App, settings: Settings, topic: dict[str, Any], en
     @app.agent(topic[BED_UPDATES], concurrency=1)
     async def project_bed_updates(stream: faust.StreamT) -> None:
         async for events in stream.take_events(batch, within):
-            updates = []
-            for event in events:
-                try:
-                    updates.append(BedUpdate.model_validate_json(event.value))
-                except ValueError:
-                    await dead_letter(topic[DEAD_LETTER], event.message, "undecodable bed update")
+            updates = [update async for _event, update in decoded(events, read_update, topic[DEAD_LETTER])]
             await persist(project_beds, engine, updates)
 
     @app.timer(settings.bed_no_show_check_s)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
+from schemas.events import UndecodableEvent
 from schemas.updates import DeadLetter
 
 log = logging.getLogger("journeys.dead_letter")
@@ -28,3 +30,14 @@ async def dead_letter(topic: Any, message: Any, reason: str) -> None:
         message.offset,
         reason,
     )
+
+
+async def decoded(events: Iterable[Any], decode: Callable[[bytes], Any], topic: Any) -> AsyncIterator[tuple[Any, Any]]:
+    """Each event of a batch with its decoded value; those that do not decode go to `topic`."""
+    for event in events:
+        try:
+            value = decode(event.value)
+        except UndecodableEvent as error:
+            await dead_letter(topic, event.message, f"undecodable: {error}")
+            continue
+        yield event, value

@@ -48,6 +48,12 @@ def decision(system: System, request_id: str, *statuses: str) -> dict[str, Any]:
     return system.wait_for(f"request {request_id} to be {' or '.join(statuses) or 'decided'}", check)
 
 
+def ask_in_turn(system: System, people: list[str], provider_id: str) -> list[dict[str, Any]]:
+    """One request after another's decision: requests for different people travel on different
+    partitions, so only waiting makes "first come" mean the order they were sent in."""
+    return [decision(system, ask(system, person, provider_id)) for person in people]
+
+
 def ask(system: System, person: str, provider_id: str) -> str:
     answer = system.call("POST", "/v1/beds/requests", system.outreach_key,
                          {"person_id": person, "provider_id": provider_id})
@@ -116,10 +122,10 @@ def test_200_simultaneous_requests_from_4_api_processes_give_exactly_20_beds(sys
 def test_a_no_show_frees_the_bed_for_the_next_on_the_waitlist(system: System) -> None:
     register(system, "night-shelter", beds=1)
     first, second, third = (str(uuid.uuid4()) for _ in range(3))
-    requests = [ask(system, person, "night-shelter") for person in (first, second, third)]
-    assert decision(system, requests[0])["status"] == "allocated"
-    assert decision(system, requests[1])["waitlist_position"] == 1
-    decision(system, requests[2])
+    decided = ask_in_turn(system, [first, second, third], "night-shelter")
+    requests = [d["request_id"] for d in decided]
+    assert [d["status"] for d in decided] == ["allocated", "waitlisted", "waitlisted"]
+    assert [d["waitlist_position"] for d in decided[1:]] == [1, 2]
     answer = system.call("POST", f"/v1/beds/requests/{requests[0]}/no-show", system.brick_key)
     assert answer.status_code == 202, answer.text
     assert decision(system, requests[0], "no_show")["bed"] == 1
@@ -156,8 +162,8 @@ def test_the_worker_releases_beds_nobody_arrived_for_at_the_release_time(make_se
 
 def test_allocations_and_inventory_survive_a_worker_restart(system: System) -> None:
     register(system, "restart-hub", beds=3, waitlist=2)
-    requests = [ask(system, str(uuid.uuid4()), "restart-hub") for _ in range(4)]
-    before = [decision(system, r) for r in requests]
+    before = ask_in_turn(system, [str(uuid.uuid4()) for _ in range(4)], "restart-hub")
+    requests = [d["request_id"] for d in before]
     assert [d["status"] for d in before] == ["allocated"] * 3 + ["waitlisted"]
     picture = provider_night(system, "restart-hub")
 
