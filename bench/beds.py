@@ -1,6 +1,6 @@
 """Beds benchmark: allocation decisions per second and decision latency under contention.
 
-    deploy/dev bench beds [--requests 5000] [--providers 10] [--beds 20] [--rate 200] [--seconds 20]
+    deploy/dev bench beds [--requests 5000] [--providers 10] [--beds 20] [--rate 100] [--seconds 20]
 
 1. Baseline: the pure decisions (person's agent, then provider's agent) for the same requests,
    in one Python loop with no Kafka: the most the stream could ever do on one core.
@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--providers", type=int, default=10)
     parser.add_argument("--beds", type=int, default=20, help="general beds per provider")
-    parser.add_argument("--rate", type=float, default=200.0, help="requests per second in the latency run")
+    parser.add_argument("--rate", type=float, default=100.0, help="requests per second in the latency run")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the latency run")
     args = parser.parse_args()
 
