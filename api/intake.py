@@ -14,25 +14,24 @@ from api.producer import EventProducer
 from deploy.settings import Settings
 from deploy.topics import INTAKE
 from journey.identity import resolve_person
-from schemas.events import ContactRecorded, Event, ReportReceived, encode_event
+from schemas.events import Event, encode_event
 from schemas.read_model import submissions
-from schemas.submissions import Accepted, ContactSubmission, ReportSubmission
+from schemas.submissions import Accepted, IdentitySubmission, Submission
 
 IDEMPOTENCY = uuid5(NAMESPACE_URL, "journeys:idempotency-key")
-
-EVENT_FOR = {ReportSubmission: ReportReceived, ContactSubmission: ContactRecorded}
-
 
 class IdempotencyConflict(ValueError):
     """The key was used before for a different submission."""
 
 
-def build_event(
-    submission: ReportSubmission | ContactSubmission, *, event_id: UUID, principal: Principal, now: datetime
-) -> Event:
-    """The envelope around a submission: who, when, and the personal part kept apart."""
-    return EVENT_FOR[type(submission)](
+def build_events(
+    submission: Submission, *, event_id: UUID, principal: Principal, now: datetime
+) -> list[Event]:
+    """The envelope around a submission: who, when, and the personal part kept apart. An
+    identity decision is about two records, so it is two events, one on each record's key."""
+    event = submission.event_class(
         id=event_id,
+        type=submission.event_type(),
         source=principal.organisation,
         actor=principal.key_id,
         subject=submission.person_id,
@@ -41,10 +40,19 @@ def build_event(
         data=submission.details,
         personal=submission.personal,
     )
+    if not isinstance(submission, IdentitySubmission):
+        return [event]
+    other_half = event.model_copy(update={
+        "id": uuid5(event_id, "other-half"),
+        "type": IdentitySubmission.OTHER_HALF[event.type],
+        "subject": submission.details.other,
+        "data": submission.details.model_copy(update={"other": submission.person_id}),
+    })
+    return [event, other_half]
 
 
 def submit(
-    submission: ReportSubmission | ContactSubmission,
+    submission: Submission,
     *,
     idempotency_key: str | None,
     principal: Principal,
@@ -62,12 +70,12 @@ def submit(
         earlier = _claim(engine, principal.organisation, key, event_id, submission, now)
         if earlier is not None:
             return earlier
-    event = build_event(submission, event_id=event_id, principal=principal, now=now)
     # Keyed by the person the event will be about (a new provisional person's id is derived
     # from this event), so that a report and the contacts that follow it share a partition
     # and reach the identity step in the order they were accepted.
     person_id = resolve_person(submission.person_id, event_id)
-    producer.publish(settings.topic(INTAKE), str(person_id).encode(), encode_event(event))
+    for event in build_events(submission, event_id=event_id, principal=principal, now=now):
+        producer.publish(settings.topic(INTAKE), str(event.subject or person_id).encode(), encode_event(event))
     if key is not None:
         with engine.begin() as connection:
             connection.execute(
@@ -78,7 +86,7 @@ def submit(
     return Accepted(event_id=event_id, person_id=person_id)
 
 
-def _fingerprint(submission: ReportSubmission | ContactSubmission) -> str:
+def _fingerprint(submission: Submission) -> str:
     return hashlib.sha256(f"{type(submission).__name__}:{submission.model_dump_json()}".encode()).hexdigest()
 
 
@@ -87,7 +95,7 @@ def _claim(
     organisation: str,
     key: str,
     event_id: UUID,
-    submission: ReportSubmission | ContactSubmission,
+    submission: Submission,
     now: datetime,
 ) -> Accepted | None:
     """Record the key; return the earlier answer when it was already produced."""

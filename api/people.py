@@ -1,37 +1,139 @@
-"""Reading people's journeys from the read model."""
+"""Reading people's journeys from the read model, and the identity questions about them."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Engine, select
 
+from journey.identity import combined
+from journey.matching import Match, Profile, candidates, compare, description_words
+from journey.state import Journey
 from schemas.read_model import journeys, timeline_entries
 from schemas.views import JourneyView, TimelineItem
 
 
-def get_journey(*, engine: Engine, person_id: UUID) -> JourneyView | None:
-    """The journey of one person with its whole timeline, or None if nothing is known."""
-    key = str(person_id)
+def load_journey(engine: Engine, person_id: UUID) -> Journey | None:
     with engine.connect() as connection:
-        row = connection.execute(select(journeys).where(journeys.c.person_id == key)).first()
-        if row is None:
-            return None
+        row = connection.execute(select(journeys.c.state).where(journeys.c.person_id == str(person_id))).first()
+    return Journey.model_validate(row.state) if row and row.state else None
+
+
+def _absorbed(engine: Engine, journey: Journey) -> list[Journey]:
+    """Every record merged into this one, and those merged into them."""
+    found: list[Journey] = []
+    waiting, seen = list(journey.merged), {journey.person_id}
+    while waiting:
+        person_id = waiting.pop()
+        if person_id in seen:
+            continue
+        seen.add(person_id)
+        other = load_journey(engine, person_id)
+        if other is not None:
+            found.append(other)
+            waiting.extend(other.merged)
+    return found
+
+
+def status_of(journey: Journey, *, now: datetime, inactive_after_days: int) -> str:
+    """Built for Zero's status today, from the journey and the time the caller passes in."""
+    if journey.merged_into is not None:
+        return "merged"
+    if journey.case.closed_at is not None:
+        return "closed"
+    last = journey.last_contact or journey.last_seen
+    if last is not None and now - last > timedelta(days=inactive_after_days):
+        return "inactive"
+    return "active"
+
+
+def get_journey(*, engine: Engine, person_id: UUID, now: datetime, inactive_after_days: int) -> JourneyView | None:
+    """The journey of one person with its whole timeline, or None if nothing is known."""
+    own = load_journey(engine, person_id)
+    if own is None:
+        return None
+    others = _absorbed(engine, own)
+    journey = combined(own, others)
+    people = [str(person_id), *(str(o.person_id) for o in others)]
+    with engine.connect() as connection:
         entries = connection.execute(
             select(timeline_entries)
-            .where(timeline_entries.c.person_id == key)
+            .where(timeline_entries.c.person_id.in_(people))
             .order_by(timeline_entries.c.occurred_at, timeline_entries.c.sequence)
         ).all()
+    timeline = [TimelineItem.model_validate(entry, from_attributes=True) for entry in entries]
+    strengths = next((e for e in reversed(timeline) if e.type == "case.strengths_recorded"), None)
+    step = next((e.personal["next_step"] for e in reversed(timeline) if e.personal.get("next_step")), None)
     return JourneyView(
-        person_id=person_id,
-        stage=row.stage,
-        events=row.sequence,
-        first_seen=row.first_seen,
-        last_seen=row.last_seen,
-        last_area=row.last_area,
-        reports=row.reports,
-        contacts=row.contacts,
-        rough_sleeping_nights=row.rough_sleeping_nights,
-        emergency_bed_nights=row.emergency_bed_nights,
-        timeline=[TimelineItem.model_validate(entry, from_attributes=True) for entry in entries],
+        **journey.model_dump(include={
+            "person_id", "stage", "provisional", "first_seen", "last_seen", "last_contact", "last_area", "reports",
+            "contacts", "open_reports", "accommodation", "training", "work", "duty", "duty_outcomes", "case",
+            "merged_into", "merged",
+        }),
+        status=status_of(journey, now=now, inactive_after_days=inactive_after_days),
+        events=len(timeline),
+        rough_sleeping_nights=len(journey.rough_sleeping_nights),
+        emergency_bed_nights=len(journey.emergency_bed_nights),
+        strengths=list(strengths.personal.get("strengths", ())) if strengths else [],
+        goals=list(strengths.personal.get("goals", ())) if strengths else [],
+        next_step=step,
+        timeline=timeline,
     )
+
+
+def profiles(engine: Engine) -> dict[UUID, Profile]:
+    """What every live record says about who the person is, for matching."""
+    names: dict[str, set[str]] = {}
+    births: dict[str, date] = {}
+    areas: dict[str, set[str]] = {}
+    words: dict[str, set[str]] = {}
+    with engine.connect() as connection:
+        people = connection.execute(
+            select(journeys.c.person_id, journeys.c.state).where(journeys.c.merged_into.is_(None))
+        ).all()
+        rows = connection.execute(
+            select(timeline_entries.c.person_id, timeline_entries.c.data, timeline_entries.c.personal)
+            .where(timeline_entries.c.type.in_(("report.received", "contact.recorded")))
+        ).all()
+    for row in rows:
+        key, personal, data = row.person_id, row.personal or {}, row.data or {}
+        for name in (personal.get("known_as"), *personal.get("aliases", ())):
+            if name:
+                names.setdefault(key, set()).add(name)
+        if personal.get("date_of_birth"):
+            births[key] = date.fromisoformat(personal["date_of_birth"])
+        if data.get("area_code"):
+            areas.setdefault(key, set()).add(data["area_code"])
+        if personal.get("person_description"):
+            words.setdefault(key, set()).update(description_words(personal["person_description"]))
+    result = {}
+    for person in people:
+        key, state = person.person_id, person.state or {}
+        result[UUID(key)] = Profile(
+            person_id=UUID(key), names=frozenset(names.get(key, ())), date_of_birth=births.get(key),
+            areas=frozenset(areas.get(key, ())), description_words=frozenset(words.get(key, ())),
+            not_same_as=frozenset(UUID(i) for i in state.get("not_same_as", ())),
+        )
+    return result
+
+
+def proposed_matches(engine: Engine, person_id: UUID) -> list[Match] | None:
+    everyone = profiles(engine)
+    target = everyone.get(person_id)
+    if target is None:
+        return None
+    return candidates(target, list(everyone.values()))
+
+
+def explain_match(engine: Engine, person_id: UUID, other: UUID) -> Match | None:
+    everyone = profiles(engine)
+    if person_id not in everyone or other not in everyone:
+        return None
+    return compare(everyone[person_id], everyone[other])
+
+
+def as_dict(match: Match) -> dict[str, Any]:
+    return {"person_id": match.person_id, "other": match.other, "score": match.score,
+            "proposed": match.proposed, "reasons": list(match.reasons)}

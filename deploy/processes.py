@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -29,7 +30,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     for name in Settings.model_fields:
         value = getattr(settings, name)
         if value is not None:
-            env[name.upper()] = str(value)
+            # Complex values travel as JSON, which is how pydantic-settings reads them back.
+            env[name.upper()] = json.dumps(value) if isinstance(value, dict | list) else str(value)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from journey.reports import Routing
+
 
 class Settings(BaseSettings):
     """Every knob of the system. Each field's description is its documentation."""
@@ -65,6 +67,28 @@ class Settings(BaseSettings):
     bed_waitlist_limit: int = Field(10, description="Default waitlist places per provider per night.")
     bed_booking_days: int = Field(14, description="How many nights ahead a bed may be requested.")
     bed_no_show_check_s: float = Field(30.0, description="How often the worker looks for no-shows to release.")
+
+    outreach_teams: dict[str, str] = Field(
+        {"*": "Borough Outreach", "TC-MARKET": "Town Centre Outreach", "TC-STATION": "Town Centre Outreach"},
+        description='Outreach team per area code, as JSON; "*" is every other area. Reports are routed by it.',
+    )
+    report_response_hours: dict[str, float] = Field(
+        {"*": 24.0, "TC-MARKET": 12.0, "TC-STATION": 12.0},
+        description='Target hours from a report to the first outreach attempt, per area, as JSON; "*" for the rest.',
+    )
+    case_inactive_after_days: int = Field(
+        90, description="A person with no contact for this many days counts as inactive (Built for Zero)."
+    )
+    living_on_streets_nights: int = Field(
+        5, description="CHAIN living on the streets: at least this many nights seen bedded down in the period ..."
+    )
+    living_on_streets_span_days: int = Field(
+        21, description="... spread over at least this many days (first to last)."
+    )
+
+    @property
+    def routing(self) -> Routing:
+        return Routing(teams=self.outreach_teams, response_hours=self.report_response_hours)
 
     @property
     def zone(self) -> ZoneInfo:

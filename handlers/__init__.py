@@ -6,10 +6,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
-from handlers import contacts, reports, stays
+from handlers import contacts, identity, moves, reports, stays
 from handlers.errors import Rejected
+from journey.identity import provisional_person_id
 from journey.state import Journey, Stage
-from schemas.events import BedOutcome, ContactRecorded, Event, ReportReceived
+from schemas.events import (
+    AccommodationRecorded,
+    BedOutcome,
+    CaseRecorded,
+    ContactRecorded,
+    DutyRecorded,
+    Event,
+    IdentityChanged,
+    ReportProgressed,
+    ReportReceived,
+    WorkRecorded,
+)
 from schemas.updates import TimelineEntry
 
 __all__ = ["Outcome", "Rejected", "apply"]
@@ -27,6 +39,12 @@ _HANDLERS: dict[type, Callable[[Journey, Event], tuple[Journey, str]]] = {
     ReportReceived: reports.report_received,
     ContactRecorded: contacts.contact_recorded,
     BedOutcome: stays.bed_outcome,
+    ReportProgressed: reports.report_progressed,
+    AccommodationRecorded: moves.accommodation_recorded,
+    WorkRecorded: moves.work_recorded,
+    DutyRecorded: moves.duty_recorded,
+    CaseRecorded: moves.case_recorded,
+    IdentityChanged: identity.identity_changed,
 }
 
 
@@ -40,7 +58,10 @@ def apply(journey: Journey | None, event: Event) -> Outcome | None:
     """Fold one event into a person's journey; None when the event was already applied."""
     person_id = check_subject(event)
     if journey is None:
-        journey = Journey(person_id=person_id, stage=Stage.REPORTED)
+        # A report about someone nobody named starts a provisional person: the identity step
+        # derived their id from this very event.
+        provisional = isinstance(event, ReportReceived) and person_id == provisional_person_id(event.id)
+        journey = Journey(person_id=person_id, stage=Stage.REPORTED, provisional=provisional)
     elif journey.person_id != person_id:
         raise Rejected("event subject does not match the journey it was routed to")
     if journey.has_applied(event.id):

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
-from journey.state import Journey, Stage, night_of, seen, with_night
+from journey.state import HOUSED, Journey, Stage, night_of, seen, with_night
 from schemas.events import ContactRecorded
 
-# Stages only move forward through contacts: a later contact that did not engage does not
-# undo an engagement (returns to the street are their own events).
-_STAGE_ORDER = {Stage.REPORTED: 0, Stage.CONTACTED: 1, Stage.ENGAGED: 2, Stage.EMERGENCY_ACCOMMODATION: 3}
+
+def stage_after_contact(stage: Stage, *, engaged: bool, bedded_down: bool) -> Stage:
+    """Contacts move a person forward from the first stages; seen bedded down after being
+    housed is a return to the street. Other stages are changed only by their own events."""
+    if bedded_down and stage in HOUSED:
+        return Stage.RETURNED_TO_STREET
+    if stage in (Stage.REPORTED, Stage.CONTACTED):
+        return Stage.ENGAGED if engaged else Stage.CONTACTED
+    if stage is Stage.RECONNECTED and bedded_down:
+        return Stage.RETURNED_TO_STREET
+    return stage
 
 
 def contact_recorded(journey: Journey, event: ContactRecorded) -> tuple[Journey, str]:
     details = event.data
-    reached = Stage.ENGAGED if details.engaged else Stage.CONTACTED
-    stage = max(journey.stage, reached, key=_STAGE_ORDER.__getitem__)
     nights = journey.rough_sleeping_nights
     if details.bedded_down:
         nights = with_night(nights, night_of(event.time))
+    last_contact = event.time if journey.last_contact is None else max(journey.last_contact, event.time)
     changed = journey.model_copy(
         update={
             **seen(journey, event.time),
-            "stage": stage,
+            "stage": stage_after_contact(journey.stage, engaged=details.engaged, bedded_down=details.bedded_down),
+            # An outreach worker has now met the person: they are no longer only a description.
+            "provisional": False,
             "contacts": journey.contacts + 1,
+            "last_contact": last_contact,
             "rough_sleeping_nights": nights,
             "last_area": details.area_code or journey.last_area,
         }

@@ -23,6 +23,8 @@ def bed_outcome(journey: Journey, event: BedOutcome) -> tuple[Journey, str]:
         # A night in an emergency bed is counted once, however often the stay is corrected.
         update["emergency_bed_nights"] = with_night(journey.emergency_bed_nights, details.night)
         update["stage"] = Stage.EMERGENCY_ACCOMMODATION
+        # Arriving at a bed is contact with services: it keeps the case active.
+        update["last_contact"] = event.time if journey.last_contact is None else max(journey.last_contact, event.time)
     said = _SAID[event.type].format(**details.model_dump())
     left = f" ({details.leave_reason.value.replace('_', ' ')})" if details.leave_reason else ""
     where = f"{details.provider_id}, {details.bed_type.value.replace('_', ' ')} bed, night of {details.night}"

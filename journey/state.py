@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 # A night runs from noon to noon: a bedded-down contact at 05:00 on the 10th is the night of
 # the 9th, which is how outreach teams count early-morning street counts.
@@ -18,12 +18,51 @@ REMEMBERED_EVENT_IDS = 256
 
 
 class Stage(StrEnum):
-    """Where the person is on the road from the street, as far as events tell."""
+    """Where the person is on the road from the street, as far as events tell.
+
+    reported -> contacted -> engaged -> emergency_accommodation -> supported_accommodation ->
+    tenancy, with returned_to_street when someone housed is seen bedded down again, and
+    reconnected when they moved to another area with support. Training and work are strands
+    beside the stages, not stages: a person can be on a course from a night shelter.
+    """
 
     REPORTED = "reported"
     CONTACTED = "contacted"
     ENGAGED = "engaged"
     EMERGENCY_ACCOMMODATION = "emergency_accommodation"
+    SUPPORTED_ACCOMMODATION = "supported_accommodation"
+    TENANCY = "tenancy"
+    RETURNED_TO_STREET = "returned_to_street"
+    RECONNECTED = "reconnected"
+
+
+# Stages in which the person has somewhere to stay tonight.
+HOUSED = frozenset({Stage.EMERGENCY_ACCOMMODATION, Stage.SUPPORTED_ACCOMMODATION, Stage.TENANCY})
+
+
+class OpenReport(BaseModel):
+    """A sighting report about this person that has no outcome yet."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    report_id: UUID
+    received_at: datetime
+    area_code: str | None = None
+    team: str | None = None
+    due_by: datetime | None = None
+    attempted_at: datetime | None = None
+
+
+class Case(BaseModel):
+    """The case around the person: who holds it and whether it is open."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key_worker: str | None = None
+    key_worker_organisation: str | None = None
+    strengths_recorded_at: datetime | None = None
+    closed_at: datetime | None = None
+    close_reason: str | None = None
 
 
 class Journey(BaseModel):
@@ -37,10 +76,23 @@ class Journey(BaseModel):
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     last_area: str | None = None
+    provisional: bool = Field(False, description="Known only from reports: no outreach worker has met them")
     reports: int = 0
     contacts: int = 0
+    last_contact: datetime | None = None
     rough_sleeping_nights: tuple[date, ...] = ()
     emergency_bed_nights: tuple[date, ...] = ()
+    open_reports: tuple[OpenReport, ...] = ()
+    accommodation: str | None = Field(None, description="The latest accommodation step, e.g. tenancy_started")
+    training: str | None = Field(None, description="The latest training step, e.g. course_enrolled")
+    work: str | None = Field(None, description="The latest work step, e.g. job_sustained_13_weeks")
+    duty: str | None = Field(None, description="The statutory duty open now: prevention or relief")
+    duty_outcomes: tuple[str, ...] = ()
+    case: Case = Case()
+    merged_into: UUID | None = Field(None, description="Set when this record was merged into another person")
+    merged: tuple[UUID, ...] = Field((), description="People merged into this one (their own journeys are kept)")
+    linked: tuple[UUID, ...] = Field((), description="Records of the same person, kept apart")
+    not_same_as: tuple[UUID, ...] = Field((), description="Records split from this one: never proposed again")
     recent_event_ids: tuple[UUID, ...] = ()
 
     def has_applied(self, event_id: UUID) -> bool:

@@ -120,6 +120,8 @@ class ContactPersonal(Strict):
 
     known_as: ShortText | None = None
     name_quality: NameQuality = NameQuality.UNKNOWN
+    aliases: tuple[ShortText, ...] = Field((), max_length=10, description="Other names the person goes by")
+    date_of_birth: date | None = None
     needs: tuple[Need, ...] = Field((), max_length=len(Need))
     notes: LongText | None = None
     next_step: LongText | None = None
@@ -172,6 +174,113 @@ class NoPersonal(Strict):
     """Bed outcomes carry nothing personal beyond the subject's id."""
 
 
+# ---------------------------------------------------------------- what happens to a report
+
+
+class ReportOutcome(StrEnum):
+    """What outreach found when they went to look (StreetLink's outcome categories)."""
+
+    FOUND_AND_ENGAGED = "found_and_engaged"
+    ALREADY_KNOWN = "already_known"
+    NOT_FOUND = "not_found"
+    NO_LONGER_THERE = "no_longer_there"
+    NOT_SLEEPING_ROUGH = "not_sleeping_rough"
+
+
+class ReportProgress(Strict):
+    """A step in a sighting report's life after it was received. Nothing personal: the
+    reporter is told the outcome from these fields alone."""
+
+    report_id: UUID
+    team: ShortText | None = Field(None, description="Outreach team the report is routed to or worked by")
+    area_code: AreaCode | None = None
+    due_by: AwareDatetime | None = Field(None, description="When the first attempt is due (routing only)")
+    outcome: ReportOutcome | None = None
+
+
+# ---------------------------------------------------------------- accommodation
+
+
+class AccommodationDetails(Strict):
+    """A move into, through or out of accommodation."""
+
+    provider: ShortText | None = Field(None, description="Landlord or scheme, an organisation's name")
+    area_code: AreaCode | None = None
+    to_area: AreaCode | None = Field(None, description="Where a reconnection took the person")
+
+
+class FreeTextPersonal(Strict):
+    """Notes about the person: kept in the personal part, erased with it."""
+
+    notes: LongText | None = None
+
+
+# ---------------------------------------------------------------- training and work
+
+
+class WorkDetails(Strict):
+    """A step on a course or in a job."""
+
+    programme: ShortText = Field(description="Course or employer, as the partner names it")
+    provider: ShortText | None = None
+    area_code: AreaCode | None = None
+
+
+# ---------------------------------------------------------------- statutory duties
+
+
+class DutyOutcome(StrEnum):
+    """How a prevention or relief duty ended (after H-CLIC's outcome groups)."""
+
+    ACCOMMODATION_SECURED = "accommodation_secured"
+    HOMELESS = "homeless"  # prevention failed: the person became homeless
+    MAIN_DUTY_OWED = "main_duty_owed"  # relief ended without accommodation
+    CONTACT_LOST = "contact_lost"
+    WITHDREW = "withdrew"
+    OTHER = "other"
+
+
+class DutyDetails(Strict):
+    local_authority: ShortText
+    outcome: DutyOutcome | None = Field(None, description="Required when a duty ends")
+
+
+# ---------------------------------------------------------------- the case
+
+
+class CloseReason(StrEnum):
+    """Why a case was closed: each takes the person out of the active count."""
+
+    MOVED_AWAY = "moved_away"
+    INSTITUTION = "institution"  # prison or hospital for a long stay
+    DIED = "died"
+    NO_LONGER_MEETS_CRITERIA = "no_longer_meets_criteria"
+
+
+class CaseDetails(Strict):
+    key_worker: ShortText | None = Field(None, description="Staff reference of the key worker")
+    organisation: ShortText | None = Field(None, description="Key worker's organisation")
+    close_reason: CloseReason | None = None
+
+
+class CasePersonal(Strict):
+    """Strengths and goals: what matters to the person, in their words. Personal."""
+
+    strengths: tuple[ShortText, ...] = Field((), max_length=20)
+    goals: tuple[ShortText, ...] = Field((), max_length=20)
+    notes: LongText | None = None
+
+
+# ---------------------------------------------------------------- identity
+
+
+class IdentityDetails(Strict):
+    """A decision about two person records, made by a person, never by the matcher alone."""
+
+    other: UUID = Field(description="The other record of the pair")
+    reason: ShortText | None = Field(None, description="Why, in words that name no one")
+
+
 # ---------------------------------------------------------------- the envelope
 
 
@@ -217,7 +326,67 @@ class BedOutcome(Envelope):
     personal: NoPersonal = NoPersonal()
 
 
-Event = Annotated[ReportReceived | ContactRecorded | BedOutcome, Field(discriminator="type")]
+class ReportProgressed(Envelope):
+    """Routed by the stream; attempted, outcome and reporter told recorded by outreach."""
+
+    type: Literal["report.routed", "report.attempted", "report.outcome", "report.reporter_told"]
+    schema_version: Literal[1] = 1
+    data: ReportProgress
+    personal: NoPersonal = NoPersonal()
+
+
+class AccommodationRecorded(Envelope):
+    type: Literal[
+        "accommodation.supported_housing_entered", "accommodation.tenancy_started",
+        "accommodation.tenancy_sustained_6_months", "accommodation.tenancy_sustained_12_months",
+        "accommodation.evicted", "accommodation.abandoned", "accommodation.reconnected",
+    ]
+    schema_version: Literal[1] = 1
+    data: AccommodationDetails
+    personal: FreeTextPersonal = FreeTextPersonal()
+
+
+class WorkRecorded(Envelope):
+    type: Literal[
+        "work.course_enrolled", "work.session_attended", "work.course_completed", "work.course_left",
+        "work.job_started", "work.job_sustained_13_weeks", "work.job_sustained_26_weeks", "work.job_left",
+    ]
+    schema_version: Literal[1] = 1
+    data: WorkDetails
+    personal: FreeTextPersonal = FreeTextPersonal()
+
+
+class DutyRecorded(Envelope):
+    type: Literal["duty.prevention_started", "duty.prevention_ended", "duty.relief_started", "duty.relief_ended"]
+    schema_version: Literal[1] = 1
+    data: DutyDetails
+    personal: FreeTextPersonal = FreeTextPersonal()
+
+
+class CaseRecorded(Envelope):
+    type: Literal["case.key_worker_assigned", "case.strengths_recorded", "case.closed", "case.reopened"]
+    schema_version: Literal[1] = 1
+    data: CaseDetails
+    personal: CasePersonal = CasePersonal()
+
+
+class IdentityChanged(Envelope):
+    """merged: this record was merged into `other`; absorbed: `other` was merged into this one;
+    merge_undone: the merge between the two was undone; linked: the same person, records kept
+    apart; split: two different people, never to be proposed as a match again."""
+
+    type: Literal["identity.merged", "identity.absorbed", "identity.merge_undone", "identity.linked",
+                  "identity.split"]
+    schema_version: Literal[1] = 1
+    data: IdentityDetails
+    personal: NoPersonal = NoPersonal()
+
+
+Event = Annotated[
+    ReportReceived | ContactRecorded | BedOutcome | ReportProgressed | AccommodationRecorded | WorkRecorded
+    | DutyRecorded | CaseRecorded | IdentityChanged,
+    Field(discriminator="type"),
+]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 

@@ -58,7 +58,30 @@ journeys = Table(
     Column("contacts", Integer, nullable=False),
     Column("rough_sleeping_nights", Integer, nullable=False),
     Column("emergency_bed_nights", Integer, nullable=False),
+    Column("provisional", Integer, nullable=False),
+    Column("merged_into", String(36)),
+    Column("state", JSON),  # the whole journey, as the worker last published it
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Sighting reports and their lifecycle, for the reporter's status, overdue lists and statistics.
+sighting_reports = Table(
+    "sighting_reports",
+    metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column("person_id", String(36), nullable=False),
+    Column("organisation", String(120), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("area_code", String(32)),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("wants_update", Integer, nullable=False),
+    Column("team", String(120)),
+    Column("due_by", UTCDateTime),
+    Column("first_attempt_at", UTCDateTime),
+    Column("outcome", String(32)),
+    Column("outcome_at", UTCDateTime),
+    Column("reporter_told_at", UTCDateTime),
+    Index("ix_sighting_reports_received", "received_at"),
 )
 
 # The event id is the primary key: a redelivered journey update inserts nothing, and because

@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, ClassVar, Generic, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
 
 from deploy.settings import get_settings
-from schemas.common import Strict
-from schemas.events import ContactDetails, ContactPersonal, ReportDetails, ReportPersonal
+from schemas.common import ShortText, Strict
+from schemas.events import (
+    AccommodationDetails,
+    AccommodationRecorded,
+    CaseDetails,
+    CasePersonal,
+    CaseRecorded,
+    ContactDetails,
+    ContactPersonal,
+    ContactRecorded,
+    DutyDetails,
+    DutyRecorded,
+    FreeTextPersonal,
+    IdentityChanged,
+    IdentityDetails,
+    NoPersonal,
+    ReportDetails,
+    ReportOutcome,
+    ReportPersonal,
+    ReportProgress,
+    ReportProgressed,
+    ReportReceived,
+    WorkDetails,
+    WorkRecorded,
+)
 
 
 def _not_in_future(moment: datetime) -> datetime:
@@ -39,9 +62,16 @@ class Submission(Strict, Generic[D, P]):
     details: D
     personal: P
 
+    event_class: ClassVar[type]
+
+    def event_type(self) -> str:
+        return self.event_class.model_fields["type"].default
+
 
 class ReportSubmission(Submission[ReportDetails, ReportPersonal]):
     """A sighting report: someone seen sleeping rough, by the public, staff, police or themself."""
+
+    event_class = ReportReceived
 
     @model_validator(mode="after")
     def _somewhere(self) -> ReportSubmission:
@@ -56,6 +86,147 @@ class ReportSubmission(Submission[ReportDetails, ReportPersonal]):
 
 class ContactSubmission(Submission[ContactDetails, ContactPersonal]):
     """An outreach contact with a person."""
+
+    event_class = ContactRecorded
+
+
+class StepSubmission(Submission[D, P]):
+    """A step a partner took with a known person: the family's endpoint, `what` names the step."""
+
+    person_id: UUID = Field(description="The person the step is about")
+    what: str
+
+    def event_type(self) -> str:
+        return f"{self.family}.{self.what}"
+
+    family: ClassVar[str]
+    needs: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    @model_validator(mode="after")
+    def _step_has_its_fields(self) -> StepSubmission:
+        # Some steps mean nothing without a field that others leave out: name what is missing.
+        missing = [name for name in self.needs.get(self.what, ()) if getattr(self.details, name) is None]
+        if missing:
+            raise ValueError(f"{self.what} needs details.{', details.'.join(missing)}")
+        return self
+
+
+class AccommodationSubmission(StepSubmission[AccommodationDetails, FreeTextPersonal]):
+    """Moved into supported housing, a tenancy started, sustained, lost, or a reconnection."""
+
+    what: Literal["supported_housing_entered", "tenancy_started", "tenancy_sustained_6_months",
+                  "tenancy_sustained_12_months", "evicted", "abandoned", "reconnected"]
+    personal: FreeTextPersonal = FreeTextPersonal()
+    event_class = AccommodationRecorded
+    family = "accommodation"
+    needs = {"reconnected": ("to_area",)}
+
+
+class WorkSubmission(StepSubmission[WorkDetails, FreeTextPersonal]):
+    """A course enrolled on, a session attended, completed or left; a job started, sustained or left."""
+
+    what: Literal["course_enrolled", "session_attended", "course_completed", "course_left", "job_started",
+                  "job_sustained_13_weeks", "job_sustained_26_weeks", "job_left"]
+    personal: FreeTextPersonal = FreeTextPersonal()
+    event_class = WorkRecorded
+    family = "work"
+
+
+class DutySubmission(StepSubmission[DutyDetails, FreeTextPersonal]):
+    """A prevention or relief duty started, or ended with its outcome."""
+
+    what: Literal["prevention_started", "prevention_ended", "relief_started", "relief_ended"]
+    personal: FreeTextPersonal = FreeTextPersonal()
+    event_class = DutyRecorded
+    family = "duty"
+    needs = {"prevention_ended": ("outcome",), "relief_ended": ("outcome",)}
+
+
+class CaseSubmission(StepSubmission[CaseDetails, CasePersonal]):
+    """Key worker assigned, strengths and goals recorded, case closed or reopened."""
+
+    what: Literal["key_worker_assigned", "strengths_recorded", "closed", "reopened"]
+    personal: CasePersonal = CasePersonal()
+    event_class = CaseRecorded
+    family = "case"
+    needs = {"key_worker_assigned": ("key_worker",), "closed": ("close_reason",)}
+
+    @model_validator(mode="after")
+    def _strengths_say_something(self) -> CaseSubmission:
+        if self.what == "strengths_recorded" and not (self.personal.strengths or self.personal.goals):
+            raise ValueError("strengths_recorded needs personal.strengths or personal.goals")
+        return self
+
+
+class ReportStep(Strict):
+    """Outreach went to look for a reported person, found an outcome, or told the reporter."""
+
+    event_id: UUID | None = Field(None, description="Client-chosen event id; a retry produces nothing new")
+    what: Literal["attempted", "outcome", "reporter_told"]
+    occurred_at: SubmittedTime
+    team: ShortText | None = None
+    outcome: ReportOutcome | None = None
+
+    @model_validator(mode="after")
+    def _outcome_named(self) -> ReportStep:
+        if (self.what == "outcome") != (self.outcome is not None):
+            raise ValueError("outcome is required for what=outcome, and only for it")
+        return self
+
+
+class ReportProgressSubmission(StepSubmission[ReportProgress, NoPersonal]):
+    """A ReportStep with the report's person found: what the API puts on the intake."""
+
+    what: Literal["attempted", "outcome", "reporter_told"]
+    personal: NoPersonal = NoPersonal()
+    event_class = ReportProgressed
+    family = "report"
+
+
+class IdentitySubmission(StepSubmission[IdentityDetails, NoPersonal]):
+    """A person's decision about two records; the API builds it from an IdentityDecision."""
+
+    what: Literal["merged", "merge_undone", "linked", "split"]
+    personal: NoPersonal = NoPersonal()
+    event_class = IdentityChanged
+    family = "identity"
+    # The event the other record receives for each decision.
+    OTHER_HALF: ClassVar[dict[str, str]] = {
+        "identity.merged": "identity.absorbed", "identity.merge_undone": "identity.merge_undone",
+        "identity.linked": "identity.linked", "identity.split": "identity.split",
+    }
+
+
+class IdentityDecision(Strict):
+    """Two records and, for a merge or its undo, which one is kept."""
+
+    event_id: UUID | None = Field(None, description="Client-chosen event id; a retry produces nothing new")
+    person_id: UUID = Field(description="The record merged, linked or split")
+    other: UUID = Field(description="The record kept (merge), or the other record of the pair")
+    reason: ShortText | None = Field(None, description="Why, in words that name no one")
+
+    @model_validator(mode="after")
+    def _two_records(self) -> IdentityDecision:
+        if self.person_id == self.other:
+            raise ValueError("person_id and other are the same record")
+        return self
+
+
+class ReportStatus(BaseModel):
+    """What a reporter may know about their report (Open311-style): no personal detail."""
+
+    report_id: UUID
+    status: Literal["received", "routed", "attempted", "closed"]
+    received_at: datetime
+    area_code: str | None
+    team: str | None
+    due_by: datetime | None
+    overdue: bool
+    first_attempt_at: datetime | None
+    outcome: ReportOutcome | None
+    outcome_at: datetime | None
+    wants_update: bool
+    reporter_told_at: datetime | None
 
 
 class Accepted(BaseModel):

@@ -1,12 +1,15 @@
 """The Faust application: topics, tables and agents.
 
-identify:  intake -> person-events     resolves the person and re-keys by person id
+identify:  intake -> person-events     resolves the person (following merges), re-keys by
+                                       person id, and routes reports to their outreach team
 follow:    person-events -> journey table, journey-updates
 project:   journey-updates -> SQL read model
 and the emergency-beds agents of streams/beds.py.
 """
 
 from __future__ import annotations
+
+from uuid import UUID, uuid5
 
 import faust
 
@@ -21,8 +24,18 @@ from deploy.topics import (
     JOURNEY_UPDATES,
     PERSON_EVENTS,
 )
-from journey.identity import resolve_person
-from schemas.events import decode_event, decoder, encode_event
+from journey.identity import alias_after, resolve_person
+from journey.reports import Routing
+from schemas.events import (
+    Event,
+    IdentityChanged,
+    ReportProgress,
+    ReportProgressed,
+    ReportReceived,
+    decode_event,
+    decoder,
+    encode_event,
+)
 from schemas.read_model import connect
 from schemas.updates import JourneyUpdate
 from streams.beds import add_bed_agents
@@ -31,6 +44,23 @@ from streams.projector import project
 from streams.wiring import add_table, persist
 
 read_update = decoder(JourneyUpdate)
+
+
+ROUTED = UUID("0b6c3c55-6f0e-4f4e-9d3b-2f6a1c7e8d90")
+
+
+def routed(event: Event, routing: Routing) -> list[ReportProgressed]:
+    """A report is routed to its area's outreach team as it passes identity. The routing's id
+    comes from the report's, so a redelivered report is routed once."""
+    if not isinstance(event, ReportReceived):
+        return []
+    area = event.data.area_code
+    return [ReportProgressed(
+        id=uuid5(ROUTED, str(event.id)), type="report.routed", source="journeys", actor="router",
+        subject=event.subject, time=event.time, recorded_at=event.recorded_at,
+        data=ReportProgress(report_id=event.id, team=routing.team_for(area), area_code=area,
+                            due_by=routing.due_by(area, event.time)),
+    )]
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -57,16 +87,29 @@ def create_app(settings: Settings) -> faust.App:
         for name in (INTAKE, PERSON_EVENTS, JOURNEY_UPDATES, DEAD_LETTER, BED_REQUESTS, BED_COMMANDS, BED_UPDATES)
     }
     journeys = add_table(app, settings, "journey", "journey")
+    aliases = add_table(app, settings, "alias", "alias")
     engine = connect(settings.resolved_database_url)
     batch, within = settings.worker_batch_size, settings.worker_batch_within_s
 
     @app.agent(topic[INTAKE], concurrency=1)
     async def identify(stream: faust.StreamT) -> None:
         async for events in stream.take_events(batch, within):
-            async for _event, accepted in decoded(events, decode_event, topic[DEAD_LETTER]):
+            async for event, accepted in decoded(events, decode_event, topic[DEAD_LETTER]):
                 person_id = resolve_person(accepted.subject, accepted.id)
+                alias = aliases.get(event.key)
+                if isinstance(accepted, IdentityChanged):
+                    # A decision about this very record: it stays on it, and changes where
+                    # the record's later events go.
+                    changed = alias_after(alias, accepted.type, accepted.data.other)
+                    if changed is None and alias is not None:
+                        del aliases[event.key]
+                    elif changed is not None and changed != alias:
+                        aliases[event.key] = changed
+                elif alias is not None and alias.merged_into is not None:
+                    person_id = alias.merged_into  # merged: later events join the surviving record
                 resolved = accepted.model_copy(update={"subject": person_id})
-                await topic[PERSON_EVENTS].send(key=str(person_id).encode(), value=encode_event(resolved))
+                for person_event in (resolved, *routed(resolved, settings.routing)):
+                    await topic[PERSON_EVENTS].send(key=str(person_id).encode(), value=encode_event(person_event))
 
     @app.agent(topic[PERSON_EVENTS], concurrency=1)
     async def follow(stream: faust.StreamT) -> None:

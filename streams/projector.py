@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Engine, Table, or_
+from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from schemas.read_model import journeys, timeline_entries
+from schemas.events import ReportProgressed, ReportReceived
+from schemas.read_model import journeys, sighting_reports, timeline_entries
 from schemas.updates import JourneyUpdate
 
 
@@ -68,9 +70,45 @@ def project(engine: Engine, updates: Sequence[JourneyUpdate], now: datetime) -> 
             "contacts": journey.contacts,
             "rough_sleeping_nights": len(journey.rough_sleeping_nights),
             "emergency_bed_nights": len(journey.emergency_bed_nights),
+            "provisional": int(journey.provisional),
+            "merged_into": str(journey.merged_into) if journey.merged_into else None,
+            "state": journey.model_dump(mode="json"),
             "updated_at": now,
         }
     with engine.begin() as connection:
         connection.execute(insert(timeline_entries).on_conflict_do_nothing(), entries)
         # An older update redelivered after a newer one must not roll the journey back.
         upsert_newer(connection, journeys, ["person_id"], list(latest.values()))
+        _project_reports(connection, [u.event for u in updates])
+
+
+def _project_reports(connection: Connection, events: Sequence[Any]) -> None:
+    """Each step of a report sets its own columns, so replaying a step writes the same values."""
+    received = [
+        {
+            "report_id": str(e.id), "person_id": str(e.subject), "organisation": e.source,
+            "channel": e.data.channel.value, "area_code": e.data.area_code, "received_at": e.time,
+            "wants_update": int(e.data.wants_update),
+        }
+        for e in events if isinstance(e, ReportReceived)
+    ]
+    if received:
+        connection.execute(_insert(connection.engine)(sighting_reports).on_conflict_do_nothing(), received)
+    table = sighting_reports.c
+    for event in events:
+        if not isinstance(event, ReportProgressed):
+            continue
+        step, report = event.type, table.report_id == str(event.data.report_id)
+        if step == "report.routed":
+            change = sql_update(sighting_reports).where(report).values(team=event.data.team, due_by=event.data.due_by)
+        elif step == "report.attempted":
+            # The first attempt counts for the response time, whatever order attempts arrive in.
+            change = (sql_update(sighting_reports)
+                      .where(report, or_(table.first_attempt_at.is_(None), table.first_attempt_at > event.time))
+                      .values(first_attempt_at=event.time))
+        elif step == "report.outcome":
+            change = sql_update(sighting_reports).where(report).values(outcome=event.data.outcome.value,
+                                                                     outcome_at=event.time)
+        else:
+            change = sql_update(sighting_reports).where(report).values(reporter_told_at=event.time)
+        connection.execute(change)

@@ -40,3 +40,12 @@ def contact_body(person_id: str | None, at: datetime | None = None, **overrides:
                      "next_step": "Offer a bed again tomorrow"},
     }
     return _merge(base, overrides)
+
+
+def step_body(person_id: str, what: str, at: datetime, details: dict[str, Any],
+              personal: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A body for /v1/accommodation, /v1/work, /v1/duties or /v1/cases."""
+    body = {"person_id": person_id, "what": what, "occurred_at": at.isoformat(), "details": details}
+    if personal is not None:
+        body["personal"] = personal
+    return body

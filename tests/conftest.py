@@ -145,6 +145,7 @@ class System:
         self.outreach_key = issue_key(self.engine, organisation="outreach-team", role=Role.OUTREACH, now=now)
         self.frontline_key = issue_key(self.engine, organisation="street-services", role=Role.FRONTLINE, now=now)
         self.brick_key = issue_key(self.engine, organisation="the-brick", role=Role.CHARITY, now=now)
+        self.council_key = issue_key(self.engine, organisation="the-council", role=Role.COUNCIL, now=now)
 
     def start_worker(self) -> None:
         self.worker = start_worker(self.settings, self.settings.state_dir / f"worker-{time.monotonic_ns()}.log")

@@ -1,9 +1,10 @@
-"""POST /v1/reports and /v1/contacts: 202 once the event is in Kafka."""
+"""Submissions of every event family: 202 once the event is in Kafka."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Header, HTTPException, status
 
@@ -11,7 +12,21 @@ from api.deps import EngineDep, ProducerDep, SettingsDep, allow
 from api.intake import IdempotencyConflict, submit
 from api.keys import Principal, Role
 from api.producer import NotAccepted
-from schemas.submissions import Accepted, ContactSubmission, ReportSubmission
+from api.reports import find_report, overdue_reports, report_status
+from schemas.events import ReportProgress
+from schemas.submissions import (
+    Accepted,
+    AccommodationSubmission,
+    CaseSubmission,
+    ContactSubmission,
+    DutySubmission,
+    ReportProgressSubmission,
+    ReportStatus,
+    ReportStep,
+    ReportSubmission,
+    Submission,
+    WorkSubmission,
+)
 
 router = APIRouter(prefix="/v1", tags=["submissions"])
 
@@ -25,9 +40,14 @@ IdempotencyKey = Annotated[
 ]
 REPORTERS = allow(Role.OUTREACH, Role.FRONTLINE, Role.POLICE, Role.COUNCIL, Role.CHARITY, Role.PUBLIC)
 OUTREACH = allow(Role.OUTREACH)
+HOUSING = allow(Role.COUNCIL, Role.CHARITY, Role.OUTREACH)
+TRAINING = allow(Role.CHARITY, Role.COUNCIL)
+COUNCIL = allow(Role.COUNCIL)
+CASEWORK = allow(Role.OUTREACH, Role.COUNCIL, Role.CHARITY)
+REPORT_WORKERS = allow(Role.OUTREACH, Role.COUNCIL)
 
 
-def _accept(submission: ReportSubmission | ContactSubmission, key: str | None, principal: Principal,
+def accept(submission: Submission, key: str | None, principal: Principal,
             engine: EngineDep, producer: ProducerDep, settings: SettingsDep) -> Accepted:
     try:
         return submit(
@@ -47,11 +67,76 @@ def _accept(submission: ReportSubmission | ContactSubmission, key: str | None, p
 def post_report(submission: ReportSubmission, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
                 idempotency_key: IdempotencyKey = None, principal: Principal = REPORTERS) -> Accepted:
     """Report someone seen sleeping rough."""
-    return _accept(submission, idempotency_key, principal, engine, producer, settings)
+    return accept(submission, idempotency_key, principal, engine, producer, settings)
 
 
 @router.post("/contacts", status_code=status.HTTP_202_ACCEPTED)
 def post_contact(submission: ContactSubmission, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
                  idempotency_key: IdempotencyKey = None, principal: Principal = OUTREACH) -> Accepted:
     """Record an outreach contact."""
-    return _accept(submission, idempotency_key, principal, engine, producer, settings)
+    return accept(submission, idempotency_key, principal, engine, producer, settings)
+
+
+@router.post("/accommodation", status_code=status.HTTP_202_ACCEPTED)
+def post_accommodation(submission: AccommodationSubmission, engine: EngineDep, producer: ProducerDep,
+                       settings: SettingsDep, idempotency_key: IdempotencyKey = None,
+                       principal: Principal = HOUSING) -> Accepted:
+    """Supported housing entered, tenancy started or sustained (6 and 12 months), eviction,
+    abandonment, or a reconnection to another area."""
+    return accept(submission, idempotency_key, principal, engine, producer, settings)
+
+
+@router.post("/work", status_code=status.HTTP_202_ACCEPTED)
+def post_work(submission: WorkSubmission, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
+              idempotency_key: IdempotencyKey = None, principal: Principal = TRAINING) -> Accepted:
+    """Training and work: course enrolled, session attended, completed or left; job started,
+    sustained at 13 and 26 weeks, or left."""
+    return accept(submission, idempotency_key, principal, engine, producer, settings)
+
+
+@router.post("/duties", status_code=status.HTTP_202_ACCEPTED)
+def post_duty(submission: DutySubmission, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
+              idempotency_key: IdempotencyKey = None, principal: Principal = COUNCIL) -> Accepted:
+    """A statutory prevention or relief duty started, or ended with its outcome."""
+    return accept(submission, idempotency_key, principal, engine, producer, settings)
+
+
+@router.post("/cases", status_code=status.HTTP_202_ACCEPTED)
+def post_case(submission: CaseSubmission, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
+              idempotency_key: IdempotencyKey = None, principal: Principal = CASEWORK) -> Accepted:
+    """Key worker assigned, strengths and goals recorded, case closed (with the reason) or reopened."""
+    return accept(submission, idempotency_key, principal, engine, producer, settings)
+
+
+@router.post("/reports/{report_id}/steps", status_code=status.HTTP_202_ACCEPTED)
+def post_report_step(report_id: UUID, step: ReportStep, engine: EngineDep, producer: ProducerDep,
+                     settings: SettingsDep, idempotency_key: IdempotencyKey = None,
+                     principal: Principal = REPORT_WORKERS) -> Accepted:
+    """Outreach went to look (attempted), found an outcome, or told the reporter."""
+    report = find_report(engine, report_id)
+    if report is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such report (a new report takes a moment to arrive)")
+    submission = ReportProgressSubmission(
+        event_id=step.event_id, person_id=UUID(report.person_id), occurred_at=step.occurred_at, what=step.what,
+        details=ReportProgress(report_id=report_id, team=step.team, outcome=step.outcome),
+    )
+    return accept(submission, idempotency_key, principal, engine, producer, settings)
+
+
+@router.get("/reports/overdue")
+def get_overdue(engine: EngineDep, settings: SettingsDep, principal: Principal = REPORT_WORKERS) -> list[ReportStatus]:
+    """Reports whose target time to the first attempt has passed with no attempt, oldest first."""
+    return overdue_reports(engine, now=datetime.now(UTC))
+
+
+@router.get("/reports/{report_id}")
+def get_report(report_id: UUID, engine: EngineDep, principal: Principal = REPORTERS) -> ReportStatus:
+    """What happened to a report, without personal detail: for the reporting organisation,
+    outreach and the council."""
+    report = find_report(engine, report_id)
+    allowed = principal.role in (Role.OUTREACH, Role.COUNCIL, Role.ADMIN) or principal.organisation == (
+        report.organisation if report else None)
+    if report is None or not allowed:
+        # The same answer for "not yours" as for "not there": a report id says nothing about others'.
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such report for this organisation")
+    return report_status(report, now=datetime.now(UTC))

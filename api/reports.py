@@ -1,0 +1,49 @@
+"""Reading sighting reports: their status for the reporter, and the overdue list for outreach."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Engine, select
+
+from journey.reports import is_overdue
+from schemas.read_model import sighting_reports
+from schemas.submissions import ReportStatus
+
+
+def find_report(engine: Engine, report_id: UUID) -> Any:
+    with engine.connect() as connection:
+        return connection.execute(
+            select(sighting_reports).where(sighting_reports.c.report_id == str(report_id))
+        ).first()
+
+
+def report_status(row: Any, *, now: datetime) -> ReportStatus:
+    if row.outcome:
+        status = "closed"
+    elif row.first_attempt_at:
+        status = "attempted"
+    elif row.team:
+        status = "routed"
+    else:
+        status = "received"
+    return ReportStatus(
+        report_id=UUID(row.report_id), status=status, received_at=row.received_at, area_code=row.area_code,
+        team=row.team, due_by=row.due_by,
+        overdue=is_overdue(row.due_by, row.first_attempt_at, row.outcome_at, now),
+        first_attempt_at=row.first_attempt_at, outcome=row.outcome, outcome_at=row.outcome_at,
+        wants_update=bool(row.wants_update), reporter_told_at=row.reporter_told_at,
+    )
+
+
+def overdue_reports(engine: Engine, *, now: datetime) -> list[ReportStatus]:
+    table = sighting_reports.c
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(sighting_reports)
+            .where(table.first_attempt_at.is_(None), table.outcome_at.is_(None), table.due_by < now)
+            .order_by(table.due_by)
+        ).all()
+    return [report_status(row, now=now) for row in rows]

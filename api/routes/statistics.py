@@ -1,0 +1,42 @@
+"""GET /v1/statistics: CHAIN, Built for Zero, report response and moves, for a period and area."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from api.deps import EngineDep, SettingsDep, allow
+from api.keys import Principal, Role
+from api.statistics import statistics
+from journey.statistics import Rules
+
+router = APIRouter(prefix="/v1", tags=["statistics"])
+
+# Aggregates only, so the board (council) and partners may read them.
+VIEWERS = allow(Role.OUTREACH, Role.COUNCIL, Role.CHARITY, Role.POLICE)
+LONGEST_PERIOD_DAYS = 366
+
+
+@router.get("/statistics")
+def read_statistics(
+    engine: EngineDep,
+    settings: SettingsDep,
+    start: Annotated[date, Query(description="First day of the period (local date)")],
+    end: Annotated[date, Query(description="Day after the period's last day")],
+    area: Annotated[str | None, Query(max_length=32, description="Area code; every area when left out")] = None,
+    principal: Principal = VIEWERS,
+) -> dict[str, Any]:
+    """The statistics of journeys/statistics.py, as the README defines them."""
+    if end <= start:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            [{"loc": ["query", "end"], "msg": "end must be after start", "type": "value_error"}])
+    if (end - start).days > LONGEST_PERIOD_DAYS:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            [{"loc": ["query", "end"], "msg": f"a period is at most {LONGEST_PERIOD_DAYS} days",
+                              "type": "value_error"}])
+    rules = Rules(zone=settings.zone, inactive_after_days=settings.case_inactive_after_days,
+                  living_on_streets_nights=settings.living_on_streets_nights,
+                  living_on_streets_span_days=settings.living_on_streets_span_days)
+    return statistics(engine, start=start, end=end, area=area, rules=rules)

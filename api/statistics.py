@@ -1,0 +1,37 @@
+"""Loading the facts statistics need from the read model (non-personal columns only)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from journey.statistics import Fact, Rules, all_statistics, people_as_one
+from schemas.read_model import journeys, timeline_entries
+
+
+def load_facts(engine: Engine, until: datetime) -> list[Fact]:
+    """Every event up to `until`, with all the records of one person under one id."""
+    table = timeline_entries.c
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(table.event_id, table.person_id, table.type, table.occurred_at, table.data)
+            .where(table.occurred_at < until)
+        ).all()
+        states = connection.execute(select(journeys.c.person_id, journeys.c.state)).all()
+    same = []
+    for row in states:
+        state = row.state or {}
+        if state.get("merged_into"):
+            same.append((row.person_id, state["merged_into"]))
+        same.extend((row.person_id, other) for other in state.get("linked", ()))
+    facts = [Fact(r.person_id, r.type, r.occurred_at, r.data or {}, r.event_id) for r in rows]
+    return people_as_one(facts, same)
+
+
+def statistics(engine: Engine, *, start: date, end: date, area: str | None, rules: Rules) -> dict[str, Any]:
+    # The whole day `end` in any time zone ends before the next UTC midnight + a day.
+    until = datetime(end.year, end.month, end.day, tzinfo=rules.zone) + timedelta(days=1)
+    facts = load_facts(engine, until)
+    return {"start": start, "end": end, "area": area, **all_statistics(facts, start, end, rules, area)}

@@ -1,0 +1,39 @@
+"""Where a sighting report goes and when it is overdue. Pure: the caller passes the time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+# The key that stands for "any area not named": routing and targets fall back to it.
+ANY_AREA = "*"
+
+
+@dataclass(frozen=True)
+class Routing:
+    """The outreach team for each area, and each area's target time to the first attempt."""
+
+    teams: Mapping[str, str] = field(default_factory=lambda: {ANY_AREA: "Outreach"})
+    response_hours: Mapping[str, float] = field(default_factory=lambda: {ANY_AREA: 24.0})
+
+    def team_for(self, area_code: str | None) -> str:
+        return self.teams.get(area_code or ANY_AREA) or self.teams.get(ANY_AREA, "Outreach")
+
+    def target_for(self, area_code: str | None) -> timedelta:
+        hours = self.response_hours.get(area_code or ANY_AREA, self.response_hours.get(ANY_AREA, 24.0))
+        return timedelta(hours=hours)
+
+    def due_by(self, area_code: str | None, received_at: datetime) -> datetime:
+        return received_at + self.target_for(area_code)
+
+
+def is_overdue(due_by: datetime | None, first_attempt_at: datetime | None, outcome_at: datetime | None,
+               now: datetime) -> bool:
+    """Overdue: the target time passed with no attempt and no outcome before it."""
+    if due_by is None:
+        return False
+    reached = [t for t in (first_attempt_at, outcome_at) if t is not None]
+    if reached:
+        return min(reached) > due_by
+    return now > due_by

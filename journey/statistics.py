@@ -1,0 +1,307 @@
+"""The practitioners' statistics, computed from the events' non-personal facts. Pure.
+
+Definitions (DOMAIN.md; the README repeats them for readers of the API):
+
+Rough sleeping: a person is *seen rough sleeping* on a night when an outreach contact found
+them bedded down (noon-to-noon nights, local time). Reports alone never count: CHAIN is
+street-first.
+
+CHAIN, for a period P and the previous period Q of the same length:
+- new (flow): seen rough sleeping in P and never before P;
+- stock: seen rough sleeping in P and also in Q;
+- returner: seen rough sleeping in P, seen before Q, but not in Q.
+- living on the streets: not new, and seen bedded down on at least LOTS nights in P spread
+  over at least LOTS-span days (CHAIN: "many contacts over 3 weeks or more");
+- intermittent: not new and not living on the streets.
+
+Built for Zero, for each day's end, a person is one of:
+- active: literally homeless (seen bedded down or in an emergency bed) and neither housed since,
+  nor closed, nor without contact for INACTIVE days;
+- housed: moved into supported housing, a tenancy or a reconnection after their last night
+  literally homeless;
+- inactive: no contact (outreach contact, bed check-in, or being seen) for INACTIVE days, or
+  the case closed as moved away, in an institution or died;
+- left: the case closed as no longer meeting the criteria.
+Over a period: active on its last day; inflow = newly identified + returned from housing +
+returned from inactive; outflow = housed + moved to inactive + no longer meets criteria; each
+counted by the day a person's status changed, so a person may flow in and out within a period.
+
+Reports received in the period: how many, time from report to first outreach attempt (median,
+90th percentile), share attempted within the area's target, overdue (no attempt by the target
+time, as at the period's end), the outcome mix, and how many reporters who asked were told.
+
+Moves: accommodation, training and work steps recorded in the period, by step.
+
+Area: CHAIN counts the nights seen in the area; reports count by the report's area; Built for
+Zero and moves count people whose last known area (by the period's end) is the area.
+Records merged or linked by a person count as one person.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from statistics import median
+from typing import Any
+
+from journey.state import night_of
+
+HOUSING_STEPS = frozenset({
+    "accommodation.supported_housing_entered", "accommodation.tenancy_started", "accommodation.reconnected",
+})
+INACTIVE_CLOSES = frozenset({"moved_away", "institution", "died"})
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One event as statistics see it: whose, what, when, and its non-personal data."""
+
+    person: str
+    type: str
+    at: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)
+    event_id: str = ""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The community-set numbers the definitions depend on."""
+
+    zone: tzinfo
+    inactive_after_days: int = 90
+    living_on_streets_nights: int = 5
+    living_on_streets_span_days: int = 21
+
+
+def people_as_one(facts: Iterable[Fact], same_person: Iterable[tuple[str, str]]) -> list[Fact]:
+    """Facts with every record of one person (merged or linked) under one id."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent.get(x, x) != x:
+            x = parent[x] = parent.get(parent[x], parent[x])
+        return x
+
+    for a, b in same_person:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return [Fact(root(f.person), f.type, f.at, f.data, f.event_id) if f.person in parent else f for f in facts]
+
+
+def _by_person(facts: Iterable[Fact]) -> dict[str, list[Fact]]:
+    grouped: dict[str, list[Fact]] = defaultdict(list)
+    for fact in facts:
+        grouped[fact.person].append(fact)
+    for items in grouped.values():
+        items.sort(key=lambda f: f.at)
+    return grouped
+
+
+# ---------------------------------------------------------------- CHAIN
+
+
+def rough_sleeping_nights(facts: Iterable[Fact], zone: tzinfo) -> list[tuple[date, str | None]]:
+    """(night, area) for each bedded-down contact."""
+    return [
+        (night_of(f.at.astimezone(zone)), f.data.get("area_code"))
+        for f in facts if f.type == "contact.recorded" and f.data.get("bedded_down")
+    ]
+
+
+def chain(facts: Sequence[Fact], start: date, end: date, rules: Rules, area: str | None = None) -> dict[str, int]:
+    length = end - start
+    previous = start - length
+    counts = Counter({"seen": 0, "new": 0, "stock": 0, "returner": 0, "living_on_streets": 0, "intermittent": 0})
+    for items in _by_person(facts).values():
+        nights = rough_sleeping_nights(items, rules.zone)
+        in_period = sorted({n for n, a in nights if start <= n < end and (area is None or a == area)})
+        if not in_period:
+            continue
+        before = [n for n, _ in nights if n < start]
+        counts["seen"] += 1
+        if not before:
+            counts["new"] += 1
+            continue
+        counts["stock" if any(previous <= n for n in before) else "returner"] += 1
+        span = (in_period[-1] - in_period[0]).days
+        lots = len(in_period) >= rules.living_on_streets_nights and span >= rules.living_on_streets_span_days
+        counts["living_on_streets" if lots else "intermittent"] += 1
+    return dict(counts)
+
+
+# ---------------------------------------------------------------- Built for Zero
+
+
+def _local_day(moment: datetime, zone: tzinfo) -> date:
+    return moment.astimezone(zone).date()
+
+
+def statuses(items: Sequence[Fact], days: Sequence[date], rules: Rules) -> list[str]:
+    """The person's status at the end of each day (days ascending), in one pass over their facts."""
+    homeless = housed = contact = closed = None
+    close_reason = None
+    result, i = [], 0
+    for day in days:
+        while i < len(items) and _local_day(items[i].at, rules.zone) <= day:
+            fact = items[i]
+            i += 1
+            kind = fact.type
+            bedded_down = kind == "contact.recorded" and fact.data.get("bedded_down")
+            if bedded_down or kind == "bed.checked_in":
+                homeless = fact.at
+            if kind in ("contact.recorded", "bed.checked_in"):
+                contact = fact.at
+            elif kind in HOUSING_STEPS:
+                housed = fact.at
+            elif kind == "case.closed":
+                closed, close_reason = fact.at, fact.data.get("close_reason")
+            elif kind == "case.reopened":
+                closed = close_reason = None
+        result.append(_status(homeless, housed, contact, closed, close_reason, day, rules))
+    return result
+
+
+def _status(homeless: datetime | None, housed: datetime | None, contact: datetime | None,
+            closed: datetime | None, close_reason: str | None, day: date, rules: Rules) -> str:
+    if homeless is None:
+        return "none"
+    if closed is not None:
+        return "inactive" if close_reason in INACTIVE_CLOSES else "left"
+    if housed is not None and housed >= homeless:
+        return "housed"
+    last = max(t for t in (homeless, contact) if t is not None)
+    if (day - _local_day(last, rules.zone)).days > rules.inactive_after_days:
+        return "inactive"
+    return "active"
+
+
+_INFLOW = {"none": "newly_identified", "housed": "returned_from_housing", "inactive": "returned_from_inactive",
+           "left": "returned_from_inactive"}
+_OUTFLOW = {"housed": "housed", "inactive": "moved_to_inactive", "left": "no_longer_meets_criteria"}
+
+
+def last_areas(facts: Sequence[Fact], until: datetime) -> dict[str, str | None]:
+    areas: dict[str, str | None] = {}
+    for fact in sorted(facts, key=lambda f: f.at):
+        if fact.at < until and fact.data.get("area_code"):
+            areas[fact.person] = fact.data["area_code"]
+    return areas
+
+
+def built_for_zero(facts: Sequence[Fact], start: date, end: date, rules: Rules,
+                   area: str | None = None) -> dict[str, int]:
+    days = [start - timedelta(days=1) + timedelta(days=k) for k in range((end - start).days + 1)]
+    counts = Counter(dict.fromkeys(("active", "inflow", *_INFLOW.values(), "outflow", *_OUTFLOW.values()), 0))
+    areas = last_areas(facts, _end_moment(end, rules.zone)) if area else {}
+    for person, items in _by_person(facts).items():
+        if area is not None and areas.get(person) != area:
+            continue
+        seen = statuses(items, days, rules)
+        for before, after in zip(seen, seen[1:], strict=False):
+            if after == "active" and before != "active":
+                counts["inflow"] += 1
+                counts[_INFLOW[before]] += 1
+            elif before == "active" and after != "active":
+                counts["outflow"] += 1
+                counts[_OUTFLOW[after]] += 1
+        counts["active"] += seen[-1] == "active"
+    return dict(counts)
+
+
+def _end_moment(end: date, zone: tzinfo) -> datetime:
+    return datetime(end.year, end.month, end.day, tzinfo=zone)
+
+
+# ---------------------------------------------------------------- reports and moves
+
+
+def percentile(values: Sequence[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def report_response(facts: Sequence[Fact], start: date, end: date, rules: Rules,
+                    area: str | None = None) -> dict[str, Any]:
+    received: dict[str, Fact] = {}
+    due: dict[str, datetime] = {}
+    attempts: dict[str, datetime] = {}
+    outcomes: dict[str, str] = {}
+    told: set[str] = set()
+    for fact in facts:
+        if fact.type == "report.received":
+            received[fact.event_id] = fact
+        report = str(fact.data.get("report_id"))
+        if fact.type == "report.routed" and fact.data.get("due_by"):
+            due[report] = _aware(fact.data["due_by"])
+        elif fact.type in ("report.attempted", "report.outcome"):
+            attempts[report] = min(attempts.get(report, fact.at), fact.at)
+            if fact.type == "report.outcome":
+                outcomes[report] = fact.data.get("outcome") or "recorded"
+        elif fact.type == "report.reporter_told":
+            told.add(report)
+    close = _end_moment(end, rules.zone)
+    hours, within, overdue, wanted, informed = [], 0, 0, 0, 0
+    mix: Counter[str] = Counter()
+    in_period = 0
+    for report, fact in received.items():
+        if not (start <= _local_day(fact.at, rules.zone) < end) or (area and fact.data.get("area_code") != area):
+            continue
+        in_period += 1
+        first = attempts.get(report)
+        if first is not None and first <= close:
+            hours.append((first - fact.at).total_seconds() / 3600)
+        target = due.get(report)
+        if target is not None:
+            if first is not None and first <= target:
+                within += 1
+            elif target < close:  # the target passed, before the period's end, with no attempt
+                overdue += 1
+        mix[outcomes.get(report, "no_outcome_yet")] += 1
+        if fact.data.get("wants_update"):
+            wanted += 1
+            informed += report in told
+    return {
+        "received": in_period,
+        "attempted": len(hours),
+        "hours_to_first_attempt_median": round(median(hours), 2) if hours else None,
+        "hours_to_first_attempt_p90": round(percentile(hours, 0.9), 2) if hours else None,
+        "attempted_within_target": within,
+        "overdue": overdue,
+        "outcomes": dict(sorted(mix.items())),
+        "reporter_wanted_update": wanted,
+        "reporter_told": informed,
+    }
+
+
+def _aware(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+MOVES = ("accommodation.", "work.")
+
+
+def moves(facts: Sequence[Fact], start: date, end: date, rules: Rules, area: str | None = None) -> dict[str, int]:
+    areas = last_areas(facts, _end_moment(end, rules.zone)) if area else {}
+    counts: Counter[str] = Counter()
+    for fact in facts:
+        if not fact.type.startswith(MOVES) or not (start <= _local_day(fact.at, rules.zone) < end):
+            continue
+        if area is not None and areas.get(fact.person) != area:
+            continue
+        counts[fact.type] += 1
+    return dict(sorted(counts.items()))
+
+
+def all_statistics(facts: Sequence[Fact], start: date, end: date, rules: Rules,
+                   area: str | None = None) -> dict[str, Any]:
+    return {
+        "chain": chain(facts, start, end, rules, area),
+        "built_for_zero": built_for_zero(facts, start, end, rules, area),
+        "reports": report_response(facts, start, end, rules, area),
+        "moves": moves(facts, start, end, rules, area),
+    }
