@@ -44,7 +44,7 @@ def test_the_read_model_is_the_same_on_sqlite_and_postgresql(
                     person, at=start + timedelta(hours=n + 10 + visit * 24),
                     details={"engaged": visit > 0, "bedded_down": visit != 1}))
                 assert contact.status_code == 202, contact.text
-            people.append((person, n % 3 + 2))
+            people.append((person, n % 3 + 3))  # the report, its routing, the contacts
         # ...and the very same records are copied into the PostgreSQL system's intake topic.
         producer = KafkaProducer(bootstrap_servers=on_postgres.settings.kafka_bootstrap_servers, acks="all")
         for record in on_sqlite.topic_records(INTAKE):

@@ -20,7 +20,8 @@ def test_stopping_and_restarting_the_worker_keeps_journeys_and_goes_on(system: S
         person = report.json()["person_id"]
         system.post("/v1/contacts", contact_body(person, at=start + timedelta(hours=12)))
         people.append(person)
-    before = {person: system.wait_journey(person, events=2) for person in people}
+    # Each journey: the report, its routing, the contact.
+    before = {person: system.wait_journey(person, events=3) for person in people}
 
     system.stop_worker()
     # While the worker is down, submissions are still accepted: they wait in Kafka.
@@ -29,11 +30,11 @@ def test_stopping_and_restarting_the_worker_keeps_journeys_and_goes_on(system: S
     assert pending.status_code == 202
     system.start_worker()
 
-    after = system.wait_journey(people[0], events=3)
+    after = system.wait_journey(people[0], events=4)
     for person in people[1:]:
         assert system.journey(person).json() == before[person]
     # The journey state survived in the table: counts go on from where they were, not from zero.
-    assert after["events"] == 3
+    assert after["events"] == 4
     assert (after["reports"], after["contacts"], after["rough_sleeping_nights"]) == (1, 2, 2)
     assert after["stage"] == "engaged"  # a later contact that did not engage does not undo engagement
-    assert after["timeline"][:2] == before[people[0]]["timeline"]
+    assert after["timeline"][:3] == before[people[0]]["timeline"]

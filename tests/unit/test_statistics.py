@@ -1,0 +1,235 @@
+"""Statistics against a brute-force recount written straight from the definitions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from journey.statistics import (
+    HOUSING_STEPS,
+    INACTIVE_CLOSES,
+    Fact,
+    Rules,
+    all_statistics,
+    built_for_zero,
+    chain,
+    people_as_one,
+)
+
+LONDON = ZoneInfo("Europe/London")
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+RULES = Rules(zone=LONDON, inactive_after_days=10, living_on_streets_nights=3, living_on_streets_span_days=7)
+PEOPLE = ["p1", "p2", "p3", "p4"]
+AREAS = ["A", "B"]
+
+
+def local_day(moment: datetime) -> date:
+    return moment.astimezone(LONDON).date()
+
+
+def night(moment: datetime) -> date:
+    return (moment.astimezone(LONDON) - timedelta(hours=12)).date()
+
+
+# ---------------------------------------------------------------- the brute force
+
+
+def brute_chain(facts: list[Fact], start: date, end: date, area: str | None) -> dict[str, int]:
+    previous = start - (end - start)
+    result = dict.fromkeys(("seen", "new", "stock", "returner", "living_on_streets", "intermittent"), 0)
+    for person in {f.person for f in facts}:
+        rough = [f for f in facts if f.person == person and f.type == "contact.recorded" and f.data["bedded_down"]]
+        here = {night(f.at) for f in rough if start <= night(f.at) < end and area in (None, f.data["area_code"])}
+        if not here:
+            continue
+        result["seen"] += 1
+        if all(night(f.at) >= start for f in rough):
+            result["new"] += 1
+            continue
+        if any(previous <= night(f.at) < start for f in rough):
+            result["stock"] += 1
+        else:
+            result["returner"] += 1
+        lots = len(here) >= RULES.living_on_streets_nights and (max(here) - min(here)).days >= 7
+        result["living_on_streets" if lots else "intermittent"] += 1
+    return result
+
+
+def brute_status(facts: list[Fact], person: str, day: date) -> str:
+    mine = sorted((f for f in facts if f.person == person and local_day(f.at) <= day), key=lambda f: f.at)
+    homeless = [f.at for f in mine if (f.type == "contact.recorded" and f.data["bedded_down"])
+                or f.type == "bed.checked_in"]
+    if not homeless:
+        return "none"
+    closes = [f for f in mine if f.type in ("case.closed", "case.reopened")]
+    if closes and closes[-1].type == "case.closed":
+        return "inactive" if closes[-1].data["close_reason"] in INACTIVE_CLOSES else "left"
+    housed = [f.at for f in mine if f.type in HOUSING_STEPS]
+    if housed and max(housed) >= max(homeless):
+        return "housed"
+    contacts = [f.at for f in mine if f.type in ("contact.recorded", "bed.checked_in")]
+    if (day - local_day(max(contacts))).days > RULES.inactive_after_days:
+        return "inactive"
+    return "active"
+
+
+def brute_built_for_zero(facts: list[Fact], start: date, end: date) -> dict[str, int]:
+    names = {("none", "active"): "newly_identified", ("housed", "active"): "returned_from_housing",
+             ("inactive", "active"): "returned_from_inactive", ("left", "active"): "returned_from_inactive",
+             ("active", "housed"): "housed", ("active", "inactive"): "moved_to_inactive",
+             ("active", "left"): "no_longer_meets_criteria"}
+    result = dict.fromkeys(("active", "inflow", "outflow", *names.values()), 0)
+    for person in {f.person for f in facts}:
+        day = start
+        while day < end:
+            before, after = brute_status(facts, person, day - timedelta(days=1)), brute_status(facts, person, day)
+            if (before == "active") != (after == "active"):
+                result["inflow" if after == "active" else "outflow"] += 1
+                result[names[(before, after)]] += 1
+            day += timedelta(days=1)
+        result["active"] += brute_status(facts, person, end - timedelta(days=1)) == "active"
+    return result
+
+
+# ---------------------------------------------------------------- random facts
+
+def _fact(person: str, kind: int, minutes: int, area: str, flag: bool, reason: str) -> Fact:
+    at = T0 + timedelta(minutes=minutes)
+    if kind == 0:
+        return Fact(person, "contact.recorded", at, {"bedded_down": True, "area_code": area})
+    if kind == 1:
+        return Fact(person, "contact.recorded", at, {"bedded_down": flag, "area_code": area})
+    if kind == 2:
+        return Fact(person, "bed.checked_in", at, {})
+    if kind == 3:
+        return Fact(person, sorted(HOUSING_STEPS)[minutes % 3], at, {})
+    if kind == 4:
+        return Fact(person, "case.closed", at, {"close_reason": reason})
+    return Fact(person, "case.reopened", at, {})
+
+
+facts_strategy = st.lists(
+    st.builds(_fact, st.sampled_from(PEOPLE), st.sampled_from([0, 0, 0, 1, 2, 3, 4, 5]),
+              st.integers(0, 60 * 24 * 70), st.sampled_from(AREAS), st.booleans(),
+              st.sampled_from(["moved_away", "died", "no_longer_meets_criteria"])),
+    max_size=40,
+)
+periods = st.tuples(st.integers(0, 70), st.integers(1, 35)).map(
+    lambda p: (T0.date() + timedelta(days=p[0]), T0.date() + timedelta(days=p[0] + p[1])))
+
+
+@given(facts_strategy, periods, st.sampled_from([None, *AREAS]))
+@settings(max_examples=150, deadline=None)
+def test_chain_equals_a_brute_force_recount(facts: list[Fact], period: tuple[date, date], area: str | None) -> None:
+    start, end = period
+    assert chain(facts, start, end, RULES, area) == brute_chain(facts, start, end, area)
+
+
+@given(facts_strategy, periods)
+@settings(max_examples=150, deadline=None)
+def test_built_for_zero_equals_a_brute_force_recount(facts: list[Fact], period: tuple[date, date]) -> None:
+    start, end = period
+    counted = built_for_zero(facts, start, end, RULES)
+    assert counted == brute_built_for_zero(facts, start, end)
+    assert counted["inflow"] == counted["newly_identified"] + counted["returned_from_housing"] + counted[
+        "returned_from_inactive"]
+    assert counted["outflow"] == counted["housed"] + counted["moved_to_inactive"] + counted[
+        "no_longer_meets_criteria"]
+
+
+reports_strategy = st.lists(
+    st.tuples(st.integers(0, 60 * 24 * 30), st.sampled_from(AREAS), st.booleans(),
+              st.one_of(st.none(), st.integers(0, 60 * 48)), st.integers(1, 48),
+              st.sampled_from([None, "found_and_engaged", "not_found", "already_known"]), st.booleans()),
+    max_size=25,
+)
+
+
+def _report_facts(specs: list) -> list[Fact]:
+    facts = []
+    for i, (minutes, area, wants, attempt_after, target_h, outcome, told) in enumerate(specs):
+        at, rid, person = T0 + timedelta(minutes=minutes), f"r{i}", PEOPLE[i % len(PEOPLE)]
+        facts.append(Fact(person, "report.received", at, {"area_code": area, "wants_update": wants}, rid))
+        facts.append(Fact(person, "report.routed", at, {"report_id": rid,
+                                                         "due_by": (at + timedelta(hours=target_h)).isoformat()}))
+        if attempt_after is not None:
+            facts.append(Fact(person, "report.attempted", at + timedelta(minutes=attempt_after), {"report_id": rid}))
+            if outcome:
+                facts.append(Fact(person, "report.outcome", at + timedelta(minutes=attempt_after + 5),
+                                  {"report_id": rid, "outcome": outcome}))
+            if told:
+                facts.append(Fact(person, "report.reporter_told", at + timedelta(days=1), {"report_id": rid}))
+    return facts
+
+
+@given(reports_strategy, periods, st.sampled_from([None, *AREAS]))
+@settings(max_examples=150, deadline=None)
+def test_report_response_equals_a_brute_force_recount(specs: list, period: tuple[date, date],
+                                                      area: str | None) -> None:
+    start, end = period
+    close = datetime(end.year, end.month, end.day, tzinfo=LONDON)
+    facts = _report_facts(specs)
+    counted = all_statistics(facts, start, end, RULES, area)["reports"]
+    received = attempted = within = overdue = wanted = told = 0
+    outcomes: dict[str, int] = {}
+    for minutes, r_area, wants, attempt_after, target_h, outcome, was_told in specs:
+        at = T0 + timedelta(minutes=minutes)
+        if not (start <= local_day(at) < end) or area not in (None, r_area):
+            continue
+        received += 1
+        due = at + timedelta(hours=target_h)
+        first = at + timedelta(minutes=attempt_after) if attempt_after is not None else None
+        attempted += first is not None and first <= close
+        within += first is not None and first <= due
+        overdue += not (first is not None and first <= due) and due < close
+        key = outcome if (attempt_after is not None and outcome) else "no_outcome_yet"
+        outcomes[key] = outcomes.get(key, 0) + 1
+        wanted += wants
+        told += wants and attempt_after is not None and was_told
+    assert (counted["received"], counted["attempted"], counted["attempted_within_target"], counted["overdue"]) == (
+        received, attempted, within, overdue)
+    assert counted["outcomes"] == dict(sorted(outcomes.items()))
+    assert (counted["reporter_wanted_update"], counted["reporter_told"]) == (wanted, told)
+
+
+def test_merged_and_linked_records_count_as_one_person() -> None:
+    facts = [Fact("a", "contact.recorded", T0, {"bedded_down": True, "area_code": "A"}),
+             Fact("b", "contact.recorded", T0 + timedelta(days=1), {"bedded_down": True, "area_code": "A"}),
+             Fact("c", "contact.recorded", T0 + timedelta(days=2), {"bedded_down": True, "area_code": "A"})]
+    period = (T0.date(), T0.date() + timedelta(days=7))
+    assert chain(facts, *period, RULES)["seen"] == 3
+    assert chain(people_as_one(facts, [("b", "a"), ("c", "b")]), *period, RULES)["seen"] == 1
+
+
+def test_a_person_seen_in_consecutive_periods_is_stock_and_after_a_gap_a_returner() -> None:
+    seen = [Fact("p", "contact.recorded", T0 + timedelta(days=d), {"bedded_down": True, "area_code": "A"})
+            for d in (1, 8, 30)]
+    week = timedelta(days=7)
+    first = T0.date()
+    assert chain(seen, first, first + week, RULES)["new"] == 1
+    assert chain(seen, first + week, first + 2 * week, RULES)["stock"] == 1
+    assert chain(seen, first + 4 * week, first + 5 * week, RULES)["returner"] == 1
+
+
+def test_inactive_starts_the_day_after_the_community_set_number_of_days() -> None:
+    last = Fact("p", "contact.recorded", T0, {"bedded_down": True, "area_code": "A"})
+    day = local_day(T0)
+    on_the_tenth_day = built_for_zero([last], day + timedelta(days=10), day + timedelta(days=11), RULES)
+    on_the_eleventh_day = built_for_zero([last], day + timedelta(days=11), day + timedelta(days=12), RULES)
+    assert (on_the_tenth_day["active"], on_the_tenth_day["moved_to_inactive"]) == (1, 0)
+    assert (on_the_eleventh_day["active"], on_the_eleventh_day["moved_to_inactive"]) == (0, 1)
+
+
+def test_seen_on_the_first_night_of_the_previous_period_is_stock() -> None:
+    week = timedelta(days=7)
+    start = T0.date() + week
+    first_night_before = datetime(start.year, start.month, start.day, 23, tzinfo=LONDON) - week
+    seen = [Fact("p", "contact.recorded", first_night_before, {"bedded_down": True, "area_code": "A"}),
+            Fact("p", "contact.recorded", first_night_before + week, {"bedded_down": True, "area_code": "A"})]
+    assert chain(seen, start, start + week, RULES)["stock"] == 1
+    a_night_earlier = [seen[0].__class__("p", seen[0].type, first_night_before - timedelta(days=1), seen[0].data),
+                       seen[1]]
+    assert chain(a_night_earlier, start, start + week, RULES)["returner"] == 1
