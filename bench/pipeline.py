@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-import random
 import threading
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -30,42 +31,25 @@ from sqlalchemy import func, select, text
 from api.keys import Role, issue_key
 from bench.common import bench_settings, machine, percentile
 from deploy.processes import free_port, start_api, start_worker
-from deploy.settings import Settings
+from deploy.scenario import generate, intake_records
+from deploy.settings import Settings, get_settings
 from deploy.topics import INTAKE
-from schemas.events import (
-    ContactDetails,
-    ContactPersonal,
-    ContactRecorded,
-    ReportDetails,
-    ReportPersonal,
-    ReportReceived,
-    encode_event,
-)
 from schemas.read_model import connect, timeline_entries
 
 
-def scenario(count: int, seed: int = 1) -> list[tuple[bytes, bytes]]:
-    """(key, value) pairs: people each reported once, then contacted several times."""
-    rng = random.Random(seed)
-    start = datetime.now(UTC) - timedelta(days=60)
-    events: list[tuple[bytes, bytes]] = []
-    while len(events) < count:
-        person = uuid.uuid4()
-        at = start + timedelta(minutes=rng.randint(0, 60 * 24 * 50))
-        events.append((str(person).encode(), encode_event(ReportReceived(
-            id=uuid.uuid4(), source="bench", actor="bench", subject=person, time=at, recorded_at=at,
-            data=ReportDetails(channel="public", area_code=f"A{rng.randint(1, 20)}"),
-            personal=ReportPersonal(person_description="Person in a doorway"),
-        ))))
-        for _ in range(rng.randint(2, 8)):
-            at += timedelta(hours=rng.randint(6, 72))
-            events.append((str(person).encode(), encode_event(ContactRecorded(
-                id=uuid.uuid4(), source="bench", actor="bench", subject=person, time=at, recorded_at=at,
-                data=ContactDetails(team="T", worker="W1", bedded_down=rng.random() < 0.7,
-                                    engaged=rng.random() < 0.5, offered=["food"], accepted=[]),
-                personal=ContactPersonal(known_as="J", next_step="Meet again"),
-            ))))
-    return events[:count]
+def scenario(count: int, seed: int = 1) -> tuple[list[tuple[bytes, bytes]], int]:
+    """The town-centre scenario's phase 1 (every family the scenario sends), with enough people
+    for about `count` events; and the number of timeline entries they make."""
+    zone = get_settings().zone
+    people = max(10, count // 10)
+    while True:
+        story = generate(datetime.now(zone).date(), zone, people=people, seed=seed)
+        records, entries = intake_records(story, datetime.now(UTC))
+        if len(records) >= count:
+            kept = records[:count]
+            reports = sum(1 for _, value in kept if b'"type":"report.received"' in value)
+            return kept, len(kept) + reports
+        people = int(people * count / len(records)) + 10
 
 
 def produce(settings: Settings, events: list[tuple[bytes, bytes]]) -> None:
@@ -109,13 +93,14 @@ def committed(engine) -> int:  # noqa: ANN001
         return connection.execute(select(func.count()).select_from(timeline_entries)).scalar_one()
 
 
-def end_to_end(settings: Settings, engine, events: list[tuple[bytes, bytes]]) -> float:  # noqa: ANN001
-    """Seconds from the first send until the read model holds every event."""
+def end_to_end(settings: Settings, engine, events: list[tuple[bytes, bytes]], entries: int) -> float:  # noqa: ANN001
+    """Seconds from the first send until the read model holds every event's timeline entry
+    (`entries`: a report also gets its routing)."""
     before = committed(engine)
     started = time.perf_counter()
     sender = threading.Thread(target=produce, args=(settings, events))
     sender.start()
-    while committed(engine) < before + len(events):
+    while committed(engine) < before + entries:
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
     sender.join()
@@ -198,9 +183,11 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
         print(f"machine: {machine()}")
         print(f"kafka: {settings.kafka_bootstrap_servers}; read model: {engine.dialect.name}; "
               f"partitions: {settings.topic_partitions}")
-        events = scenario(args.events)
+        events, entries = scenario(args.events)
+        kinds = Counter(json.loads(value)["type"].split(".")[0] for _, value in events)
+        print("events: " + ", ".join(f"{kind} {n:,}" for kind, n in kinds.most_common()))
         parts.append(start_worker(settings, workdir / "worker.log"))
-        elapsed = end_to_end(settings, engine, events)
+        elapsed = end_to_end(settings, engine, events, entries)
         pipeline_rate = args.events / elapsed
         bare_rate = asyncio.run(bare_consumer(settings, args.events))
         print(f"bare consumer:  {bare_rate:10,.0f} events/s  ({args.events:,} events)")

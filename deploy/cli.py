@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -100,24 +100,29 @@ def demo_keys(settings: Settings) -> dict[str, str]:
 
 
 def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
-    from deploy.demo import send_demo, send_demo_beds
+    from deploy.demo import send_demo, send_demo_beds, send_scenario
 
     keys = demo_keys(settings)
     api = f"http://{settings.api_host}:{settings.api_port}"
     people = send_demo(api, keys)
     send_demo_beds(api, keys, people)
-    say(f"sent demo events for {len(people)} people and tonight's beds through {api}")
+    sent = send_scenario(api, keys, settings.zone)
+    say(f"sent demo events for {len(people)} people, tonight's beds and {sent:,} scenario submissions "
+        f"through {api}")
     _show_where_to_look(api, keys, people)
     return 0
 
 
 def _show_where_to_look(api: str, keys: dict[str, str], people: list[str]) -> None:
+    end = datetime.now(UTC).date()
+    start = end - timedelta(days=28)
     print(
         f"""
   API docs:        {api}/docs
   Outreach key:    {keys['outreach']}
   A journey:       curl -s -H 'X-API-Key: {keys['outreach']}' {api}/v1/people/{people[0]}/journey
   Beds tonight:    curl -s -H 'X-API-Key: {keys['outreach']}' {api}/v1/beds/availability
+  Statistics:      curl -s -H 'X-API-Key: {keys['council']}' '{api}/v1/statistics?start={start}&end={end}'
 """,
         flush=True,
     )
@@ -125,7 +130,7 @@ def _show_where_to_look(api: str, keys: dict[str, str], people: list[str]) -> No
 
 def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
     """Broker, topics, worker, API and demo data; Ctrl-C stops everything it started."""
-    from deploy.demo import send_demo, send_demo_beds
+    from deploy.demo import send_demo, send_demo_beds, send_scenario
     from deploy.processes import start_api, start_worker
     from deploy.topics import create_topics
 
@@ -153,6 +158,9 @@ def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
         people = send_demo(api, keys)
         say("registering demo bed providers and tonight's requests...")
         send_demo_beds(api, keys, people)
+        say("sending twelve weeks of the town-centre scenario (200 people) through the API...")
+        sent = send_scenario(api, keys, settings.zone)
+        say(f"sent {sent:,} scenario submissions" if sent else "the scenario was sent on an earlier run")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if httpx.get(f"{api}/v1/people/{people[-1]}/journey", headers={"X-API-Key": keys["outreach"]}).is_success:

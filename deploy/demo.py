@@ -1,12 +1,12 @@
-"""Demo data: a small town centre's week of reports and contacts and tonight's emergency beds,
-sent through the real API."""
+"""Demo data, sent through the real API: the twelve-week town-centre scenario, a small week of
+reports and contacts for the people who ask for beds tonight, and tonight's emergency beds."""
 
 from __future__ import annotations
 
 import random
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from uuid import UUID, uuid5
 
 import httpx
@@ -66,6 +66,43 @@ def send_demo(api_url: str, keys: dict[str, str], now: datetime | None = None) -
             if person not in people:
                 people.append(person)
     return people
+
+
+def send_scenario(api_url: str, keys: dict[str, str], zone: tzinfo, people: int = 200, threads: int = 4,
+                  timeout: float = 300.0) -> int:
+    """Post the scenario (phase 1 in parallel, phase 2 once what it needs is visible); return how
+    many submissions were sent. A scenario sent before (same event ids) is not sent again."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from deploy.scenario import generate
+
+    scenario = generate(datetime.now(zone).date(), zone, people=people)
+    role_key = {"frontline": "frontline", "outreach": "outreach", "council": "council", "charity": "brick"}
+    with httpx.Client(base_url=api_url, timeout=30, limits=httpx.Limits(max_connections=threads)) as client:
+        def get(path: str) -> int:
+            return client.get(path, headers={"X-API-Key": keys["outreach"]}).status_code
+
+        first_report = next(body["event_id"] for path, _, body in scenario.phase(1) if path == "/v1/reports")
+        if get(f"/v1/reports/{first_report}") == 200:
+            return 0
+
+        def post(item: tuple[str, str, dict]) -> None:
+            path, role, body = item
+            client.post(path, json=body, headers={"X-API-Key": keys[role_key[role]]}).raise_for_status()
+
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(post, scenario.phase(1)))
+        deadline = time.monotonic() + timeout
+        for item in scenario.phase(2):
+            path, _, body = item
+            needed = ([f"/v1/people/{body['person_id']}/journey", f"/v1/people/{body['other']}/journey"]
+                      if path.startswith("/v1/identity") else [path.rsplit("/steps", 1)[0]])
+            while any(get(p) != 200 for p in needed):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"demo: the scenario's phase 1 did not arrive within {timeout:.0f}s")
+                time.sleep(0.2)
+            post(item)
+    return len(scenario.submissions)
 
 
 # ---------------------------------------------------------------- emergency beds

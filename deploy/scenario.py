@@ -279,3 +279,30 @@ def _step(out: list, event_id: str, path: str, role: str, person: str | None, mo
                                 "occurred_at": moment.isoformat(), "details": details}))
     if truth is not None and move:
         truth.moves.append((moment.date(), move))
+
+
+def intake_records(scenario: Scenario, recorded_at: datetime) -> tuple[list[tuple[bytes, bytes]], int]:
+    """Phase 1 as the API would put it on the intake topic (for the benchmark, which measures
+    the worker and not HTTP), and how many timeline entries it makes (a report makes two)."""
+    from api.intake import build_events
+    from api.keys import Principal, Role
+    from schemas.submissions import (
+        AccommodationSubmission,
+        CaseSubmission,
+        ContactSubmission,
+        ReportSubmission,
+        WorkSubmission,
+    )
+
+    kinds = {"/v1/reports": ReportSubmission, "/v1/contacts": ContactSubmission,
+             "/v1/accommodation": AccommodationSubmission, "/v1/work": WorkSubmission, "/v1/cases": CaseSubmission}
+    records: list[tuple[bytes, bytes]] = []
+    entries = 0
+    for path, role, body in scenario.phase(1):
+        submission = kinds[path].model_validate(body)
+        principal = Principal(key_id="scenario", organisation=f"scenario-{role}", role=Role(role))
+        for event in build_events(submission, event_id=submission.event_id, principal=principal, now=recorded_at):
+            subject = event.subject or provisional_person_id(event.id)
+            records.append((str(subject).encode(), event.model_dump_json().encode()))
+            entries += 2 if path == "/v1/reports" else 1
+    return records, entries
