@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 
 from journey.identity import combined
 from journey.matching import Match, Profile, candidates, compare, description_words
-from journey.state import Journey
+from journey.state import Journey, status_today
 from schemas.read_model import journeys, timeline_entries
 from schemas.views import JourneyView, TimelineItem
 
@@ -37,18 +37,6 @@ def _absorbed(engine: Engine, journey: Journey) -> list[Journey]:
     return found
 
 
-def status_of(journey: Journey, *, now: datetime, inactive_after_days: int) -> str:
-    """Built for Zero's status today, from the journey and the time the caller passes in."""
-    if journey.merged_into is not None:
-        return "merged"
-    if journey.case.closed_at is not None:
-        return "closed"
-    last = journey.last_contact or journey.last_seen
-    if last is not None and now - last > timedelta(days=inactive_after_days):
-        return "inactive"
-    return "active"
-
-
 def get_journey(*, engine: Engine, person_id: UUID, now: datetime, inactive_after_days: int) -> JourneyView | None:
     """The journey of one person with its whole timeline, or None if nothing is known."""
     own = load_journey(engine, person_id)
@@ -72,7 +60,7 @@ def get_journey(*, engine: Engine, person_id: UUID, now: datetime, inactive_afte
             "contacts", "open_reports", "accommodation", "training", "work", "duty", "duty_outcomes", "case",
             "merged_into", "merged",
         }),
-        status=status_of(journey, now=now, inactive_after_days=inactive_after_days),
+        status=status_today(journey, now=now, inactive_after_days=inactive_after_days),
         events=len(timeline),
         rough_sleeping_nights=len(journey.rough_sleeping_nights),
         emergency_bed_nights=len(journey.emergency_bed_nights),

@@ -6,11 +6,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, tzinfo
 from uuid import UUID, uuid5
 
 import httpx
 
+from deploy.scenario import generate
 from journey.identity import provisional_person_id
 
 DEMO = UUID("0d6c1b1e-8a4f-5a59-9c63-3f7e1a2b4c5d")
@@ -72,10 +74,6 @@ def send_scenario(api_url: str, keys: dict[str, str], zone: tzinfo, people: int 
                   timeout: float = 300.0) -> int:
     """Post the scenario (phase 1 in parallel, phase 2 once what it needs is visible); return how
     many submissions were sent. A scenario sent before (same event ids) is not sent again."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from deploy.scenario import generate
-
     scenario = generate(datetime.now(zone).date(), zone, people=people)
     role_key = {"frontline": "frontline", "outreach": "outreach", "council": "council", "charity": "brick"}
     with httpx.Client(base_url=api_url, timeout=30, limits=httpx.Limits(max_connections=threads)) as client:

@@ -25,7 +25,16 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 from uuid import UUID, uuid5
 
+from api.intake import build_events
+from api.keys import Principal, Role
 from journey.identity import provisional_person_id
+from schemas.submissions import (
+    AccommodationSubmission,
+    CaseSubmission,
+    ContactSubmission,
+    ReportSubmission,
+    WorkSubmission,
+)
 
 SCENARIO = UUID("5c2f7c1e-3d4b-5a6f-8e9d-0a1b2c3d4e5f")
 AREAS = ("TC-MARKET", "TC-STATION", "TC-PARK", "TC-LIBRARY")
@@ -44,7 +53,6 @@ class Truth:
 
     start: date
     nights: dict[int, set[date]] = field(default_factory=dict)  # true person -> nights seen bedded down
-    night_areas: dict[tuple[int, date], str] = field(default_factory=dict)
     changes: list[tuple[date, str]] = field(default_factory=list)  # (day, Built for Zero change)
     active_at: dict[int, list[tuple[date, bool]]] = field(default_factory=dict)
     reports: list[tuple[date, str, str]] = field(default_factory=list)  # (day, area, outcome)
@@ -120,7 +128,6 @@ def generate(today: date, zone: tzinfo, people: int = 1000, seed: int = 12) -> S
         area = rng.choice(AREAS)
         name = NAMES[p % len(NAMES)]
         first = rng.randint(0, WEEKS * 7 - 15)
-        events = 0
         # Who the person is on the platform: a provisional person from a public report, or a
         # record an outreach worker creates at the first contact (street-first).
         reported_first = rng.random() < 0.4
@@ -150,7 +157,6 @@ def generate(today: date, zone: tzinfo, people: int = 1000, seed: int = 12) -> S
                 out.append((2, f"/v1/reports/{report_id}/steps", "outreach",
                             {"event_id": ident(p, "told"), "what": "reporter_told",
                              "occurred_at": at(first + 3, 11).isoformat()}))
-            events += 4
             if not found:
                 first += rng.randint(2, 5)  # outreach meets them a few days later
         nights: list[int] = _nights(rng, story, first)
@@ -172,10 +178,10 @@ def generate(today: date, zone: tzinfo, people: int = 1000, seed: int = 12) -> S
                 else:
                     target = duplicate
             engaged = story != "decliner" and (k > 0 or rng.random() < 0.5)
-            body = _contact(event_id, target, moment, area, engaged, name if target != duplicate and not (
-                target is None and duplicate is not None) else MISSPELT.get(name, name + "o"))
+            on_duplicate = duplicate is not None and target in (None, duplicate)
+            known_as = MISSPELT.get(name, name + "o") if on_duplicate else name
+            body = _contact(event_id, target, moment, area, engaged, known_as)
             out.append((1, "/v1/contacts", "outreach", body))
-            events += 1
             if record is None:
                 record = str(provisional_person_id(UUID(event_id)))
             truth.nights.setdefault(p, set()).add(start + timedelta(days=day))
@@ -186,45 +192,37 @@ def generate(today: date, zone: tzinfo, people: int = 1000, seed: int = 12) -> S
             if story == "returner" and k + 1 < len(nights) and nights[k + 1] - day > 10:
                 # Housed for a while between two spells on the street.
                 housed_day = day + 2
-                _housing(out, ident, p, record, at(housed_day, 14), "supported_housing_entered", truth, start)
+                _housing(out, ident, p, record, at(housed_day, 14), "supported_housing_entered", truth)
                 changes.append((housed_day, "housed", False))
                 active = False
-                events += 1
         # Day-time contacts (not bedded down) with those who engage, between the nights.
         for k in range(rng.randint(1, 8) if story != "brief" else 0):
             day = rng.choice(nights)
             out.append((1, "/v1/contacts", "outreach", _contact(
                 ident(p, "day", k), record, at(day + 1, 13, rng.randint(0, 59)), area, story != "decliner", name,
                 bedded_down=False)))
-            events += 1
         last = max(nights) + 1
         if story == "housed" and last + 3 < WEEKS * 7:
             moved = last + rng.randint(2, 3)
-            _housing(out, ident, p, record, at(moved, 15), "supported_housing_entered", truth, start)
+            _housing(out, ident, p, record, at(moved, 15), "supported_housing_entered", truth)
             changes.append((moved, "housed", False))
-            events += 1
             if moved + 10 < WEEKS * 7 and rng.random() < 0.5:
-                _housing(out, ident, p, record, at(moved + 10, 11), "tenancy_started", truth, start)
-                events += 1
+                _housing(out, ident, p, record, at(moved + 10, 11), "tenancy_started", truth)
             if moved + 5 < WEEKS * 7 and rng.random() < 0.5:
                 _step(out, ident(p, "course"), "/v1/work", "charity", record, at(moved + 5, 10), "course_enrolled",
-                      {"programme": "Kitchen skills", "provider": "The Brick"}, truth, start, "work.course_enrolled")
-                events += 1
+                      {"programme": "Kitchen skills", "provider": "The Brick"}, truth, "work.course_enrolled")
                 if moved + 8 < WEEKS * 7 and rng.random() < 0.5:
                     _step(out, ident(p, "job"), "/v1/work", "charity", record, at(moved + 8, 9), "job_started",
-                          {"programme": "Cafe 73"}, truth, start, "work.job_started")
-                    events += 1
-        if story in ("long_term", "housed", "returner") and story != "decliner":
+                          {"programme": "Cafe 73"}, truth, "work.job_started")
+        if story in ("long_term", "housed", "returner"):
             _step(out, ident(p, "kw"), "/v1/cases", "outreach", record, at(nights[0] + 1, 12), "key_worker_assigned",
-                  {"key_worker": f"KW{p % 9 + 1:02d}"}, None, start, "")
-            events += 1
+                  {"key_worker": f"KW{p % 9 + 1:02d}"}, None, "")
         if story == "brief" and active and rng.random() < 0.3 and last + 2 < WEEKS * 7:
             closed = last + 2
             _step(out, ident(p, "closed"), "/v1/cases", "outreach", record, at(closed, 16), "closed",
-                  {"close_reason": "moved_away"}, None, start, "")
+                  {"close_reason": "moved_away"}, None, "")
             changes.append((closed, "moved_to_inactive", False))
             active = False
-            events += 1
         if duplicate is not None:
             out.append((2, "/v1/identity/merges", "outreach",
                         {"event_id": ident(p, "merge"), "person_id": duplicate, "other": record,
@@ -267,14 +265,14 @@ def _contact(event_id: str, person: str | None, moment: datetime, area: str, eng
     }
 
 
-def _housing(out: list, ident: Any, p: int, person: str | None, moment: datetime, what: str, truth: Truth,
-             start: date) -> None:
+def _housing(out: list, ident: Any, p: int, person: str | None, moment: datetime, what: str,
+             truth: Truth) -> None:
     _step(out, ident(p, what), "/v1/accommodation", "council", person, moment, what, {"provider": "Brick House"},
-          truth, start, f"accommodation.{what}")
+          truth, f"accommodation.{what}")
 
 
 def _step(out: list, event_id: str, path: str, role: str, person: str | None, moment: datetime, what: str,
-          details: dict[str, Any], truth: Truth | None, start: date, move: str) -> None:
+          details: dict[str, Any], truth: Truth | None, move: str) -> None:
     out.append((1, path, role, {"event_id": event_id, "person_id": person, "what": what,
                                 "occurred_at": moment.isoformat(), "details": details}))
     if truth is not None and move:
@@ -284,16 +282,6 @@ def _step(out: list, event_id: str, path: str, role: str, person: str | None, mo
 def intake_records(scenario: Scenario, recorded_at: datetime) -> tuple[list[tuple[bytes, bytes]], int]:
     """Phase 1 as the API would put it on the intake topic (for the benchmark, which measures
     the worker and not HTTP), and how many timeline entries it makes (a report makes two)."""
-    from api.intake import build_events
-    from api.keys import Principal, Role
-    from schemas.submissions import (
-        AccommodationSubmission,
-        CaseSubmission,
-        ContactSubmission,
-        ReportSubmission,
-        WorkSubmission,
-    )
-
     kinds = {"/v1/reports": ReportSubmission, "/v1/contacts": ContactSubmission,
              "/v1/accommodation": AccommodationSubmission, "/v1/work": WorkSubmission, "/v1/cases": CaseSubmission}
     records: list[tuple[bytes, bytes]] = []

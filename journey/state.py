@@ -102,6 +102,26 @@ class Journey(BaseModel):
         return (*self.recent_event_ids, event_id)[-REMEMBERED_EVENT_IDS:]
 
 
+# Stages in which the person has moved on from the street: Built for Zero's "housed".
+MOVED_ON = frozenset({Stage.SUPPORTED_ACCOMMODATION, Stage.TENANCY, Stage.RECONNECTED})
+
+
+def status_today(journey: Journey, *, now: datetime, inactive_after_days: int) -> str:
+    """The person's Built for Zero status at `now`, as the statistics count it: merged records
+    defer to the kept one; closed and moved-on people are not active; nobody seen for the
+    community-set number of days is inactive."""
+    if journey.merged_into is not None:
+        return "merged"
+    if journey.case.closed_at is not None:
+        return "closed"
+    if journey.stage in MOVED_ON:
+        return "housed"
+    last = journey.last_contact or journey.last_seen
+    if last is not None and (now - last).days > inactive_after_days:
+        return "inactive"
+    return "active"
+
+
 def night_of(moment: datetime) -> date:
     """The night a moment belongs to (noon to noon, in the moment's own offset)."""
     return (moment - NIGHT_STARTS_AT).date()

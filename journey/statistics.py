@@ -184,11 +184,13 @@ _OUTFLOW = {"housed": "housed", "inactive": "moved_to_inactive", "left": "no_lon
 
 
 def last_areas(facts: Sequence[Fact], until: datetime) -> dict[str, str | None]:
-    areas: dict[str, str | None] = {}
-    for fact in sorted(facts, key=lambda f: f.at):
-        if fact.at < until and fact.data.get("area_code"):
-            areas[fact.person] = fact.data["area_code"]
-    return areas
+    """Each person's latest area before `until` (one pass: no sort needed)."""
+    latest: dict[str, tuple[datetime, str]] = {}
+    for fact in facts:
+        area = fact.data.get("area_code")
+        if area and fact.at < until and (fact.person not in latest or fact.at >= latest[fact.person][0]):
+            latest[fact.person] = (fact.at, area)
+    return {person: area for person, (_, area) in latest.items()}
 
 
 def built_for_zero(facts: Sequence[Fact], start: date, end: date, rules: Rules,

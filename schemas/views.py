@@ -28,7 +28,7 @@ class JourneyView(BaseModel):
 
     person_id: UUID
     stage: Stage
-    status: Literal["active", "inactive", "closed", "merged"] = Field(
+    status: Literal["active", "housed", "inactive", "closed", "merged"] = Field(
         description="Built for Zero status today: inactive after CASE_INACTIVE_AFTER_DAYS without contact"
     )
     provisional: bool

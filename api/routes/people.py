@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, status
@@ -52,7 +51,7 @@ def read_candidates(person_id: UUID, engine: EngineDep, principal: Principal = I
 
 
 @router.get("/{person_id}/matches/{other}")
-def read_match(person_id: UUID, other: UUID, engine: EngineDep, principal: Principal = IDENTITY) -> Any:
+def read_match(person_id: UUID, other: UUID, engine: EngineDep, principal: Principal = IDENTITY) -> MatchView:
     """Why these two records were, or were not, proposed as the same person."""
     match = explain_match(engine, person_id, other)
     if match is None:

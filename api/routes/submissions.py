@@ -124,7 +124,7 @@ def post_report_step(report_id: UUID, step: ReportStep, engine: EngineDep, produ
 
 
 @router.get("/reports/overdue")
-def get_overdue(engine: EngineDep, settings: SettingsDep, principal: Principal = REPORT_WORKERS) -> list[ReportStatus]:
+def get_overdue(engine: EngineDep, principal: Principal = REPORT_WORKERS) -> list[ReportStatus]:
     """Reports whose target time to the first attempt has passed with no attempt, oldest first."""
     return overdue_reports(engine, now=datetime.now(UTC))
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import handlers
 from journey.identity import Alias, alias_after, combined, provisional_person_id
 from journey.reports import Routing, is_overdue
-from journey.state import Journey, Stage
+from journey.state import Journey, Stage, status_today
 from schemas.events import (
     AccommodationDetails,
     AccommodationRecorded,
@@ -282,3 +282,16 @@ def test_a_night_is_local_noon_to_noon() -> None:
     # Not a family test, but the nights counted on the journey use the same rule as statistics.
     journey = fold([contact(PEOPLE[0], datetime(2026, 3, 2, 5, 0, tzinfo=UTC))])
     assert journey.rough_sleeping_nights == (date(2026, 3, 1),)
+
+
+def test_the_status_today_agrees_with_built_for_zero() -> None:
+    p = PEOPLE[0]
+    seen = fold([contact(p, T0)])
+    assert status_today(seen, now=T0 + timedelta(days=90), inactive_after_days=90) == "active"
+    assert status_today(seen, now=T0 + timedelta(days=91), inactive_after_days=90) == "inactive"
+    housed = fold([accommodation(p, T0 + timedelta(days=1), "tenancy_started")], seen)
+    assert status_today(housed, now=T0 + timedelta(days=2), inactive_after_days=90) == "housed"
+    closed = fold([case(p, T0 + timedelta(days=1), "closed")], seen)
+    assert status_today(closed, now=T0 + timedelta(days=2), inactive_after_days=90) == "closed"
+    merged = fold([identity(p, PEOPLE[1], "merged")], seen)
+    assert status_today(merged, now=T0, inactive_after_days=90) == "merged"
