@@ -146,7 +146,8 @@ def _request(state: ProviderBeds, command: BedRequested) -> Decision:
         return refuse(f"no {command.bed_type.value} beds here that night")
     bed = free_bed(state, command.night, command.bed_type)
     if bed is not None:
-        stay = Stay(request_id=command.id, person_id=command.person_id, bed_type=command.bed_type, bed=bed)
+        stay = Stay(request_id=command.id, person_id=command.person_id, bed_type=command.bed_type, bed=bed,
+                    allocated_at=command.time)
         changed = night.model_copy(update={"stays": (*night.stays, stay)})
         allocated = _for_request("bed.allocated", command, bed=bed)
         return Decision(_with_night(state, command.night, changed), (allocated,), frozenset({command.night}))
@@ -213,7 +214,8 @@ def _promote(state: ProviderBeds, night: date, bed_type: BedType, cause: BedComm
         bed = free_bed(state, night, bed_type) if waiting else None
         if waiting is None or bed is None:
             return state
-        stay = Stay(request_id=waiting.request_id, person_id=waiting.person_id, bed_type=bed_type, bed=bed)
+        stay = Stay(request_id=waiting.request_id, person_id=waiting.person_id, bed_type=bed_type, bed=bed,
+                    allocated_at=cause.time)
         changed = current.model_copy(update={
             "stays": (*current.stays, stay),
             "waitlist": tuple(w for w in current.waitlist if w is not waiting),

@@ -30,6 +30,9 @@ class Stay(Frozen):
     bed_type: BedType
     bed: int
     checked_in: bool = False
+    # When the bed was given: a bed given after its night's release moment (the early-morning
+    # walk books tonight's bed at 01:30) is held for the rest of the night, not released at once.
+    allocated_at: datetime | None = None
 
 
 class Waiting(Frozen):
@@ -110,16 +113,17 @@ def release_moment(night: date, release: time, zone: tzinfo) -> datetime:
 
 
 def due_no_shows(state: ProviderBeds, now: datetime, zone: tzinfo) -> list[tuple[date, Stay]]:
-    """Allocated beds not checked into by their release moment."""
+    """Allocated beds not checked into by their release moment, if they were given before it."""
     if state.provider is None:
         return []
-    return [
-        (night, stay)
-        for night, current in sorted(state.nights.items())
-        if release_moment(night, state.provider.no_show_release, zone) <= now
-        for stay in current.stays
-        if not stay.checked_in
-    ]
+    due = []
+    for night, current in sorted(state.nights.items()):
+        release = release_moment(night, state.provider.no_show_release, zone)
+        if release > now:
+            continue
+        due.extend((night, stay) for stay in current.stays
+                   if not stay.checked_in and (stay.allocated_at is None or stay.allocated_at < release))
+    return due
 
 
 ClaimStatus = Literal["pending", "waitlisted", "allocated", "checked_in"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 
 import httpx
@@ -17,7 +19,8 @@ from api.beds import tonight
 from deploy.processes import Part, free_port, start_api
 from tests.conftest import System
 
-pytestmark = pytest.mark.integration
+# Beds are booked for tonight and released at a local time: the hour the test runs matters.
+pytestmark = [pytest.mark.integration, pytest.mark.clock]
 
 
 def register(system: System, provider_id: str, beds: int, waitlist: int = 10, **extra: Any) -> None:
@@ -148,14 +151,42 @@ def test_a_no_show_frees_the_bed_for_the_next_on_the_waitlist(system: System) ->
 
 def test_the_worker_releases_beds_nobody_arrived_for_at_the_release_time(make_settings) -> None:
     system = System(make_settings(bed_no_show_check_s=0.5))
+    zone = system.settings.zone
     system.start_worker()
     try:
-        # Noon is the start of tonight: already past, so the timer releases the bed at once.
-        register(system, "late-hub", beds=1, no_show_release="12:00")
+        # Not in the last minute of a night: the release time set below must fall on tonight.
+        while datetime.now(zone).time() >= dt_time(11, 59) and datetime.now(zone).time() < dt_time(12):
+            time.sleep(1)
+        # 11:59:59 is the night's last moment: the bed is held while the request is decided.
+        register(system, "late-hub", beds=1, no_show_release="11:59:59")
         request = ask(system, str(uuid.uuid4()), "late-hub")
+        assert decision(system, request)["status"] == "allocated"
+        # The provider moves its release time to two seconds from now: after the allocation,
+        # so the timer releases the bed when that moment comes.
+        soon = (datetime.now(zone) + timedelta(seconds=2)).time().replace(microsecond=0)
+        again = {"provider_id": "late-hub", "name": "Late Hub", "kind": "hub", "area_code": "TC-MARKET",
+                 "no_show_release": soon.isoformat()}
+        assert system.call("POST", "/v1/beds/providers", system.brick_key, again).status_code == 202
         released = decision(system, request, "no_show")
         assert released["bed"] == 1
         system.wait_for("the bed to be free again", lambda: provider_night(system, "late-hub")["free"] == 1)
+    finally:
+        system.close()
+
+
+def test_a_bed_booked_after_the_release_time_is_not_taken_back(make_settings) -> None:
+    system = System(make_settings(bed_no_show_check_s=0.5))
+    system.start_worker()
+    try:
+        # Noon, the start of tonight, is always past: a booking now comes after tonight's release,
+        # as an early-morning walk's booking at 01:30 comes after a 22:00 release.
+        register(system, "late-hub", beds=1, no_show_release="12:00")
+        request = ask(system, str(uuid.uuid4()), "late-hub")
+        assert decision(system, request)["status"] == "allocated"
+        # Three seconds is six rounds of the no-show timer: none of them takes the bed back.
+        time.sleep(3)
+        assert decision(system, request)["status"] == "allocated"
+        assert provider_night(system, "late-hub")["free"] == 0
     finally:
         system.close()
 

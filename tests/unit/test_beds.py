@@ -35,8 +35,8 @@ def capacity(beds: int, provider: str = "hub", change: str = "opened", bed_type:
 
 
 def request(person: uuid.UUID, provider: str = "hub", bed_type: BedType = BedType.GENERAL,
-            night: date = NIGHT) -> BedRequested:
-    return BedRequested(id=uuid.uuid4(), provider_id=provider, source="outreach", actor="k", time=T,
+            night: date = NIGHT, at: datetime = T) -> BedRequested:
+    return BedRequested(id=uuid.uuid4(), provider_id=provider, source="outreach", actor="k", time=at,
                         person_id=person, night=night, bed_type=bed_type)
 
 
@@ -131,6 +131,17 @@ def test_no_show_release_is_on_the_night_in_local_time() -> None:
         == [ask.id]
 
 
+def test_a_bed_booked_after_the_release_time_is_held_for_the_rest_of_the_night() -> None:
+    # The early-morning walk books tonight's bed at 01:30, after the 22:00 release has passed.
+    early_walk = datetime(2026, 11, 24, 1, 30, tzinfo=LONDON)
+    evening, late = request(uuid.uuid4()), request(uuid.uuid4(), at=early_walk)
+    state, outcomes = run(None, register(release=time(22)), capacity(2), evening, late)
+    assert [o.type for o in outcomes] == ["bed.allocated", "bed.allocated"]
+    due = due_no_shows(state, early_walk + timedelta(minutes=1), LONDON)
+    # Only the bed given at 18:00 and not arrived at by 22:00 is released.
+    assert [s.request_id for _, s in due] == [evening.id]
+
+
 def test_the_person_agent_lets_one_request_per_night_through() -> None:
     person = uuid.uuid4()
     first, second = request(person, provider="hub"), request(person, provider="shelter")
@@ -158,7 +169,7 @@ def test_bed_outcomes_reach_the_journey_and_count_nights_in_a_bed() -> None:
     _, outcomes = run(None, register(), capacity(1), ask, stay("bed.check_in", ask.id))
     journey = None
     for outcome in [*outcomes, outcomes[-1]]:  # the last one twice: counted once
-        applied = handlers.apply(journey, outcome)
+        applied = handlers.apply(journey, outcome, LONDON)
         journey = applied.journey if applied else journey
     assert journey is not None
     assert journey.emergency_bed_nights == (NIGHT,)
