@@ -19,7 +19,7 @@ from api.producer import EventProducer
 from deploy.settings import Settings
 from deploy.topics import BED_COMMANDS, BED_REQUESTS
 from journey.beds import capacity_of
-from journey.state import night_of
+from journey.nights import night_of
 from schemas.beds import (
     BedCommand,
     BedCount,
@@ -63,7 +63,7 @@ class Caller:
 
 
 def tonight(now: datetime, settings: Settings) -> date:
-    return night_of(now.astimezone(settings.zone))
+    return night_of(now, settings.zone)
 
 
 def _provider(engine: Engine, provider_id: str) -> Any:

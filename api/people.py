@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -37,7 +37,8 @@ def _absorbed(engine: Engine, journey: Journey) -> list[Journey]:
     return found
 
 
-def get_journey(*, engine: Engine, person_id: UUID, now: datetime, inactive_after_days: int) -> JourneyView | None:
+def get_journey(*, engine: Engine, person_id: UUID, now: datetime, zone: tzinfo,
+                inactive_after_days: int) -> JourneyView | None:
     """The journey of one person with its whole timeline, or None if nothing is known."""
     own = load_journey(engine, person_id)
     if own is None:
@@ -60,7 +61,7 @@ def get_journey(*, engine: Engine, person_id: UUID, now: datetime, inactive_afte
             "contacts", "open_reports", "accommodation", "training", "work", "duty", "duty_outcomes", "case",
             "merged_into", "merged",
         }),
-        status=status_today(journey, now=now, inactive_after_days=inactive_after_days),
+        status=status_today(journey, now=now, zone=zone, inactive_after_days=inactive_after_days),
         events=len(timeline),
         rough_sleeping_nights=len(journey.rough_sleeping_nights),
         emergency_bed_nights=len(journey.emergency_bed_nights),

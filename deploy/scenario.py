@@ -3,7 +3,7 @@
 The generator plays out each person's story (first seen, nights on the street, help declined
 or taken, beds of supported housing, tenancies, courses and jobs, returns to the street, cases
 closed) and writes down, as it goes, what practitioners would count: which nights outreach saw
-them bedded down, the days their Built for Zero status changed, every report's outcome, every
+them bedded down, the nights their Built for Zero status changed, every report's outcome, every
 move. Those counts are the ground truth the end-to-end test compares the platform's statistics
 with; the platform itself never sees them.
 
@@ -28,6 +28,7 @@ from uuid import UUID, uuid5
 from api.intake import build_events
 from api.keys import Principal, Role
 from journey.identity import provisional_person_id
+from journey.nights import night_of
 from schemas.submissions import (
     AccommodationSubmission,
     CaseSubmission,
@@ -186,7 +187,8 @@ def generate(today: date, zone: tzinfo, people: int = 1000, seed: int = 12) -> S
                 record = str(provisional_person_id(UUID(event_id)))
             truth.nights.setdefault(p, set()).add(start + timedelta(days=day))
             if not active:
-                changes.append((day if not early else day + 1,
+                # The early-morning walk's contact belongs to the night before: the same night.
+                changes.append((day,
                                 "newly_identified" if housed_day is None else "returned_from_housing", True))
                 active = True
             if story == "returner" and k + 1 < len(nights) and nights[k + 1] - day > 10:
@@ -276,7 +278,7 @@ def _step(out: list, event_id: str, path: str, role: str, person: str | None, mo
     out.append((1, path, role, {"event_id": event_id, "person_id": person, "what": what,
                                 "occurred_at": moment.isoformat(), "details": details}))
     if truth is not None and move:
-        truth.moves.append((moment.date(), move))
+        truth.moves.append((night_of(moment, moment.tzinfo), move))
 
 
 def intake_records(scenario: Scenario, recorded_at: datetime) -> tuple[list[tuple[bytes, bytes]], int]:

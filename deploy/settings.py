@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     produce_timeout_s: float = Field(10.0, description="How long a submission waits for Kafka's ack.")
 
     local_timezone: str = Field(
-        "Europe/London", description="Time zone of the nights beds are booked for (IANA name)."
+        "Europe/London",
+        description="Time zone of every night, noon to noon: journeys, beds and statistics (IANA name).",
     )
     bed_no_show_release: time = Field(
         time(22, 0), description="Default local time a bed not checked into is released on its night."

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import tzinfo
+from functools import lru_cache, partial
 from uuid import UUID
 
 from handlers import contacts, identity, moves, reports, stays
@@ -35,17 +37,23 @@ class Outcome:
     entry: TimelineEntry
 
 
-_HANDLERS: dict[type, Callable[[Journey, Event], tuple[Journey, str]]] = {
-    ReportReceived: reports.report_received,
-    ContactRecorded: contacts.contact_recorded,
-    BedOutcome: stays.bed_outcome,
-    ReportProgressed: reports.report_progressed,
-    AccommodationRecorded: moves.accommodation_recorded,
-    WorkRecorded: moves.work_recorded,
-    DutyRecorded: moves.duty_recorded,
-    CaseRecorded: moves.case_recorded,
-    IdentityChanged: identity.identity_changed,
-}
+Handler = Callable[[Journey, Event], tuple[Journey, str]]
+
+
+@lru_cache
+def _handlers(zone: tzinfo) -> dict[type, Handler]:
+    """One handler per event family; those that count nights are given the local zone."""
+    return {
+        ReportReceived: reports.report_received,
+        ContactRecorded: partial(contacts.contact_recorded, zone=zone),
+        BedOutcome: stays.bed_outcome,
+        ReportProgressed: reports.report_progressed,
+        AccommodationRecorded: moves.accommodation_recorded,
+        WorkRecorded: moves.work_recorded,
+        DutyRecorded: moves.duty_recorded,
+        CaseRecorded: moves.case_recorded,
+        IdentityChanged: identity.identity_changed,
+    }
 
 
 def check_subject(event: Event) -> UUID:
@@ -54,8 +62,9 @@ def check_subject(event: Event) -> UUID:
     return event.subject
 
 
-def apply(journey: Journey | None, event: Event) -> Outcome | None:
-    """Fold one event into a person's journey; None when the event was already applied."""
+def apply(journey: Journey | None, event: Event, zone: tzinfo) -> Outcome | None:
+    """Fold one event into a person's journey; None when the event was already applied.
+    `zone` is the local time zone whose noon-to-noon nights the journey counts."""
     person_id = check_subject(event)
     if journey is None:
         # A report about someone nobody named starts a provisional person: the identity step
@@ -66,7 +75,7 @@ def apply(journey: Journey | None, event: Event) -> Outcome | None:
         raise Rejected("event subject does not match the journey it was routed to")
     if journey.has_applied(event.id):
         return None
-    changed, summary = _HANDLERS[type(event)](journey, event)
+    changed, summary = _handlers(zone)[type(event)](journey, event)
     journey = changed.model_copy(
         update={"sequence": journey.sequence + 1, "recent_event_ids": journey.remember(event.id)}
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from journey.state import HOUSED, Journey, Stage, night_of, seen, with_night
+from datetime import tzinfo
+
+from journey.nights import night_of
+from journey.state import HOUSED, Journey, Stage, seen, with_night
 from schemas.events import ContactRecorded
 
 
@@ -18,11 +21,11 @@ def stage_after_contact(stage: Stage, *, engaged: bool, bedded_down: bool) -> St
     return stage
 
 
-def contact_recorded(journey: Journey, event: ContactRecorded) -> tuple[Journey, str]:
+def contact_recorded(journey: Journey, event: ContactRecorded, *, zone: tzinfo) -> tuple[Journey, str]:
     details = event.data
     nights = journey.rough_sleeping_nights
     if details.bedded_down:
-        nights = with_night(nights, night_of(event.time))
+        nights = with_night(nights, night_of(event.time, zone))
     last_contact = event.time if journey.last_contact is None else max(journey.last_contact, event.time)
     changed = journey.model_copy(
         update={

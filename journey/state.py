@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, tzinfo
 from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# A night runs from noon to noon: a bedded-down contact at 05:00 on the 10th is the night of
-# the 9th, which is how outreach teams count early-morning street counts.
-NIGHT_STARTS_AT = timedelta(hours=12)
+from journey.nights import nights_between
 
 # How many recent event ids each journey remembers to recognise a redelivered event.
 # Redelivery under at-least-once happens within one uncommitted batch, so this is ample.
@@ -106,10 +104,10 @@ class Journey(BaseModel):
 MOVED_ON = frozenset({Stage.SUPPORTED_ACCOMMODATION, Stage.TENANCY, Stage.RECONNECTED})
 
 
-def status_today(journey: Journey, *, now: datetime, inactive_after_days: int) -> str:
+def status_today(journey: Journey, *, now: datetime, zone: tzinfo, inactive_after_days: int) -> str:
     """The person's Built for Zero status at `now`, as the statistics count it: merged records
-    defer to the kept one; closed and moved-on people are not active; nobody seen for the
-    community-set number of days is inactive."""
+    defer to the kept one; closed and moved-on people are not active; after the community-set
+    number of nights without contact, a person is inactive."""
     if journey.merged_into is not None:
         return "merged"
     if journey.case.closed_at is not None:
@@ -117,14 +115,9 @@ def status_today(journey: Journey, *, now: datetime, inactive_after_days: int) -
     if journey.stage in MOVED_ON:
         return "housed"
     last = journey.last_contact or journey.last_seen
-    if last is not None and (now - last).days > inactive_after_days:
+    if last is not None and nights_between(last, now, zone) >= inactive_after_days:
         return "inactive"
     return "active"
-
-
-def night_of(moment: datetime) -> date:
-    """The night a moment belongs to (noon to noon, in the moment's own offset)."""
-    return (moment - NIGHT_STARTS_AT).date()
 
 
 def seen(journey: Journey, moment: datetime) -> dict[str, datetime]:

@@ -2,9 +2,13 @@
 
 Definitions (DOMAIN.md; the README repeats them for readers of the API):
 
+Periods are of nights, noon to noon in the local time zone (journey/nights.py): a period
+from START to END holds the nights START to END-1, that is every moment from local noon on
+START to local noon on END. Every statistic places its facts by that one rule, so a 05:00
+contact on a period's first date belongs to the period before, in CHAIN and Built for Zero alike.
+
 Rough sleeping: a person is *seen rough sleeping* on a night when an outreach contact found
-them bedded down (noon-to-noon nights, local time). Reports alone never count: CHAIN is
-street-first.
+them bedded down. Reports alone never count: CHAIN is street-first.
 
 CHAIN, for a period P and the previous period Q of the same length:
 - new (flow): seen rough sleeping in P and never before P;
@@ -14,17 +18,18 @@ CHAIN, for a period P and the previous period Q of the same length:
   over at least LOTS-span days (CHAIN: "many contacts over 3 weeks or more");
 - intermittent: not new and not living on the streets.
 
-Built for Zero, for each day's end, a person is one of:
+Built for Zero, at the end of each night, a person is one of:
 - active: literally homeless (seen bedded down or in an emergency bed) and neither housed since,
-  nor closed, nor without contact for INACTIVE days;
+  nor closed, nor without contact for INACTIVE nights;
 - housed: moved into supported housing, a tenancy or a reconnection after their last night
   literally homeless;
-- inactive: no contact (outreach contact, bed check-in, or being seen) for INACTIVE days, or
-  the case closed as moved away, in an institution or died;
+- inactive: no contact (outreach contact, bed check-in, or being seen) for INACTIVE nights (a
+  person last contacted on night N is inactive from night N+INACTIVE on), or the case closed as
+  moved away, in an institution or died;
 - left: the case closed as no longer meeting the criteria.
 Over a period: active on its last day; inflow = newly identified + returned from housing +
 returned from inactive; outflow = housed + moved to inactive + no longer meets criteria; each
-counted by the day a person's status changed, so a person may flow in and out within a period.
+counted by the night a person's status changed, so a person may flow in and out within a period.
 
 Reports received in the period: how many, time from report to first outreach attempt (median,
 90th percentile), share attempted within the area's target, overdue (no attempt by the target
@@ -46,7 +51,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from statistics import median
 from typing import Any
 
-from journey.state import night_of
+from journey.nights import night_of, night_starts
 
 HOUSING_STEPS = frozenset({
     "accommodation.supported_housing_entered", "accommodation.tenancy_started", "accommodation.reconnected",
@@ -106,7 +111,7 @@ def _by_person(facts: Iterable[Fact]) -> dict[str, list[Fact]]:
 def rough_sleeping_nights(facts: Iterable[Fact], zone: tzinfo) -> list[tuple[date, str | None]]:
     """(night, area) for each bedded-down contact."""
     return [
-        (night_of(f.at.astimezone(zone)), f.data.get("area_code"))
+        (night_of(f.at, zone), f.data.get("area_code"))
         for f in facts if f.type == "contact.recorded" and f.data.get("bedded_down")
     ]
 
@@ -135,17 +140,13 @@ def chain(facts: Sequence[Fact], start: date, end: date, rules: Rules, area: str
 # ---------------------------------------------------------------- Built for Zero
 
 
-def _local_day(moment: datetime, zone: tzinfo) -> date:
-    return moment.astimezone(zone).date()
-
-
 def statuses(items: Sequence[Fact], days: Sequence[date], rules: Rules) -> list[str]:
-    """The person's status at the end of each day (days ascending), in one pass over their facts."""
+    """The person's status at the end of each night (nights ascending), in one pass over their facts."""
     homeless = housed = contact = closed = None
     close_reason = None
     result, i = [], 0
     for day in days:
-        while i < len(items) and _local_day(items[i].at, rules.zone) <= day:
+        while i < len(items) and night_of(items[i].at, rules.zone) <= day:
             fact = items[i]
             i += 1
             kind = fact.type
@@ -173,7 +174,7 @@ def _status(homeless: datetime | None, housed: datetime | None, contact: datetim
     if housed is not None and housed >= homeless:
         return "housed"
     last = max(t for t in (homeless, contact) if t is not None)
-    if (day - _local_day(last, rules.zone)).days > rules.inactive_after_days:
+    if (day - night_of(last, rules.zone)).days >= rules.inactive_after_days:
         return "inactive"
     return "active"
 
@@ -197,7 +198,7 @@ def built_for_zero(facts: Sequence[Fact], start: date, end: date, rules: Rules,
                    area: str | None = None) -> dict[str, int]:
     days = [start - timedelta(days=1) + timedelta(days=k) for k in range((end - start).days + 1)]
     counts = Counter(dict.fromkeys(("active", "inflow", *_INFLOW.values(), "outflow", *_OUTFLOW.values()), 0))
-    areas = last_areas(facts, _end_moment(end, rules.zone)) if area else {}
+    areas = last_areas(facts, night_starts(end, rules.zone)) if area else {}
     for person, items in _by_person(facts).items():
         if area is not None and areas.get(person) != area:
             continue
@@ -211,10 +212,6 @@ def built_for_zero(facts: Sequence[Fact], start: date, end: date, rules: Rules,
                 counts[_OUTFLOW[after]] += 1
         counts["active"] += seen[-1] == "active"
     return dict(counts)
-
-
-def _end_moment(end: date, zone: tzinfo) -> datetime:
-    return datetime(end.year, end.month, end.day, tzinfo=zone)
 
 
 # ---------------------------------------------------------------- reports and moves
@@ -246,12 +243,12 @@ def report_response(facts: Sequence[Fact], start: date, end: date, rules: Rules,
                 outcomes[report] = fact.data.get("outcome") or "recorded"
         elif fact.type == "report.reporter_told":
             told.add(report)
-    close = _end_moment(end, rules.zone)
+    close = night_starts(end, rules.zone)
     hours, within, overdue, wanted, informed = [], 0, 0, 0, 0
     mix: Counter[str] = Counter()
     in_period = 0
     for report, fact in received.items():
-        if not (start <= _local_day(fact.at, rules.zone) < end) or (area and fact.data.get("area_code") != area):
+        if not (start <= night_of(fact.at, rules.zone) < end) or (area and fact.data.get("area_code") != area):
             continue
         in_period += 1
         first = attempts.get(report)
@@ -288,10 +285,10 @@ MOVES = ("accommodation.", "work.")
 
 
 def moves(facts: Sequence[Fact], start: date, end: date, rules: Rules, area: str | None = None) -> dict[str, int]:
-    areas = last_areas(facts, _end_moment(end, rules.zone)) if area else {}
+    areas = last_areas(facts, night_starts(end, rules.zone)) if area else {}
     counts: Counter[str] = Counter()
     for fact in facts:
-        if not fact.type.startswith(MOVES) or not (start <= _local_day(fact.at, rules.zone) < end):
+        if not fact.type.startswith(MOVES) or not (start <= night_of(fact.at, rules.zone) < end):
             continue
         if area is not None and areas.get(fact.person) != area:
             continue

@@ -116,7 +116,7 @@ def create_app(settings: Settings) -> faust.App:
         async for events in stream.take_events(batch, within):
             async for event, person_event in decoded(events, decode_event, topic[DEAD_LETTER]):
                 try:
-                    outcome = handlers.apply(journeys.get(event.key), person_event)
+                    outcome = handlers.apply(journeys.get(event.key), person_event, settings.zone)
                 except handlers.Rejected as rejection:
                     await dead_letter(topic[DEAD_LETTER], event.message, f"rejected: {rejection.reason}")
                     continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 
 
@@ -14,6 +14,14 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+def local_noon(days_ago: int, zone: tzinfo) -> datetime:
+    """Local noon `days_ago` days back: the start of a known night, whatever the hour the test
+    runs. A story built from it lands on the same nights at 00:30, at 11:59 and across a DST
+    change; a story built from `now` does not."""
+    today = datetime.now(zone).date()
+    return datetime.combine(today - timedelta(days=days_ago), time(12), tzinfo=zone)
 
 
 def report_body(at: datetime | None = None, **overrides: Any) -> dict[str, Any]:

@@ -33,7 +33,7 @@ class MatchView(BaseModel):
 def read_journey(person_id: UUID, engine: EngineDep, settings: SettingsDep,
                  principal: Principal = READERS) -> JourneyView:
     """A person's journey with its timeline (and the timelines of records merged into it)."""
-    journey = get_journey(engine=engine, person_id=person_id, now=datetime.now(UTC),
+    journey = get_journey(engine=engine, person_id=person_id, now=datetime.now(UTC), zone=settings.zone,
                           inactive_after_days=settings.case_inactive_after_days)
     if journey is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no journey for this person (yet)")

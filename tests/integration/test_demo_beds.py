@@ -13,7 +13,8 @@ from deploy.demo import send_demo_beds
 from deploy.processes import start_api
 from tests.conftest import System
 
-pytestmark = pytest.mark.integration
+# Beds are booked for tonight and released at a local time: the hour the test runs matters.
+pytestmark = [pytest.mark.integration, pytest.mark.clock]
 
 # provider -> bed type -> (capacity, allocated, checked in, free, waitlisted)
 EXPECTED = {

@@ -8,14 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from deploy.topics import INTAKE
-from tests.builders import contact_body, report_body, step_body
+from tests.builders import contact_body, local_noon, report_body, step_body
 from tests.conftest import System
 
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.clock
 def test_every_family_reaches_the_journey_the_report_status_and_the_statistics(system: System) -> None:
-    start = datetime.now(UTC) - timedelta(days=6)
+    # Noon six days ago: the contact at 15:05 is that date's night, inside the period asked for.
+    start = local_noon(6, system.settings.zone)
     report = system.post("/v1/reports", report_body(at=start, details={"wants_update": True}))
     assert report.status_code == 202, report.text
     person, report_id = report.json()["person_id"], report.json()["event_id"]
@@ -97,6 +99,7 @@ def test_every_family_reaches_the_journey_the_report_status_and_the_statistics(s
     assert other_area["chain"]["seen"] == 0 and other_area["reports"]["received"] == 0
 
 
+@pytest.mark.clock
 def test_an_unattempted_report_is_overdue_after_its_areas_target(make_settings) -> None:  # noqa: ANN001
     running = System(make_settings(report_response_hours={"*": 24.0, "TC-MARKET": 1.0}))
     running.start_worker()

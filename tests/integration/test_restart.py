@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from tests.builders import contact_body, report_body
+from tests.builders import contact_body, local_noon, report_body
 from tests.conftest import System
 
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.clock
 def test_stopping_and_restarting_the_worker_keeps_journeys_and_goes_on(system: System) -> None:
-    start = datetime.now(UTC) - timedelta(days=3)
+    start = local_noon(3, system.settings.zone)
     people = []
     for n in range(5):
         report = system.post("/v1/reports", report_body(at=start + timedelta(minutes=n)))

@@ -12,7 +12,8 @@ from deploy.scenario import generate
 from schemas.read_model import timeline_entries
 from tests.conftest import System
 
-pytestmark = pytest.mark.integration
+# Twelve weeks ending yesterday, counted in local nights.
+pytestmark = [pytest.mark.integration, pytest.mark.clock]
 
 
 def _entries(system: System) -> int:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import handlers
-from journey.state import Journey, Stage, night_of
+from journey.nights import night_of
+from journey.state import Journey, Stage
 from schemas.events import (
     ContactDetails,
     ContactPersonal,
@@ -22,6 +24,7 @@ from schemas.events import (
 
 PERSON = uuid.UUID("00000000-0000-4000-8000-000000000001")
 T0 = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
+LONDON = ZoneInfo("Europe/London")
 
 
 def report(at: datetime = T0, person: uuid.UUID | None = PERSON, area: str = "TC-PARK") -> ReportReceived:
@@ -42,14 +45,14 @@ def contact(at: datetime, *, engaged: bool = True, bedded_down: bool = True) -> 
 def fold(events: list) -> Journey | None:
     journey = None
     for event in events:
-        outcome = handlers.apply(journey, event)
+        outcome = handlers.apply(journey, event, LONDON)
         if outcome is not None:
             journey = outcome.journey
     return journey
 
 
 def test_a_report_starts_a_journey_at_reported() -> None:
-    outcome = handlers.apply(None, report())
+    outcome = handlers.apply(None, report(), LONDON)
     assert outcome is not None
     assert outcome.journey.stage is Stage.REPORTED
     assert (outcome.journey.reports, outcome.journey.first_seen, outcome.journey.last_area) == (1, T0, "TC-PARK")
@@ -60,7 +63,7 @@ def test_an_engaging_contact_moves_the_journey_to_engaged_and_counts_the_night()
     journey = fold([report(), contact(T0 + timedelta(hours=8))])
     assert journey.stage is Stage.ENGAGED
     # Seen bedded down at 06:00 on 2 March: that is the night of 1 March.
-    assert journey.rough_sleeping_nights == (night_of(T0 + timedelta(hours=8)),)
+    assert journey.rough_sleeping_nights == (night_of(T0 + timedelta(hours=8), LONDON),)
     assert journey.rough_sleeping_nights[0].isoformat() == "2026-03-01"
 
 
@@ -82,19 +85,19 @@ def test_a_late_event_widens_first_seen_without_moving_last_seen() -> None:
 
 def test_a_redelivered_event_changes_nothing() -> None:
     event = report()
-    journey = handlers.apply(None, event).journey
-    assert handlers.apply(journey, event) is None
+    journey = handlers.apply(None, event, LONDON).journey
+    assert handlers.apply(journey, event, LONDON) is None
 
 
 def test_an_event_without_a_subject_is_rejected() -> None:
     with pytest.raises(handlers.Rejected, match="no subject"):
-        handlers.apply(None, report(person=None))
+        handlers.apply(None, report(person=None), LONDON)
 
 
 def test_an_event_for_another_person_is_rejected() -> None:
-    journey = handlers.apply(None, report()).journey
+    journey = handlers.apply(None, report(), LONDON).journey
     with pytest.raises(handlers.Rejected, match="does not match"):
-        handlers.apply(journey, report(person=uuid.uuid4()))
+        handlers.apply(journey, report(person=uuid.uuid4()), LONDON)
 
 
 events = st.lists(
@@ -133,6 +136,6 @@ def test_counts_equal_a_recount_of_the_events(history: list) -> None:
     assert journey.sequence == len(history)
     assert journey.contacts == len(contacts)
     assert journey.reports == len(history) - len(contacts)
-    assert set(journey.rough_sleeping_nights) == {night_of(c.time) for c in contacts if c.data.bedded_down}
+    assert set(journey.rough_sleeping_nights) == {night_of(c.time, LONDON) for c in contacts if c.data.bedded_down}
     assert journey.first_seen == min(e.time for e in history)
     assert (journey.stage is Stage.ENGAGED) == any(c.data.engaged for c in contacts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -37,6 +38,7 @@ from schemas.events import (
 )
 
 T0 = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
+LONDON = ZoneInfo("Europe/London")
 PEOPLE = [uuid.UUID(f"00000000-0000-4000-8000-00000000000{i}") for i in range(1, 4)]
 
 
@@ -93,7 +95,7 @@ def identity(person: uuid.UUID, other: uuid.UUID, step: str, at: datetime = T0) 
 
 def fold(events: list, journey: Journey | None = None) -> Journey | None:
     for event in events:
-        outcome = handlers.apply(journey, event)
+        outcome = handlers.apply(journey, event, LONDON)
         if outcome is not None:
             journey = outcome.journey
     return journey
@@ -125,7 +127,7 @@ def test_a_report_is_open_until_its_outcome_with_routing_and_the_first_attempt()
     assert (open_report.team, open_report.due_by, open_report.attempted_at) == (
         "Town Centre Outreach", due, T0 + timedelta(hours=5))
     closed = handlers.apply(journey, progress(PEOPLE[0], T0 + timedelta(hours=6), "outcome", received.id,
-                                              outcome="not_found"))
+                                              outcome="not_found"), LONDON)
     assert closed.journey.open_reports == ()
     assert closed.entry.summary == "Report outcome: not found"
 
@@ -181,7 +183,7 @@ def test_duties_open_and_end_with_their_outcome_and_the_case_closes_and_reopens(
 
 
 def test_summaries_carry_no_personal_part() -> None:
-    outcome = handlers.apply(None, case(PEOPLE[0], T0, "strengths_recorded"))
+    outcome = handlers.apply(None, case(PEOPLE[0], T0, "strengths_recorded"), LONDON)
     assert "cooking" not in outcome.entry.summary
 
 
@@ -227,7 +229,7 @@ histories = st.lists(
 def fold_by_person(events: list) -> dict[uuid.UUID, Journey]:
     journeys: dict[uuid.UUID, Journey] = {}
     for event in events:
-        outcome = handlers.apply(journeys.get(event.subject), event)
+        outcome = handlers.apply(journeys.get(event.subject), event, LONDON)
         if outcome is not None:
             journeys[event.subject] = outcome.journey
     return journeys
@@ -286,12 +288,19 @@ def test_a_night_is_local_noon_to_noon() -> None:
 
 def test_the_status_today_agrees_with_built_for_zero() -> None:
     p = PEOPLE[0]
-    seen = fold([contact(p, T0)])
-    assert status_today(seen, now=T0 + timedelta(days=90), inactive_after_days=90) == "active"
-    assert status_today(seen, now=T0 + timedelta(days=91), inactive_after_days=90) == "inactive"
+    seen = fold([contact(p, T0)])  # 22:00 on 1 March: the night of 1 March
+
+    def status(journey: Journey, nights_later: int) -> str:
+        # Each night's 05:00 (the early-morning walk), when "how long since we saw them" is asked.
+        now = T0 + timedelta(days=nights_later, hours=7)
+        return status_today(journey, now=now, zone=LONDON, inactive_after_days=90)
+
+    assert status(seen, 89) == "active"
+    assert status(seen, 90) == "inactive"  # after 90 nights without contact, as Built for Zero counts
+    assert status(seen, 91) == "inactive"
     housed = fold([accommodation(p, T0 + timedelta(days=1), "tenancy_started")], seen)
-    assert status_today(housed, now=T0 + timedelta(days=2), inactive_after_days=90) == "housed"
+    assert status(housed, 2) == "housed"
     closed = fold([case(p, T0 + timedelta(days=1), "closed")], seen)
-    assert status_today(closed, now=T0 + timedelta(days=2), inactive_after_days=90) == "closed"
+    assert status(closed, 2) == "closed"
     merged = fold([identity(p, PEOPLE[1], "merged")], seen)
-    assert status_today(merged, now=T0, inactive_after_days=90) == "merged"
+    assert status(merged, 0) == "merged"

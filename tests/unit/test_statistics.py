@@ -26,12 +26,10 @@ PEOPLE = ["p1", "p2", "p3", "p4"]
 AREAS = ["A", "B"]
 
 
-def local_day(moment: datetime) -> date:
-    return moment.astimezone(LONDON).date()
-
-
 def night(moment: datetime) -> date:
-    return (moment.astimezone(LONDON) - timedelta(hours=12)).date()
+    """Noon to noon, London: written here again so that the recount does not call the code it checks."""
+    local = moment.astimezone(LONDON)
+    return local.date() - timedelta(days=1 if local.hour < 12 else 0)
 
 
 # ---------------------------------------------------------------- the brute force
@@ -59,7 +57,7 @@ def brute_chain(facts: list[Fact], start: date, end: date, area: str | None) -> 
 
 
 def brute_status(facts: list[Fact], person: str, day: date) -> str:
-    mine = sorted((f for f in facts if f.person == person and local_day(f.at) <= day), key=lambda f: f.at)
+    mine = sorted((f for f in facts if f.person == person and night(f.at) <= day), key=lambda f: f.at)
     homeless = [f.at for f in mine if (f.type == "contact.recorded" and f.data["bedded_down"])
                 or f.type == "bed.checked_in"]
     if not homeless:
@@ -71,7 +69,7 @@ def brute_status(facts: list[Fact], person: str, day: date) -> str:
     if housed and max(housed) >= max(homeless):
         return "housed"
     contacts = [f.at for f in mine if f.type in ("contact.recorded", "bed.checked_in")]
-    if (day - local_day(max(contacts))).days > RULES.inactive_after_days:
+    if (day - night(max(contacts))).days >= RULES.inactive_after_days:
         return "inactive"
     return "active"
 
@@ -113,11 +111,11 @@ def _fact(person: str, kind: int, minutes: int, area: str, flag: bool, reason: s
 
 facts_strategy = st.lists(
     st.builds(_fact, st.sampled_from(PEOPLE), st.sampled_from([0, 0, 0, 1, 2, 3, 4, 5]),
-              st.integers(0, 60 * 24 * 70), st.sampled_from(AREAS), st.booleans(),
+              st.integers(0, 60 * 24 * 110), st.sampled_from(AREAS), st.booleans(),
               st.sampled_from(["moved_away", "died", "no_longer_meets_criteria"])),
     max_size=40,
 )
-periods = st.tuples(st.integers(0, 70), st.integers(1, 35)).map(
+periods = st.tuples(st.integers(0, 110), st.integers(1, 35)).map(
     lambda p: (T0.date() + timedelta(days=p[0]), T0.date() + timedelta(days=p[0] + p[1])))
 
 
@@ -141,7 +139,7 @@ def test_built_for_zero_equals_a_brute_force_recount(facts: list[Fact], period: 
 
 
 reports_strategy = st.lists(
-    st.tuples(st.integers(0, 60 * 24 * 30), st.sampled_from(AREAS), st.booleans(),
+    st.tuples(st.integers(0, 60 * 24 * 110), st.sampled_from(AREAS), st.booleans(),
               st.one_of(st.none(), st.integers(0, 60 * 48)), st.integers(1, 48),
               st.sampled_from([None, "found_and_engaged", "not_found", "already_known"]), st.booleans()),
     max_size=25,
@@ -170,14 +168,14 @@ def _report_facts(specs: list) -> list[Fact]:
 def test_report_response_equals_a_brute_force_recount(specs: list, period: tuple[date, date],
                                                       area: str | None) -> None:
     start, end = period
-    close = datetime(end.year, end.month, end.day, tzinfo=LONDON)
+    close = datetime(end.year, end.month, end.day, 12, tzinfo=LONDON)
     facts = _report_facts(specs)
     counted = all_statistics(facts, start, end, RULES, area)["reports"]
     received = attempted = within = overdue = wanted = told = 0
     outcomes: dict[str, int] = {}
     for minutes, r_area, wants, attempt_after, target_h, outcome, was_told in specs:
         at = T0 + timedelta(minutes=minutes)
-        if not (start <= local_day(at) < end) or area not in (None, r_area):
+        if not (start <= night(at) < end) or area not in (None, r_area):
             continue
         received += 1
         due = at + timedelta(hours=target_h)
@@ -214,13 +212,38 @@ def test_a_person_seen_in_consecutive_periods_is_stock_and_after_a_gap_a_returne
     assert chain(seen, first + 4 * week, first + 5 * week, RULES)["returner"] == 1
 
 
-def test_inactive_starts_the_day_after_the_community_set_number_of_days() -> None:
-    last = Fact("p", "contact.recorded", T0, {"bedded_down": True, "area_code": "A"})
-    day = local_day(T0)
-    on_the_tenth_day = built_for_zero([last], day + timedelta(days=10), day + timedelta(days=11), RULES)
-    on_the_eleventh_day = built_for_zero([last], day + timedelta(days=11), day + timedelta(days=12), RULES)
-    assert (on_the_tenth_day["active"], on_the_tenth_day["moved_to_inactive"]) == (1, 0)
-    assert (on_the_eleventh_day["active"], on_the_eleventh_day["moved_to_inactive"]) == (0, 1)
+def test_after_ninety_nights_without_contact_a_person_is_inactive() -> None:
+    rules = Rules(zone=LONDON, inactive_after_days=90)
+    # Last seen bedded down at 23:00 on the night of 1 June (BST): nights 89, 90 and 91 after it.
+    last = Fact("p", "contact.recorded", datetime(2026, 6, 1, 23, tzinfo=LONDON), {"bedded_down": True})
+    night_seen = date(2026, 6, 1)
+
+    def on(nights_later: int) -> dict[str, int]:
+        day = night_seen + timedelta(days=nights_later)
+        return built_for_zero([last], day, day + timedelta(days=1), rules)
+
+    assert (on(89)["active"], on(89)["moved_to_inactive"]) == (1, 0)
+    assert (on(90)["active"], on(90)["moved_to_inactive"]) == (0, 1)  # the change happens on night 90
+    assert (on(91)["active"], on(91)["moved_to_inactive"]) == (0, 0)
+
+
+def test_a_5am_contact_belongs_to_the_night_before_in_chain_and_built_for_zero_alike() -> None:
+    # 05:00 BST on 1 July is the night of 30 June: outside a period that starts on 1 July.
+    early = Fact("p", "contact.recorded", datetime(2026, 7, 1, 5, tzinfo=LONDON), {"bedded_down": True})
+    july, june = (date(2026, 7, 1), date(2026, 7, 8)), (date(2026, 6, 30), date(2026, 7, 1))
+    assert chain([early], *july, RULES)["seen"] == 0
+    assert built_for_zero([early], *july, RULES)["newly_identified"] == 0
+    assert chain([early], *june, RULES)["new"] == 1
+    assert built_for_zero([early], *june, RULES)["newly_identified"] == 1
+
+
+def test_one_instant_written_in_two_offsets_is_one_night() -> None:
+    # 23:30 BST and 22:30Z are the same moment: the night of 1 July, whatever offset the client sent.
+    bst = Fact("p", "contact.recorded", datetime.fromisoformat("2026-07-01T23:30:00+01:00"), {"bedded_down": True})
+    utc = Fact("p", "contact.recorded", datetime.fromisoformat("2026-07-01T22:30:00+00:00"), {"bedded_down": True})
+    period = (date(2026, 7, 1), date(2026, 7, 2))
+    assert chain([bst], *period, RULES) == chain([utc], *period, RULES)
+    assert chain([bst], *period, RULES)["seen"] == 1
 
 
 def test_seen_on_the_first_night_of_the_previous_period_is_stock() -> None:
