@@ -18,7 +18,10 @@ from schemas.views import JourneyView, TimelineItem
 def load_journey(engine: Engine, person_id: UUID) -> Journey | None:
     with engine.connect() as connection:
         row = connection.execute(select(journeys.c.state).where(journeys.c.person_id == str(person_id))).first()
-    return Journey.model_validate(row.state) if row and row.state else None
+    if not row or not row.state:
+        return None
+    # Rows written before a field was dropped (e.g. recent_event_ids) still load.
+    return Journey.model_validate({k: v for k, v in row.state.items() if k in Journey.model_fields})
 
 
 def _absorbed(engine: Engine, journey: Journey) -> list[Journey]:

@@ -46,6 +46,20 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(500, description="Most events an agent takes in one batch.")
     worker_batch_within_s: float = Field(0.01, description="Longest an agent waits to fill a batch.")
     worker_producer_linger_s: float = Field(0.005, description="How long the worker's producer gathers a batch.")
+    worker_session_timeout_s: float = Field(
+        10.0, description="How long before a worker that stopped answering loses its partitions to another."
+    )
+
+    journey_refold_days: int = Field(
+        28,
+        description="How late an event may arrive and still be folded into its place by event time; "
+                    "the journey agent keeps this many days of a person's events (without personal data).",
+    )
+    fault_injection: str | None = Field(
+        None,
+        description="Tests only: 'after-state:P' makes the worker SIGKILL itself with probability P "
+                    "between writing a batch's state and sending its outputs.",
+    )
 
     database_url: str | None = Field(
         None,

@@ -1,15 +1,22 @@
-"""Pure handlers: (journey, event) -> outcome. One module per event family; no I/O here."""
+"""Pure handlers: (journey, event) -> outcome. One module per event family; no I/O here.
+
+`record` is what the journey agent calls: it keeps a person's events in event-time order
+(journey/history.py), applies each event once however often it arrives, folds a late event into
+its place, and returns the outcomes to publish: the event's own, and those of the later events
+whose timeline entries its arrival changed. A redelivered event gets its outcomes again, so an
+output lost in a crash between the state write and the send is sent on redelivery."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from functools import lru_cache, partial
 from uuid import UUID
 
 from handlers import contacts, identity, moves, reports, stays
 from handlers.errors import Rejected
+from journey.history import History, due_to_settle, place_for, without_personal
 from journey.identity import provisional_person_id
 from journey.state import Journey, Stage
 from schemas.events import (
@@ -26,7 +33,7 @@ from schemas.events import (
 )
 from schemas.updates import TimelineEntry
 
-__all__ = ["Outcome", "Rejected", "apply"]
+__all__ = ["Outcome", "Recorded", "Rejected", "apply", "fold", "record"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +69,8 @@ def check_subject(event: Event) -> UUID:
     return event.subject
 
 
-def apply(journey: Journey | None, event: Event, zone: tzinfo) -> Outcome | None:
-    """Fold one event into a person's journey; None when the event was already applied.
+def apply(journey: Journey | None, event: Event, zone: tzinfo) -> Outcome:
+    """Fold one event into a person's journey (one step: `record` decides order and duplicates).
     `zone` is the local time zone whose noon-to-noon nights the journey counts."""
     person_id = check_subject(event)
     if journey is None:
@@ -73,12 +80,8 @@ def apply(journey: Journey | None, event: Event, zone: tzinfo) -> Outcome | None
         journey = Journey(person_id=person_id, stage=Stage.REPORTED, provisional=provisional)
     elif journey.person_id != person_id:
         raise Rejected("event subject does not match the journey it was routed to")
-    if journey.has_applied(event.id):
-        return None
     changed, summary = _handlers(zone)[type(event)](journey, event)
-    journey = changed.model_copy(
-        update={"sequence": journey.sequence + 1, "recent_event_ids": journey.remember(event.id)}
-    )
+    journey = changed.model_copy(update={"sequence": journey.sequence + 1})
     entry = TimelineEntry(
         event_id=event.id,
         person_id=person_id,
@@ -91,3 +94,63 @@ def apply(journey: Journey | None, event: Event, zone: tzinfo) -> Outcome | None
         stage=journey.stage,
     )
     return Outcome(journey=journey, entry=entry)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """The person's history after an event arrived, and what to publish: (outcome, event) for
+    the event and for every later event whose entry changed, oldest first. `redelivered` says
+    the event had been applied before (its outcomes are the same as the first time's)."""
+
+    history: History
+    published: tuple[tuple[Outcome, Event], ...]
+    redelivered: bool
+
+
+def record(history: History | None, event: Event, zone: tzinfo, window: timedelta) -> Recorded:
+    """Take one arriving event into a person's history: in its place by event time, once."""
+    person_id = check_subject(event)
+    if history is not None and history.person_id != person_id:
+        raise Rejected("event subject does not match the journey it was routed to")
+    if history is not None and event.id in history.settled_ids:
+        # Applied, published and settled long ago: nothing to do or to send again.
+        return Recorded(history, (), redelivered=True)
+    recent = history.recent if history else ()
+    settled = history.settled if history else None
+    position = history.position_of(event.id) if history else None
+    redelivered = position is not None
+    if position is None:
+        position = place_for(recent, event)
+        recent = (*recent[:position], without_personal(event), *recent[position:])
+    if history is not None and not redelivered and position == len(recent) - 1:
+        before: Journey | None = history.journey  # the usual case: the newest event so far
+    else:
+        before = settled
+        for earlier in recent[:position]:
+            before = apply(before, earlier, zone).journey
+    published = []
+    journey = before
+    for index in range(position, len(recent)):
+        # The arriving event's own update carries it whole (the read model stores its personal
+        # part); later events' updates change only their entries' place and stage.
+        current = event if index == position else recent[index]
+        outcome = apply(journey, current, zone)
+        journey = outcome.journey
+        published.append((outcome, current))
+    assert journey is not None
+    settling = due_to_settle(recent, window)
+    settled_ids = history.settled_ids if history else ()
+    for old in recent[:settling]:
+        settled = apply(settled, old, zone).journey
+        settled_ids = (*settled_ids, old.id)
+    changed = History(person_id=person_id, journey=journey, settled=settled, settled_ids=settled_ids,
+                      recent=recent[settling:])
+    return Recorded(changed, tuple(published), redelivered)
+
+
+def fold(events: Iterable[Event], zone: tzinfo, window: timedelta) -> History | None:
+    """A person's history from their events in the order they arrive (for tests and replays)."""
+    history = None
+    for event in events:
+        history = record(history, event, zone, window).history
+    return history

@@ -10,10 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from journey.nights import nights_between
 
-# How many recent event ids each journey remembers to recognise a redelivered event.
-# Redelivery under at-least-once happens within one uncommitted batch, so this is ample.
-REMEMBERED_EVENT_IDS = 256
-
 
 class Stage(StrEnum):
     """Where the person is on the road from the street, as far as events tell.
@@ -91,13 +87,6 @@ class Journey(BaseModel):
     merged: tuple[UUID, ...] = Field((), description="People merged into this one (their own journeys are kept)")
     linked: tuple[UUID, ...] = Field((), description="Records of the same person, kept apart")
     not_same_as: tuple[UUID, ...] = Field((), description="Records split from this one: never proposed again")
-    recent_event_ids: tuple[UUID, ...] = ()
-
-    def has_applied(self, event_id: UUID) -> bool:
-        return event_id in self.recent_event_ids
-
-    def remember(self, event_id: UUID) -> tuple[UUID, ...]:
-        return (*self.recent_event_ids, event_id)[-REMEMBERED_EVENT_IDS:]
 
 
 # Stages in which the person has moved on from the street: Built for Zero's "housed".

@@ -28,11 +28,15 @@ class TimelineEntry(BaseModel):
 
 
 class JourneyUpdate(BaseModel):
-    """One applied event: the journey after it, its timeline entry and the event itself."""
+    """One applied event: the journey after it, its timeline entry and the event itself.
+
+    `refolded`: a late event arrived before this one in event time, so this entry's place and
+    stage changed; the event is sent without its personal part and only the entry is updated."""
 
     journey: Journey
     entry: TimelineEntry
     event: Event
+    refolded: bool = False
 
 
 class DeadLetter(BaseModel):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, or_
+from sqlalchemy import Connection, Engine, Table, bindparam, or_
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -40,7 +40,6 @@ def project(engine: Engine, updates: Sequence[JourneyUpdate], now: datetime) -> 
     """Store a batch of updates. Replaying any of them changes nothing."""
     if not updates:
         return
-    insert = _insert(engine)
     entries = [
         {
             **update.entry.model_dump(mode="python"),
@@ -50,7 +49,13 @@ def project(engine: Engine, updates: Sequence[JourneyUpdate], now: datetime) -> 
             "data": update.event.data.model_dump(mode="json"),
             "personal": update.event.personal.model_dump(mode="json", exclude_none=True),
         }
-        for update in updates
+        for update in updates if not update.refolded
+    ]
+    # A late event moved these entries along: their place and stage change, nothing else.
+    moved = [
+        {"id": str(u.entry.event_id), "new_sequence": u.entry.sequence, "new_stage": u.entry.stage.value,
+         "new_summary": u.entry.summary}
+        for u in updates if u.refolded
     ]
     # Only the newest state of each person in the batch needs writing.
     latest: dict[str, dict[str, Any]] = {}
@@ -76,7 +81,18 @@ def project(engine: Engine, updates: Sequence[JourneyUpdate], now: datetime) -> 
             "updated_at": now,
         }
     with engine.begin() as connection:
-        connection.execute(insert(timeline_entries).on_conflict_do_nothing(), entries)
+        # The event id is the key; a newer place (a late event arrived before it) wins, an older
+        # redelivered one changes nothing. The event's data and personal part never change.
+        upsert_newer(connection, timeline_entries, ["event_id"], entries, keep=("data", "personal"))
+        if moved:
+            table = timeline_entries.c
+            connection.execute(
+                sql_update(timeline_entries)
+                .where(table.event_id == bindparam("id"), table.sequence < bindparam("new_sequence"))
+                .values(sequence=bindparam("new_sequence"), stage=bindparam("new_stage"),
+                        summary=bindparam("new_summary")),
+                moved,
+            )
         # An older update redelivered after a newer one must not roll the journey back.
         upsert_newer(connection, journeys, ["person_id"], list(latest.values()))
         _project_reports(connection, [u.event for u in updates])

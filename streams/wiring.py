@@ -17,7 +17,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from deploy.settings import Settings
 from journey.beds import PersonNights, ProviderBeds
 from journey.identity import Alias
-from journey.state import Journey
 
 log = logging.getLogger("journeys.projector")
 
@@ -36,8 +35,7 @@ class ModelCodec(codecs.Codec):
         return self.model.model_validate_json(s)
 
 
-for _name, _model in (("journey", Journey), ("provider-beds", ProviderBeds), ("person-nights", PersonNights),
-                      ("alias", Alias)):
+for _name, _model in (("provider-beds", ProviderBeds), ("person-nights", PersonNights), ("alias", Alias)):
     codecs.register(_name, ModelCodec(_model))
 
 

@@ -167,11 +167,9 @@ def test_bed_outcomes_reach_the_journey_and_count_nights_in_a_bed() -> None:
     person = uuid.uuid4()
     ask = request(person)
     _, outcomes = run(None, register(), capacity(1), ask, stay("bed.check_in", ask.id))
-    journey = None
-    for outcome in [*outcomes, outcomes[-1]]:  # the last one twice: counted once
-        applied = handlers.apply(journey, outcome, LONDON)
-        journey = applied.journey if applied else journey
-    assert journey is not None
+    history = handlers.fold([*outcomes, outcomes[-1]], LONDON, timedelta(days=28))  # the last twice: counted once
+    assert history is not None
+    journey = history.journey
     assert journey.emergency_bed_nights == (NIGHT,)
     assert journey.stage is Stage.EMERGENCY_ACCOMMODATION
     assert journey.sequence == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,6 +22,7 @@ from schemas.events import (
     ReportPersonal,
     ReportReceived,
 )
+from tests.events import accommodation
 
 PERSON = uuid.UUID("00000000-0000-4000-8000-000000000001")
 T0 = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
@@ -42,13 +44,12 @@ def contact(at: datetime, *, engaged: bool = True, bedded_down: bool = True) -> 
     )
 
 
-def fold(events: list) -> Journey | None:
-    journey = None
-    for event in events:
-        outcome = handlers.apply(journey, event, LONDON)
-        if outcome is not None:
-            journey = outcome.journey
-    return journey
+WINDOW = timedelta(days=365)  # longer than any story here: every event keeps its place
+
+
+def fold(events: list, window: timedelta = WINDOW) -> Journey | None:
+    history = handlers.fold(events, LONDON, window)
+    return history.journey if history else None
 
 
 def test_a_report_starts_a_journey_at_reported() -> None:
@@ -83,10 +84,43 @@ def test_a_late_event_widens_first_seen_without_moving_last_seen() -> None:
     assert (journey.first_seen, journey.last_seen) == (T0 - timedelta(days=2), T0)
 
 
-def test_a_redelivered_event_changes_nothing() -> None:
+def test_a_redelivered_event_changes_nothing_and_its_outputs_are_given_again() -> None:
     event = report()
-    journey = handlers.apply(None, event, LONDON).journey
-    assert handlers.apply(journey, event, LONDON) is None
+    first = handlers.record(None, event, LONDON, WINDOW)
+    again = handlers.record(first.history, event, LONDON, WINDOW)
+    assert (first.redelivered, again.redelivered) == (False, True)
+    assert again.history == first.history
+    # A crash between the state write and the send lost nothing: the same outputs come again.
+    assert again.published == first.published
+
+
+def test_a_late_contact_from_before_a_tenancy_is_not_a_return_to_the_street() -> None:
+    tenancy = accommodation(PERSON, T0 + timedelta(days=3), "tenancy_started")
+    before = contact(T0 + timedelta(days=1))  # a phone that was offline sends it after the tenancy
+    in_order, late = fold([contact(T0), before, tenancy]), fold([contact(T0), tenancy, before])
+    assert late == in_order
+    assert late.stage is Stage.TENANCY
+
+
+def test_a_late_event_moves_the_later_entries_along_and_says_so() -> None:
+    early, later = contact(T0), contact(T0 + timedelta(days=2), bedded_down=False)
+    history = handlers.fold([early, later], LONDON, WINDOW)
+    between = report(at=T0 + timedelta(days=1))
+    recorded = handlers.record(history, between, LONDON, WINDOW)
+    assert [(outcome.entry.event_id, outcome.entry.sequence) for outcome, _ in recorded.published] == [
+        (between.id, 2), (later.id, 3)]
+    assert recorded.published[0][1] is between  # its own update carries the whole event
+    assert recorded.published[1][1].personal == type(later.personal)()  # others without personal data
+
+
+def test_events_settle_out_of_the_window_and_are_still_never_applied_twice() -> None:
+    window = timedelta(days=7)
+    story = [contact(T0 + timedelta(days=d)) for d in range(0, 30, 2)]
+    history = handlers.fold(story, LONDON, window)
+    assert len(history.recent) < len(story) and len(history.settled_ids) + len(history.recent) == len(story)
+    assert history.journey == fold(story)  # settling changes nothing about the journey
+    again = handlers.record(history, story[0], LONDON, window)
+    assert again.redelivered and again.history == history and again.published == ()
 
 
 def test_an_event_without_a_subject_is_rejected() -> None:
@@ -124,6 +158,20 @@ def test_redelivering_any_event_changes_nothing(history: list, data: st.DataObje
     position = data.draw(st.integers(0, len(history) - 1))
     redelivered = [*history[: position + 1], history[position], *history[position + 1 :]]
     assert fold(redelivered) == fold(history)
+
+
+@given(events, st.randoms(use_true_random=False))
+def test_any_arrival_order_gives_the_same_journey(history: list, random: Any) -> None:
+    shuffled = list(history)
+    random.shuffle(shuffled)
+    assert fold(shuffled) == fold(history)
+
+
+@given(events, st.randoms(use_true_random=False))
+def test_any_arrival_order_with_duplicates_anywhere_gives_the_same_journey(history: list, random: Any) -> None:
+    noisy = list(history) + [random.choice(history) for _ in range(len(history) // 2)] if history else []
+    random.shuffle(noisy)
+    assert fold(noisy) == fold(history)
 
 
 @given(events)

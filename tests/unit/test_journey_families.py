@@ -4,100 +4,38 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import handlers
+from journey.history import History
 from journey.identity import Alias, alias_after, combined, provisional_person_id
 from journey.reports import Routing, is_overdue
 from journey.state import Journey, Stage, status_today
-from schemas.events import (
-    AccommodationDetails,
-    AccommodationRecorded,
-    BedOutcome,
-    BedOutcomeDetails,
-    CaseDetails,
-    CasePersonal,
-    CaseRecorded,
-    ContactDetails,
-    ContactPersonal,
-    ContactRecorded,
-    DutyDetails,
-    DutyRecorded,
-    IdentityChanged,
-    IdentityDetails,
-    ReportDetails,
-    ReportPersonal,
-    ReportProgress,
-    ReportProgressed,
-    ReportReceived,
-    WorkDetails,
-    WorkRecorded,
+from tests.events import (
+    T0,
+    accommodation,
+    bed,
+    case,
+    contact,
+    duty,
+    identity,
+    progress,
+    report,
+    work,
 )
 
-T0 = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
 LONDON = ZoneInfo("Europe/London")
 PEOPLE = [uuid.UUID(f"00000000-0000-4000-8000-00000000000{i}") for i in range(1, 4)]
 
 
-def _envelope(person: uuid.UUID | None, at: datetime) -> dict:
-    return {"id": uuid.uuid4(), "source": "org", "actor": "key", "subject": person, "time": at, "recorded_at": at}
-
-
-def report(person: uuid.UUID | None, at: datetime, area: str = "TC-MARKET") -> ReportReceived:
-    return ReportReceived(**_envelope(person, at), data=ReportDetails(channel="public", area_code=area),
-                          personal=ReportPersonal())
-
-
-def progress(person: uuid.UUID, at: datetime, step: str, report_id: uuid.UUID, **data: object) -> ReportProgressed:
-    return ReportProgressed(**_envelope(person, at), type=f"report.{step}",
-                            data=ReportProgress(report_id=report_id, **data))
-
-
-def contact(person: uuid.UUID, at: datetime, *, engaged: bool = True, bedded_down: bool = True,
-            area: str = "TC-MARKET") -> ContactRecorded:
-    return ContactRecorded(**_envelope(person, at), data=ContactDetails(
-        team="TCO", worker="W1", bedded_down=bedded_down, engaged=engaged, area_code=area), personal=ContactPersonal())
-
-
-def accommodation(person: uuid.UUID, at: datetime, step: str) -> AccommodationRecorded:
-    return AccommodationRecorded(**_envelope(person, at), type=f"accommodation.{step}",
-                                 data=AccommodationDetails(to_area="ELSEWHERE" if step == "reconnected" else None))
-
-
-def work(person: uuid.UUID, at: datetime, step: str) -> WorkRecorded:
-    return WorkRecorded(**_envelope(person, at), type=f"work.{step}", data=WorkDetails(programme="Kitchen skills"))
-
-
-def duty(person: uuid.UUID, at: datetime, step: str) -> DutyRecorded:
-    ended = step.endswith("ended")
-    return DutyRecorded(**_envelope(person, at), type=f"duty.{step}",
-                        data=DutyDetails(local_authority="Wigan", outcome="accommodation_secured" if ended else None))
-
-
-def case(person: uuid.UUID, at: datetime, step: str) -> CaseRecorded:
-    details = {"key_worker_assigned": CaseDetails(key_worker="KW1"), "closed": CaseDetails(close_reason="moved_away")}
-    personal = CasePersonal(strengths=("cooking",)) if step == "strengths_recorded" else CasePersonal()
-    return CaseRecorded(**_envelope(person, at), type=f"case.{step}", data=details.get(step, CaseDetails()),
-                        personal=personal)
-
-
-def bed(person: uuid.UUID, at: datetime, step: str) -> BedOutcome:
-    return BedOutcome(**_envelope(person, at), type=f"bed.{step}", data=BedOutcomeDetails(
-        request_id=uuid.uuid4(), provider_id="hub", night=at.date(), bed_type="general", bed=1))
-
-
-def identity(person: uuid.UUID, other: uuid.UUID, step: str, at: datetime = T0) -> IdentityChanged:
-    return IdentityChanged(**_envelope(person, at), type=f"identity.{step}", data=IdentityDetails(other=other))
-
-
 def fold(events: list, journey: Journey | None = None) -> Journey | None:
+    """One handler step after another, in the order given (the behaviour of each family)."""
     for event in events:
-        outcome = handlers.apply(journey, event, LONDON)
-        if outcome is not None:
-            journey = outcome.journey
+        journey = handlers.apply(journey, event, LONDON).journey
     return journey
 
 
@@ -226,13 +164,15 @@ histories = st.lists(
 ).map(lambda specs: [_STEPS[k](p, T0 + timedelta(minutes=m)) for p, k, m in specs])
 
 
+WINDOW = timedelta(days=365)  # longer than any story here: every event keeps its place
+
+
 def fold_by_person(events: list) -> dict[uuid.UUID, Journey]:
-    journeys: dict[uuid.UUID, Journey] = {}
+    """What the journey agent would hold, given the events in this arrival order."""
+    histories: dict[uuid.UUID, History] = {}
     for event in events:
-        outcome = handlers.apply(journeys.get(event.subject), event, LONDON)
-        if outcome is not None:
-            journeys[event.subject] = outcome.journey
-    return journeys
+        histories[event.subject] = handlers.record(histories.get(event.subject), event, LONDON, WINDOW).history
+    return {person: history.journey for person, history in histories.items()}
 
 
 @given(histories)
@@ -254,8 +194,25 @@ def test_every_family_a_duplicated_event_changes_nothing(history: list, data: st
 def test_one_persons_events_never_change_anothers_journey(history: list) -> None:
     together = fold_by_person(history)
     for person in PEOPLE:
-        alone = fold([e for e in history if e.subject == person])
-        assert together.get(person) == alone
+        alone = fold_by_person([e for e in history if e.subject == person])
+        assert together.get(person) == alone.get(person)
+
+
+@given(histories, st.randoms(use_true_random=False))
+def test_every_family_any_arrival_order_and_any_duplicates_give_the_same_journeys(
+    history: list, random: Any
+) -> None:
+    arrived = list(history) + [random.choice(history) for _ in range(len(history) // 3)] if history else []
+    random.shuffle(arrived)
+    assert fold_by_person(arrived) == fold_by_person(history)
+
+
+@given(histories)
+def test_every_family_arrival_order_is_event_time_order(history: list) -> None:
+    # The journey agent's fold equals the plain fold of the events sorted by when they happened.
+    for person, journey in fold_by_person(history).items():
+        mine = sorted((e for e in history if e.subject == person), key=lambda e: (e.time, str(e.id)))
+        assert journey == fold(mine)
 
 
 @given(histories, histories)
@@ -269,7 +226,7 @@ def test_a_merge_followed_by_its_undo_restores_both_journeys_exactly(first: list
     assert merged_a.merged_into == b and a in merged_b.merged
     undone_a = fold([identity(a, b, "merge_undone")], merged_a)
     undone_b = fold([identity(b, a, "merge_undone")], merged_b)
-    bookkeeping = {"sequence", "recent_event_ids"}
+    bookkeeping = {"sequence"}
     assert undone_a.model_dump(exclude=bookkeeping) == journey_a.model_dump(exclude=bookkeeping)
     assert undone_b.model_dump(exclude=bookkeeping) == journey_b.model_dump(exclude=bookkeeping)
 

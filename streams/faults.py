@@ -1,0 +1,34 @@
+"""Fault injection for the crash tests: the worker kills itself at an awkward moment.
+
+Off unless FAULT_INJECTION is set (tests only). 'after-state:0.05' kills the worker with
+SIGKILL, with probability 0.05 per batch, after the batch's state has reached Kafka (the table's
+changelog) and before its outputs are sent: the moment at which a naive agent loses outputs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+from typing import Any
+
+log = logging.getLogger("journeys.faults")
+
+
+class Faults:
+    def __init__(self, spec: str | None) -> None:
+        self.chances: dict[str, float] = {}
+        for part in (spec or "").split(","):
+            if part.strip():
+                moment, _, chance = part.partition(":")
+                self.chances[moment.strip()] = float(chance or 1.0)
+
+    async def at(self, moment: str, app: Any) -> None:
+        chance = self.chances.get(moment)
+        if chance is None or random.random() >= chance:
+            return
+        # Flush first, so that the state written so far is in Kafka and the outputs are not.
+        await app.producer.flush()
+        log.warning("fault injection: SIGKILL %s", moment)
+        os.kill(os.getpid(), signal.SIGKILL)
