@@ -163,8 +163,8 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(topic[JOURNEY_UPDATES], concurrency=1)
     async def project_updates(stream: faust.StreamT) -> None:
         async for events in stream.take_events(batch, within):
-            updates = [update async for _event, update in decoded(events, read_update, topic[DEAD_LETTER])]
-            await persist(project, engine, updates)
+            updates = [item async for item in decoded(events, read_update, topic[DEAD_LETTER])]
+            await persist(project, engine, updates, topic[DEAD_LETTER])
 
     add_bed_agents(app, settings, topic, engine)
     return app

@@ -110,8 +110,8 @@ def add_bed_agents(app: faust.App, settings: Settings, topic: dict[str, Any], en
     @app.agent(topic[BED_UPDATES], concurrency=1)
     async def project_bed_updates(stream: faust.StreamT) -> None:
         async for events in stream.take_events(batch, within):
-            updates = [update async for _event, update in decoded(events, read_update, topic[DEAD_LETTER])]
-            await persist(project_beds, engine, updates)
+            updates = [item async for item in decoded(events, read_update, topic[DEAD_LETTER])]
+            await persist(project_beds, engine, updates, topic[DEAD_LETTER])
 
     @app.timer(settings.bed_no_show_check_s)
     async def release_no_shows() -> None:

@@ -12,11 +12,12 @@ import faust
 from faust.serializers import codecs
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from deploy.settings import Settings
 from journey.beds import PersonNights, ProviderBeds
 from journey.identity import Alias
+from streams.dead_letter import dead_letter
 
 log = logging.getLogger("journeys.projector")
 
@@ -56,20 +57,48 @@ def add_table(app: faust.App, settings: Settings, name: str, codec: str) -> faus
 
 
 async def persist(write: Callable[[Engine, Sequence[Any], datetime], None], engine: Engine,
-                  rows: Sequence[Any]) -> None:
-    """Run a blocking read-model write in a thread, retrying until it succeeds.
+                  items: Sequence[tuple[Any, Any]], dead_letters: Any) -> None:
+    """Write a batch of (event, row) to the read model in a thread, all in one transaction.
 
-    A failed write is retried, never skipped: an exception in an agent would ack the batch
-    and lose it. The thread keeps the other agents moving meanwhile.
+    A write the database cannot take now (it is down, locked, unreachable) is retried until it
+    succeeds, never skipped: an exception in an agent would ack the batch and lose it. A write the
+    database refuses for what is in it (a constraint, a value too long) would fail for ever and
+    hold up every projection behind it: the batch is halved until the refused rows are found,
+    and each goes to the dead-letter topic with the error's type, while the rest is written.
     """
+    rows = [row for _event, row in items]
+    try:
+        await _written(write, engine, rows)
+    except _Refused as refused:
+        if len(items) == 1:
+            event = items[0][0]
+            log.error("ALERT read model refused a row (%s): dead-lettered topic=%s partition=%d offset=%d",
+                      refused.kind, event.message.topic, event.message.partition, event.message.offset)
+            await dead_letter(dead_letters, event.message, f"read model refused the row: {refused.kind}")
+            return
+        half = len(items) // 2
+        await persist(write, engine, items[:half], dead_letters)
+        await persist(write, engine, items[half:], dead_letters)
+
+
+class _Refused(Exception):
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+async def _written(write: Callable[[Engine, Sequence[Any], datetime], None], engine: Engine,
+                   rows: Sequence[Any]) -> None:
     loop = asyncio.get_running_loop()
     delay = 0.5
     while True:
         try:
             await loop.run_in_executor(None, write, engine, rows, datetime.now(UTC))
             return
-        except SQLAlchemyError as error:
+        except (OperationalError, InterfaceError) as error:
             # The type only: SQL error text can quote the row's values.
             log.warning("read model write failed (%s); retrying in %.1fs", type(error).__name__, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
+        except SQLAlchemyError as error:
+            raise _Refused(type(error.orig if isinstance(error, DBAPIError) else error).__name__) from None

@@ -1,7 +1,9 @@
-"""The read model is the same on SQLite and PostgreSQL for the same events."""
+"""The read model is the same on SQLite and PostgreSQL for the same events, and a row it refuses
+holds nothing up."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -9,11 +11,14 @@ import pytest
 from kafka import KafkaProducer
 from sqlalchemy import select
 
+import handlers
 from deploy.settings import Settings
-from deploy.topics import INTAKE
+from deploy.topics import DEAD_LETTER, INTAKE, JOURNEY_UPDATES
 from schemas.read_model import journeys, timeline_entries
+from schemas.updates import DeadLetter, JourneyUpdate
 from tests.builders import contact_body, report_body
 from tests.conftest import System
+from tests.events import T0, contact
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -65,3 +70,45 @@ def test_the_read_model_is_the_same_on_sqlite_and_postgresql(
     finally:
         on_sqlite.close()
         on_postgres.close()
+
+
+def test_a_row_the_read_model_refuses_is_dead_lettered_and_the_rest_is_written(
+    make_settings: Callable[..., Settings], postgres_url: str
+) -> None:
+    system = System(make_settings(database_url=postgres_url))
+    try:
+        # Three journey updates in one batch; the middle one's entry cannot be stored (its source
+        # is longer than the column: PostgreSQL refuses it, every time).
+        updates = []
+        for n, source in enumerate(["outreach", "x" * 200, "outreach"]):
+            event = contact(uuid.uuid4(), T0 + timedelta(hours=n))
+            outcome = handlers.apply(None, event, system.settings.zone)
+            entry = outcome.entry.model_copy(update={"source": source})
+            updates.append(JourneyUpdate(journey=outcome.journey, entry=entry, event=event))
+        producer = KafkaProducer(bootstrap_servers=system.settings.kafka_bootstrap_servers, acks="all")
+        for update in updates:
+            producer.send(system.settings.topic(JOURNEY_UPDATES), key=str(update.entry.person_id).encode(),
+                          value=update.model_dump_json().encode())
+        producer.flush()
+        producer.close()
+        system.start_worker()
+
+        ids = [str(u.entry.event_id) for u in updates]
+
+        def stored() -> set[str]:  # the server is shared with the other tests: only these rows
+            with system.engine.connect() as connection:
+                column = timeline_entries.c.event_id
+                return {r.event_id for r in connection.execute(select(column).where(column.in_(ids)))}
+
+        system.wait_for("the two good rows", lambda: len(stored()) == 2)
+        letters = system.wait_for("the dead letter", lambda: system.topic_records(DEAD_LETTER))
+        (letter,) = [DeadLetter.model_validate_json(r.value) for r in letters]
+        assert letter.reason == "read model refused the row: StringDataRightTruncation"
+        assert JourneyUpdate.model_validate_json(letter.payload) == updates[1]
+        assert stored() == {ids[0], ids[2]}
+        assert "ALERT read model refused a row" in system.worker.log_file.read_text()
+        # The projection goes on behind it.
+        later = system.post("/v1/contacts", contact_body(None))
+        system.wait_journey(later.json()["person_id"], events=1)
+    finally:
+        system.close()
