@@ -24,6 +24,7 @@ from schemas.beds import BedRequested, BedUpdate, StayCommand, decode_command, d
 from schemas.events import BedOutcome, decoder, encode_event
 from streams.bed_projector import project_beds
 from streams.dead_letter import dead_letter, decoded
+from streams.faults import Faults
 from streams.wiring import add_table, persist
 
 log = logging.getLogger("journeys.beds")
@@ -36,6 +37,19 @@ def add_bed_agents(app: faust.App, settings: Settings, topic: dict[str, Any], en
     claims = add_table(app, settings, "person-nights", "person-nights")
     providers = add_table(app, settings, "provider-beds", "provider-beds")
     batch, within = settings.worker_batch_size, settings.worker_batch_within_s
+    faults = Faults(settings.fault_injection)
+
+    async def outputs_then_state(changed: dict[bytes, Any], table: Any) -> None:
+        """Write a batch's state only once its outputs are in Kafka. A crash before the state is
+        written redelivers the batch, which is decided again from the state before it: the same
+        outputs, with the same ids (they derive from the commands), and downstream keeps each
+        once. The other order lost outputs: the state said "decided", the outputs never came."""
+        if not changed:
+            return
+        await app.producer.flush()
+        await faults.at("after-outputs", app)
+        for key, state in changed.items():
+            table[key] = state
 
     async def to_journey(outcome: BedOutcome) -> None:
         await topic[PERSON_EVENTS].send(key=str(outcome.subject).encode(), value=encode_event(outcome))
@@ -65,14 +79,13 @@ def add_bed_agents(app: faust.App, settings: Settings, topic: dict[str, Any], en
                     if isinstance(message, BedOutcome):
                         continue  # the provider has published it already
                     refusals.append(outcome)
-            for key, nights in changed.items():
-                claims[key] = nights
             # Refusals decided here never reach a provider: publish them for the read model.
             for outcome in refusals:
                 update = BedUpdate(provider_id=outcome.data.provider_id, sequence=0, provider=None,
                                    outcomes=(outcome,))
                 await topic[BED_UPDATES].send(key=outcome.data.provider_id.encode(),
                                               value=update.model_dump_json().encode())
+            await outputs_then_state(changed, claims)
 
     @app.agent(topic[BED_COMMANDS], concurrency=1)
     async def allocate(stream: faust.StreamT) -> None:
@@ -95,8 +108,6 @@ def add_bed_agents(app: faust.App, settings: Settings, topic: dict[str, Any], en
                 for outcome in decision.outcomes:
                     await topic[BED_REQUESTS].send(key=str(outcome.subject).encode(),
                                                    value=outcome.model_dump_json().encode())
-            for key, state in changed.items():
-                providers[key] = state
             # One picture per provider per batch, whatever the number of commands in it.
             for provider_id, (nights, outcomes) in touched.items():
                 state = changed[provider_id.encode()]
@@ -106,6 +117,7 @@ def add_bed_agents(app: faust.App, settings: Settings, topic: dict[str, Any], en
                     outcomes=tuple(outcomes),
                 )
                 await topic[BED_UPDATES].send(key=provider_id.encode(), value=update.model_dump_json().encode())
+            await outputs_then_state(changed, providers)
 
     @app.agent(topic[BED_UPDATES], concurrency=1)
     async def project_bed_updates(stream: faust.StreamT) -> None:

@@ -1,8 +1,10 @@
 """Fault injection for the crash tests: the worker kills itself at an awkward moment.
 
-Off unless FAULT_INJECTION is set (tests only). 'after-state:0.05' kills the worker with
-SIGKILL, with probability 0.05 per batch, after the batch's state has reached Kafka (the table's
-changelog) and before its outputs are sent: the moment at which a naive agent loses outputs.
+Off unless FAULT_INJECTION is set (tests only), as MOMENT:CHANCE[,MOMENT:CHANCE]. With
+'after-state:0.05' the journey agent kills its worker with SIGKILL, with chance 0.05 per batch,
+once the batch's state has reached Kafka (the table's changelog) and before its outputs are sent:
+where an agent that writes state first loses outputs. 'after-outputs' is the beds agents' moment:
+their outputs are in Kafka, their state is not.
 """
 
 from __future__ import annotations

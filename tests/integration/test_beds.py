@@ -42,13 +42,13 @@ def provider_night(system: System, provider_id: str) -> dict[str, Any]:
     return next((p for p in picture["providers"] if p["provider_id"] == provider_id), {"capacity": None})
 
 
-def decision(system: System, request_id: str, *statuses: str) -> dict[str, Any]:
+def decision(system: System, request_id: str, *statuses: str, timeout: float = 30.0) -> dict[str, Any]:
     def check() -> dict[str, Any] | None:
         answer = system.call("GET", f"/v1/beds/requests/{request_id}", system.outreach_key)
         if answer.status_code == 200 and (not statuses or answer.json()["status"] in statuses):
             return answer.json()
         return None
-    return system.wait_for(f"request {request_id} to be {' or '.join(statuses) or 'decided'}", check)
+    return system.wait_for(f"request {request_id} to be {' or '.join(statuses) or 'decided'}", check, timeout)
 
 
 def ask_in_turn(system: System, people: list[str], provider_id: str) -> list[dict[str, Any]]:
@@ -242,3 +242,70 @@ def test_bed_commands_that_cannot_apply_get_a_clear_answer_and_change_nothing(sy
     shown = provider_night(system, "careful-hub")
     assert (shown["capacity"], shown["occupied"], shown["free"]) == (1, 1, 0)
     assert decision(system, request)["status"] == "allocated"
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "known bug, open in the 'nothing lost' issue: about one run in four here, one bed request of ~150 is "
+    "left undecided after the worker is SIGKILLed (it is in bed-requests; no command or outcome follows)"))
+def test_sigkill_while_beds_are_decided_loses_no_outcome_overbooks_nothing_and_gives_nobody_two_beds(
+    make_settings,  # noqa: ANN001
+) -> None:
+    system = System(make_settings(topic_partitions=4))
+    system.start_worker()
+    deaths: list[str] = []
+    stop = threading.Event()
+
+    def supervise() -> None:
+        """Restart the worker whenever it dies; after three deaths of its own, it stops dying."""
+        while not stop.is_set():
+            if system.worker is not None and not system.worker.running():
+                deaths.append("died")
+                if len(deaths) >= 3:
+                    system.settings = system.settings.model_copy(update={"fault_injection": None})
+                try:
+                    system.start_worker()
+                except RuntimeError:
+                    continue  # it died again before it was ready
+            time.sleep(0.2)
+
+    try:
+        providers = {"north-hub": 10, "south-hub": 6, "east-shelter": 4}
+        for provider, beds in providers.items():
+            register(system, provider, beds=beds, waitlist=3)
+        # From here on the beds agents kill their worker after a batch's outputs reached Kafka
+        # and before its state did: the moment at which an agent that writes state first loses.
+        system.stop_worker()
+        system.settings = system.settings.model_copy(update={"fault_injection": "after-outputs:0.3"})
+        system.start_worker()
+        watcher = threading.Thread(target=supervise)
+        watcher.start()
+        rng = random.Random(7)
+        people = [str(uuid.uuid4()) for _ in range(120)]
+        sent = []
+        for person in people:
+            for provider in rng.sample(sorted(providers), rng.choice([1, 1, 2])):
+                request_id = str(uuid.uuid4())
+                body = {"request_id": request_id, "person_id": person, "provider_id": provider}
+                for _ in range(2 if rng.random() < 0.1 else 1):  # a client retrying after a timeout
+                    assert system.call("POST", "/v1/beds/requests", system.outreach_key, body).status_code == 202
+                sent.append((request_id, person, provider))
+        # Each death costs a restart and a rejoin: allow for them.
+        decided = {request_id: decision(system, request_id, timeout=120) for request_id, _, _ in sent}
+        stop.set()
+        watcher.join()
+    finally:
+        stop.set()
+        system.close()
+
+    lost = sum(d is None for d in decided.values())
+    allocated = [d for d in decided.values() if d["status"] == "allocated"]
+    overbooked = sum(max(0, n - providers[p]) for p, n in Counter(d["provider_id"] for d in allocated).items())
+    beds = Counter((d["provider_id"], d["bed"]) for d in allocated)
+    holders = Counter(d["person_id"] for d in decided.values() if d["status"] in ("allocated", "waitlisted"))
+    print(f"\nbeds under SIGKILL: requests {len(sent)}, worker deaths {len(deaths)}, outcomes lost {lost}, "
+          f"overbooked {overbooked}, beds given twice {sum(n > 1 for n in beds.values())}, "
+          f"people holding two {sum(n > 1 for n in holders.values())}")
+    assert len(deaths) >= 3, "the worker was meant to die at the awkward moment"
+    assert (lost, overbooked) == (0, 0)
+    assert len(allocated) == sum(providers.values())
+    assert all(n == 1 for n in beds.values()) and all(n == 1 for n in holders.values())
