@@ -245,8 +245,9 @@ def test_bed_commands_that_cannot_apply_get_a_clear_answer_and_change_nothing(sy
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "known bug, open in the 'nothing lost' issue: about one run in four here, one bed request of ~150 is "
-    "left undecided after the worker is SIGKILLed (it is in bed-requests; no command or outcome follows)"))
+    "known Faust bug, open in the 'nothing lost' issue: in about one run in three here, a restarted worker "
+    "processes a few messages before Faust seeks to the committed offsets, then skips and acks the rest of "
+    "that fetch (faust/streams.py acks skipped values), so one bed request of ~150 is never decided"))
 def test_sigkill_while_beds_are_decided_loses_no_outcome_overbooks_nothing_and_gives_nobody_two_beds(
     make_settings,  # noqa: ANN001
 ) -> None:
@@ -290,7 +291,13 @@ def test_sigkill_while_beds_are_decided_loses_no_outcome_overbooks_nothing_and_g
                     assert system.call("POST", "/v1/beds/requests", system.outreach_key, body).status_code == 202
                 sent.append((request_id, person, provider))
         # Each death costs a restart and a rejoin: allow for them.
-        decided = {request_id: decision(system, request_id, timeout=120) for request_id, _, _ in sent}
+        decided = {}
+        for request_id, _, _ in sent:
+            try:
+                decided[request_id] = decision(system, request_id, timeout=60)
+            except AssertionError:
+                open("/tmp/beds_debug.txt", "w").write(f"{request_id} {system.settings.state_dir}\n")
+                raise
         stop.set()
         watcher.join()
     finally:
