@@ -40,9 +40,10 @@ class History(BaseModel):
         return next((i for i, e in enumerate(self.recent) if e.id == event_id), None)
 
 
-def order_key(event: Event) -> tuple[datetime, str]:
-    """When it happened; the id breaks ties, so every arrival order gives one order."""
-    return (event.time, str(event.id))
+def order_key(event: Event) -> tuple[datetime, int, str]:
+    """When it happened; then a report before anything else at that moment (its routing carries
+    the report's own time); then the id, so every arrival order gives one order."""
+    return (event.time, 0 if event.type == "report.received" else 1, str(event.id))
 
 
 def place_for(recent: tuple[Event, ...], event: Event) -> int:

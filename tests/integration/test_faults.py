@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 import handlers
 from deploy.topics import INTAKE
+from journey.history import order_key
 from schemas.events import Event, encode_event
 from schemas.read_model import journeys, timeline_entries
 from tests.conftest import System
@@ -72,7 +73,7 @@ def _expected(sent: list[Event], zone: tzinfo) -> tuple[dict[str, dict], dict[st
     states, entries = {}, {}
     for person, events in mine.items():
         journey = None
-        for event in sorted(events, key=lambda e: (e.time, str(e.id))):
+        for event in sorted(events, key=order_key):
             outcome = handlers.apply(journey, event, zone)
             journey = outcome.journey
             entries[str(event.id)] = (outcome.entry.sequence, outcome.entry.stage.value)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import handlers
-from journey.history import History
+from journey.history import History, order_key
 from journey.identity import Alias, alias_after, combined, provisional_person_id
 from journey.reports import Routing, is_overdue
 from journey.state import Journey, Stage, status_today
@@ -211,7 +211,7 @@ def test_every_family_any_arrival_order_and_any_duplicates_give_the_same_journey
 def test_every_family_arrival_order_is_event_time_order(history: list) -> None:
     # The journey agent's fold equals the plain fold of the events sorted by when they happened.
     for person, journey in fold_by_person(history).items():
-        mine = sorted((e for e in history if e.subject == person), key=lambda e: (e.time, str(e.id)))
+        mine = sorted((e for e in history if e.subject == person), key=order_key)
         assert journey == fold(mine)
 
 
@@ -261,3 +261,11 @@ def test_the_status_today_agrees_with_built_for_zero() -> None:
     assert status(closed, 2) == "closed"
     merged = fold([identity(p, PEOPLE[1], "merged")], seen)
     assert status(merged, 0) == "merged"
+
+
+def test_a_report_comes_before_its_routing_at_the_same_moment_whatever_their_ids() -> None:
+    received = report(PEOPLE[0], T0)
+    for _ in range(20):  # routing ids fall either side of the report's
+        routed = progress(PEOPLE[0], T0, "routed", received.id, team="T", due_by=T0 + timedelta(hours=1))
+        history = handlers.fold([routed, received], LONDON, WINDOW)
+        assert [e.type for e in history.recent] == ["report.received", "report.routed"]
