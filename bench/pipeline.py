@@ -2,7 +2,7 @@
 
     deploy/dev bench [--events 100000] [--rate 200] [--seconds 30]
 
-1. Bare consumer: an aiokafka consumer (the client Faust uses) reads the N events from the
+1. Bare consumer: an aiokafka consumer (the client the worker uses) reads the N events from the
    intake topic and does nothing else: the ceiling for one process on this machine.
 2. End to end: with the worker idle, N events are produced to intake in one burst; the clock
    runs from the first send until the read model has committed all N timeline entries

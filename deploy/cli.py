@@ -54,12 +54,11 @@ def cmd_topics(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
-    from faust.worker import Worker
+    from mode import Worker as Runtime
 
-    from streams.app import create_app
+    from streams.app import Worker
 
-    app = create_app(settings)
-    Worker(app, loglevel="INFO").execute_from_commandline()
+    Runtime(Worker(settings), loglevel="INFO").execute_from_commandline()
     return 0
 
 

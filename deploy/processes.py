@@ -85,7 +85,7 @@ class Part:
         raise RuntimeError(f"{url} did not answer within {timeout:.0f}s; see {self.log_file}")
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop cleanly (SIGTERM lets Faust commit and flush); kill if it will not."""
+        """Stop cleanly (SIGTERM lets the worker finish its batch); kill if it will not."""
         if not self.running():
             return
         assert self.process is not None
@@ -100,7 +100,7 @@ class Part:
 def start_worker(settings: Settings, log_file: Path, timeout: float = 90.0) -> Part:
     worker = Part("worker", settings, log_file)
     log_file.unlink(missing_ok=True)
-    worker.start().wait_for_log("Ready", timeout)
+    worker.start().wait_for_log("journeys worker ready", timeout)
     return worker
 
 

@@ -42,12 +42,18 @@ class Settings(BaseSettings):
         description="Retention of journey-updates; they can be rebuilt by replaying person-events.",
     )
 
-    app_id: str = Field("journeys", description="Faust application id (consumer group and table prefix).")
-    worker_batch_size: int = Field(500, description="Most events an agent takes in one batch.")
-    worker_batch_within_s: float = Field(0.01, description="Longest an agent waits to fill a batch.")
+    app_id: str = Field("journeys", description="Application id: the worker's consumer group is APP_ID.stages.")
+    worker_batch_size: int = Field(500, description="Most records the worker takes in one batch.")
+    worker_batch_within_s: float = Field(0.01, description="Longest the worker waits for a fetch to fill.")
     worker_producer_linger_s: float = Field(0.005, description="How long the worker's producer gathers a batch.")
     worker_session_timeout_s: float = Field(
         10.0, description="How long before a worker that stopped answering loses its partitions to another."
+    )
+    worker_instance_id: str | None = Field(
+        None,
+        description="A name for this worker process that stays the same across its restarts (Kafka static "
+                    "membership): a restarted worker takes its partitions back at once instead of waiting for "
+                    "the session timeout. Each worker process needs its own; unset, membership is dynamic.",
     )
 
     journey_refold_days: int = Field(
@@ -57,8 +63,9 @@ class Settings(BaseSettings):
     )
     fault_injection: str | None = Field(
         None,
-        description="Tests only: 'after-state:P' makes the worker SIGKILL itself with probability P "
-                    "between writing a batch's state and sending its outputs.",
+        description="Tests only: 'after-outputs:P' or 'after-state:P' makes the worker SIGKILL itself with "
+                    "probability P per batch once the batch's outputs (or outputs and state) are in Kafka "
+                    "and before its offsets are committed (streams/faults.py).",
     )
 
     database_url: str | None = Field(

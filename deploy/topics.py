@@ -16,6 +16,13 @@ DEAD_LETTER = "dead-letter"  # what the worker could not apply, with the reason
 BED_REQUESTS = "bed-requests"  # bed requests and their outcomes, keyed by person id
 BED_COMMANDS = "bed-commands"  # everything a bed provider's agent decides on, keyed by provider id
 BED_UPDATES = "bed-updates"  # each provider's live picture and outcomes, keyed by provider id
+# The worker's stages keep their state in compacted changelogs, one per stateful stage.
+STATEFUL_STAGES = ("identify", "follow", "claim-nights", "allocate")
+
+
+def changelog(settings: Settings, stage: str) -> str:
+    """The compacted topic that holds a stage's state; partition p holds input partition p's keys."""
+    return settings.topic(f"state.{stage}")
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic(BED_REQUESTS), kept),
         TopicSpec(settings.topic(BED_COMMANDS), kept),
         TopicSpec(settings.topic(BED_UPDATES), settings.update_retention_ms),
+        *(TopicSpec(changelog(settings, stage), -1, "compact") for stage in STATEFUL_STAGES),
     ]
 
 

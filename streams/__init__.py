@@ -1,1 +1,2 @@
-"""Faust wiring: topics, agents and the projector. Thin: the logic lives in handlers/ and journey/."""
+"""The worker's wiring: the batch engine, its stages and the projectors. Thin: the logic lives in handlers/
+and journey/."""

@@ -1,10 +1,10 @@
 """Fault injection for the crash tests: the worker kills itself at an awkward moment.
 
-Off unless FAULT_INJECTION is set (tests only), as MOMENT:CHANCE[,MOMENT:CHANCE]. With
-'after-state:0.05' the journey agent kills its worker with SIGKILL, with chance 0.05 per batch,
-once the batch's state has reached Kafka (the table's changelog) and before its outputs are sent:
-where an agent that writes state first loses outputs. 'after-outputs' is the beds agents' moment:
-their outputs are in Kafka, their state is not.
+Off unless FAULT_INJECTION is set (tests only), as MOMENT:CHANCE[,MOMENT:CHANCE]. The moments
+are the two gaps between a batch's three writes (streams/engine.py):
+- 'after-outputs': the batch's outputs are in Kafka, its state is not;
+- 'after-state': its outputs and state are in Kafka, its input offsets are not committed.
+With 'after-state:0.05' the worker kills itself with SIGKILL, with chance 0.05 per batch, there.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import logging
 import os
 import random
 import signal
-from typing import Any
 
 log = logging.getLogger("journeys.faults")
 
@@ -26,11 +25,9 @@ class Faults:
                 moment, _, chance = part.partition(":")
                 self.chances[moment.strip()] = float(chance or 1.0)
 
-    async def at(self, moment: str, app: Any) -> None:
+    async def at(self, moment: str) -> None:
         chance = self.chances.get(moment)
         if chance is None or random.random() >= chance:
             return
-        # Flush first, so that the state written so far is in Kafka and the outputs are not.
-        await app.producer.flush()
         log.warning("fault injection: SIGKILL %s", moment)
         os.kill(os.getpid(), signal.SIGKILL)

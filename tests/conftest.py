@@ -123,6 +123,8 @@ def make_settings(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
             "database_url": f"sqlite:///{state / 'read-model.db'}",
             "topic_partitions": 2,
             "api_port": free_port(),
+            # Static membership: a restarted worker takes its partitions back without waiting.
+            "worker_instance_id": "worker-1",
             **overrides,
         }
         settings = Settings(**values)

@@ -99,7 +99,7 @@ def test_200_simultaneous_requests_from_4_api_processes_give_exactly_20_beds(sys
     assert len(sent) == 200
     decided = {request_id: decision(system, request_id) for request_id, _, _ in sent}
 
-    allocated = [d for d in decided.values() if d["status"] == "allocated"]
+    allocated = [d for d in decided.values() if d and d["status"] == "allocated"]
     assert len(allocated) == 20
     assert Counter(d["provider_id"] for d in allocated) == {"station-hub": 12, "market-shelter": 8}
     beds = [(d["provider_id"], d["night"], d["bed_type"], d["bed"]) for d in allocated]
@@ -244,10 +244,6 @@ def test_bed_commands_that_cannot_apply_get_a_clear_answer_and_change_nothing(sy
     assert decision(system, request)["status"] == "allocated"
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known Faust bug, open in the 'nothing lost' issue: in about one run in three here, a restarted worker "
-    "processes a few messages before Faust seeks to the committed offsets, then skips and acks the rest of "
-    "that fetch (faust/streams.py acks skipped values), so one bed request of ~150 is never decided"))
 def test_sigkill_while_beds_are_decided_loses_no_outcome_overbooks_nothing_and_gives_nobody_two_beds(
     make_settings,  # noqa: ANN001
 ) -> None:
@@ -273,10 +269,10 @@ def test_sigkill_while_beds_are_decided_loses_no_outcome_overbooks_nothing_and_g
         providers = {"north-hub": 10, "south-hub": 6, "east-shelter": 4}
         for provider, beds in providers.items():
             register(system, provider, beds=beds, waitlist=3)
-        # From here on the beds agents kill their worker after a batch's outputs reached Kafka
-        # and before its state did: the moment at which an agent that writes state first loses.
+        # From here on the worker kills itself after a batch's outputs reached Kafka and before
+        # its state did: the moment at which a stage that writes state first loses outputs.
         system.stop_worker()
-        system.settings = system.settings.model_copy(update={"fault_injection": "after-outputs:0.3"})
+        system.settings = system.settings.model_copy(update={"fault_injection": "after-outputs:0.5"})
         system.start_worker()
         watcher = threading.Thread(target=supervise)
         watcher.start()
@@ -290,14 +286,13 @@ def test_sigkill_while_beds_are_decided_loses_no_outcome_overbooks_nothing_and_g
                 for _ in range(2 if rng.random() < 0.1 else 1):  # a client retrying after a timeout
                     assert system.call("POST", "/v1/beds/requests", system.outreach_key, body).status_code == 202
                 sent.append((request_id, person, provider))
-        # Each death costs a restart and a rejoin: allow for them.
-        decided = {}
+        # A request still undecided after everything else was decided is lost.
+        decided: dict[str, dict | None] = {}
         for request_id, _, _ in sent:
             try:
-                decided[request_id] = decision(system, request_id, timeout=60)
+                decided[request_id] = decision(system, request_id, timeout=60 if not decided else 10)
             except AssertionError:
-                open("/tmp/beds_debug.txt", "w").write(f"{request_id} {system.settings.state_dir}\n")
-                raise
+                decided[request_id] = None
         stop.set()
         watcher.join()
     finally:
@@ -305,10 +300,10 @@ def test_sigkill_while_beds_are_decided_loses_no_outcome_overbooks_nothing_and_g
         system.close()
 
     lost = sum(d is None for d in decided.values())
-    allocated = [d for d in decided.values() if d["status"] == "allocated"]
+    allocated = [d for d in decided.values() if d and d["status"] == "allocated"]
     overbooked = sum(max(0, n - providers[p]) for p, n in Counter(d["provider_id"] for d in allocated).items())
     beds = Counter((d["provider_id"], d["bed"]) for d in allocated)
-    holders = Counter(d["person_id"] for d in decided.values() if d["status"] in ("allocated", "waitlisted"))
+    holders = Counter(d["person_id"] for d in decided.values() if d and d["status"] in ("allocated", "waitlisted"))
     print(f"\nbeds under SIGKILL: requests {len(sent)}, worker deaths {len(deaths)}, outcomes lost {lost}, "
           f"overbooked {overbooked}, beds given twice {sum(n > 1 for n in beds.values())}, "
           f"people holding two {sum(n > 1 for n in holders.values())}")

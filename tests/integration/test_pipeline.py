@@ -1,4 +1,4 @@
-"""The walking skeleton end to end: API -> Kafka -> Faust journey -> read model -> API."""
+"""The walking skeleton end to end: API -> Kafka -> worker stages -> read model -> API."""
 
 from __future__ import annotations
 
