@@ -130,13 +130,16 @@ def _show_where_to_look(api: str, keys: dict[str, str], people: list[str]) -> No
 def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
     """Broker, topics, worker, API and demo data; Ctrl-C stops everything it started."""
     from deploy.demo import send_demo, send_demo_beds, send_scenario
-    from deploy.processes import start_api, start_worker
+    from deploy.processes import Supervisor, start_api, start_worker
     from deploy.topics import create_topics
 
     def stop_on_term(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # a plain `kill` stops everything as cleanly as Ctrl-C
 
     signal.signal(signal.SIGTERM, stop_on_term)
+    # One worker, known to the group by a stable name: restarted after a crash, it takes its
+    # partitions back at once.
+    settings = settings.model_copy(update={"worker_instance_id": settings.worker_instance_id or "worker-1"})
     broker = local_broker(settings) if uses_local_broker(settings) else None
     if broker is not None:
         broker.start(progress=say)
@@ -167,10 +170,10 @@ def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
             time.sleep(0.5)
         say(f"the system is up with {len(people)} demo journeys. Ctrl-C stops it.")
         _show_where_to_look(api, keys, people)
-        while all(part.running() for part in parts):
-            time.sleep(1)
-        say(f"a part stopped unexpectedly; see the logs in {logs}")
-        return 1
+        supervisor = Supervisor(parts, say)
+        while True:
+            supervisor.check()
+            time.sleep(0.5)
     except KeyboardInterrupt:
         say("stopping...")
         return 0

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -95,6 +96,40 @@ class Part:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+class Supervisor:
+    """Keeps parts running: a part that exits is started again, after a pause that doubles with
+    each death that follows a short run (1 s, 2 s, ... up to 60 s), and each restart is said.
+    One part dying is never a reason to stop the others."""
+
+    STEADY_S = 60.0  # a part that ran this long before dying starts again at once
+
+    def __init__(self, parts: list[Part], say: Callable[[str], None]) -> None:
+        self.parts = parts
+        self.say = say
+        self.started = {id(part): time.monotonic() for part in parts}
+        self.pause = {id(part): 0.0 for part in parts}
+        self.due: dict[int, float] = {}
+
+    def check(self) -> None:
+        now = time.monotonic()
+        for part in self.parts:
+            key = id(part)
+            if part.running():
+                continue
+            if key not in self.due:
+                ran = now - self.started[key]
+                self.pause[key] = 0.0 if ran >= self.STEADY_S else min(max(self.pause[key] * 2, 1.0), 60.0)
+                self.due[key] = now + self.pause[key]
+                code = part.process.returncode if part.process else None
+                self.say(f"the {part.part} exited (code {code}) after {ran:.0f}s; "
+                         f"restarting it in {self.pause[key]:.0f}s (log: {part.log_file})")
+            elif now >= self.due[key]:
+                del self.due[key]
+                self.started[key] = now
+                part.start()
+                self.say(f"the {part.part} restarted")
 
 
 def start_worker(settings: Settings, log_file: Path, timeout: float = 90.0) -> Part:

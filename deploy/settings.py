@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     worker_session_timeout_s: float = Field(
         10.0, description="How long before a worker that stopped answering loses its partitions to another."
     )
+    worker_decoded_histories: int = Field(
+        20_000, description="How many people's decoded histories the worker keeps in memory besides their JSON "
+                            "(decoding a history costs more than folding an event into it).",
+    )
     worker_instance_id: str | None = Field(
         None,
         description="A name for this worker process that stays the same across its restarts (Kafka static "

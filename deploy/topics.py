@@ -11,7 +11,7 @@ from deploy.settings import Settings
 
 INTAKE = "intake"  # submissions as accepted, keyed by person id or event id
 PERSON_EVENTS = "person-events"  # events with their person resolved, keyed by person id
-JOURNEY_UPDATES = "journey-updates"  # each applied event with the journey after it
+JOURNEY_UPDATES = "journey-updates"  # each applied event with its timeline entry, for subscribers
 DEAD_LETTER = "dead-letter"  # what the worker could not apply, with the reason
 BED_REQUESTS = "bed-requests"  # bed requests and their outcomes, keyed by person id
 BED_COMMANDS = "bed-commands"  # everything a bed provider's agent decides on, keyed by provider id

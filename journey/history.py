@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from datetime import datetime, timedelta
+from functools import cached_property
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -36,8 +37,16 @@ class History(BaseModel):
     settled_ids: tuple[UUID, ...] = ()
     recent: tuple[Event, ...] = ()
 
-    def position_of(self, event_id: UUID) -> int | None:
-        return next((i for i, e in enumerate(self.recent) if e.id == event_id), None)
+    @cached_property
+    def settled_id_set(self) -> frozenset[UUID]:
+        """`settled_ids` for lookups (a tuple keeps the stored JSON plain)."""
+        return frozenset(self.settled_ids)
+
+    def position_of(self, event: Event) -> int | None:
+        """Where `event` already is among `recent`, if it is: an event's place is fixed by its
+        order key, which includes its id, so a binary search finds it."""
+        place = bisect_right(self.recent, order_key(event), key=order_key)
+        return place - 1 if place and self.recent[place - 1].id == event.id else None
 
 
 def order_key(event: Event) -> tuple[datetime, int, str]:
@@ -48,8 +57,7 @@ def order_key(event: Event) -> tuple[datetime, int, str]:
 
 def place_for(recent: tuple[Event, ...], event: Event) -> int:
     """Where an event goes among `recent`, by when it happened."""
-    keys = [order_key(e) for e in recent]
-    return bisect_right(keys, order_key(event))
+    return bisect_right(recent, order_key(event), key=order_key)
 
 
 def without_personal(event: Event) -> Event:
@@ -62,7 +70,9 @@ def due_to_settle(recent: tuple[Event, ...], window: timedelta) -> int:
     were recorded lie more than `window` before the newest event's."""
     if not recent:
         return 0
-    newest_time = max(e.time for e in recent)
+    newest_time = recent[-1].time  # recent is in event-time order
+    if recent[0].time >= newest_time - window:
+        return 0  # the usual case: even the oldest recent event is within the window
     newest_recorded = max(e.recorded_at for e in recent)
     count = 0
     for event in recent:

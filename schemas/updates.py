@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -28,10 +29,22 @@ class TimelineEntry(BaseModel):
 
 
 class JourneyUpdate(BaseModel):
-    """One applied event: the journey after it, its timeline entry and the event itself.
+    """One applied event as published on journey-updates: its timeline entry (with the stage
+    after it) and the event itself. The whole journey is not sent: it is in the read model,
+    written by the same step.
 
     `refolded`: a late event arrived before this one in event time, so this entry's place and
-    stage changed; the event is sent without its personal part and only the entry is updated."""
+    stage changed; the event is sent without its personal part and only the entry changed."""
+
+    entry: TimelineEntry
+    event: Event
+    refolded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What the journey step hands the read model for one applied event: the journey after it,
+    its timeline entry, the event, and whether it was folded again behind a late one."""
 
     journey: Journey
     entry: TimelineEntry

@@ -2,9 +2,9 @@
 
 identify:  intake -> person-events     resolves the person (following merges), re-keys by
                                        person id, and routes reports to their outreach team
-follow:    person-events -> journey-updates, keeping each person's history (in event-time
-                                       order, each event once; a redelivered event's outputs sent again)
-project:   journey-updates -> SQL read model
+follow:    person-events -> SQL read model, journey-updates; keeps each person's history (in
+                                       event-time order, each event once; a redelivered event's
+                                       outputs written and sent again)
 and the emergency-beds stages of streams/beds.py.
 """
 
@@ -17,6 +17,7 @@ from datetime import timedelta
 from uuid import UUID, uuid5
 
 import mode
+from aiokafka.structs import ConsumerRecord
 
 import handlers
 from deploy.settings import Settings
@@ -38,18 +39,16 @@ from schemas.events import (
     ReportReceived,
     UndecodableEvent,
     decode_event,
-    decoder,
     encode_event,
 )
 from schemas.read_model import connect
-from schemas.updates import JourneyUpdate
+from schemas.updates import Applied, JourneyUpdate
 from streams.beds import bed_stages, release_no_shows
 from streams.engine import Batch, Engine, Stage
 from streams.faults import Faults
 from streams.projector import project
 from streams.wiring import persist
 
-read_update = decoder(JourneyUpdate)
 log = logging.getLogger("journeys.follow")
 
 
@@ -96,15 +95,19 @@ def journey_stages(settings: Settings) -> list[Stage]:
                 batch.send(person_events, str(person_id).encode(), encode_event(person_event))
 
     async def follow(batch: Batch) -> None:
-        # Histories stay JSON bytes in the store: only the people a batch touches are decoded,
-        # and each is written once per batch.
+        # Histories stay JSON bytes in the store (and its changelog); the decoded ones of people
+        # seen lately are kept too, since decoding a history costs more than folding an event.
+        decoded = batch.stage.cache
         histories: dict[tuple[int, bytes], History | None] = {}
+        applied: list[tuple[ConsumerRecord, Applied]] = []
         redelivered = 0
         for record, person_event in batch.decoded(decode_event, UndecodableEvent):
             key = (record.partition, record.key)
             if key not in histories:
-                stored = batch.get(*key)
-                histories[key] = History.model_validate_json(stored) if stored else None
+                history = decoded.pop(key, None)
+                if history is None and (stored := batch.get(*key)) is not None:
+                    history = History.model_validate_json(stored)
+                histories[key] = history
             try:
                 recorded = handlers.record(histories[key], person_event, settings.zone, refold_window)
             except handlers.Rejected as rejection:
@@ -113,22 +116,24 @@ def journey_stages(settings: Settings) -> list[Stage]:
             histories[key] = recorded.history
             redelivered += recorded.redelivered
             for outcome, source in recorded.published:
-                update = JourneyUpdate(journey=outcome.journey, entry=outcome.entry, event=source,
-                                       refolded=source is not person_event)
-                batch.send(journey_updates, record.key, update.model_dump_json().encode())
+                done = Applied(outcome.journey, outcome.entry, source, refolded=source is not person_event)
+                applied.append((record, done))
+                published = JourneyUpdate.model_construct(entry=done.entry, event=done.event, refolded=done.refolded)
+                batch.send(journey_updates, record.key, published.model_dump_json().encode())
+        # The read model is written from this very step, once per person per batch.
+        await persist(project, engine, applied, batch)
         for key, history in histories.items():
             if history is not None:
                 batch.put(*key, history.model_dump_json().encode())
+                decoded[key] = history
+        while len(decoded) > settings.worker_decoded_histories:
+            del decoded[next(iter(decoded))]  # the least lately seen
         if redelivered:
             log.info("follow: %d events had been applied before; their outputs were sent again", redelivered)
-
-    async def project_updates(batch: Batch) -> None:
-        await persist(project, engine, list(batch.decoded(read_update, UndecodableEvent)), batch)
 
     return [
         Stage("identify", settings.topic(INTAKE), identify, changelog(settings, "identify")),
         Stage("follow", person_events, follow, changelog(settings, "follow")),
-        Stage("project", journey_updates, project_updates),
     ]
 
 

@@ -107,6 +107,8 @@ class Stage:
     step: Step
     changelog: str | None = None
     store: dict[int, dict[bytes, bytes]] = field(default_factory=lambda: defaultdict(dict))
+    # Decoded values a step may keep beside the store; emptied whenever partitions move.
+    cache: dict[Any, Any] = field(default_factory=dict)
 
     def values(self) -> Iterable[tuple[bytes, bytes]]:
         """Every key's state in the partitions this worker holds now."""
@@ -217,6 +219,8 @@ class Engine:
         started, count = time.monotonic(), 0
         wanted = [TopicPartition(stage.changelog, tp.partition)
                   for tp in assigned if (stage := self.stages.get(tp.topic)) and stage.changelog]
+        for stage in self.stages.values():
+            stage.cache.clear()
         for tp in assigned:
             if tp.topic in self.stages:
                 self.stages[tp.topic].store[tp.partition] = {}
@@ -257,6 +261,8 @@ class _Rebalance(ConsumerRebalanceListener):
         # partition it no longer holds.
         async with self.engine.lock:
             self.engine.generation += 1
+            for stage in self.engine.stages.values():
+                stage.cache.clear()
             for tp in revoked:
                 if stage := self.engine.stages.get(tp.topic):
                     stage.store.pop(tp.partition, None)

@@ -1,4 +1,4 @@
-"""Writes journey updates into the SQL read model, idempotently, one transaction per batch."""
+"""Writes applied events into the SQL read model, idempotently, one transaction per batch."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from schemas.events import ReportProgressed, ReportReceived
 from schemas.read_model import journeys, sighting_reports, timeline_entries
-from schemas.updates import JourneyUpdate
+from schemas.updates import Applied
 
 
 def _insert(engine: Engine) -> Any:
@@ -36,20 +36,21 @@ def upsert_newer(connection: Connection, table: Table, keys: list[str], rows: li
     )
 
 
-def project(engine: Engine, updates: Sequence[JourneyUpdate], now: datetime) -> None:
+def project(engine: Engine, updates: Sequence[Applied], now: datetime) -> None:
     """Store a batch of updates. Replaying any of them changes nothing."""
     if not updates:
         return
+    # Rows are built from attributes, and JSON columns get JSON text from pydantic's serialiser:
+    # per-row model dumps to Python values were most of the projector's cost.
     entries = [
         {
-            **update.entry.model_dump(mode="python"),
-            "event_id": str(update.entry.event_id),
-            "person_id": str(update.entry.person_id),
-            "stage": update.entry.stage.value,
-            "data": update.event.data.model_dump(mode="json"),
-            "personal": update.event.personal.model_dump(mode="json", exclude_none=True),
+            "event_id": str(entry.event_id), "person_id": str(entry.person_id), "sequence": entry.sequence,
+            "type": entry.type, "occurred_at": entry.occurred_at, "recorded_at": entry.recorded_at,
+            "source": entry.source, "summary": entry.summary, "stage": entry.stage.value,
+            "data": update.event.data.model_dump_json(),
+            "personal": update.event.personal.model_dump_json(exclude_none=True),
         }
-        for update in updates if not update.refolded
+        for update in updates if not update.refolded for entry in (update.entry,)
     ]
     # A late event moved these entries along: their place and stage change, nothing else.
     moved = [
@@ -77,7 +78,7 @@ def project(engine: Engine, updates: Sequence[JourneyUpdate], now: datetime) -> 
             "emergency_bed_nights": len(journey.emergency_bed_nights),
             "provisional": int(journey.provisional),
             "merged_into": str(journey.merged_into) if journey.merged_into else None,
-            "state": journey.model_dump(mode="json"),
+            "state": journey.model_dump_json(),
             "updated_at": now,
         }
     with engine.begin() as connection:
@@ -110,21 +111,28 @@ def _project_reports(connection: Connection, events: Sequence[Any]) -> None:
     ]
     if received:
         connection.execute(_insert(connection.engine)(sighting_reports).on_conflict_do_nothing(), received)
+    # One statement per kind of step, run for all of the batch's steps of that kind (compiling a
+    # statement per event cost more than the write).
     table = sighting_reports.c
+    report = table.report_id == bindparam("report")
+    steps: dict[str, list[dict[str, Any]]] = {}
     for event in events:
-        if not isinstance(event, ReportProgressed):
-            continue
-        step, report = event.type, table.report_id == str(event.data.report_id)
-        if step == "report.routed":
-            change = sql_update(sighting_reports).where(report).values(team=event.data.team, due_by=event.data.due_by)
-        elif step == "report.attempted":
-            # The first attempt counts for the response time, whatever order attempts arrive in.
-            change = (sql_update(sighting_reports)
-                      .where(report, or_(table.first_attempt_at.is_(None), table.first_attempt_at > event.time))
-                      .values(first_attempt_at=event.time))
-        elif step == "report.outcome":
-            change = sql_update(sighting_reports).where(report).values(outcome=event.data.outcome.value,
-                                                                     outcome_at=event.time)
-        else:
-            change = sql_update(sighting_reports).where(report).values(reporter_told_at=event.time)
-        connection.execute(change)
+        if isinstance(event, ReportProgressed):
+            data = event.data
+            steps.setdefault(event.type, []).append({
+                "report": str(data.report_id), "at": event.time, "team_": data.team, "due_": data.due_by,
+                "outcome_": data.outcome.value if data.outcome else None,
+            })
+    changes = {
+        "report.routed": sql_update(sighting_reports).where(report).values(
+            team=bindparam("team_"), due_by=bindparam("due_")),
+        # The first attempt counts for the response time, whatever order attempts arrive in.
+        "report.attempted": sql_update(sighting_reports).where(
+            report, or_(table.first_attempt_at.is_(None), table.first_attempt_at > bindparam("at"))
+        ).values(first_attempt_at=bindparam("at")),
+        "report.outcome": sql_update(sighting_reports).where(report).values(
+            outcome=bindparam("outcome_"), outcome_at=bindparam("at")),
+    }
+    told = sql_update(sighting_reports).where(report).values(reporter_told_at=bindparam("at"))
+    for step, rows in steps.items():
+        connection.execute(changes.get(step, told), rows)
