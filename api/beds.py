@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel
 from sqlalchemy import Engine, select
 
+from api.intake import IdempotencyConflict, claim, fingerprint, keyed_id, produced
 from api.keys import Principal, Role
 from api.producer import EventProducer
 from deploy.settings import Settings
@@ -51,15 +52,29 @@ class BedsError(Exception):
 class Caller:
     principal: Principal
     now: datetime
+    idempotency_key: str | None = None
 
     def envelope(self, provider_id: str) -> dict[str, Any]:
-        return {"id": uuid4(), "provider_id": provider_id, "source": self.principal.organisation,
-                "actor": self.principal.key_id, "time": self.now}
+        # Under an idempotency key the command's id is the same on every retry, so a copy sent
+        # twice (the first ack was lost) is one command to the provider's stage.
+        key = self.idempotency_key
+        return {"id": keyed_id(self.principal.organisation, key) if key else uuid4(), "provider_id": provider_id,
+                "source": self.principal.organisation, "actor": self.principal.key_id, "time": self.now}
+
+    @property
+    def once(self) -> tuple[str, str] | None:
+        key = self.idempotency_key
+        return (self.principal.organisation, key) if key else None
+
 
     def runs(self, provider: Any) -> bool:
         """Whether the caller may act for this provider: its own organisation, the council, admin."""
         role = self.principal.role
         return role in (Role.ADMIN, Role.COUNCIL) or provider.organisation == self.principal.organisation
+
+
+# Request ids are one namespace whoever sends them: one id, one request for one person.
+REQUEST_IDS = "(bed request ids)"
 
 
 def tonight(now: datetime, settings: Settings) -> date:
@@ -74,8 +89,23 @@ def _provider(engine: Engine, provider_id: str) -> Any:
     return row
 
 
-def _send(producer: EventProducer, settings: Settings, command: BedCommand, topic: str, key: str) -> None:
+def _send(producer: EventProducer, settings: Settings, command: BedCommand, topic: str, key: str, *,
+          engine: Engine, once: tuple[str, str] | None) -> bool:
+    """Send a command. Under `once` (scope, key) it is sent once: a retry with the same body
+    sends nothing new once Kafka has acknowledged the first (returns False), and the same key
+    with another body is refused with 409."""
+    if once is not None:
+        body = fingerprint(f"{type(command).__name__}:{command.model_dump_json(exclude={'id', 'time', 'actor'})}")
+        try:
+            if claim(engine, *once, command.id, body, command.time) is not None:
+                return False
+        except IdempotencyConflict:
+            what = "request id" if once[0] == REQUEST_IDS else "idempotency key"
+            raise BedsError(409, f"this {what} was used before for a different command") from None
     producer.publish(settings.topic(topic), key.encode(), command.model_dump_json().encode())
+    if once is not None:
+        produced(engine, *once)
+    return True
 
 
 def register_provider(registration: ProviderRegistration, *, caller: Caller, engine: Engine,
@@ -93,7 +123,7 @@ def register_provider(registration: ProviderRegistration, *, caller: Caller, eng
         **caller.envelope(registration.provider_id), name=registration.name, kind=registration.kind,
         area_code=registration.area_code, no_show_release=release, waitlist_limit=limit,
     )
-    _send(producer, settings, command, BED_COMMANDS, registration.provider_id)
+    _send(producer, settings, command, BED_COMMANDS, registration.provider_id, engine=engine, once=caller.once)
 
 
 def change_capacity(provider_id: str, change: CapacityFields, *, caller: Caller, engine: Engine,
@@ -102,7 +132,7 @@ def change_capacity(provider_id: str, change: CapacityFields, *, caller: Caller,
     if not caller.runs(provider):
         raise BedsError(403, "only the organisation that runs this provider (or the council) may change its beds")
     command = CapacityChanged(**caller.envelope(provider_id), **change.model_dump())
-    _send(producer, settings, command, BED_COMMANDS, provider_id)
+    _send(producer, settings, command, BED_COMMANDS, provider_id, engine=engine, once=caller.once)
 
 
 def request_bed(submission: BedRequestSubmission, *, caller: Caller, engine: Engine, producer: EventProducer,
@@ -113,14 +143,16 @@ def request_bed(submission: BedRequestSubmission, *, caller: Caller, engine: Eng
         raise BedsError(422, f"night must be between tonight ({first}) and {settings.bed_booking_days} nights ahead",
                         "night")
     _provider(engine, submission.provider_id)
-    request_id = submission.request_id or uuid4()
-    command = BedRequested(
-        **{**caller.envelope(submission.provider_id), "id": request_id},
-        person_id=submission.person_id, night=night, bed_type=submission.bed_type,
-    )
-    # Keyed by the person: their agent lets one request per night through to any provider.
-    _send(producer, settings, command, BED_REQUESTS, str(submission.person_id))
-    return RequestAccepted(request_id=request_id, night=night)
+    envelope = caller.envelope(submission.provider_id)
+    request_id = submission.request_id or envelope["id"]
+    command = BedRequested(**{**envelope, "id": request_id}, person_id=submission.person_id, night=night,
+                           bed_type=submission.bed_type)
+    # Keyed by the person: their stage lets one request per night through to any provider. The
+    # request id is the idempotency key: reused for another person, provider or night, it is
+    # refused rather than silently ignored downstream.
+    first = _send(producer, settings, command, BED_REQUESTS, str(submission.person_id), engine=engine,
+                  once=(REQUEST_IDS, str(request_id)))
+    return RequestAccepted(request_id=request_id, night=night, duplicate=not first)
 
 
 # What each stay command needs the request to be now.
@@ -146,7 +178,7 @@ def record_stay(request_id: UUID, kind: str, *, caller: Caller, engine: Engine, 
         **caller.envelope(row.provider_id), type=kind, request_id=request_id, night=row.night,
         leave_reason=check_out.leave_reason if check_out else None,
     )
-    _send(producer, settings, command, BED_COMMANDS, row.provider_id)
+    _send(producer, settings, command, BED_COMMANDS, row.provider_id, engine=engine, once=caller.once)
 
 
 def _request_row(engine: Engine, request_id: UUID) -> Any:

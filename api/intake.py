@@ -66,10 +66,11 @@ def submit(
     if key is None:
         event_id = uuid4()
     else:
-        event_id = submission.event_id or uuid5(IDEMPOTENCY, f"{principal.organisation}\n{key}")
-        earlier = _claim(engine, principal.organisation, key, event_id, submission, now)
-        if earlier is not None:
-            return earlier
+        event_id = submission.event_id or keyed_id(principal.organisation, key)
+        earlier_id = claim(engine, principal.organisation, key, event_id, _fingerprint(submission), now)
+        if earlier_id is not None:
+            return Accepted(event_id=earlier_id, person_id=resolve_person(submission.person_id, earlier_id),
+                            duplicate=True)
     # Keyed by the person the event will be about (a new provisional person's id is derived
     # from this event), so that a report and the contacts that follow it share a partition
     # and reach the identity step in the order they were accepted.
@@ -77,29 +78,29 @@ def submit(
     for event in build_events(submission, event_id=event_id, principal=principal, now=now):
         producer.publish(settings.topic(INTAKE), str(event.subject or person_id).encode(), encode_event(event))
     if key is not None:
-        with engine.begin() as connection:
-            connection.execute(
-                update(submissions)
-                .where(submissions.c.organisation == principal.organisation, submissions.c.idempotency_key == key)
-                .values(produced=1)
-            )
+        produced(engine, principal.organisation, key)
     return Accepted(event_id=event_id, person_id=person_id)
 
 
 def _fingerprint(submission: Submission) -> str:
-    return hashlib.sha256(f"{type(submission).__name__}:{submission.model_dump_json()}".encode()).hexdigest()
+    return fingerprint(f"{type(submission).__name__}:{submission.model_dump_json()}")
 
 
-def _claim(
-    engine: Engine,
-    organisation: str,
-    key: str,
-    event_id: UUID,
-    submission: Submission,
-    now: datetime,
-) -> Accepted | None:
-    """Record the key; return the earlier answer when it was already produced."""
-    fingerprint = _fingerprint(submission)
+def fingerprint(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def keyed_id(organisation: str, key: str) -> UUID:
+    """The id of what an organisation sends under an idempotency key: the same on every retry,
+    so a copy produced twice (the first ack was lost) is recognised downstream."""
+    return uuid5(IDEMPOTENCY, f"{organisation}\n{key}")
+
+
+def claim(engine: Engine, organisation: str, key: str, event_id: UUID, body_sha256: str,
+          now: datetime) -> UUID | None:
+    """Record that `key` stands for `event_id` and this body. Returns the earlier id when the key
+    was used before for the same body and its produce was acknowledged (nothing is to be sent
+    again); None when this call must produce. A key used before for another body is refused."""
     try:
         with engine.begin() as connection:
             connection.execute(
@@ -107,7 +108,7 @@ def _claim(
                     organisation=organisation,
                     idempotency_key=key,
                     event_id=str(event_id),
-                    request_sha256=fingerprint,
+                    request_sha256=body_sha256,
                     produced=0,
                     created_at=now,
                 )
@@ -119,11 +120,20 @@ def _claim(
         row = connection.execute(
             select(submissions).where(submissions.c.organisation == organisation, submissions.c.idempotency_key == key)
         ).one()
-    if row.request_sha256 != fingerprint:
+    if row.request_sha256 != body_sha256:
         raise IdempotencyConflict("this idempotency key was used for a different submission")
     if not row.produced:
         # An earlier attempt was claimed but not acknowledged by Kafka: produce it again under the
-        # same event id; downstream, the event id makes a second copy harmless.
+        # same id; downstream, the id makes a second copy harmless.
         return None
-    earlier_id = UUID(row.event_id)
-    return Accepted(event_id=earlier_id, person_id=resolve_person(submission.person_id, earlier_id), duplicate=True)
+    return UUID(row.event_id)
+
+
+def produced(engine: Engine, organisation: str, key: str) -> None:
+    """Kafka acknowledged what `key` stands for: retries now get the first answer back."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(submissions)
+            .where(submissions.c.organisation == organisation, submissions.c.idempotency_key == key)
+            .values(produced=1)
+        )

@@ -125,6 +125,7 @@ class CheckOut(Strict):
 class RequestAccepted(BaseModel):
     request_id: UUID
     night: date
+    duplicate: bool = Field(False, description="True when this request id was accepted before: nothing new was sent")
 
 
 ProviderCommand = Annotated[

@@ -14,6 +14,7 @@ from api.beds import Availability, BedRequestView, BedsError, Caller, ProviderVi
 from api.deps import EngineDep, ProducerDep, SettingsDep, allow
 from api.keys import Principal, Role
 from api.producer import NotAccepted
+from api.routes.submissions import IdempotencyKey
 from schemas.beds import BedRequestSubmission, CapacityFields, CheckOut, ProviderRegistration, RequestAccepted
 from schemas.events import BedType
 
@@ -39,16 +40,17 @@ def _answer(action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
                             f"Kafka did not acknowledge the command ({error}); retry") from None
 
 
-def _caller(principal: Principal) -> Caller:
-    return Caller(principal=principal, now=datetime.now(UTC))
+def _caller(principal: Principal, idempotency_key: str | None = None) -> Caller:
+    return Caller(principal=principal, now=datetime.now(UTC), idempotency_key=idempotency_key)
 
 
 @router.post("/providers", status_code=status.HTTP_202_ACCEPTED)
 def register_provider(registration: ProviderRegistration, engine: EngineDep, producer: ProducerDep,
-                      settings: SettingsDep, principal: Principal = PROVIDERS) -> dict[str, str]:
+                      settings: SettingsDep, idempotency_key: IdempotencyKey = None,
+                      principal: Principal = PROVIDERS) -> dict[str, str]:
     """Register (or update) a provider of emergency beds run by the caller's organisation."""
-    _answer(beds.register_provider, registration, caller=_caller(principal), engine=engine, producer=producer,
-            settings=settings)
+    _answer(beds.register_provider, registration, caller=_caller(principal, idempotency_key), engine=engine,
+            producer=producer, settings=settings)
     return {"provider_id": registration.provider_id}
 
 
@@ -59,9 +61,11 @@ def list_providers(engine: EngineDep, principal: Principal = VIEWERS) -> list[Pr
 
 @router.post("/providers/{provider_id}/capacity", status_code=status.HTTP_202_ACCEPTED)
 def change_capacity(provider_id: str, change: CapacityFields, engine: EngineDep, producer: ProducerDep,
-                    settings: SettingsDep, principal: Principal = PROVIDERS) -> dict[str, str]:
-    """Beds opened, closed, or temporarily reduced from a night."""
-    _answer(beds.change_capacity, provider_id, change, caller=_caller(principal), engine=engine,
+                    settings: SettingsDep, idempotency_key: IdempotencyKey = None,
+                    principal: Principal = PROVIDERS) -> dict[str, str]:
+    """Beds opened, closed, or temporarily reduced from a night. Send an Idempotency-Key: a retry
+    after a timeout without one opens (or closes) the beds again."""
+    _answer(beds.change_capacity, provider_id, change, caller=_caller(principal, idempotency_key), engine=engine,
             producer=producer, settings=settings)
     return {"provider_id": provider_id}
 
@@ -86,10 +90,13 @@ def availability(engine: EngineDep, settings: SettingsDep,
 
 @router.post("/requests", status_code=status.HTTP_202_ACCEPTED)
 def request_bed(submission: BedRequestSubmission, engine: EngineDep, producer: ProducerDep,
-                settings: SettingsDep, principal: Principal = REQUESTERS) -> RequestAccepted:
-    """Ask for a bed for a person on a night. The decision follows: GET /v1/beds/requests/{id}."""
-    return _answer(beds.request_bed, submission, caller=_caller(principal), engine=engine, producer=producer,
-                   settings=settings)
+                settings: SettingsDep, idempotency_key: IdempotencyKey = None,
+                principal: Principal = REQUESTERS) -> RequestAccepted:
+    """Ask for a bed for a person on a night. The decision follows: GET /v1/beds/requests/{id}.
+    The request id (or, without one, the Idempotency-Key) makes a retry harmless; a request id
+    used before for another person, provider, night or bed type is refused with 409."""
+    return _answer(beds.request_bed, submission, caller=_caller(principal, idempotency_key), engine=engine,
+                   producer=producer, settings=settings)
 
 
 @router.get("/requests/{request_id}")
@@ -99,35 +106,38 @@ def get_request(request_id: UUID, engine: EngineDep, principal: Principal = REQU
 
 
 def _record(request_id: UUID, kind: str, principal: Principal, engine: EngineDep, producer: ProducerDep,
-            settings: SettingsDep, check_out: CheckOut | None = None) -> dict[str, str]:
-    _answer(beds.record_stay, request_id, kind, caller=_caller(principal), engine=engine, producer=producer,
-            settings=settings, check_out=check_out)
+            settings: SettingsDep, idempotency_key: str | None, check_out: CheckOut | None = None) -> dict[str, str]:
+    _answer(beds.record_stay, request_id, kind, caller=_caller(principal, idempotency_key), engine=engine,
+            producer=producer, settings=settings, check_out=check_out)
     return {"request_id": str(request_id)}
 
 
 @router.post("/requests/{request_id}/check-in", status_code=status.HTTP_202_ACCEPTED)
 def check_in(request_id: UUID, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
+             idempotency_key: IdempotencyKey = None,
              principal: Principal = REQUESTERS) -> dict[str, str]:
     """The person arrived and has the bed."""
-    return _record(request_id, "bed.check_in", principal, engine, producer, settings)
+    return _record(request_id, "bed.check_in", principal, engine, producer, settings, idempotency_key)
 
 
 @router.post("/requests/{request_id}/no-show", status_code=status.HTTP_202_ACCEPTED)
 def no_show(request_id: UUID, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
-            principal: Principal = REQUESTERS) -> dict[str, str]:
+            idempotency_key: IdempotencyKey = None, principal: Principal = REQUESTERS) -> dict[str, str]:
     """The person did not arrive: the bed goes to the first on the waitlist."""
-    return _record(request_id, "bed.no_show", principal, engine, producer, settings)
+    return _record(request_id, "bed.no_show", principal, engine, producer, settings, idempotency_key)
 
 
 @router.post("/requests/{request_id}/check-out", status_code=status.HTTP_202_ACCEPTED)
 def check_out(request_id: UUID, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
-              body: CheckOut | None = None, principal: Principal = REQUESTERS) -> dict[str, str]:
+              body: CheckOut | None = None, idempotency_key: IdempotencyKey = None,
+              principal: Principal = REQUESTERS) -> dict[str, str]:
     """The stay ended (with why, if known): the bed is free again."""
-    return _record(request_id, "bed.check_out", principal, engine, producer, settings, body)
+    return _record(request_id, "bed.check_out", principal, engine, producer, settings, idempotency_key, body)
 
 
 @router.post("/requests/{request_id}/withdraw", status_code=status.HTTP_202_ACCEPTED)
 def withdraw(request_id: UUID, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
+             idempotency_key: IdempotencyKey = None,
              principal: Principal = REQUESTERS) -> dict[str, str]:
     """The bed or waitlist place is no longer wanted and is released."""
-    return _record(request_id, "bed.withdraw", principal, engine, producer, settings)
+    return _record(request_id, "bed.withdraw", principal, engine, producer, settings, idempotency_key)

@@ -313,3 +313,37 @@ def test_sigkill_while_beds_are_decided_loses_no_outcome_overbooks_nothing_and_g
     assert (lost, overbooked) == (0, 0)
     assert len(allocated) == sum(providers.values())
     assert all(n == 1 for n in beds.values()) and all(n == 1 for n in holders.values())
+
+
+def test_retried_bed_commands_apply_once_and_a_reused_id_for_another_body_is_refused(system: System) -> None:
+    register(system, "retry-hub", beds=2, waitlist=0)
+    night = str(tonight(datetime.now(UTC), system.settings))
+    opened = {"change": "opened", "bed_type": "general", "beds": 5, "first_night": night}
+    key = {"Idempotency-Key": "open-5-tonight"}
+    path = "/v1/beds/providers/retry-hub/capacity"
+    # A client retries "opened 5" after a timeout, twice, with the same key: 5 beds open, not 15.
+    answers = [system.client.post(path, json=opened, headers={"X-API-Key": system.brick_key, **key})
+               for _ in range(3)]
+    assert [a.status_code for a in answers] == [202, 202, 202]
+    # The same key for another change is refused and sends nothing.
+    other = system.client.post(path, json={**opened, "beds": 6}, headers={"X-API-Key": system.brick_key, **key})
+    assert other.status_code == 409 and "idempotency key" in other.json()["detail"]
+    changes = [r for r in system.topic_records("bed-commands") if b'"capacity.changed"' in r.value]
+    assert len(changes) == 2  # the registration's 2 beds, and the 5 sent once
+
+    # A request id reused for another person is refused, not silently dropped downstream.
+    request_id, person, someone_else = (str(uuid.uuid4()) for _ in range(3))
+    body = {"request_id": request_id, "person_id": person, "provider_id": "retry-hub"}
+    first = system.call("POST", "/v1/beds/requests", system.outreach_key, body)
+    again = system.call("POST", "/v1/beds/requests", system.outreach_key, body)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert (first.json()["duplicate"], again.json()["duplicate"]) == (False, True)
+    reused = system.call("POST", "/v1/beds/requests", system.outreach_key, {**body, "person_id": someone_else})
+    assert reused.status_code == 409 and "request id" in reused.json()["detail"]
+    requests = [r for r in system.topic_records("bed-requests") if b"bed.requested" in r.value]
+    assert len(requests) == 1
+
+    system.wait_for("7 beds", lambda: provider_night(system, "retry-hub")["capacity"] == 7)
+    assert decision(system, request_id)["person_id"] == person
+    time.sleep(1.0)  # nothing more is on its way: the count stays
+    assert provider_night(system, "retry-hub")["capacity"] == 7
