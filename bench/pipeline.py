@@ -1,12 +1,12 @@
 """Pipeline benchmark: end-to-end events/s against a bare consumer, and submission-to-visible latency.
 
-    deploy/dev bench [--events 100000] [--rate 200] [--seconds 30]
+    deploy/dev bench [--events 100000] [--rate 200] [--seconds 30] [--workers 1]
 
 1. Bare consumer: an aiokafka consumer (the client the worker uses) reads the N events from the
    intake topic and does nothing else: the ceiling for one process on this machine.
-2. End to end: with the worker idle, N events are produced to intake in one burst; the clock
-   runs from the first send until the read model has committed all N timeline entries
-   (intake -> identity -> person-events -> journey table -> journey-updates -> SQL).
+2. End to end: with the worker (or --workers processes sharing the partitions) idle, N events
+   are produced to intake in one burst; the clock runs from the first send until the read model
+   has committed all N timeline entries (intake -> identify -> person-events -> follow -> SQL).
 3. Latency: submissions through the HTTP API at a steady rate; each one's latency runs from
    just before its POST until a poller sees its timeline entry in the read model.
 """
@@ -166,6 +166,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=200.0, help="submissions per second in the latency run")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the latency run")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the partitions")
     args = parser.parse_args()
 
     overrides = {"api_port": free_port()}
@@ -186,12 +187,15 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
         events, entries = scenario(args.events)
         kinds = Counter(json.loads(value)["type"].split(".")[0] for _, value in events)
         print("events: " + ", ".join(f"{kind} {n:,}" for kind, n in kinds.most_common()))
-        parts.append(start_worker(settings, workdir / "worker.log"))
+        for n in range(args.workers):
+            each = settings.model_copy(update={"worker_instance_id": f"bench-worker-{n}"})
+            parts.append(start_worker(each, workdir / f"worker-{n}.log"))
         elapsed = end_to_end(settings, engine, events, entries)
         pipeline_rate = args.events / elapsed
         bare_rate = asyncio.run(bare_consumer(settings, args.events))
         print(f"bare consumer:  {bare_rate:10,.0f} events/s  ({args.events:,} events)")
-        print(f"end to end:     {pipeline_rate:10,.0f} events/s  ({args.events:,} events in {elapsed:.2f} s)")
+        print(f"end to end:     {pipeline_rate:10,.0f} events/s  ({args.events:,} events in {elapsed:.2f} s, "
+              f"{args.workers} worker process{'es' if args.workers > 1 else ''})")
         print(f"ratio:          {pipeline_rate / bare_rate:10.1%} of the bare consumer  (target >= 30%, >= 5,000/s)")
 
         parts.append(start_api(settings, workdir / "api.log"))
