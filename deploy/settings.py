@@ -45,7 +45,10 @@ class Settings(BaseSettings):
     app_id: str = Field("journeys", description="Application id: the worker's consumer group is APP_ID.stages.")
     worker_batch_size: int = Field(500, description="Most records the worker takes in one batch.")
     worker_batch_within_s: float = Field(0.01, description="Longest the worker waits for a fetch to fill.")
-    worker_producer_linger_s: float = Field(0.005, description="How long the worker's producer gathers a batch.")
+    worker_producer_linger_s: float = Field(
+        0.0, description="How long the worker's producer waits to gather more before sending. The worker sends a "
+                         "whole batch's outputs at once and waits for them, so any linger only adds latency.",
+    )
     worker_session_timeout_s: float = Field(
         10.0, description="How long before a worker that stopped answering loses its partitions to another."
     )

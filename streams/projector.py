@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, bindparam, or_
@@ -19,21 +20,46 @@ def _insert(engine: Engine) -> Any:
     return (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
 
 
+@lru_cache
+def _upsert(dialect: str, table: Table, keys: tuple[str, ...], keep: tuple[str, ...]) -> Any:
+    # Built once: making the statement and its cache key again for every small batch cost more
+    # than the write itself.
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    fixed = {*keys, *keep}
+    return insert.on_conflict_do_update(
+        index_elements=[table.c[k] for k in keys],
+        set_={c.name: insert.excluded[c.name] for c in table.columns if c.name not in fixed},
+        where=table.c.sequence < insert.excluded.sequence,
+    )
+
+
 def upsert_newer(connection: Connection, table: Table, keys: list[str], rows: list[dict[str, Any]],
                  keep: tuple[str, ...] = ()) -> None:
     """Insert rows, or update them where the stored sequence is older (never roll back)."""
-    if not rows:
-        return
-    insert = _insert(connection.engine)(table)
-    fixed = {*keys, *keep}
-    connection.execute(
-        insert.on_conflict_do_update(
-            index_elements=[table.c[k] for k in keys],
-            set_={c.name: insert.excluded[c.name] for c in table.columns if c.name not in fixed},
-            where=table.c.sequence < insert.excluded.sequence,
-        ),
-        rows,
-    )
+    if rows:
+        connection.execute(_upsert(connection.engine.dialect.name, table, tuple(keys), keep), rows)
+
+
+_entry = timeline_entries.c
+_MOVE_ENTRY = (
+    sql_update(timeline_entries)
+    .where(_entry.event_id == bindparam("id"), _entry.sequence < bindparam("new_sequence"))
+    .values(sequence=bindparam("new_sequence"), stage=bindparam("new_stage"), summary=bindparam("new_summary"))
+)
+_report = sighting_reports.c
+_this_report = _report.report_id == bindparam("report")
+_REPORT_STEPS = {
+    "report.routed": sql_update(sighting_reports).where(_this_report).values(
+        team=bindparam("team_"), due_by=bindparam("due_")),
+    # The first attempt counts for the response time, whatever order attempts arrive in.
+    "report.attempted": sql_update(sighting_reports).where(
+        _this_report, or_(_report.first_attempt_at.is_(None), _report.first_attempt_at > bindparam("at"))
+    ).values(first_attempt_at=bindparam("at")),
+    "report.outcome": sql_update(sighting_reports).where(_this_report).values(
+        outcome=bindparam("outcome_"), outcome_at=bindparam("at")),
+    "report.reporter_told": sql_update(sighting_reports).where(_this_report).values(
+        reporter_told_at=bindparam("at")),
+}
 
 
 def project(engine: Engine, updates: Sequence[Applied], now: datetime) -> None:
@@ -86,14 +112,7 @@ def project(engine: Engine, updates: Sequence[Applied], now: datetime) -> None:
         # redelivered one changes nothing. The event's data and personal part never change.
         upsert_newer(connection, timeline_entries, ["event_id"], entries, keep=("data", "personal"))
         if moved:
-            table = timeline_entries.c
-            connection.execute(
-                sql_update(timeline_entries)
-                .where(table.event_id == bindparam("id"), table.sequence < bindparam("new_sequence"))
-                .values(sequence=bindparam("new_sequence"), stage=bindparam("new_stage"),
-                        summary=bindparam("new_summary")),
-                moved,
-            )
+            connection.execute(_MOVE_ENTRY, moved)
         # An older update redelivered after a newer one must not roll the journey back.
         upsert_newer(connection, journeys, ["person_id"], list(latest.values()))
         _project_reports(connection, [u.event for u in updates])
@@ -113,8 +132,6 @@ def _project_reports(connection: Connection, events: Sequence[Any]) -> None:
         connection.execute(_insert(connection.engine)(sighting_reports).on_conflict_do_nothing(), received)
     # One statement per kind of step, run for all of the batch's steps of that kind (compiling a
     # statement per event cost more than the write).
-    table = sighting_reports.c
-    report = table.report_id == bindparam("report")
     steps: dict[str, list[dict[str, Any]]] = {}
     for event in events:
         if isinstance(event, ReportProgressed):
@@ -123,16 +140,5 @@ def _project_reports(connection: Connection, events: Sequence[Any]) -> None:
                 "report": str(data.report_id), "at": event.time, "team_": data.team, "due_": data.due_by,
                 "outcome_": data.outcome.value if data.outcome else None,
             })
-    changes = {
-        "report.routed": sql_update(sighting_reports).where(report).values(
-            team=bindparam("team_"), due_by=bindparam("due_")),
-        # The first attempt counts for the response time, whatever order attempts arrive in.
-        "report.attempted": sql_update(sighting_reports).where(
-            report, or_(table.first_attempt_at.is_(None), table.first_attempt_at > bindparam("at"))
-        ).values(first_attempt_at=bindparam("at")),
-        "report.outcome": sql_update(sighting_reports).where(report).values(
-            outcome=bindparam("outcome_"), outcome_at=bindparam("at")),
-    }
-    told = sql_update(sighting_reports).where(report).values(reporter_told_at=bindparam("at"))
     for step, rows in steps.items():
-        connection.execute(changes.get(step, told), rows)
+        connection.execute(_REPORT_STEPS[step], rows)
