@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
 from api.intake import IdempotencyConflict, claim, fingerprint, keyed_id, produced
@@ -30,13 +30,14 @@ from schemas.beds import (
     CapacityFields,
     CapacityWindow,
     CheckOut,
+    CommandRefused,
     ProviderRegistered,
     ProviderRegistration,
     RequestAccepted,
     StayCommand,
 )
 from schemas.events import BedType
-from schemas.read_model import bed_nights, bed_providers, bed_requests
+from schemas.read_model import bed_command_refusals, bed_nights, bed_providers, bed_requests
 
 
 class BedsError(Exception):
@@ -165,7 +166,9 @@ _NEEDS = {
 
 
 def record_stay(request_id: UUID, kind: str, *, caller: Caller, engine: Engine, producer: EventProducer,
-                settings: Settings, check_out: CheckOut | None = None) -> None:
+                settings: Settings, check_out: CheckOut | None = None) -> UUID:
+    """Send a stay command; its id comes back, and a refusal by the provider's stage (the stay
+    changed after this check) shows under the request's `refused_commands` with that id."""
     row = _request_row(engine, request_id)
     provider = _provider(engine, row.provider_id)
     may = caller.runs(provider) or (kind == "bed.withdraw" and row.requested_by == caller.principal.organisation)
@@ -179,6 +182,7 @@ def record_stay(request_id: UUID, kind: str, *, caller: Caller, engine: Engine, 
         leave_reason=check_out.leave_reason if check_out else None,
     )
     _send(producer, settings, command, BED_COMMANDS, row.provider_id, engine=engine, once=caller.once)
+    return command.id
 
 
 def _request_row(engine: Engine, request_id: UUID) -> Any:
@@ -205,6 +209,8 @@ class BedRequestView(BaseModel):
     leave_reason: str | None
     requested_by: str
     updated_at: datetime
+    refused_commands: list[CommandRefused] = Field(
+        [], description="Stay commands the provider could not apply after they were accepted, with why")
 
 
 class ProviderView(BaseModel):
@@ -234,7 +240,17 @@ class Availability(BaseModel):
 
 
 def get_request(engine: Engine, request_id: UUID) -> BedRequestView:
-    return BedRequestView.model_validate(_request_row(engine, request_id), from_attributes=True)
+    row = _request_row(engine, request_id)
+    with engine.connect() as connection:
+        refusals = connection.execute(
+            select(bed_command_refusals).where(bed_command_refusals.c.request_id == str(request_id))
+            .order_by(bed_command_refusals.c.refused_at)
+        ).all()
+    return BedRequestView.model_validate({
+        **row._mapping,
+        "refused_commands": [CommandRefused(command_id=r.command_id, request_id=r.request_id, command=r.command,
+                                            reason=r.reason, at=r.refused_at) for r in refusals],
+    })
 
 
 def list_requests(engine: Engine, provider_id: str, night: date, caller: Caller) -> list[BedRequestView]:

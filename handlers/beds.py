@@ -30,6 +30,7 @@ from schemas.beds import (
     CapacityChange,
     CapacityChanged,
     CapacityWindow,
+    CommandRefused,
     ProviderCommand,
     ProviderInfo,
     ProviderRegistered,
@@ -49,6 +50,7 @@ class Decision:
     state: ProviderBeds
     outcomes: tuple[BedOutcome, ...] = ()
     nights: frozenset[date] = frozenset()
+    refused: tuple[CommandRefused, ...] = ()
 
 
 def outcome(
@@ -96,7 +98,7 @@ def decide(state: ProviderBeds | None, command: ProviderCommand) -> Decision | N
         "sequence": state.sequence + 1,
         "recent_commands": (*state.recent_commands, command.id)[-REMEMBERED_COMMANDS:],
     })
-    return Decision(changed, decision.outcomes, decision.nights)
+    return Decision(changed, decision.outcomes, decision.nights, decision.refused)
 
 
 def _register(state: ProviderBeds, command: ProviderRegistered) -> Decision:
@@ -161,15 +163,25 @@ def _request(state: ProviderBeds, command: BedRequested) -> Decision:
     return Decision(_with_night(state, command.night, changed), (waitlisted,), frozenset({command.night}))
 
 
+def _refuse(state: ProviderBeds, command: StayCommand, reason: str) -> Decision:
+    """The command does not fit the stay as it is now: nothing changes, and the refusal is
+    published, so that a command the API accepted a moment earlier is never silently dropped."""
+    refusal = CommandRefused(command_id=command.id, request_id=command.request_id, command=command.type,
+                             reason=reason, at=command.time)
+    return Decision(state, refused=(refusal,))
+
+
 def _stay(state: ProviderBeds, command: StayCommand) -> Decision:
-    """Check-in, no-show, check-out and withdrawal. One that does not fit the stay does nothing:
-    the API refuses it with a reason first, and a redelivered one must not act twice."""
+    """Check-in, no-show, check-out and withdrawal. One that asks for what is already so (a
+    second check-in) changes nothing; one that does not fit the stay is refused with a reason."""
     night = state.night(command.night)
     stay = night.stay(command.request_id)
     if command.type == "bed.withdraw" and stay is None:
         waiting = next((w for w in night.waitlist if w.request_id == command.request_id), None)
         if waiting is None:
-            return Decision(state)
+            if command.request_id in night.settled:
+                return Decision(state)  # released already: withdrawn, refused or ended
+            return _refuse(state, command, "no bed or waitlist place is held for this request that night")
         changed = night.model_copy(update={
             "waitlist": tuple(w for w in night.waitlist if w is not waiting),
             "settled": (*night.settled, waiting.request_id),
@@ -178,7 +190,10 @@ def _stay(state: ProviderBeds, command: StayCommand) -> Decision:
                             night=command.night, bed_type=waiting.bed_type)
         return Decision(_with_night(state, command.night, changed), (withdrawn,), frozenset({command.night}))
     if stay is None:
-        return Decision(state)
+        done = "released (no-show, withdrawn or checked out)" if command.request_id in night.settled else "not held"
+        if command.type == "bed.no_show" and command.request_id in night.settled:
+            return Decision(state)  # the timer's repeat after the bed was released: nothing to say
+        return _refuse(state, command, f"no bed is held for this request that night: it was {done}")
     if command.type == "bed.check_in":
         if stay.checked_in:
             return Decision(state)
@@ -192,8 +207,10 @@ def _stay(state: ProviderBeds, command: StayCommand) -> Decision:
         kind = "bed.checked_out"
     elif command.type in ("bed.no_show", "bed.withdraw") and not stay.checked_in:
         kind = "bed.no_show" if command.type == "bed.no_show" else "bed.withdrawn"
+    elif command.type == "bed.check_out":
+        return _refuse(state, command, "the person has not checked in: a check-out needs a check-in first")
     else:
-        return Decision(state)
+        return _refuse(state, command, "the person has checked in: use check-out to end the stay")
     changed = night.model_copy(update={
         "stays": tuple(s for s in night.stays if s is not stay),
         "settled": (*night.settled, stay.request_id),

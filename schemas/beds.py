@@ -188,6 +188,20 @@ class NightPicture(BaseModel):
     beds: tuple[BedCount, ...]
 
 
+class CommandRefused(BaseModel):
+    """A stay command the provider's stage could not apply, and why: the API accepted it against
+    a read model that trailed the stage (a bed released by the no-show timer a moment before a
+    check-in, say), so the refusal is published rather than dropped."""
+
+    model_config = {"frozen": True}
+
+    command_id: UUID
+    request_id: UUID
+    command: str
+    reason: str
+    at: AwareDatetime
+
+
 class BedUpdate(BaseModel):
     """What a provider's agent publishes after a batch: its picture and every outcome decided."""
 
@@ -197,3 +211,4 @@ class BedUpdate(BaseModel):
     capacity: tuple[CapacityWindow, ...] = ()
     nights: tuple[NightPicture, ...] = ()
     outcomes: tuple[BedOutcome, ...] = ()
+    refused: tuple[CommandRefused, ...] = ()

@@ -191,6 +191,19 @@ bed_requests = Table(
 )
 
 
+# Stay commands a provider's stage refused after the API had accepted them, with why.
+bed_command_refusals = Table(
+    "bed_command_refusals",
+    metadata,
+    Column("command_id", String(36), primary_key=True),
+    Column("request_id", String(36), nullable=False, index=True),
+    Column("provider_id", String(63), nullable=False),
+    Column("command", String(20), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("refused_at", UTCDateTime, nullable=False),
+)
+
+
 def connect(url: str) -> Engine:
     """An engine for the read model, with its tables created."""
     if url.startswith("sqlite"):

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from schemas.beds import BedUpdate
-from schemas.read_model import bed_nights, bed_providers, bed_requests
-from streams.projector import upsert_newer
+from schemas.read_model import bed_command_refusals, bed_nights, bed_providers, bed_requests
+from streams.projector import dialect_insert, upsert_newer
 
 
 def project_beds(engine: Engine, updates: Sequence[BedUpdate], now: datetime) -> None:
@@ -57,7 +57,15 @@ def project_beds(engine: Engine, updates: Sequence[BedUpdate], now: datetime) ->
                 "sequence": update.sequence,
                 "updated_at": now,
             }
+    refusals = [
+        {"command_id": str(r.command_id), "request_id": str(r.request_id), "provider_id": update.provider_id,
+         "command": r.command, "reason": r.reason, "refused_at": r.at}
+        for update in updates for r in update.refused
+    ]
     with engine.begin() as connection:
+        if refusals:
+            insert = dialect_insert(connection.engine)(bed_command_refusals)
+            connection.execute(insert.on_conflict_do_nothing(), refusals)
         upsert_newer(connection, bed_providers, ["provider_id"], list(providers.values()))
         upsert_newer(connection, bed_nights, ["provider_id", "night", "bed_type"], list(nights.values()))
         # The organisation that asked for the bed stays the one that asked, whoever records later.

@@ -20,7 +20,14 @@ from deploy.settings import Settings
 from deploy.topics import BED_COMMANDS, BED_REQUESTS, BED_UPDATES, PERSON_EVENTS, changelog
 from handlers.beds import claim_night, decide
 from journey.beds import PersonNights, ProviderBeds, due_no_shows, picture
-from schemas.beds import BedRequested, BedUpdate, StayCommand, decode_command, decode_person_message
+from schemas.beds import (
+    BedRequested,
+    BedUpdate,
+    CommandRefused,
+    StayCommand,
+    decode_command,
+    decode_person_message,
+)
 from schemas.events import BedOutcome, UndecodableEvent, decoder, encode_event
 from schemas.read_model import connect
 from streams.bed_projector import project_beds
@@ -75,7 +82,7 @@ def bed_stages(settings: Settings) -> list[Stage]:
             batch.put(*key, claims[key].model_dump_json().encode())
 
     async def allocate(batch: Batch) -> None:
-        touched: dict[str, tuple[set[date], list[BedOutcome]]] = {}
+        touched: dict[str, tuple[set[date], list[BedOutcome], list[CommandRefused]]] = {}
         # A provider's state is decoded and written once per batch, not once per command: under
         # contention most of a batch is for the same few providers.
         providers: dict[tuple[int, bytes], ProviderBeds | None] = {}
@@ -91,19 +98,20 @@ def bed_stages(settings: Settings) -> list[Stage]:
             if decision is None:
                 continue  # redelivered: already decided
             providers[key] = decision.state
-            nights, outcomes = touched.setdefault(command.provider_id, (set(), []))
+            nights, outcomes, refused = touched.setdefault(command.provider_id, (set(), [], []))
             nights.update(decision.nights)
             outcomes.extend(decision.outcomes)
+            refused.extend(decision.refused)
             for outcome in decision.outcomes:
                 batch.send(requests_topic, str(outcome.subject).encode(), outcome.model_dump_json().encode())
         # One picture per provider per batch, whatever the number of commands in it.
         changed = {key[1]: state for key, state in providers.items() if state is not None}
-        for provider_id, (nights, outcomes) in touched.items():
+        for provider_id, (nights, outcomes, refused) in touched.items():
             state = changed[provider_id.encode()]
             update = BedUpdate(
                 provider_id=provider_id, sequence=state.sequence, provider=state.provider,
                 capacity=state.capacity, nights=tuple(picture(state, n) for n in sorted(nights)),
-                outcomes=tuple(outcomes),
+                outcomes=tuple(outcomes), refused=tuple(refused),
             )
             batch.send(updates_topic, provider_id.encode(), update.model_dump_json().encode())
         for key, state in providers.items():

@@ -16,7 +16,7 @@ from schemas.read_model import journeys, sighting_reports, timeline_entries
 from schemas.updates import Applied
 
 
-def _insert(engine: Engine) -> Any:
+def dialect_insert(engine: Engine) -> Any:
     return (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
 
 
@@ -129,7 +129,7 @@ def _project_reports(connection: Connection, events: Sequence[Any]) -> None:
         for e in events if isinstance(e, ReportReceived)
     ]
     if received:
-        connection.execute(_insert(connection.engine)(sighting_reports).on_conflict_do_nothing(), received)
+        connection.execute(dialect_insert(connection.engine)(sighting_reports).on_conflict_do_nothing(), received)
     # One statement per kind of step, run for all of the batch's steps of that kind (compiling a
     # statement per event cost more than the write).
     steps: dict[str, list[dict[str, Any]]] = {}

@@ -107,9 +107,9 @@ def get_request(request_id: UUID, engine: EngineDep, principal: Principal = REQU
 
 def _record(request_id: UUID, kind: str, principal: Principal, engine: EngineDep, producer: ProducerDep,
             settings: SettingsDep, idempotency_key: str | None, check_out: CheckOut | None = None) -> dict[str, str]:
-    _answer(beds.record_stay, request_id, kind, caller=_caller(principal, idempotency_key), engine=engine,
-            producer=producer, settings=settings, check_out=check_out)
-    return {"request_id": str(request_id)}
+    command_id = _answer(beds.record_stay, request_id, kind, caller=_caller(principal, idempotency_key),
+                         engine=engine, producer=producer, settings=settings, check_out=check_out)
+    return {"request_id": str(request_id), "command_id": str(command_id)}
 
 
 @router.post("/requests/{request_id}/check-in", status_code=status.HTTP_202_ACCEPTED)

@@ -347,3 +347,25 @@ def test_retried_bed_commands_apply_once_and_a_reused_id_for_another_body_is_ref
     assert decision(system, request_id)["person_id"] == person
     time.sleep(1.0)  # nothing more is on its way: the count stays
     assert provider_night(system, "retry-hub")["capacity"] == 7
+
+
+def test_a_stay_command_the_provider_can_no_longer_apply_is_refused_visibly(system: System) -> None:
+    register(system, "busy-hub", beds=1)
+    person = str(uuid.uuid4())
+    request = ask(system, person, "busy-hub")
+    assert decision(system, request, "allocated")["bed"] == 1
+    # With the worker stopped, the read model still says "allocated": the API accepts both a
+    # no-show and a check-in. The provider's stage then applies the no-show first, and the
+    # check-in no longer fits: it must be refused where the caller can see it, not dropped.
+    system.stop_worker()
+    path = f"/v1/beds/requests/{request}"
+    no_show = system.call("POST", f"{path}/no-show", system.brick_key)
+    check_in = system.call("POST", f"{path}/check-in", system.brick_key)
+    assert (no_show.status_code, check_in.status_code) == (202, 202)
+    system.start_worker()
+    shown = system.wait_for("the refused check-in", lambda: (
+        answer := system.call("GET", path, system.outreach_key).json())["refused_commands"] and answer)
+    assert shown["status"] == "no_show"
+    (refusal,) = shown["refused_commands"]
+    assert refusal["command_id"] == check_in.json()["command_id"] and refusal["command"] == "bed.check_in"
+    assert "released" in refusal["reason"]

@@ -255,3 +255,21 @@ def test_no_bed_is_ever_given_twice_and_nobody_holds_two_beds_on_one_night(actio
         assert nights is not None
         held = {(person, n): c.provider_id for n, c in nights.claims.items() if c.status in ("allocated", "checked_in")}
         assert held == {k: v for k, v in holders.items() if k[0] == person}
+
+
+def test_a_stay_command_that_does_not_fit_is_refused_with_a_reason_and_changes_nothing() -> None:
+    asked = request(uuid.uuid4())
+    allocated, _ = run(None, register(), capacity(1), asked)
+    check_out = stay("bed.check_out", asked.id)
+    decision = decide(allocated, check_out)
+    assert decision.outcomes == () and decision.state.nights == allocated.nights
+    (refusal,) = decision.refused
+    assert (refusal.command_id, refusal.command) == (check_out.id, "bed.check_out")
+    assert "has not checked in" in refusal.reason
+    # A second check-in asks for what is already so: nothing to refuse.
+    checked_in, _ = run(allocated, stay("bed.check_in", asked.id))
+    assert decide(checked_in, stay("bed.check_in", asked.id)).refused == ()
+    # A check-in after the bed was released is refused, saying so.
+    released, _ = run(allocated, stay("bed.no_show", asked.id))
+    (late,) = decide(released, stay("bed.check_in", asked.id)).refused
+    assert "released" in late.reason
