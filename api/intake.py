@@ -16,7 +16,7 @@ from deploy.topics import INTAKE
 from journey.identity import resolve_person
 from schemas.events import Event, encode_event
 from schemas.read_model import submissions
-from schemas.submissions import Accepted, IdentitySubmission, Submission
+from schemas.submissions import Accepted, Submission
 
 IDEMPOTENCY = uuid5(NAMESPACE_URL, "journeys:idempotency-key")
 
@@ -24,12 +24,9 @@ class IdempotencyConflict(ValueError):
     """The key was used before for a different submission."""
 
 
-def build_events(
-    submission: Submission, *, event_id: UUID, principal: Principal, now: datetime
-) -> list[Event]:
-    """The envelope around a submission: who, when, and the personal part kept apart. An
-    identity decision is about two records, so it is two events, one on each record's key."""
-    event = submission.event_class(
+def build_event(submission: Submission, *, event_id: UUID, principal: Principal, now: datetime) -> Event:
+    """The envelope around a submission: who, when, and the personal part kept apart."""
+    return submission.event_class(
         id=event_id,
         type=submission.event_type(),
         source=principal.organisation,
@@ -40,15 +37,6 @@ def build_events(
         data=submission.details,
         personal=submission.personal,
     )
-    if not isinstance(submission, IdentitySubmission):
-        return [event]
-    other_half = event.model_copy(update={
-        "id": uuid5(event_id, "other-half"),
-        "type": IdentitySubmission.OTHER_HALF[event.type],
-        "subject": submission.details.other,
-        "data": submission.details.model_copy(update={"other": submission.person_id}),
-    })
-    return [event, other_half]
 
 
 def submit(
@@ -60,14 +48,17 @@ def submit(
     producer: EventProducer,
     settings: Settings,
     now: datetime,
+    topic: str = INTAKE,
+    partition_key: bytes | None = None,
 ) -> Accepted:
-    """Put the event in Kafka once, however often the same submission arrives."""
-    key = idempotency_key or (str(submission.event_id) if submission.event_id else None)
-    if key is None:
+    """Put the event in Kafka once, however often the same submission arrives: on intake, keyed
+    by the person it is about, unless another topic and key are given."""
+    once = idempotency_key or (str(submission.event_id) if submission.event_id else None)
+    if once is None:
         event_id = uuid4()
     else:
-        event_id = submission.event_id or keyed_id(principal.organisation, key)
-        earlier_id = claim(engine, principal.organisation, key, event_id, _fingerprint(submission), now)
+        event_id = submission.event_id or keyed_id(principal.organisation, once)
+        earlier_id = claim(engine, principal.organisation, once, event_id, _fingerprint(submission), now)
         if earlier_id is not None:
             return Accepted(event_id=earlier_id, person_id=resolve_person(submission.person_id, earlier_id),
                             duplicate=True)
@@ -75,15 +66,18 @@ def submit(
     # from this event), so that a report and the contacts that follow it share a partition
     # and reach the identity step in the order they were accepted.
     person_id = resolve_person(submission.person_id, event_id)
-    for event in build_events(submission, event_id=event_id, principal=principal, now=now):
-        producer.publish(settings.topic(INTAKE), str(event.subject or person_id).encode(), encode_event(event))
-    if key is not None:
-        produced(engine, principal.organisation, key)
+    event = build_event(submission, event_id=event_id, principal=principal, now=now)
+    producer.publish(settings.topic(topic), partition_key or str(person_id).encode(), encode_event(event))
+    if once is not None:
+        produced(engine, principal.organisation, once)
     return Accepted(event_id=event_id, person_id=person_id)
 
 
 def _fingerprint(submission: Submission) -> str:
-    return fingerprint(f"{type(submission).__name__}:{submission.model_dump_json()}")
+    # What the API filled in itself (an identity decision's time is when it was accepted) is not
+    # part of what the client asked: a retry under the same key is the same request.
+    body = submission.model_dump_json(exclude=set(submission.set_by_api))
+    return fingerprint(f"{type(submission).__name__}:{body}")
 
 
 def fingerprint(body: str) -> str:

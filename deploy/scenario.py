@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 from uuid import UUID, uuid5
 
-from api.intake import build_events
+from api.intake import build_event
 from api.keys import Principal, Role
 from journey.identity import provisional_person_id
 from journey.nights import night_of
@@ -291,8 +291,8 @@ def intake_records(scenario: Scenario, recorded_at: datetime) -> tuple[list[tupl
     for path, role, body in scenario.phase(1):
         submission = kinds[path].model_validate(body)
         principal = Principal(key_id="scenario", organisation=f"scenario-{role}", role=Role(role))
-        for event in build_events(submission, event_id=submission.event_id, principal=principal, now=recorded_at):
-            subject = event.subject or provisional_person_id(event.id)
-            records.append((str(subject).encode(), event.model_dump_json().encode()))
-            entries += 2 if path == "/v1/reports" else 1
+        event = build_event(submission, event_id=submission.event_id, principal=principal, now=recorded_at)
+        subject = event.subject or provisional_person_id(event.id)
+        records.append((str(subject).encode(), event.model_dump_json().encode()))
+        entries += 2 if path == "/v1/reports" else 1
     return records, entries

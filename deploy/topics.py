@@ -16,8 +16,11 @@ DEAD_LETTER = "dead-letter"  # what the worker could not apply, with the reason
 BED_REQUESTS = "bed-requests"  # bed requests and their outcomes, keyed by person id
 BED_COMMANDS = "bed-commands"  # everything a bed provider's agent decides on, keyed by provider id
 BED_UPDATES = "bed-updates"  # each provider's live picture and outcomes, keyed by provider id
+# Identity decisions, all under one key: one stage judges them one at a time, in one order.
+IDENTITY_DECISIONS = "identity-decisions"
+IDENTITY_KEY = b"identity-decisions"
 # The worker's stages keep their state in compacted changelogs, one per stateful stage.
-STATEFUL_STAGES = ("identify", "follow", "claim-nights", "allocate")
+STATEFUL_STAGES = ("identify", "follow", "judge-identity", "claim-nights", "allocate")
 
 
 def changelog(settings: Settings, stage: str) -> str:
@@ -39,6 +42,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic(PERSON_EVENTS), kept),
         TopicSpec(settings.topic(JOURNEY_UPDATES), settings.update_retention_ms),
         TopicSpec(settings.topic(DEAD_LETTER), kept),
+        TopicSpec(settings.topic(IDENTITY_DECISIONS), kept),
         TopicSpec(settings.topic(BED_REQUESTS), kept),
         TopicSpec(settings.topic(BED_COMMANDS), kept),
         TopicSpec(settings.topic(BED_UPDATES), settings.update_retention_ms),

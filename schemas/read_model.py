@@ -191,6 +191,20 @@ bed_requests = Table(
 )
 
 
+# Each identity decision's verdict, as the stage that judges them gave it.
+identity_decisions = Table(
+    "identity_decisions",
+    metadata,
+    Column("decision_id", String(36), primary_key=True),
+    Column("decision", String(20), nullable=False),
+    Column("person_id", String(36), nullable=False),
+    Column("other", String(36), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("reason", String(200)),
+    Column("decided_by", String(120), nullable=False),
+    Column("decided_at", UTCDateTime, nullable=False),
+)
+
 # Stay commands a provider's stage refused after the API had accepted them, with why.
 bed_command_refusals = Table(
     "bed_command_refusals",

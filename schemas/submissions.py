@@ -63,6 +63,8 @@ class Submission(Strict, Generic[D, P]):
     personal: P
 
     event_class: ClassVar[type]
+    # Fields the API fills in itself, not the client: left out of the idempotency fingerprint.
+    set_by_api: ClassVar[frozenset[str]] = frozenset()
 
     def event_type(self) -> str:
         return self.event_class.model_fields["type"].default
@@ -190,11 +192,7 @@ class IdentitySubmission(StepSubmission[IdentityDetails, NoPersonal]):
     personal: NoPersonal = NoPersonal()
     event_class = IdentityChanged
     family = "identity"
-    # The event the other record receives for each decision.
-    OTHER_HALF: ClassVar[dict[str, str]] = {
-        "identity.merged": "identity.absorbed", "identity.merge_undone": "identity.merge_undone",
-        "identity.linked": "identity.linked", "identity.split": "identity.split",
-    }
+    set_by_api: ClassVar[frozenset[str]] = frozenset({"occurred_at"})
 
 
 class IdentityDecision(Strict):

@@ -54,3 +54,17 @@ class JourneyView(BaseModel):
     merged_into: UUID | None
     merged: list[UUID]
     timeline: list[TimelineItem]
+
+
+class IdentityVerdict(BaseModel):
+    """What became of an identity decision: accepted (both records now say so) or refused, with
+    why. Decisions are judged one at a time, in the order they reached the stream."""
+
+    decision_id: UUID
+    decision: Literal["merged", "merge_undone", "linked", "split"]
+    person_id: UUID
+    other: UUID
+    status: Literal["accepted", "refused"]
+    reason: str | None = None
+    decided_by: str
+    decided_at: datetime

@@ -2,6 +2,7 @@
 
 identify:  intake -> person-events     resolves the person (following merges), re-keys by
                                        person id, and routes reports to their outreach team
+judge-identity: identity-decisions -> intake (both halves of an accepted decision), SQL verdicts
 follow:    person-events -> SQL read model, journey-updates; keeps each person's history (in
                                        event-time order, each event once; a redelivered event's
                                        outputs written and sent again)
@@ -14,6 +15,7 @@ import asyncio
 import logging
 import os
 from datetime import timedelta
+from typing import Any
 from uuid import UUID, uuid5
 
 import mode
@@ -23,13 +25,15 @@ import handlers
 from deploy.settings import Settings
 from deploy.topics import (
     DEAD_LETTER,
+    IDENTITY_DECISIONS,
+    IDENTITY_KEY,
     INTAKE,
     JOURNEY_UPDATES,
     PERSON_EVENTS,
     changelog,
 )
 from journey.history import History
-from journey.identity import Alias, alias_after, resolve_person
+from journey.identity import Alias, IdentityGraph, alias_after, both_halves, judge, resolve_person
 from journey.reports import Routing
 from schemas.events import (
     Event,
@@ -46,7 +50,7 @@ from schemas.updates import Applied, JourneyUpdate
 from streams.beds import bed_stages, release_no_shows
 from streams.engine import Batch, Engine, Stage
 from streams.faults import Faults
-from streams.projector import project
+from streams.projector import project, record_verdicts
 from streams.wiring import persist
 
 log = logging.getLogger("journeys.follow")
@@ -70,7 +74,7 @@ def routed(event: Event, routing: Routing) -> list[ReportProgressed]:
 
 
 def journey_stages(settings: Settings) -> list[Stage]:
-    person_events = settings.topic(PERSON_EVENTS)
+    person_events, intake = settings.topic(PERSON_EVENTS), settings.topic(INTAKE)
     journey_updates = settings.topic(JOURNEY_UPDATES)
     refold_window = timedelta(days=settings.journey_refold_days)
     engine = connect(settings.resolved_database_url)
@@ -131,9 +135,39 @@ def journey_stages(settings: Settings) -> list[Stage]:
         if redelivered:
             log.info("follow: %d events had been applied before; their outputs were sent again", redelivered)
 
+    async def judge_identity(batch: Batch) -> None:
+        # Every decision arrives under one key, so this one stage sees them all in one order:
+        # two concurrent decisions about a record cannot both win, and no merge forms a chain.
+        verdicts: list[tuple[ConsumerRecord, dict[str, Any]]] = []
+        graphs: dict[int, IdentityGraph] = {}
+        for record, decision in batch.decoded(decode_event, UndecodableEvent):
+            if record.key != IDENTITY_KEY or not isinstance(decision, IdentityChanged) or decision.subject is None:
+                batch.dead_letter(record, "rejected: not an identity decision under the decisions key")
+                continue
+            if record.partition not in graphs:
+                stored = batch.get(record.partition, IDENTITY_KEY)
+                graphs[record.partition] = IdentityGraph.model_validate_json(stored) if stored else IdentityGraph()
+            graphs[record.partition], refusal = judge(graphs[record.partition], decision.id,
+                                                      decision.type.removeprefix("identity."), decision.subject,
+                                                      decision.data.other)
+            if refusal is None:
+                for half in both_halves(decision):
+                    batch.send(intake, str(half.subject).encode(), encode_event(half))
+            verdicts.append((record, {
+                "decision_id": str(decision.id), "decision": decision.type.removeprefix("identity."),
+                "person_id": str(decision.subject), "other": str(decision.data.other),
+                "status": "refused" if refusal else "accepted", "reason": refusal,
+                "decided_by": decision.source, "decided_at": decision.time,
+            }))
+        await persist(record_verdicts, engine, verdicts, batch)
+        for partition, graph in graphs.items():
+            batch.put(partition, IDENTITY_KEY, graph.model_dump_json().encode())
+
     return [
         Stage("identify", settings.topic(INTAKE), identify, changelog(settings, "identify")),
         Stage("follow", person_events, follow, changelog(settings, "follow")),
+        Stage("judge-identity", settings.topic(IDENTITY_DECISIONS), judge_identity,
+              changelog(settings, "judge-identity")),
     ]
 
 

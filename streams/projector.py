@@ -12,7 +12,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from schemas.events import ReportProgressed, ReportReceived
-from schemas.read_model import journeys, sighting_reports, timeline_entries
+from schemas.read_model import identity_decisions, journeys, sighting_reports, timeline_entries
 from schemas.updates import Applied
 
 
@@ -142,3 +142,11 @@ def _project_reports(connection: Connection, events: Sequence[Any]) -> None:
             })
     for step, rows in steps.items():
         connection.execute(_REPORT_STEPS[step], rows)
+
+
+def record_verdicts(engine: Engine, verdicts: Sequence[dict[str, Any]], now: datetime) -> None:
+    """Store identity decisions' verdicts; a verdict given again (a redelivery) changes nothing."""
+    if verdicts:
+        with engine.begin() as connection:
+            insert = dialect_insert(connection.engine)(identity_decisions)
+            connection.execute(insert.on_conflict_do_nothing(), list(verdicts))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, HTTPException, status
@@ -48,11 +48,11 @@ REPORT_WORKERS = allow(Role.OUTREACH, Role.COUNCIL)
 
 
 def accept(submission: Submission, key: str | None, principal: Principal,
-            engine: EngineDep, producer: ProducerDep, settings: SettingsDep) -> Accepted:
+           engine: EngineDep, producer: ProducerDep, settings: SettingsDep, **destination: Any) -> Accepted:
     try:
         return submit(
             submission, idempotency_key=key, principal=principal, engine=engine,
-            producer=producer, settings=settings, now=datetime.now(UTC),
+            producer=producer, settings=settings, now=datetime.now(UTC), **destination,
         )
     except IdempotencyConflict as conflict:
         raise HTTPException(status.HTTP_409_CONFLICT, str(conflict)) from None
