@@ -269,10 +269,12 @@ def test_sigkill_while_beds_are_decided_loses_no_outcome_overbooks_nothing_and_g
         providers = {"north-hub": 10, "south-hub": 6, "east-shelter": 4}
         for provider, beds in providers.items():
             register(system, provider, beds=beds, waitlist=3)
-        # From here on the worker kills itself after a batch's outputs reached Kafka and before
-        # its state did: the moment at which a stage that writes state first loses outputs.
+        # From here on the worker kills itself after every batch's outputs reached Kafka and before
+        # its state did (the moment at which a stage that writes state first loses outputs), until
+        # it has died three times; the requests keep coming meanwhile, so each death falls at
+        # another point of the stream.
         system.stop_worker()
-        system.settings = system.settings.model_copy(update={"fault_injection": "after-outputs:0.5"})
+        system.settings = system.settings.model_copy(update={"fault_injection": "after-outputs:1.0"})
         system.start_worker()
         watcher = threading.Thread(target=supervise)
         watcher.start()

@@ -103,7 +103,7 @@ def _redeliveries(system: System) -> int:
 def test_sigkill_at_any_moment_loses_and_doubles_nothing(make_settings) -> None:  # noqa: ANN001
     rng = random.Random(20261125)
     # The first few workers kill themselves at the awkward moment; later ones only by our hand.
-    system = System(make_settings(fault_injection="after-outputs:0.1,after-state:0.1", topic_partitions=4))
+    system = System(make_settings(fault_injection="after-outputs:0.25,after-state:0.25", topic_partitions=4))
     sent = [event for _ in range(PEOPLE) for event in _story(uuid.UUID(int=rng.getrandbits(128), version=4), rng)]
     arrivals = _arrivals(sent, rng)
     kills_at = sorted(rng.sample(range(1, 20), OUTSIDE_KILLS))
