@@ -14,7 +14,6 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from journey.beds import (
     REMEMBERED_COMMANDS,
-    Claim,
     Night,
     PersonNights,
     ProviderBeds,
@@ -30,10 +29,13 @@ from schemas.beds import (
     CapacityChange,
     CapacityChanged,
     CapacityWindow,
+    Claim,
     CommandRefused,
+    NightsJoined,
     ProviderCommand,
     ProviderInfo,
     ProviderRegistered,
+    RecordMerged,
     StayCommand,
 )
 from schemas.events import BedOutcome, BedOutcomeDetails, BedOutcomeType, BedType
@@ -258,11 +260,14 @@ def _with_night(state: ProviderBeds, night: date, changed: Night) -> ProviderBed
 
 @dataclass(frozen=True, slots=True)
 class ClaimResult:
-    """The person's new nights, a request to pass on to its provider, and outcomes for the journey."""
+    """The person's new nights, a request to pass on to its provider, outcomes for the journey,
+    messages for other records' bed stages (a merge), and withdrawals for providers."""
 
     state: PersonNights
     forward: BedRequested | None = None
     outcomes: tuple[BedOutcome, ...] = ()
+    to_people: tuple[BedRequested | NightsJoined, ...] = ()
+    withdrawals: tuple[StayCommand, ...] = ()
 
 
 _HOLDS = {"bed.allocated": "allocated", "bed.waitlisted": "waitlisted", "bed.checked_in": "checked_in"}
@@ -272,34 +277,103 @@ _WHY_NOT = {
     "allocated": "already has a bed at {} for this night",
     "checked_in": "already has a bed at {} for this night",
 }
+JOINED = uuid5(NAMESPACE_URL, "journeys:nights-joined")
 
 
-def claim_night(state: PersonNights | None, message: BedRequested | BedOutcome) -> ClaimResult | None:
-    """Hold at most one request or bed per person per night; None for a redelivered request."""
-    if isinstance(message, BedRequested):
-        state = state or PersonNights(person_id=message.person_id)
-        if message.id in state.recent_requests:
-            return None
-        remembered = (*state.recent_requests, message.id)[-REMEMBERED_COMMANDS:]
-        held = state.claims.get(message.night)
-        if held is not None:
-            refused = _for_request("bed.refused", message, reason=_WHY_NOT[held.status].format(held.provider_id))
-            return ClaimResult(state.model_copy(update={"recent_requests": remembered}), outcomes=(refused,))
-        claims = {**state.claims, message.night: Claim(request_id=message.id, provider_id=message.provider_id,
-                                                         status="pending")}
-        kept = recent_nights(claims, max(claims))
-        changed = state.model_copy(update={
-            "claims": {n: c for n, c in claims.items() if n in kept}, "recent_requests": remembered,
-        })
-        return ClaimResult(changed, forward=message)
+def claim_night(state: PersonNights | None,
+                message: BedRequested | BedOutcome | RecordMerged | NightsJoined) -> ClaimResult | None:
+    """Hold at most one request or bed per person per night, a merged person's records counting
+    as one; None for a redelivered message."""
+    match message:
+        case BedRequested():
+            return _request_night(state or PersonNights(person_id=message.person_id), message)
+        case RecordMerged():
+            return _merged(state or PersonNights(person_id=message.person_id), message)
+        case NightsJoined():
+            return _joined(state or PersonNights(person_id=message.person_id), message)
+    return _outcome(state, message)
+
+
+def _remember(state: PersonNights, message_id: UUID) -> tuple[UUID, ...] | None:
+    if message_id in state.recent_requests:
+        return None
+    return (*state.recent_requests, message_id)[-REMEMBERED_COMMANDS:]
+
+
+def _request_night(state: PersonNights, message: BedRequested) -> ClaimResult | None:
+    remembered = _remember(state, message.id)
+    if remembered is None:
+        return None
+    state = state.model_copy(update={"recent_requests": remembered})
+    if state.merged_into is not None:
+        # This record was merged: the kept record's stage holds the person's nights.
+        return ClaimResult(state, to_people=(message.model_copy(update={"person_id": state.merged_into}),))
+    held = state.claims.get(message.night)
+    if held is not None:
+        refused = _for_request("bed.refused", message, reason=_WHY_NOT[held.status].format(held.provider_id))
+        return ClaimResult(state, outcomes=(refused,))
+    claims = {**state.claims, message.night: Claim(request_id=message.id, provider_id=message.provider_id,
+                                                     status="pending")}
+    kept = recent_nights(claims, max(claims))
+    changed = state.model_copy(update={"claims": {n: c for n, c in claims.items() if n in kept}})
+    return ClaimResult(changed, forward=message)
+
+
+def _outcome(state: PersonNights | None, message: BedOutcome) -> ClaimResult:
     assert message.subject is not None  # outcomes are always about someone
     state = state or PersonNights(person_id=message.subject)
     details = message.data
     held = state.claims.get(details.night)
     claims = dict(state.claims)
+    joined: dict[date, Claim] = {}
+    released: tuple[UUID, ...] = ()
     if message.type in _HOLDS:
-        claims[details.night] = Claim(request_id=details.request_id, provider_id=details.provider_id,
-                                      status=_HOLDS[message.type])
+        claims[details.night] = joined[details.night] = Claim(
+            request_id=details.request_id, provider_id=details.provider_id, status=_HOLDS[message.type])
     elif held is not None and held.request_id == details.request_id:
         del claims[details.night]
-    return ClaimResult(state.model_copy(update={"claims": claims}), outcomes=(message,))
+        released = (details.request_id,)
+    changed = state.model_copy(update={"claims": claims})
+    if state.merged_into is None or not (joined or released):
+        return ClaimResult(changed, outcomes=(message,))
+    # A request this record made before its merge was decided: the kept record's stage learns of it.
+    note = NightsJoined(id=uuid5(JOINED, f"{message.id}"), person_id=state.merged_into, merged=state.person_id,
+                        claims=joined, released=released, time=message.time)
+    return ClaimResult(changed, outcomes=(message,), to_people=(note,))
+
+
+def _merged(state: PersonNights, message: RecordMerged) -> ClaimResult | None:
+    remembered = _remember(state, message.id)
+    if remembered is None:
+        return None
+    if message.type == "person.merged":
+        changed = state.model_copy(update={"recent_requests": remembered, "merged_into": message.into})
+        note = NightsJoined(id=uuid5(JOINED, str(message.id)), person_id=message.into, merged=state.person_id,
+                            claims=state.claims, time=message.time)
+    else:
+        changed = state.model_copy(update={"recent_requests": remembered, "merged_into": None})
+        note = NightsJoined(id=uuid5(JOINED, str(message.id)), person_id=message.into, merged=state.person_id,
+                            claims={}, released=tuple(c.request_id for c in state.claims.values()), time=message.time)
+    return ClaimResult(changed, to_people=(note,))
+
+
+def _joined(state: PersonNights, message: NightsJoined) -> ClaimResult | None:
+    """Take in a merged record's nights. A night both records hold is one too many for one
+    person: the kept record's claim stays, and the merged record's bed or waitlist place is
+    withdrawn (a bed already checked into is left to the provider: someone is sleeping in it)."""
+    remembered = _remember(state, message.id)
+    if remembered is None:
+        return None
+    claims = {n: c for n, c in state.claims.items() if c.request_id not in message.released}
+    withdrawals = []
+    for night, claim in message.claims.items():
+        held = claims.get(night)
+        if held is None or held.request_id == claim.request_id:
+            claims[night] = claim
+        elif claim.status in ("allocated", "waitlisted"):
+            withdrawals.append(StayCommand(
+                id=uuid5(JOINED, f"{message.id}/{claim.request_id}"), type="bed.withdraw",
+                provider_id=claim.provider_id, source="journeys", actor="identity: records merged",
+                time=message.time, request_id=claim.request_id, night=night))
+    changed = state.model_copy(update={"claims": claims, "recent_requests": remembered})
+    return ClaimResult(changed, withdrawals=tuple(withdrawals))

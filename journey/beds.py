@@ -4,12 +4,11 @@ person holds a bed or is waiting for one (kept by the person's agent). Pure valu
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.beds import BedCount, CapacityWindow, NightPicture, ProviderInfo
+from schemas.beds import BedCount, CapacityWindow, Claim, NightPicture, ProviderInfo
 from schemas.events import BedType
 
 # Nights this far behind the newest night a provider or person has seen are dropped from the
@@ -126,23 +125,14 @@ def due_no_shows(state: ProviderBeds, now: datetime, zone: tzinfo) -> list[tuple
     return due
 
 
-ClaimStatus = Literal["pending", "waitlisted", "allocated", "checked_in"]
-
-
-class Claim(Frozen):
-    """A person's hold on one night: a request in flight, a waitlist place or a bed."""
-
-    request_id: UUID
-    provider_id: str
-    status: ClaimStatus
-
-
 class PersonNights(Frozen):
-    """What the person's agent keeps: at most one claim per night, across every provider."""
+    """What the person's agent keeps: at most one claim per night, across every provider; and,
+    once the record was merged into another, that record (its requests and claims go there)."""
 
     person_id: UUID
     claims: dict[date, Claim] = {}
     recent_requests: tuple[UUID, ...] = ()
+    merged_into: UUID | None = None
 
 
 def recent_nights(nights: dict[date, object], newest: date) -> set[date]:

@@ -131,7 +131,47 @@ class RequestAccepted(BaseModel):
 ProviderCommand = Annotated[
     ProviderRegistered | CapacityChanged | BedRequested | StayCommand, Field(discriminator="type")
 ]
-PersonBedMessage = Annotated[BedRequested | BedOutcome, Field(discriminator="type")]
+ClaimStatus = Literal["pending", "waitlisted", "allocated", "checked_in"]
+
+
+class Claim(BaseModel):
+    """A person's hold on one night: a request in flight, a waitlist place or a bed."""
+
+    model_config = {"frozen": True}
+
+    request_id: UUID
+    provider_id: str
+    status: ClaimStatus
+
+
+class RecordMerged(BaseModel):
+    """From the identity step to a record's bed stage: the record was merged into another (its
+    requests and claims go to that one from now on), or that merge was undone."""
+
+    model_config = {"frozen": True}
+
+    type: Literal["person.merged", "person.merge_undone"]
+    id: UUID
+    person_id: UUID
+    into: UUID
+    time: AwareDatetime
+
+
+class NightsJoined(BaseModel):
+    """From a merged record's bed stage to the kept record's: the nights it held."""
+
+    model_config = {"frozen": True}
+
+    type: Literal["person.nights_joined"] = "person.nights_joined"
+    id: UUID
+    person_id: UUID = Field(description="The kept record")
+    merged: UUID = Field(description="The record merged into it")
+    claims: dict[date, Claim]
+    released: tuple[UUID, ...] = Field((), description="Requests of the merged record no longer held")
+    time: AwareDatetime
+
+
+PersonBedMessage = Annotated[BedRequested | BedOutcome | RecordMerged | NightsJoined, Field(discriminator="type")]
 
 decode_command: Callable[[bytes], ProviderCommand] = decoder(TypeAdapter(ProviderCommand))
 decode_person_message: Callable[[bytes], PersonBedMessage] = decoder(TypeAdapter(PersonBedMessage))

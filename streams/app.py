@@ -24,6 +24,7 @@ from aiokafka.structs import ConsumerRecord
 import handlers
 from deploy.settings import Settings
 from deploy.topics import (
+    BED_REQUESTS,
     DEAD_LETTER,
     IDENTITY_DECISIONS,
     IDENTITY_KEY,
@@ -35,6 +36,7 @@ from deploy.topics import (
 from journey.history import History
 from journey.identity import Alias, IdentityGraph, alias_after, both_halves, judge, resolve_person
 from journey.reports import Routing
+from schemas.beds import RecordMerged
 from schemas.events import (
     Event,
     IdentityChanged,
@@ -75,6 +77,7 @@ def routed(event: Event, routing: Routing) -> list[ReportProgressed]:
 
 def journey_stages(settings: Settings) -> list[Stage]:
     person_events, intake = settings.topic(PERSON_EVENTS), settings.topic(INTAKE)
+    bed_requests = settings.topic(BED_REQUESTS)
     journey_updates = settings.topic(JOURNEY_UPDATES)
     refold_window = timedelta(days=settings.journey_refold_days)
     engine = connect(settings.resolved_database_url)
@@ -86,12 +89,18 @@ def journey_stages(settings: Settings) -> list[Stage]:
             alias = Alias.model_validate_json(stored) if stored else None
             if isinstance(accepted, IdentityChanged):
                 # A decision about this very record: it stays on it, and changes where the
-                # record's later events go.
+                # record's later events go, and whose nights its bed requests count against.
                 changed = alias_after(alias, accepted.type, accepted.data.other)
                 if changed is None and alias is not None:
                     batch.put(record.partition, record.key, None)
                 elif changed is not None and changed != alias:
                     batch.put(record.partition, record.key, changed.model_dump_json().encode())
+                before, after = (a.merged_into if a else None for a in (alias, changed))
+                if before != after:
+                    told = RecordMerged(type="person.merged" if after else "person.merge_undone",
+                                        id=uuid5(accepted.id, "beds"), person_id=person_id,
+                                        into=after or before, time=accepted.time)
+                    batch.send(bed_requests, str(person_id).encode(), told.model_dump_json().encode())
             elif alias is not None and alias.merged_into is not None:
                 person_id = alias.merged_into  # merged: later events join the surviving record
             resolved = accepted.model_copy(update={"subject": person_id})

@@ -53,7 +53,7 @@ def bed_stages(settings: Settings) -> list[Stage]:
         claims: dict[tuple[int, bytes], PersonNights | None] = {}
         changed: set[tuple[int, bytes]] = set()
         for record, message in batch.decoded(decode_person_message, UndecodableEvent):
-            person = message.person_id if isinstance(message, BedRequested) else message.subject
+            person = message.subject if isinstance(message, BedOutcome) else message.person_id
             if record.key != str(person).encode():
                 # The state of one person must only ever be written from that person's partition.
                 batch.dead_letter(record, "rejected: key is not the person's id")
@@ -70,9 +70,13 @@ def bed_stages(settings: Settings) -> list[Stage]:
             if result.forward is not None:
                 batch.send(commands_topic, result.forward.provider_id.encode(),
                            result.forward.model_dump_json().encode())
+            for note in result.to_people:  # a merged record's request or nights, to the kept record
+                batch.send(requests_topic, str(note.person_id).encode(), note.model_dump_json().encode())
+            for withdrawal in result.withdrawals:
+                batch.send(commands_topic, withdrawal.provider_id.encode(), withdrawal.model_dump_json().encode())
             for outcome in result.outcomes:
                 to_journey(batch, outcome)
-                if not isinstance(message, BedOutcome):
+                if isinstance(message, BedRequested):
                     refusals.append(outcome)  # the provider publishes its own outcomes
         # Refusals decided here never reach a provider: publish them for the read model.
         for outcome in refusals:

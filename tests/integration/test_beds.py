@@ -17,6 +17,7 @@ import pytest
 
 from api.beds import tonight
 from deploy.processes import Part, free_port, start_api
+from tests.builders import contact_body
 from tests.conftest import System
 
 # Beds are booked for tonight and released at a local time: the hour the test runs matters.
@@ -371,3 +372,21 @@ def test_a_stay_command_the_provider_can_no_longer_apply_is_refused_visibly(syst
     (refusal,) = shown["refused_commands"]
     assert refusal["command_id"] == check_in.json()["command_id"] and refusal["command"] == "bed.check_in"
     assert "released" in refusal["reason"]
+
+
+def test_a_merged_person_holds_at_most_one_bed_a_night(system: System) -> None:
+    register(system, "merge-hub", beds=2)
+    register(system, "merge-shelter", beds=2)
+    at = datetime.now(UTC) - timedelta(hours=3)
+    kept, merged = (system.post("/v1/contacts", contact_body(None, at=at + timedelta(minutes=n))).json()["person_id"]
+                    for n in range(2))
+    for person in (kept, merged):
+        system.wait_journey(person, events=1)
+    assert decision(system, ask(system, kept, "merge-hub"), "allocated")["bed"] == 1
+    merge = system.call("POST", "/v1/identity/merges", system.outreach_key, {"person_id": merged, "other": kept})
+    assert merge.status_code == 202, merge.text
+    system.wait_for("the merge", lambda: system.journey(merged).json()["merged_into"] == kept)
+    # The merged record asks for a bed elsewhere tonight: it is the same person, who has one.
+    refused = decision(system, ask(system, merged, "merge-shelter"))
+    assert refused["status"] == "refused" and "already has a bed at merge-hub" in refused["reason"]
+    assert provider_night(system, "merge-shelter")["free"] == 2

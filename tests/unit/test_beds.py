@@ -14,7 +14,7 @@ import handlers
 from handlers.beds import claim_night, decide
 from journey.beds import PersonNights, ProviderBeds, capacity_of, due_no_shows, free_bed, picture, release_moment
 from journey.state import Stage
-from schemas.beds import BedRequested, CapacityChanged, ProviderRegistered, StayCommand
+from schemas.beds import BedRequested, CapacityChanged, ProviderRegistered, RecordMerged, StayCommand
 from schemas.events import BedOutcome, BedType
 
 NIGHT = date(2026, 11, 23)
@@ -273,3 +273,49 @@ def test_a_stay_command_that_does_not_fit_is_refused_with_a_reason_and_changes_n
     released, _ = run(allocated, stay("bed.no_show", asked.id))
     (late,) = decide(released, stay("bed.check_in", asked.id)).refused
     assert "released" in late.reason
+
+
+def _merge_of(record: uuid.UUID, into: uuid.UUID, undo: bool = False) -> RecordMerged:
+    return RecordMerged(type="person.merge_undone" if undo else "person.merged", id=uuid.uuid4(),
+                        person_id=record, into=into, time=T)
+
+
+def test_a_merged_records_requests_count_against_the_kept_records_nights() -> None:
+    kept, merged = uuid.uuid4(), uuid.uuid4()
+    asked = request(kept)
+    holding = claim_night(None, asked).state
+    allocated = BedOutcome(id=uuid.uuid4(), type="bed.allocated", source="hub", actor="k", subject=kept, time=T,
+                           recorded_at=T, data={"request_id": asked.id, "provider_id": "hub", "night": NIGHT,
+                                                "bed_type": "general", "bed": 1})
+    holding = claim_night(holding, allocated).state
+    # The merged record's stage learns of the merge; its next request goes to the kept record.
+    told = claim_night(None, _merge_of(merged, kept))
+    assert told.state.merged_into == kept
+    later = claim_night(told.state, request(merged, provider="other-hub"))
+    (passed_on,) = later.to_people
+    assert passed_on.person_id == kept and later.forward is None
+    refused = claim_night(holding, passed_on)
+    assert refused.forward is None and refused.outcomes[0].type == "bed.refused"
+    assert "already has a bed at hub" in refused.outcomes[0].data.reason
+    # After the merge is undone, the record asks for itself again.
+    undone = claim_night(later.state, _merge_of(merged, kept, undo=True))
+    assert claim_night(undone.state, request(merged)).forward is not None
+
+
+def test_two_beds_held_by_records_then_merged_leave_one_the_other_is_withdrawn() -> None:
+    kept, merged = uuid.uuid4(), uuid.uuid4()
+    states = {}
+    for person, provider in ((kept, "hub"), (merged, "shelter")):
+        asked = request(person, provider=provider)
+        state = claim_night(None, asked).state
+        outcome = BedOutcome(id=uuid.uuid4(), type="bed.allocated", source=provider, actor="k", subject=person,
+                             time=T, recorded_at=T, data={"request_id": asked.id, "provider_id": provider,
+                                                          "night": NIGHT, "bed_type": "general", "bed": 1})
+        states[person] = (claim_night(state, outcome).state, asked.id)
+    (joined,) = claim_night(states[merged][0], _merge_of(merged, kept)).to_people
+    taken = claim_night(states[kept][0], joined)
+    (withdrawal,) = taken.withdrawals
+    assert (withdrawal.type, withdrawal.provider_id, withdrawal.request_id) == ("bed.withdraw", "shelter",
+                                                                                states[merged][1])
+    assert taken.state.claims[NIGHT].provider_id == "hub"
+    assert claim_night(taken.state, joined) is None  # delivered twice: withdrawn once
