@@ -62,6 +62,18 @@ def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_rebuild(_args: argparse.Namespace, settings: Settings) -> int:
+    from deploy.rebuild import RebuildRefused, rebuild
+
+    try:
+        done = rebuild(settings, say)
+    except RebuildRefused as refused:
+        say(f"not rebuilt: {refused}")
+        return 1
+    say(f"rebuilt {done.events:,} events in {done.seconds:.1f}s ({done.events / max(done.seconds, 1e-9):,.0f}/s)")
+    return 0
+
+
 def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -195,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("topics", help="create the project's topics").set_defaults(run=cmd_topics)
     commands.add_parser("worker", help="run the stream worker").set_defaults(run=cmd_worker)
     commands.add_parser("api", help="run the HTTP API").set_defaults(run=cmd_api)
+    commands.add_parser("rebuild", help="make every journey and its read model again from person-events "
+                                        "(stop the worker first)").set_defaults(run=cmd_rebuild)
     commands.add_parser("demo", help="send demo data to a running API").set_defaults(run=cmd_demo)
     key = commands.add_parser("api-key", help="issue an API key")
     key.add_argument("action", choices=["issue"])
