@@ -53,8 +53,9 @@ class Settings(BaseSettings):
         10.0, description="How long before a worker that stopped answering loses its partitions to another."
     )
     worker_decoded_histories: int = Field(
-        20_000, description="How many people's decoded histories the worker keeps in memory besides their JSON "
-                            "(decoding a history costs more than folding an event into it).",
+        2_000, description="How many people's decoded histories the worker keeps in memory besides their JSON "
+                            "(decoding a history costs more than folding an event into it). Each costs the garbage "
+                            "collector: 20,000 made full collections pause the worker for 2 s, 2,000 for 0.5 s.",
     )
     worker_instance_id: str | None = Field(
         None,
