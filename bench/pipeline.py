@@ -33,7 +33,7 @@ from deploy.processes import free_port, start_api, start_worker
 from deploy.scenario import generate, intake_records
 from deploy.settings import Settings, get_settings
 from deploy.topics import INTAKE
-from schemas.read_model import connect, timeline_entries
+from schemas.read_model import connect, journeys, timeline_entries
 
 
 def scenario(count: int, seed: int = 1) -> tuple[list[tuple[bytes, bytes]], int]:
@@ -85,6 +85,14 @@ async def bare_consumer(settings: Settings, count: int) -> float:
         return (seen - first) / (time.perf_counter() - started)
     finally:
         await consumer.stop()
+
+
+def worker_rss_mb(part) -> float:  # noqa: ANN001
+    """A worker process's resident memory, from /proc (Linux)."""
+    for line in open(f"/proc/{part.process.pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def committed(engine) -> int:  # noqa: ANN001
@@ -210,11 +218,16 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
             parts.append(start_worker(each, workdir / f"worker-{n}.log"))
         elapsed = end_to_end(settings, engine, events, entries)
         pipeline_rate = args.events / elapsed
+        with engine.connect() as connection:
+            people = connection.execute(select(func.count()).select_from(journeys)).scalar_one()
+        rss = sum(worker_rss_mb(part) for part in parts)
         bare_rate = asyncio.run(bare_consumer(settings, args.events))
         print(f"bare consumer:  {bare_rate:10,.0f} events/s  ({args.events:,} events)")
         print(f"end to end:     {pipeline_rate:10,.0f} events/s  ({args.events:,} events in {elapsed:.2f} s, "
               f"{args.workers} worker process{'es' if args.workers > 1 else ''})")
         print(f"ratio:          {pipeline_rate / bare_rate:10.1%} of the bare consumer  (target >= 30%, >= 5,000/s)")
+        print(f"worker memory:  {rss:10,.0f} MB resident with {people:,} people's journeys "
+              f"(target <= 500 MB with 100,000)")
 
         parts.append(start_api(settings, workdir / "api.log"))
         latencies, answered = latency(settings, engine, args.rate, args.seconds)
