@@ -45,6 +45,7 @@ class Part:
         self.settings = settings
         self.log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
 
     def start(self) -> Part:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -56,6 +57,7 @@ class Part:
                 stdin=subprocess.DEVNULL,
                 env=settings_env(self.settings),
             )
+        self.started_at = time.monotonic()
         return self
 
     def running(self) -> bool:
@@ -108,7 +110,6 @@ class Supervisor:
     def __init__(self, parts: list[Part], say: Callable[[str], None]) -> None:
         self.parts = parts
         self.say = say
-        self.started = {id(part): time.monotonic() for part in parts}
         self.pause = {id(part): 0.0 for part in parts}
         self.due: dict[int, float] = {}
 
@@ -119,7 +120,7 @@ class Supervisor:
             if part.running():
                 continue
             if key not in self.due:
-                ran = now - self.started[key]
+                ran = now - part.started_at
                 self.pause[key] = 0.0 if ran >= self.STEADY_S else min(max(self.pause[key] * 2, 1.0), 60.0)
                 self.due[key] = now + self.pause[key]
                 code = part.process.returncode if part.process else None
@@ -127,7 +128,6 @@ class Supervisor:
                          f"restarting it in {self.pause[key]:.0f}s (log: {part.log_file})")
             elif now >= self.due[key]:
                 del self.due[key]
-                self.started[key] = now
                 part.start()
                 self.say(f"the {part.part} restarted")
 
