@@ -146,7 +146,11 @@ def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
     from deploy.topics import create_topics
 
     def stop_on_term(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt  # a plain `kill` stops everything as cleanly as Ctrl-C
+        # A plain `kill` stops everything as cleanly as Ctrl-C; a second one must not cut the
+        # stopping short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop_on_term)
     # One worker, known to the group by a stable name: restarted after a crash, it takes its
