@@ -191,6 +191,7 @@ def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
             supervisor.check()
             time.sleep(0.5)
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stopping short
         say("stopping...")
         return 0
     finally:
