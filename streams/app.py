@@ -85,16 +85,13 @@ def journey_stages(settings: Settings) -> list[Stage]:
     async def identify(batch: Batch) -> None:
         for record, accepted in batch.decoded(decode_event, UndecodableEvent):
             person_id = resolve_person(accepted.subject, accepted.id)
-            stored = batch.get(record.partition, record.key)
-            alias = Alias.model_validate_json(stored) if stored else None
+            alias = batch.load(record.partition, record.key, Alias)
             if isinstance(accepted, IdentityChanged):
                 # A decision about this very record: it stays on it, and changes where the
                 # record's later events go, and whose nights its bed requests count against.
                 changed = alias_after(alias, accepted.type, accepted.data.other)
-                if changed is None and alias is not None:
-                    batch.put(record.partition, record.key, None)
-                elif changed is not None and changed != alias:
-                    batch.put(record.partition, record.key, changed.model_dump_json().encode())
+                if changed != alias:
+                    batch.keep(record.partition, record.key, changed)
                 before, after = (a.merged_into if a else None for a in (alias, changed))
                 if before != after:
                     told = RecordMerged(type="person.merged" if after else "person.merge_undone",
@@ -108,25 +105,16 @@ def journey_stages(settings: Settings) -> list[Stage]:
                 batch.send(person_events, str(person_id).encode(), encode_event(person_event))
 
     async def follow(batch: Batch) -> None:
-        # Histories stay JSON bytes in the store (and its changelog); the decoded ones of people
-        # seen lately are kept too, since decoding a history costs more than folding an event.
-        decoded = batch.stage.cache
-        histories: dict[tuple[int, bytes], History | None] = {}
         applied: list[tuple[ConsumerRecord, Applied]] = []
         redelivered = 0
         for record, person_event in batch.decoded(decode_event, UndecodableEvent):
-            key = (record.partition, record.key)
-            if key not in histories:
-                history = decoded.pop(key, None)
-                if history is None and (stored := batch.get(*key)) is not None:
-                    history = History.model_validate_json(stored)
-                histories[key] = history
+            history = batch.load(record.partition, record.key, History)
             try:
-                recorded = handlers.record(histories[key], person_event, settings.zone, refold_window)
+                recorded = handlers.record(history, person_event, settings.zone, refold_window)
             except handlers.Rejected as rejection:
                 batch.dead_letter(record, f"rejected: {rejection.reason}")
                 continue
-            histories[key] = recorded.history
+            batch.keep(record.partition, record.key, recorded.history)
             redelivered += recorded.redelivered
             for outcome, source in recorded.published:
                 done = Applied(outcome.journey, outcome.entry, source, refolded=source is not person_event)
@@ -135,12 +123,6 @@ def journey_stages(settings: Settings) -> list[Stage]:
                 batch.send(journey_updates, record.key, published.model_dump_json().encode())
         # The read model is written from this very step, once per person per batch.
         await persist(project, engine, applied, batch)
-        for key, history in histories.items():
-            if history is not None:
-                batch.put(*key, history.model_dump_json().encode())
-                decoded[key] = history
-        while len(decoded) > settings.worker_decoded_histories:
-            del decoded[next(iter(decoded))]  # the least lately seen
         if redelivered:
             log.info("follow: %d events had been applied before; their outputs were sent again", redelivered)
 
@@ -148,17 +130,14 @@ def journey_stages(settings: Settings) -> list[Stage]:
         # Every decision arrives under one key, so this one stage sees them all in one order:
         # two concurrent decisions about a record cannot both win, and no merge forms a chain.
         verdicts: list[tuple[ConsumerRecord, dict[str, Any]]] = []
-        graphs: dict[int, IdentityGraph] = {}
         for record, decision in batch.decoded(decode_event, UndecodableEvent):
             if record.key != IDENTITY_KEY or not isinstance(decision, IdentityChanged) or decision.subject is None:
                 batch.dead_letter(record, "rejected: not an identity decision under the decisions key")
                 continue
-            if record.partition not in graphs:
-                stored = batch.get(record.partition, IDENTITY_KEY)
-                graphs[record.partition] = IdentityGraph.model_validate_json(stored) if stored else IdentityGraph()
-            graphs[record.partition], refusal = judge(graphs[record.partition], decision.id,
-                                                      decision.type.removeprefix("identity."), decision.subject,
-                                                      decision.data.other)
+            graph = batch.load(record.partition, IDENTITY_KEY, IdentityGraph) or IdentityGraph()
+            graph, refusal = judge(graph, decision.id, decision.type.removeprefix("identity."), decision.subject,
+                                   decision.data.other)
+            batch.keep(record.partition, IDENTITY_KEY, graph)
             if refusal is None:
                 for half in both_halves(decision):
                     batch.send(intake, str(half.subject).encode(), encode_event(half))
@@ -169,12 +148,11 @@ def journey_stages(settings: Settings) -> list[Stage]:
                 "decided_by": decision.source, "decided_at": decision.time,
             }))
         await persist(record_verdicts, engine, verdicts, batch)
-        for partition, graph in graphs.items():
-            batch.put(partition, IDENTITY_KEY, graph.model_dump_json().encode())
 
     return [
         Stage("identify", settings.topic(INTAKE), identify, changelog(settings, "identify")),
-        Stage("follow", person_events, follow, changelog(settings, "follow")),
+        Stage("follow", person_events, follow, changelog(settings, "follow"),
+              keep_decoded=settings.worker_decoded_histories),
         Stage("judge-identity", settings.topic(IDENTITY_DECISIONS), judge_identity,
               changelog(settings, "judge-identity")),
     ]

@@ -50,23 +50,16 @@ def bed_stages(settings: Settings) -> list[Stage]:
 
     async def claim_nights(batch: Batch) -> None:
         refusals: list[BedOutcome] = []
-        claims: dict[tuple[int, bytes], PersonNights | None] = {}
-        changed: set[tuple[int, bytes]] = set()
         for record, message in batch.decoded(decode_person_message, UndecodableEvent):
             person = message.subject if isinstance(message, BedOutcome) else message.person_id
             if record.key != str(person).encode():
                 # The state of one person must only ever be written from that person's partition.
                 batch.dead_letter(record, "rejected: key is not the person's id")
                 continue
-            key = (record.partition, record.key)
-            if key not in claims:
-                stored = batch.get(*key)
-                claims[key] = PersonNights.model_validate_json(stored) if stored else None
-            result = claim_night(claims[key], message)
+            result = claim_night(batch.load(record.partition, record.key, PersonNights), message)
             if result is None:
                 continue  # a redelivered request: already passed on or refused
-            claims[key] = result.state
-            changed.add(key)
+            batch.keep(record.partition, record.key, result.state)
             if result.forward is not None:
                 batch.send(commands_topic, result.forward.provider_id.encode(),
                            result.forward.model_dump_json().encode())
@@ -82,45 +75,35 @@ def bed_stages(settings: Settings) -> list[Stage]:
         for outcome in refusals:
             update = BedUpdate(provider_id=outcome.data.provider_id, sequence=0, provider=None, outcomes=(outcome,))
             batch.send(updates_topic, outcome.data.provider_id.encode(), update.model_dump_json().encode())
-        for key in changed:
-            batch.put(*key, claims[key].model_dump_json().encode())
 
     async def allocate(batch: Batch) -> None:
-        touched: dict[str, tuple[set[date], list[BedOutcome], list[CommandRefused]]] = {}
         # A provider's state is decoded and written once per batch, not once per command: under
         # contention most of a batch is for the same few providers.
-        providers: dict[tuple[int, bytes], ProviderBeds | None] = {}
+        touched: dict[tuple[int, bytes], tuple[set[date], list[BedOutcome], list[CommandRefused]]] = {}
         for record, command in batch.decoded(decode_command, UndecodableEvent):
             if record.key != command.provider_id.encode():
                 batch.dead_letter(record, "rejected: key is not the provider id")
                 continue
-            key = (record.partition, record.key)
-            if key not in providers:
-                stored = batch.get(*key)
-                providers[key] = ProviderBeds.model_validate_json(stored) if stored else None
-            decision = decide(providers[key], command)
+            decision = decide(batch.load(record.partition, record.key, ProviderBeds), command)
             if decision is None:
                 continue  # redelivered: already decided
-            providers[key] = decision.state
-            nights, outcomes, refused = touched.setdefault(command.provider_id, (set(), [], []))
+            batch.keep(record.partition, record.key, decision.state)
+            nights, outcomes, refused = touched.setdefault((record.partition, record.key), (set(), [], []))
             nights.update(decision.nights)
             outcomes.extend(decision.outcomes)
             refused.extend(decision.refused)
             for outcome in decision.outcomes:
                 batch.send(requests_topic, str(outcome.subject).encode(), outcome.model_dump_json().encode())
         # One picture per provider per batch, whatever the number of commands in it.
-        changed = {key[1]: state for key, state in providers.items() if state is not None}
-        for provider_id, (nights, outcomes, refused) in touched.items():
-            state = changed[provider_id.encode()]
+        for (partition, key), (nights, outcomes, refused) in touched.items():
+            state = batch.load(partition, key, ProviderBeds)
+            assert state is not None  # decided in this batch
             update = BedUpdate(
-                provider_id=provider_id, sequence=state.sequence, provider=state.provider,
+                provider_id=state.provider_id, sequence=state.sequence, provider=state.provider,
                 capacity=state.capacity, nights=tuple(picture(state, n) for n in sorted(nights)),
                 outcomes=tuple(outcomes), refused=tuple(refused),
             )
-            batch.send(updates_topic, provider_id.encode(), update.model_dump_json().encode())
-        for key, state in providers.items():
-            if state is not None and key[1].decode() in touched:
-                batch.put(*key, state.model_dump_json().encode())
+            batch.send(updates_topic, key, update.model_dump_json().encode())
 
     async def project_bed_updates(batch: Batch) -> None:
         await persist(project_beds, engine, list(batch.decoded(read_update, UndecodableEvent)), batch)

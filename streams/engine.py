@@ -29,15 +29,17 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
+from pydantic import BaseModel
 
 from schemas.updates import DeadLetter
 from streams.faults import Faults
 
 log = logging.getLogger("journeys.engine")
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,18 +59,43 @@ class Batch:
     dead_letter_topic: str
     outputs: list[Output] = field(default_factory=list)
     changed: dict[tuple[int, bytes], bytes | None] = field(default_factory=dict)
+    states: dict[tuple[int, bytes], BaseModel | None] = field(default_factory=dict)
+    kept: set[tuple[int, bytes]] = field(default_factory=set)
 
-    def get(self, partition: int, key: bytes) -> bytes | None:
-        return self.stage.store[partition].get(key)
+    def load(self, partition: int, key: bytes, model: type[M]) -> M | None:
+        """A key's state, decoded once per batch (or taken from the stage's decoded cache); after
+        `keep`, what was kept."""
+        where = (partition, key)
+        if where not in self.states:
+            state = self.stage.cache.pop(where, None)
+            if state is None and (stored := self.stage.store[partition].get(key)) is not None:
+                state = model.model_validate_json(stored)
+            self.states[where] = state
+        return self.states[where]  # type: ignore[return-value]
 
-    def put(self, partition: int, key: bytes, value: bytes | None) -> None:
-        """Change one key's state (None deletes it); it reaches the changelog once per batch."""
-        store = self.stage.store[partition]
-        if value is None:
-            store.pop(key, None)
-        else:
-            store[key] = value
-        self.changed[(partition, key)] = value
+    def keep(self, partition: int, key: bytes, state: BaseModel | None) -> None:
+        """A key's new state (None deletes it): written once at the end of the step, to the store
+        and, with the batch's other writes, to the changelog."""
+        self.states[(partition, key)] = state
+        self.kept.add((partition, key))
+
+    def write_kept(self) -> None:
+        for where in self.kept:
+            state = self.states[where]
+            partition, key = where
+            store = self.stage.store[partition]
+            if state is None:
+                store.pop(key, None)
+            else:
+                store[key] = state.model_dump_json().encode()
+            self.changed[where] = store.get(key)
+        cache, room = self.stage.cache, self.stage.keep_decoded
+        if room:
+            for where, state in self.states.items():
+                if state is not None:
+                    cache[where] = state
+            while len(cache) > room:
+                del cache[next(iter(cache))]  # the least lately seen
 
     def send(self, topic: str, key: bytes | None, value: bytes) -> None:
         self.outputs.append(Output(topic, key, value))
@@ -106,9 +133,12 @@ class Stage:
     topic: str
     step: Step
     changelog: str | None = None
+    # How many keys' decoded states to keep beside their JSON from one batch to the next (worth
+    # it where decoding costs more than the step; each costs the garbage collector).
+    keep_decoded: int = 0
     store: dict[int, dict[bytes, bytes]] = field(default_factory=lambda: defaultdict(dict))
-    # Decoded values a step may keep beside the store; emptied whenever partitions move.
-    cache: dict[Any, Any] = field(default_factory=dict)
+    # The decoded states kept; emptied whenever partitions move.
+    cache: dict[tuple[int, bytes], BaseModel] = field(default_factory=dict)
 
     def values(self) -> Iterable[tuple[bytes, bytes]]:
         """Every key's state in the partitions this worker holds now."""
@@ -196,6 +226,8 @@ class Engine:
         batches = [Batch(self.stages[topic], records, self.dead_letter_topic) for topic, records in by_stage.items()]
         # Stages are independent within a batch: a step waiting for the database lets the others run.
         await asyncio.gather(*(batch.stage.step(batch) for batch in batches))
+        for batch in batches:
+            batch.write_kept()
         await self._send(output for batch in batches for output in batch.outputs)
         await self.faults.at("after-outputs")
         await self._send(
