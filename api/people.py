@@ -43,18 +43,26 @@ def _absorbed(engine: Engine, journey: Journey) -> list[Journey]:
 def get_journey(*, engine: Engine, person_id: UUID, now: datetime, zone: tzinfo,
                 inactive_after_days: int) -> JourneyView | None:
     """The journey of one person with its whole timeline, or None if nothing is known."""
-    own = load_journey(engine, person_id)
-    if own is None:
-        return None
-    others = _absorbed(engine, own)
+    # The journey rows and the timeline are read by separate statements while the worker writes
+    # both: a batch committed between them would give a timeline ahead of the counts. Read again
+    # until the journeys read are still the newest (a batch is one transaction, so then they agree).
+    for _attempt in range(5):
+        own = load_journey(engine, person_id)
+        if own is None:
+            return None
+        others = _absorbed(engine, own)
+        people = [str(person_id), *(str(o.person_id) for o in others)]
+        with engine.connect() as connection:
+            entries = connection.execute(
+                select(timeline_entries)
+                .where(timeline_entries.c.person_id.in_(people))
+                .order_by(timeline_entries.c.occurred_at, timeline_entries.c.sequence)
+            ).all()
+            sequences = dict(connection.execute(
+                select(journeys.c.person_id, journeys.c.sequence).where(journeys.c.person_id.in_(people))).all())
+        if all(sequences.get(str(j.person_id)) == j.sequence for j in (own, *others)):
+            break
     journey = combined(own, others)
-    people = [str(person_id), *(str(o.person_id) for o in others)]
-    with engine.connect() as connection:
-        entries = connection.execute(
-            select(timeline_entries)
-            .where(timeline_entries.c.person_id.in_(people))
-            .order_by(timeline_entries.c.occurred_at, timeline_entries.c.sequence)
-        ).all()
     timeline = [TimelineItem.model_validate(entry, from_attributes=True) for entry in entries]
     strengths = next((e for e in reversed(timeline) if e.type == "case.strengths_recorded"), None)
     step = next((e.personal["next_step"] for e in reversed(timeline) if e.personal.get("next_step")), None)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+import time
 from datetime import timedelta
 
 import pytest
 
+from deploy.processes import Supervisor
 from tests.builders import contact_body, local_noon, report_body
 from tests.conftest import System
 
@@ -39,3 +42,25 @@ def test_stopping_and_restarting_the_worker_keeps_journeys_and_goes_on(system: S
     assert (after["reports"], after["contacts"], after["rough_sleeping_nights"]) == (1, 2, 2)
     assert after["stage"] == "engaged"  # a later contact that did not engage does not undo engagement
     assert after["timeline"][:3] == before[people[0]]["timeline"]
+
+
+def test_a_supervised_worker_killed_with_sigkill_is_restarted_and_goes_on(system: System) -> None:
+    """What `journeys up` does when its worker dies: the supervisor starts it again and says so;
+    the API keeps accepting meanwhile."""
+    assert system.worker is not None
+    said: list[str] = []
+    supervisor = Supervisor([system.worker], said.append)
+    first = system.post("/v1/contacts", contact_body(None))
+    system.wait_journey(first.json()["person_id"], events=1)
+
+    system.worker.process.send_signal(signal.SIGKILL)
+    system.worker.process.wait()
+    later = system.post("/v1/contacts", contact_body(None))
+    assert later.status_code == 202
+    deadline = time.monotonic() + 10
+    while not system.worker.running() and time.monotonic() < deadline:
+        supervisor.check()
+        time.sleep(0.1)
+    assert system.worker.running()
+    assert said[0].startswith("the worker exited (code -9)") and said[1] == "the worker restarted"
+    system.wait_journey(later.json()["person_id"], events=1)
