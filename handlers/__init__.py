@@ -16,7 +16,7 @@ from uuid import UUID
 
 from handlers import contacts, identity, moves, reports, stays
 from handlers.errors import Rejected
-from journey.history import History, due_to_settle, place_for, without_personal
+from journey.history import History, Recent, due_to_settle, place_for
 from journey.identity import provisional_person_id
 from journey.state import Journey, Stage
 from schemas.events import (
@@ -121,30 +121,37 @@ def record(history: History | None, event: Event, zone: tzinfo, window: timedelt
     redelivered = position is not None
     if position is None:
         position = place_for(recent, event)
-        recent = (*recent[:position], without_personal(event), *recent[position:])
+        recent = (*recent[:position], Recent.of(event), *recent[position:])
+    # Recent events are decoded only if they must fold again: behind a late event, or settling.
+    decoded: dict[int, Event] = {position: event}
+
+    def at(index: int) -> Event:
+        if index not in decoded:
+            decoded[index] = recent[index].decoded()
+        return decoded[index]
+
     if history is not None and not redelivered and position == len(recent) - 1:
         before: Journey | None = history.journey  # the usual case: the newest event so far
     else:
         before = settled
-        for earlier in recent[:position]:
-            before = apply(before, earlier, zone).journey
+        for index in range(position):
+            before = apply(before, at(index), zone).journey
     published = []
     journey = before
     for index in range(position, len(recent)):
         # The arriving event's own update carries it whole (the read model stores its personal
         # part); later events' updates change only their entries' place and stage.
-        current = event if index == position else recent[index]
-        outcome = apply(journey, current, zone)
+        outcome = apply(journey, at(index), zone)
         journey = outcome.journey
-        published.append((outcome, current))
+        published.append((outcome, at(index)))
     assert journey is not None
     settling = due_to_settle(recent, window)
     settled_ids = history.settled_ids if history else ()
-    for old in recent[:settling]:
-        settled = apply(settled, old, zone).journey
-        settled_ids = (*settled_ids, old.id)
-    # Everything in it was validated on the way in: validating the recent events against the
-    # event union again, on every event, was a quarter of the worker's time.
+    for index in range(settling):
+        settled = apply(settled, at(index), zone).journey
+        settled_ids = (*settled_ids, recent[index].id)
+    # Everything in it was validated on the way in: validating it again on every event would
+    # cost more than the fold.
     changed = History.model_construct(person_id=person_id, journey=journey, settled=settled,
                                       settled_ids=settled_ids, recent=recent[settling:])
     if history is not None and not settling:
