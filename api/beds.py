@@ -60,7 +60,7 @@ class Caller:
         # twice (the first ack was lost) is one command to the provider's stage.
         key = self.idempotency_key
         return {"id": keyed_id(self.principal.organisation, key) if key else uuid4(), "provider_id": provider_id,
-                "source": self.principal.organisation, "actor": self.principal.key_id, "time": self.now}
+                "source": self.principal.organisation, "actor": self.principal.member_id, "time": self.now}
 
     @property
     def once(self) -> tuple[str, str] | None:
@@ -71,7 +71,7 @@ class Caller:
     def runs(self, provider: Any) -> bool:
         """Whether the caller may act for this provider: its own organisation, the council, admin."""
         role = self.principal.role
-        return role in (Role.ADMIN, Role.COUNCIL) or provider.organisation == self.principal.organisation
+        return role is Role.COUNCIL or provider.organisation == self.principal.organisation
 
 
 # Request ids are one namespace whoever sends them: one id, one request for one person.
@@ -169,8 +169,7 @@ def record_stay(request_id: UUID, kind: str, *, caller: Caller, engine: Engine, 
                 settings: Settings, check_out: CheckOut | None = None) -> UUID:
     """Send a stay command; its id comes back, and a refusal by the provider's stage (the stay
     changed after this check) shows under the request's `refused_commands` with that id."""
-    row = _request_row(engine, request_id)
-    provider = _provider(engine, row.provider_id)
+    row, provider = _visible_request(engine, request_id, caller)
     may = caller.runs(provider) or (kind == "bed.withdraw" and row.requested_by == caller.principal.organisation)
     if not may:
         raise BedsError(403, "only the provider's organisation (or the council) may record this")
@@ -239,8 +238,19 @@ class Availability(BaseModel):
     totals: list[BedCount]
 
 
-def get_request(engine: Engine, request_id: UUID) -> BedRequestView:
+def _visible_request(engine: Engine, request_id: UUID, caller: Caller) -> tuple[Any, Any]:
+    """The request and its provider, if the caller's organisation asked for it or runs the
+    provider (or is the council); for anyone else it does not exist (404, not 403: a request id
+    must say nothing about others' requests)."""
     row = _request_row(engine, request_id)
+    provider = _provider(engine, row.provider_id)
+    if not (caller.runs(provider) or row.requested_by == caller.principal.organisation):
+        raise BedsError(404, "no such bed request for this organisation")
+    return row, provider
+
+
+def get_request(engine: Engine, request_id: UUID, caller: Caller) -> BedRequestView:
+    row, _provider_row = _visible_request(engine, request_id, caller)
     with engine.connect() as connection:
         refusals = connection.execute(
             select(bed_command_refusals).where(bed_command_refusals.c.request_id == str(request_id))

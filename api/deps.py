@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -35,9 +36,9 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Key iss
 def get_principal(engine: EngineDep, token: Annotated[str | None, Depends(_api_key)]) -> Principal:
     if not token:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an X-API-Key header is required")
-    principal = authenticate(engine, token)
+    principal = authenticate(engine, token, datetime.now(UTC))
     if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the API key is unknown or revoked")
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the API key is unknown, expired or revoked")
     return principal
 
 
@@ -45,10 +46,11 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
 def allow(*roles: Role):  # noqa: ANN201 - a dependency factory
-    """A dependency that admits only these roles (and admin)."""
+    """A dependency that admits only these organisation types. Admin keys manage members and
+    keys; they read and record nothing about people unless admitted here by name."""
 
     def check(principal: CurrentPrincipal) -> Principal:
-        if principal.role is not Role.ADMIN and principal.role not in roles:
+        if principal.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"the role {principal.role.value} may not do this")
         return principal
 

@@ -1,4 +1,9 @@
-"""API keys: issued to an organisation with a role, stored only as a hash, checked per request."""
+"""Organisations, their members, and the members' API keys (stored only as a hash).
+
+Every key belongs to one member of one organisation: the member is the `actor` of what they
+record and of every read in the audit. A key is checked against the database on every request,
+so an expired or revoked key (or a removed member's) fails at once in every API process.
+"""
 
 from __future__ import annotations
 
@@ -7,65 +12,115 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
-from schemas.read_model import api_keys
+from journey.policy import Viewer
+from schemas.read_model import api_keys, members, organisations
+from schemas.sharing import OrganisationType
+
+# A key's role is its organisation's type: what the organisation may do and see.
+Role = OrganisationType
 
 PREFIX = "jk"
-
-
-class Role(StrEnum):
-    """What a key may do. Access rules grow here, behind one dependency."""
-
-    OUTREACH = "outreach"  # outreach teams: record contacts, read journeys
-    FRONTLINE = "frontline"  # "eyes and ears" staff: report sightings
-    POLICE = "police"  # report sightings
-    COUNCIL = "council"  # housing options: read journeys
-    CHARITY = "charity"  # partner charities: read journeys
-    PUBLIC = "public"  # public reporting app: report sightings
-    ADMIN = "admin"
 
 
 @dataclass(frozen=True)
 class Principal:
     key_id: str
+    member_id: str
     organisation: str
     role: Role
+    data_protection_lead: bool = False
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer(member=self.member_id, organisation=self.organisation, type=self.role)
+
+
+class AccountError(ValueError):
+    """A request about organisations, members or keys that cannot be met (the text says why)."""
 
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def issue_key(engine: Engine, *, organisation: str, role: Role, now: datetime) -> str:
-    """Create a key and return it; this is the only time its secret is seen."""
-    key_id = secrets.token_hex(8)
-    secret = secrets.token_urlsafe(32)
+def add_member(engine: Engine, *, organisation: str, organisation_type: Role, name: str, now: datetime,
+               data_protection_lead: bool = False) -> str:
+    """A new member of an organisation (made on first use, with its type); returns the member id."""
+    member_id = f"m{secrets.token_hex(8)}"
     with engine.begin() as connection:
-        connection.execute(
-            api_keys.insert().values(
-                key_id=key_id,
-                secret_sha256=_digest(secret),
-                organisation=organisation,
-                role=role.value,
-                created_at=now,
-            )
-        )
+        known = connection.execute(
+            select(organisations.c.type).where(organisations.c.organisation == organisation)).scalar()
+        if known is None:
+            connection.execute(organisations.insert().values(
+                organisation=organisation, type=organisation_type.value, created_at=now))
+        elif known != organisation_type.value:
+            raise AccountError(f"organisation {organisation!r} is of type {known}, not {organisation_type.value}")
+        connection.execute(members.insert().values(
+            member_id=member_id, organisation=organisation, name=name,
+            data_protection_lead=int(data_protection_lead), created_at=now))
+    return member_id
+
+
+def issue_member_key(engine: Engine, *, member_id: str, now: datetime, expires_at: datetime | None = None) -> str:
+    """A key for an existing member; this is the only time its secret is seen."""
+    with engine.begin() as connection:
+        row = connection.execute(
+            select(members.c.organisation, organisations.c.type)
+            .join(organisations, organisations.c.organisation == members.c.organisation)
+            .where(members.c.member_id == member_id, members.c.removed_at.is_(None))
+        ).first()
+        if row is None:
+            raise AccountError("no such member")
+        key_id = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        connection.execute(api_keys.insert().values(
+            key_id=key_id, secret_sha256=_digest(secret), organisation=row.organisation, role=row.type,
+            member_id=member_id, created_at=now, expires_at=expires_at))
     return f"{PREFIX}_{key_id}_{secret}"
 
 
-def authenticate(engine: Engine, token: str) -> Principal | None:
-    """The principal a presented key belongs to, or None when it is unknown or revoked."""
+def issue_key(engine: Engine, *, organisation: str, role: Role, now: datetime, member_name: str = "member",
+              data_protection_lead: bool = False, expires_at: datetime | None = None) -> str:
+    """A new member of the organisation and their first key (the CLI's and the tests' way in)."""
+    member_id = add_member(engine, organisation=organisation, organisation_type=role, name=member_name, now=now,
+                           data_protection_lead=data_protection_lead)
+    return issue_member_key(engine, member_id=member_id, now=now, expires_at=expires_at)
+
+
+def key_id_of(token: str) -> str:
+    return token.split("_")[1]
+
+
+def revoke_key(engine: Engine, key_id: str, now: datetime) -> bool:
+    """Revoke a key; False when there is no such live key."""
+    with engine.begin() as connection:
+        done = connection.execute(
+            update(api_keys).where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now))
+    return done.rowcount == 1
+
+
+def authenticate(engine: Engine, token: str, now: datetime) -> Principal | None:
+    """The principal a presented key belongs to, or None when it is unknown, revoked, expired or
+    its member removed."""
     prefix, _, rest = token.partition("_")
     key_id, _, secret = rest.partition("_")
     if prefix != PREFIX or not key_id or not secret:
         return None
     with engine.connect() as connection:
-        row = connection.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
-    if row is None or row.revoked_at is not None:
+        row = connection.execute(
+            select(api_keys, members.c.data_protection_lead, members.c.removed_at.label("member_removed_at"))
+            .join(members, members.c.member_id == api_keys.c.member_id)
+            .where(api_keys.c.key_id == key_id)
+        ).first()
+    if row is None or row.revoked_at is not None or row.member_removed_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= now:
         return None
     if not hmac.compare_digest(row.secret_sha256, _digest(secret)):
         return None
-    return Principal(key_id=row.key_id, organisation=row.organisation, role=Role(row.role))
+    return Principal(key_id=row.key_id, member_id=row.member_id, organisation=row.organisation, role=Role(row.role),
+                     data_protection_lead=bool(row.data_protection_lead))

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.producer import EventProducer
-from api.routes import beds, identity, people, statistics, submissions
+from api.routes import accounts, beds, identity, people, statistics, submissions
 from deploy.settings import Settings, get_settings
 from schemas.read_model import connect
 
@@ -63,4 +63,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(beds.router)
     app.include_router(identity.router)
     app.include_router(statistics.router)
+    app.include_router(accounts.router)
     return app

@@ -41,8 +41,9 @@ def _absorbed(engine: Engine, journey: Journey) -> list[Journey]:
 
 
 def get_journey(*, engine: Engine, person_id: UUID, now: datetime, zone: tzinfo,
-                inactive_after_days: int) -> JourneyView | None:
-    """The journey of one person with its whole timeline, or None if nothing is known."""
+                inactive_after_days: int) -> tuple[JourneyView, Journey] | None:
+    """The journey of one person with its whole timeline, and the combined journey state it
+    came from; None if nothing is known. Whole: api/sharing.py decides what a reader sees."""
     # The journey rows and the timeline are read by separate statements while the worker writes
     # both: a batch committed between them would give a timeline ahead of the counts. Read again
     # until the journeys read are still the newest (a batch is one transaction, so then they agree).
@@ -67,6 +68,8 @@ def get_journey(*, engine: Engine, person_id: UUID, now: datetime, zone: tzinfo,
     strengths = next((e for e in reversed(timeline) if e.type == "case.strengths_recorded"), None)
     step = next((e.personal["next_step"] for e in reversed(timeline) if e.personal.get("next_step")), None)
     return JourneyView(
+        known_to_outreach=journey.contacts > 0,
+        key_worker_organisation=journey.case.key_worker_organisation,
         **journey.model_dump(include={
             "person_id", "stage", "provisional", "first_seen", "last_seen", "last_contact", "last_area", "reports",
             "contacts", "open_reports", "accommodation", "training", "work", "duty", "duty_outcomes", "case",
@@ -80,7 +83,7 @@ def get_journey(*, engine: Engine, person_id: UUID, now: datetime, zone: tzinfo,
         goals=list(strengths.personal.get("goals", ())) if strengths else [],
         next_step=step,
         timeline=timeline,
-    )
+    ), journey
 
 
 def profiles(engine: Engine) -> dict[UUID, Profile]:

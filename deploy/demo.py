@@ -46,7 +46,7 @@ def demo_events(now: datetime, people: int = 12, seed: int = 7) -> list[tuple[st
                 "event_id": str(uuid5(DEMO, f"contact-{n}-{visit}")),
                 "person_id": str(person),
                 "occurred_at": min(met, now).isoformat(),
-                "details": {"team": "Town Centre Outreach", "worker": f"W{rng.randint(1, 5):02d}",
+                "details": {"team": "town-centre-outreach", "worker": f"W{rng.randint(1, 5):02d}",
                             "area_code": area, "bedded_down": rng.random() < 0.8, "engaged": engaged,
                             "offered": offered, "accepted": offered[:1] if engaged else []},
                 "personal": {"known_as": STREET_NAMES[n % len(STREET_NAMES)], "name_quality": "street_name",

@@ -45,7 +45,7 @@ MISSPELT = {"Jonno": "Jono", "Dave": "Davey", "Mags": "Maggs", "Kel": "Kell", "D
             "Mick": "Mik", "Steph": "Stef", "Kaz": "Kazz", "Gaz": "Gazz", "Bex": "Becks", "Nell": "Nel"}
 WEEKS = 12
 PERIOD_DAYS = 28
-TEAM = "Town Centre Outreach"
+TEAM = "town-centre-outreach"
 
 
 @dataclass
@@ -290,7 +290,7 @@ def intake_records(scenario: Scenario, recorded_at: datetime) -> tuple[list[tupl
     entries = 0
     for path, role, body in scenario.phase(1):
         submission = kinds[path].model_validate(body)
-        principal = Principal(key_id="scenario", organisation=f"scenario-{role}", role=Role(role))
+        principal = Principal(key_id="scenario", member_id="scenario", organisation=f"scenario-{role}", role=Role(role))
         event = build_event(submission, event_id=submission.event_id, principal=principal, now=recorded_at)
         subject = event.subject or provisional_person_id(event.id)
         records.append((str(subject).encode(), event.model_dump_json().encode()))

@@ -104,8 +104,9 @@ class Settings(BaseSettings):
     bed_no_show_check_s: float = Field(30.0, description="How often the worker looks for no-shows to release.")
 
     outreach_teams: dict[str, str] = Field(
-        {"*": "Borough Outreach", "TC-MARKET": "Town Centre Outreach", "TC-STATION": "Town Centre Outreach"},
-        description='Outreach team per area code, as JSON; "*" is every other area. Reports are routed by it.',
+        {"*": "borough-outreach", "TC-MARKET": "town-centre-outreach", "TC-STATION": "town-centre-outreach"},
+        description='The outreach organisation per area code, as JSON; "*" is every other area. Reports are '
+                    "routed to it, and its members see the reporter's contact details until the reporter is told.",
     )
     report_response_hours: dict[str, float] = Field(
         {"*": 24.0, "TC-MARKET": 12.0, "TC-STATION": 12.0},

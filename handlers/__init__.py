@@ -14,7 +14,7 @@ from datetime import timedelta, tzinfo
 from functools import lru_cache, partial
 from uuid import UUID
 
-from handlers import contacts, identity, moves, reports, stays
+from handlers import contacts, identity, moves, reports, sharing, stays
 from handlers.errors import Rejected
 from journey.history import History, Recent, due_to_settle, place_for
 from journey.identity import provisional_person_id
@@ -23,6 +23,7 @@ from schemas.events import (
     AccommodationRecorded,
     BedOutcome,
     CaseRecorded,
+    ConsentRecorded,
     ContactRecorded,
     DutyRecorded,
     Event,
@@ -60,6 +61,7 @@ def _handlers(zone: tzinfo) -> dict[type, Handler]:
         DutyRecorded: moves.duty_recorded,
         CaseRecorded: moves.case_recorded,
         IdentityChanged: identity.identity_changed,
+        ConsentRecorded: sharing.consent_recorded,
     }
 
 
@@ -81,6 +83,7 @@ def apply(journey: Journey | None, event: Event, zone: tzinfo) -> Outcome:
     elif journey.person_id != person_id:
         raise Rejected("event subject does not match the journey it was routed to")
     changed, summary = _handlers(zone)[type(event)](journey, event)
+    changed = sharing.relate(changed, event)
     journey = changed.model_copy(update={"sequence": journey.sequence + 1})
     entry = TimelineEntry(
         event_id=event.id,

@@ -64,6 +64,9 @@ def combined(primary: Journey, others: list[Journey]) -> Journey:
         "rough_sleeping_nights": tuple(sorted({n for j in everyone for n in j.rough_sleeping_nights})),
         "emergency_bed_nights": tuple(sorted({n for j in everyone for n in j.emergency_bed_nights})),
         "open_reports": tuple(r for j in everyone for r in j.open_reports),
+        # Whoever works with any of the records works with the person; consents given to any hold.
+        "relationships": tuple(r for j in everyone for r in j.relationships),
+        "consents": tuple(c for j in everyone for c in j.consents),
     })
 
 

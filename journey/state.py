@@ -59,6 +59,33 @@ class Case(BaseModel):
     close_reason: str | None = None
 
 
+class Relationship(BaseModel):
+    """An organisation works with the person: one of its members recorded a contact, a case
+    step, a bed, an accommodation, training or work step, a duty or consent about them, or it
+    holds the key worker. It ends when the case closes, and is kept (for the audit)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    organisation: str
+    since: datetime
+    reason: str = Field(description="The event family that began it, or key_worker")
+    ended_at: datetime | None = None
+
+
+class Consent(BaseModel):
+    """What the person agreed to share, as the consent.given event recorded it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    consent_id: UUID
+    recorded_by: str
+    given_at: datetime
+    organisations: tuple[str, ...] = ()
+    organisation_types: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    until: datetime | None = None
+
+
 class Journey(BaseModel):
     """The state kept per person in the journey table. Immutable: handlers return new ones."""
 
@@ -87,6 +114,13 @@ class Journey(BaseModel):
     merged: tuple[UUID, ...] = Field((), description="People merged into this one (their own journeys are kept)")
     linked: tuple[UUID, ...] = Field((), description="Records of the same person, kept apart")
     not_same_as: tuple[UUID, ...] = Field((), description="Records split from this one: never proposed again")
+    relationships: tuple[Relationship, ...] = ()
+    consents: tuple[Consent, ...] = Field((), description="Consents given and not withdrawn (expired ones too)")
+
+
+def works_with(journey: Journey, organisation: str) -> bool:
+    """Whether the organisation has a relationship with the person now."""
+    return any(r.organisation == organisation and r.ended_at is None for r in journey.relationships)
 
 
 # Stages in which the person has moved on from the street: Built for Zero's "housed".

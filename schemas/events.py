@@ -18,6 +18,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError, model_validator
 
 from schemas.common import AreaCode, Flag, LongText, Place, ShortText, Strict
+from schemas.sharing import Category, OrganisationType, of
 
 # ---------------------------------------------------------------- sighting reports
 
@@ -34,12 +35,14 @@ class Channel(StrEnum):
 class ReportDetails(Strict):
     """What a sighting report says that is not personal."""
 
-    channel: Channel
-    reporter_role: ShortText | None = None
-    area_code: AreaCode | None = None
-    over_18: Flag | None = Field(None, description="Does the reporter think the person is over 18? null: unsure")
-    emergency: Flag = False
-    wants_update: Flag = False
+    channel: Annotated[Channel, of(Category.CORE)]
+    reporter_role: Annotated[ShortText | None, of(Category.CORE)] = None
+    area_code: Annotated[AreaCode | None, of(Category.COORDINATION)] = None
+    over_18: Annotated[Flag | None, of(Category.CORE)] = Field(
+        None, description="Does the reporter think the person is over 18? null: unsure"
+    )
+    emergency: Annotated[Flag, of(Category.CORE)] = False
+    wants_update: Annotated[Flag, of(Category.CORE)] = False
 
 
 class ReporterContact(Strict):
@@ -51,9 +54,9 @@ class ReporterContact(Strict):
 class ReportPersonal(Strict):
     """The personal part of a report: the person's description, the place, the reporter."""
 
-    person_description: LongText | None = None
-    place: Place | None = None
-    reporter: ReporterContact | None = None
+    person_description: Annotated[LongText | None, of(Category.CORE)] = None
+    place: Annotated[Place | None, of(Category.CONTACT_DETAILS)] = None
+    reporter: Annotated[ReporterContact | None, of(Category.REPORTER)] = None
 
 
 # ---------------------------------------------------------------- outreach contacts
@@ -87,6 +90,19 @@ class Need(StrEnum):
     IMMIGRATION = "immigration"
 
 
+# Which kind of information each need is: the policy shows a need only where its category is seen.
+NEED_CATEGORY: dict[Need, Category] = {
+    Need.PHYSICAL_HEALTH: Category.HEALTH,
+    Need.MENTAL_HEALTH: Category.HEALTH,
+    Need.ALCOHOL: Category.HEALTH,
+    Need.DRUGS: Category.HEALTH,
+    Need.DOMESTIC_ABUSE: Category.SUPPORT_NEEDS,
+    Need.OFFENDING: Category.OFFENDING,
+    Need.BENEFITS: Category.SUPPORT_NEEDS,
+    Need.IMMIGRATION: Category.IMMIGRATION,
+}
+
+
 class NameQuality(StrEnum):
     """How far a recorded name can be trusted: street names and partial names are normal."""
 
@@ -99,13 +115,17 @@ class NameQuality(StrEnum):
 class ContactDetails(Strict):
     """What an outreach contact says that is not personal."""
 
-    team: ShortText
-    worker: ShortText = Field(description="Staff reference of the outreach worker, not their name")
-    area_code: AreaCode | None = None
-    bedded_down: Flag = Field(description="Seen bedded down: the CHAIN test of rough sleeping")
-    engaged: Flag
-    offered: tuple[Offer, ...] = Field((), max_length=len(Offer))
-    accepted: tuple[Offer, ...] = Field((), max_length=len(Offer))
+    team: Annotated[ShortText, of(Category.COORDINATION)]
+    worker: Annotated[ShortText, of(Category.CORE)] = Field(
+        description="Staff reference of the outreach worker, not their name"
+    )
+    area_code: Annotated[AreaCode | None, of(Category.COORDINATION)] = None
+    bedded_down: Annotated[Flag, of(Category.CORE)] = Field(
+        description="Seen bedded down: the CHAIN test of rough sleeping"
+    )
+    engaged: Annotated[Flag, of(Category.CORE)]
+    offered: Annotated[tuple[Offer, ...], of(Category.CORE)] = Field((), max_length=len(Offer))
+    accepted: Annotated[tuple[Offer, ...], of(Category.CORE)] = Field((), max_length=len(Offer))
 
     @model_validator(mode="after")
     def _accepted_was_offered(self) -> ContactDetails:
@@ -118,14 +138,16 @@ class ContactDetails(Strict):
 class ContactPersonal(Strict):
     """The personal part of a contact: name as given, needs, notes, place, next step."""
 
-    known_as: ShortText | None = None
-    name_quality: NameQuality = NameQuality.UNKNOWN
-    aliases: tuple[ShortText, ...] = Field((), max_length=10, description="Other names the person goes by")
-    date_of_birth: date | None = None
-    needs: tuple[Need, ...] = Field((), max_length=len(Need))
-    notes: LongText | None = None
-    next_step: LongText | None = None
-    place: Place | None = None
+    known_as: Annotated[ShortText | None, of(Category.CORE)] = None
+    name_quality: Annotated[NameQuality, of(Category.CORE)] = NameQuality.UNKNOWN
+    aliases: Annotated[tuple[ShortText, ...], of(Category.CORE)] = Field(
+        (), max_length=10, description="Other names the person goes by"
+    )
+    date_of_birth: Annotated[date | None, of(Category.CORE)] = None
+    needs: Annotated[tuple[Need, ...], of(Category.SUPPORT_NEEDS)] = Field((), max_length=len(Need))
+    notes: Annotated[LongText | None, of(Category.SUPPORT_NEEDS)] = None
+    next_step: Annotated[LongText | None, of(Category.COORDINATION)] = None
+    place: Annotated[Place | None, of(Category.CONTACT_DETAILS)] = None
 
 
 # ---------------------------------------------------------------- emergency beds
@@ -160,14 +182,18 @@ class LeaveReason(StrEnum):
 class BedOutcomeDetails(Strict):
     """What happened to one bed request: none of it is personal."""
 
-    request_id: UUID
-    provider_id: ProviderId
-    night: date
-    bed_type: BedType
-    bed: int | None = Field(None, description="Bed number within the provider's beds of this type")
-    waitlist_position: int | None = None
-    reason: ShortText | None = Field(None, description="Why refused, waitlisted or released")
-    leave_reason: LeaveReason | None = None
+    request_id: Annotated[UUID, of(Category.COORDINATION)]
+    provider_id: Annotated[ProviderId, of(Category.COORDINATION)]
+    night: Annotated[date, of(Category.COORDINATION)]
+    bed_type: Annotated[BedType, of(Category.COORDINATION)]
+    bed: Annotated[int | None, of(Category.COORDINATION)] = Field(
+        None, description="Bed number within the provider's beds of this type"
+    )
+    waitlist_position: Annotated[int | None, of(Category.COORDINATION)] = None
+    reason: Annotated[ShortText | None, of(Category.COORDINATION)] = Field(
+        None, description="Why refused, waitlisted or released"
+    )
+    leave_reason: Annotated[LeaveReason | None, of(Category.COORDINATION)] = None
 
 
 class NoPersonal(Strict):
@@ -191,11 +217,15 @@ class ReportProgress(Strict):
     """A step in a sighting report's life after it was received. Nothing personal: the
     reporter is told the outcome from these fields alone."""
 
-    report_id: UUID
-    team: ShortText | None = Field(None, description="Outreach team the report is routed to or worked by")
-    area_code: AreaCode | None = None
-    due_by: AwareDatetime | None = Field(None, description="When the first attempt is due (routing only)")
-    outcome: ReportOutcome | None = None
+    report_id: Annotated[UUID, of(Category.CORE)]
+    team: Annotated[ShortText | None, of(Category.COORDINATION)] = Field(
+        None, description="Outreach team the report is routed to or worked by"
+    )
+    area_code: Annotated[AreaCode | None, of(Category.COORDINATION)] = None
+    due_by: Annotated[AwareDatetime | None, of(Category.CORE)] = Field(
+        None, description="When the first attempt is due (routing only)"
+    )
+    outcome: Annotated[ReportOutcome | None, of(Category.CORE)] = None
 
 
 # ---------------------------------------------------------------- accommodation
@@ -204,15 +234,19 @@ class ReportProgress(Strict):
 class AccommodationDetails(Strict):
     """A move into, through or out of accommodation."""
 
-    provider: ShortText | None = Field(None, description="Landlord or scheme, an organisation's name")
-    area_code: AreaCode | None = None
-    to_area: AreaCode | None = Field(None, description="Where a reconnection took the person")
+    provider: Annotated[ShortText | None, of(Category.CORE)] = Field(
+        None, description="Landlord or scheme, an organisation's name"
+    )
+    area_code: Annotated[AreaCode | None, of(Category.COORDINATION)] = None
+    to_area: Annotated[AreaCode | None, of(Category.CORE)] = Field(
+        None, description="Where a reconnection took the person"
+    )
 
 
 class FreeTextPersonal(Strict):
     """Notes about the person: kept in the personal part, erased with it."""
 
-    notes: LongText | None = None
+    notes: Annotated[LongText | None, of(Category.SUPPORT_NEEDS)] = None
 
 
 # ---------------------------------------------------------------- training and work
@@ -221,9 +255,11 @@ class FreeTextPersonal(Strict):
 class WorkDetails(Strict):
     """A step on a course or in a job."""
 
-    programme: ShortText = Field(description="Course or employer, as the partner names it")
-    provider: ShortText | None = None
-    area_code: AreaCode | None = None
+    programme: Annotated[ShortText, of(Category.CORE)] = Field(
+        description="Course or employer, as the partner names it"
+    )
+    provider: Annotated[ShortText | None, of(Category.CORE)] = None
+    area_code: Annotated[AreaCode | None, of(Category.COORDINATION)] = None
 
 
 # ---------------------------------------------------------------- statutory duties
@@ -241,8 +277,8 @@ class DutyOutcome(StrEnum):
 
 
 class DutyDetails(Strict):
-    local_authority: ShortText
-    outcome: DutyOutcome | None = Field(None, description="Required when a duty ends")
+    local_authority: Annotated[ShortText, of(Category.CORE)]
+    outcome: Annotated[DutyOutcome | None, of(Category.CORE)] = Field(None, description="Required when a duty ends")
 
 
 # ---------------------------------------------------------------- the case
@@ -258,17 +294,21 @@ class CloseReason(StrEnum):
 
 
 class CaseDetails(Strict):
-    key_worker: ShortText | None = Field(None, description="Staff reference of the key worker")
-    organisation: ShortText | None = Field(None, description="Key worker's organisation")
-    close_reason: CloseReason | None = None
+    key_worker: Annotated[ShortText | None, of(Category.CORE)] = Field(
+        None, description="Staff reference of the key worker"
+    )
+    organisation: Annotated[ShortText | None, of(Category.CONTACT_POINT)] = Field(
+        None, description="Key worker's organisation"
+    )
+    close_reason: Annotated[CloseReason | None, of(Category.CORE)] = None
 
 
 class CasePersonal(Strict):
     """Strengths and goals: what matters to the person, in their words. Personal."""
 
-    strengths: tuple[ShortText, ...] = Field((), max_length=20)
-    goals: tuple[ShortText, ...] = Field((), max_length=20)
-    notes: LongText | None = None
+    strengths: Annotated[tuple[ShortText, ...], of(Category.STRENGTHS_GOALS)] = Field((), max_length=20)
+    goals: Annotated[tuple[ShortText, ...], of(Category.STRENGTHS_GOALS)] = Field((), max_length=20)
+    notes: Annotated[LongText | None, of(Category.SUPPORT_NEEDS)] = None
 
 
 # ---------------------------------------------------------------- identity
@@ -277,8 +317,26 @@ class CasePersonal(Strict):
 class IdentityDetails(Strict):
     """A decision about two person records, made by a person, never by the matcher alone."""
 
-    other: UUID = Field(description="The other record of the pair")
-    reason: ShortText | None = Field(None, description="Why, in words that name no one")
+    other: Annotated[UUID, of(Category.CORE)] = Field(description="The other record of the pair")
+    reason: Annotated[ShortText | None, of(Category.CORE)] = Field(None, description="Why, in words that name no one")
+
+
+# ---------------------------------------------------------------- consent
+
+
+class ConsentDetails(Strict):
+    """What the person agreed to share, with whom, until when (given), or which consent they
+    took back (withdrawn: one by its event id, or every consent when left out)."""
+
+    organisations: Annotated[tuple[ShortText, ...], of(Category.CORE)] = Field(
+        (), max_length=50, description="Organisations the person agreed may see the categories")
+    organisation_types: Annotated[tuple[OrganisationType, ...], of(Category.CORE)] = Field(
+        (), max_length=len(OrganisationType), description="Kinds of organisation that may see them")
+    categories: Annotated[tuple[Category, ...], of(Category.CORE)] = Field((), max_length=len(Category))
+    until: Annotated[AwareDatetime | None, of(Category.CORE)] = Field(
+        None, description="When the consent lapses; null: until withdrawn")
+    consent: Annotated[UUID | None, of(Category.CORE)] = Field(
+        None, description="withdrawn: the consent.given event withdrawn; null withdraws every consent")
 
 
 # ---------------------------------------------------------------- the envelope
@@ -291,7 +349,7 @@ class Envelope(Strict):
     type: str
     schema_version: int
     source: ShortText = Field(description="Organisation that recorded the event")
-    actor: ShortText = Field(description="API key (or system component) that recorded it")
+    actor: ShortText = Field(description="Member (or system component) that recorded it")
     subject: UUID | None = Field(None, description="Person the event is about; set by identity")
     time: AwareDatetime = Field(description="When it happened")
     recorded_at: AwareDatetime = Field(description="When the platform accepted it")
@@ -382,9 +440,18 @@ class IdentityChanged(Envelope):
     personal: NoPersonal = NoPersonal()
 
 
+class ConsentRecorded(Envelope):
+    """The person's consent to share, as recorded by whoever asked them; it rules reads at once."""
+
+    type: Literal["consent.given", "consent.withdrawn"]
+    schema_version: Literal[1] = 1
+    data: ConsentDetails
+    personal: FreeTextPersonal = FreeTextPersonal()
+
+
 Event = Annotated[
     ReportReceived | ContactRecorded | BedOutcome | ReportProgressed | AccommodationRecorded | WorkRecorded
-    | DutyRecorded | CaseRecorded | IdentityChanged,
+    | DutyRecorded | CaseRecorded | IdentityChanged | ConsentRecorded,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -115,6 +115,28 @@ timeline_entries = Table(
     Index("ix_timeline_person", "person_id", "occurred_at"),
 )
 
+# ---------------------------------------------------------------- accounts and audit
+# Not part of the rebuildable read model: `journeys rebuild` never empties these.
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("organisation", String(120), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("member_id", String(32), primary_key=True),
+    Column("organisation", String(120), nullable=False, index=True),
+    Column("name", String(120), nullable=False),
+    Column("data_protection_lead", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("removed_at", UTCDateTime),
+)
+
 api_keys = Table(
     "api_keys",
     metadata,
@@ -122,8 +144,36 @@ api_keys = Table(
     Column("secret_sha256", String(64), nullable=False),
     Column("organisation", String(120), nullable=False),
     Column("role", String(32), nullable=False),
+    Column("member_id", String(32)),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
     Column("revoked_at", UTCDateTime),
+)
+
+# Append-only: one row per read of a person's data, with what was shown and under which rule.
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("entry_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("member_id", String(32), nullable=False),
+    Column("organisation", String(120), nullable=False, index=True),
+    Column("person_id", String(36), nullable=False, index=True),
+    Column("categories", String(400), nullable=False),
+    Column("rule", String(32), nullable=False),
+    Column("endpoint", String(200), nullable=False),
+)
+
+break_glass = Table(
+    "break_glass",
+    metadata,
+    Column("grant_id", String(36), primary_key=True),
+    Column("member_id", String(32), nullable=False),
+    Column("organisation", String(120), nullable=False, index=True),
+    Column("person_id", String(36), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("until", UTCDateTime, nullable=False),
 )
 
 # One row per idempotency key per organisation: the first submission wins, retries get its

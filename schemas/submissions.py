@@ -16,6 +16,8 @@ from schemas.events import (
     CaseDetails,
     CasePersonal,
     CaseRecorded,
+    ConsentDetails,
+    ConsentRecorded,
     ContactDetails,
     ContactPersonal,
     ContactRecorded,
@@ -233,3 +235,25 @@ class Accepted(BaseModel):
     event_id: UUID
     person_id: UUID | None = None
     duplicate: bool = Field(False, description="True when this repeats an earlier submission")
+
+
+class ConsentSubmission(StepSubmission[ConsentDetails, FreeTextPersonal]):
+    """The person's consent to share: given (categories, to organisations or kinds of organisation,
+    until when) or withdrawn (one consent by its event id, or all). Withdrawal rules every read
+    as soon as the worker has applied it."""
+
+    what: Literal["given", "withdrawn"]
+    personal: FreeTextPersonal = FreeTextPersonal()
+    event_class = ConsentRecorded
+    family = "consent"
+
+    @model_validator(mode="after")
+    def _given_says_what_and_to_whom(self) -> ConsentSubmission:
+        details = self.details
+        if self.what == "given" and not details.categories:
+            raise ValueError("given needs details.categories")
+        if self.what == "given" and not (details.organisations or details.organisation_types):
+            raise ValueError("given needs details.organisations or details.organisation_types")
+        if self.what == "given" and details.consent is not None:
+            raise ValueError("details.consent names the consent withdrawn; given takes none")
+        return self

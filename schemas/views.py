@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
 from journey.state import Case, OpenReport, Stage
+from schemas.sharing import Category, of
 from schemas.updates import TimelineEntry
 
 
@@ -19,41 +20,53 @@ class TimelineItem(TimelineEntry):
     personal: dict[str, Any]
 
 
+Status = Literal["active", "housed", "inactive", "closed", "merged"]
+
+
 class JourneyView(BaseModel):
     """A person's journey: where they are now and every event so far, oldest first.
 
     When other records were merged into this person, their timelines are shown here too
     (each entry keeps its own person_id), and the counts cover them all.
+
+    Only what the sharing policy lets the reader see is present: a field of a category the reader
+    may not see is absent from the answer (not null). Each field's category is its `x-category`.
     """
 
     person_id: UUID
-    stage: Stage
-    status: Literal["active", "housed", "inactive", "closed", "merged"] = Field(
-        description="Built for Zero status today: inactive after CASE_INACTIVE_AFTER_DAYS without contact"
-    )
-    provisional: bool
-    events: int
-    first_seen: datetime | None
-    last_seen: datetime | None
-    last_contact: datetime | None
-    last_area: str | None
-    reports: int
-    contacts: int
-    rough_sleeping_nights: int
-    emergency_bed_nights: int
-    open_reports: list[OpenReport]
-    accommodation: str | None
-    training: str | None
-    work: str | None
-    duty: str | None
-    duty_outcomes: list[str]
-    case: Case
-    strengths: list[str] = Field(description="What matters to the person, as last recorded")
-    goals: list[str]
-    next_step: str | None = Field(description="The next step from the latest contact that named one")
-    merged_into: UUID | None
-    merged: list[UUID]
-    timeline: list[TimelineItem]
+    known_to_outreach: Annotated[bool | None, of(Category.CONTACT_POINT)] = Field(
+        None, description="Whether an outreach team has met the person")
+    key_worker_organisation: Annotated[str | None, of(Category.CONTACT_POINT)] = Field(
+        None, description="Whom to call: the key worker's organisation")
+    stage: Annotated[Stage | None, of(Category.COORDINATION)] = None
+    status: Annotated[Status | None, of(Category.COORDINATION)] = Field(
+        None, description="Built for Zero status today: inactive after CASE_INACTIVE_AFTER_DAYS without contact")
+    last_area: Annotated[str | None, of(Category.COORDINATION)] = None
+    next_step: Annotated[str | None, of(Category.COORDINATION)] = Field(
+        None, description="The next step from the latest contact that named one")
+    provisional: Annotated[bool | None, of(Category.CORE)] = None
+    events: Annotated[int | None, of(Category.CORE)] = None
+    first_seen: Annotated[datetime | None, of(Category.CORE)] = None
+    last_seen: Annotated[datetime | None, of(Category.CORE)] = None
+    last_contact: Annotated[datetime | None, of(Category.CORE)] = None
+    reports: Annotated[int | None, of(Category.CORE)] = None
+    contacts: Annotated[int | None, of(Category.CORE)] = None
+    rough_sleeping_nights: Annotated[int | None, of(Category.CORE)] = None
+    emergency_bed_nights: Annotated[int | None, of(Category.CORE)] = None
+    open_reports: Annotated[list[OpenReport] | None, of(Category.CORE)] = None
+    accommodation: Annotated[str | None, of(Category.CORE)] = None
+    training: Annotated[str | None, of(Category.CORE)] = None
+    work: Annotated[str | None, of(Category.CORE)] = None
+    duty: Annotated[str | None, of(Category.CORE)] = None
+    duty_outcomes: Annotated[list[str] | None, of(Category.CORE)] = None
+    case: Annotated[Case | None, of(Category.CORE)] = None
+    merged_into: Annotated[UUID | None, of(Category.CORE)] = None
+    merged: Annotated[list[UUID] | None, of(Category.CORE)] = None
+    strengths: Annotated[list[str] | None, of(Category.STRENGTHS_GOALS)] = Field(
+        None, description="What matters to the person, as last recorded")
+    goals: Annotated[list[str] | None, of(Category.STRENGTHS_GOALS)] = None
+    timeline: Annotated[list[TimelineItem] | None, of(Category.CORE)] = Field(
+        None, description="Every event, oldest first; a reader without `core` sees only its own organisation's entries")
 
 
 class IdentityVerdict(BaseModel):

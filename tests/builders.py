@@ -41,7 +41,7 @@ def contact_body(person_id: str | None, at: datetime | None = None, **overrides:
     base = {
         "person_id": person_id,
         "occurred_at": at.isoformat(),
-        "details": {"team": "Town Centre Outreach", "worker": "W07", "area_code": "TC-MARKET",
+        "details": {"team": "town-centre-outreach", "worker": "W07", "area_code": "TC-MARKET",
                     "bedded_down": True, "engaged": True, "offered": ["emergency_bed", "food"],
                     "accepted": ["food"]},
         "personal": {"known_as": "Dave", "name_quality": "street_name", "needs": ["mental_health"],

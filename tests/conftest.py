@@ -144,7 +144,7 @@ class System:
         self.client = TestClient(create_app(settings))
         self.client.__enter__()
         now = datetime.now(UTC)
-        self.outreach_key = issue_key(self.engine, organisation="outreach-team", role=Role.OUTREACH, now=now)
+        self.outreach_key = issue_key(self.engine, organisation="town-centre-outreach", role=Role.OUTREACH, now=now)
         self.frontline_key = issue_key(self.engine, organisation="street-services", role=Role.FRONTLINE, now=now)
         self.brick_key = issue_key(self.engine, organisation="the-brick", role=Role.CHARITY, now=now)
         self.council_key = issue_key(self.engine, organisation="the-council", role=Role.COUNCIL, now=now)

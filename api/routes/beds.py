@@ -20,9 +20,10 @@ from schemas.events import BedType
 
 router = APIRouter(prefix="/v1/beds", tags=["beds"])
 
-PROVIDERS = allow(Role.CHARITY, Role.COUNCIL)
-REQUESTERS = allow(Role.OUTREACH, Role.CHARITY, Role.COUNCIL)
-VIEWERS = allow(Role.OUTREACH, Role.CHARITY, Role.COUNCIL, Role.FRONTLINE, Role.POLICE)
+PROVIDERS = allow(Role.CHARITY, Role.HOUSING_PROVIDER, Role.COUNCIL)
+REQUESTERS = allow(Role.OUTREACH, Role.CHARITY, Role.HOUSING_PROVIDER, Role.HEALTH, Role.COUNCIL)
+VIEWERS = allow(Role.OUTREACH, Role.CHARITY, Role.HOUSING_PROVIDER, Role.HEALTH, Role.COUNCIL, Role.FRONTLINE,
+                Role.POLICE)
 
 
 def _answer(action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -101,8 +102,9 @@ def request_bed(submission: BedRequestSubmission, engine: EngineDep, producer: P
 
 @router.get("/requests/{request_id}")
 def get_request(request_id: UUID, engine: EngineDep, principal: Principal = REQUESTERS) -> BedRequestView:
-    """The decision on a request: allocated (with the bed), waitlisted or refused (with why)."""
-    return _answer(beds.get_request, engine, request_id)
+    """The decision on a request: allocated (with the bed), waitlisted or refused (with why). Seen
+    by the organisation that asked, the provider's organisation and the council; 404 for others."""
+    return _answer(beds.get_request, engine, request_id, _caller(principal, None))
 
 
 def _record(request_id: UUID, kind: str, principal: Principal, engine: EngineDep, producer: ProducerDep,

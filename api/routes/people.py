@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, StringConstraints
 
 from api.deps import EngineDep, SettingsDep, allow
 from api.keys import Principal, Role
-from api.people import as_dict, explain_match, get_journey, proposed_matches
+from api.people import as_dict, explain_match, load_journey, proposed_matches
+from api.sharing import access_to, audit, disclosed_journey, grant_break_glass
+from journey.policy import MAY_BREAK_GLASS, MAY_READ_PEOPLE
+from schemas.common import Strict
+from schemas.sharing import Category
 from schemas.views import JourneyView
+
+log = logging.getLogger("journeys.api")
 
 router = APIRouter(prefix="/v1/people", tags=["people"])
 
-READERS = allow(Role.OUTREACH, Role.COUNCIL, Role.CHARITY)
+READERS = allow(*MAY_READ_PEOPLE)  # what each sees of whom: journey/policy.py
 IDENTITY = allow(Role.OUTREACH, Role.COUNCIL)
+BREAKERS = allow(*MAY_BREAK_GLASS)
 
 
 class MatchView(BaseModel):
@@ -29,21 +38,35 @@ class MatchView(BaseModel):
     reasons: list[str]
 
 
-@router.get("/{person_id}/journey")
+@router.get("/{person_id}/journey", response_model=JourneyView, response_model_exclude_unset=True,
+            responses={404: {"description": "Nobody known by this id, or nothing this reader may see"}})
 def read_journey(person_id: UUID, engine: EngineDep, settings: SettingsDep,
-                 principal: Principal = READERS) -> JourneyView:
-    """A person's journey with its timeline (and the timelines of records merged into it)."""
-    journey = get_journey(engine=engine, person_id=person_id, now=datetime.now(UTC), zone=settings.zone,
-                          inactive_after_days=settings.case_inactive_after_days)
-    if journey is None:
+                 principal: Principal = READERS) -> dict[str, Any]:
+    """A person's journey with its timeline (and the timelines of records merged into it), as far
+    as the sharing policy lets this reader see it; every read is audited."""
+    shown = disclosed_journey(engine, principal, person_id, settings, datetime.now(UTC),
+                              "GET /v1/people/{person_id}/journey")
+    if shown is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no journey for this person (yet)")
-    return journey
+    return shown
+
+
+def _identity_reader(engine: EngineDep, principal: Principal, person_id: UUID, endpoint: str) -> None:
+    """Candidates and matches compare what records say about who the person is (core): the reader
+    must see that of the person, and the read is audited."""
+    now = datetime.now(UTC)
+    journey = load_journey(engine, person_id)
+    decided = access_to(engine, principal, person_id, journey, now) if journey else None
+    if decided is None or Category.CORE not in decided.categories:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no live record for this person")
+    audit(engine, principal, person_id, {Category.CORE}, decided.rule.value, endpoint, now)
 
 
 @router.get("/{person_id}/candidates")
 def read_candidates(person_id: UUID, engine: EngineDep, principal: Principal = IDENTITY) -> list[MatchView]:
     """Records that may be the same person, best first, each with its score and reasons.
     Nothing is merged: a person decides through /v1/identity."""
+    _identity_reader(engine, principal, person_id, "GET /v1/people/{person_id}/candidates")
     found = proposed_matches(engine, person_id)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no live record for this person")
@@ -53,7 +76,36 @@ def read_candidates(person_id: UUID, engine: EngineDep, principal: Principal = I
 @router.get("/{person_id}/matches/{other}")
 def read_match(person_id: UUID, other: UUID, engine: EngineDep, principal: Principal = IDENTITY) -> MatchView:
     """Why these two records were, or were not, proposed as the same person."""
+    _identity_reader(engine, principal, person_id, "GET /v1/people/{person_id}/matches/{other}")
+    _identity_reader(engine, principal, other, "GET /v1/people/{person_id}/matches/{other}")
     match = explain_match(engine, person_id, other)
     if match is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "one of the records is unknown or merged")
     return MatchView(**as_dict(match))
+
+
+class BreakGlass(Strict):
+    """Why the policy must be set aside for this person now (a safeguarding emergency, say)."""
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=500)]
+    minutes: int = Field(60, ge=1, le=240, description="How long the grant lasts")
+
+
+class BreakGlassGranted(BaseModel):
+    grant_id: UUID
+    until: datetime
+
+
+@router.post("/{person_id}/break-glass", status_code=status.HTTP_201_CREATED,
+             responses={404: {"description": "Nobody known by this id"}})
+def post_break_glass(person_id: UUID, request: BreakGlass, engine: EngineDep,
+                     principal: Principal = BREAKERS) -> BreakGlassGranted:
+    """Read beyond the policy for a limited time with a stated reason. The grant is recorded and
+    listed for the organisation's data protection lead; every read under it is audited as such."""
+    if load_journey(engine, person_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no journey for this person (yet)")
+    now = datetime.now(UTC)
+    until = now + timedelta(minutes=request.minutes)
+    grant_id = grant_break_glass(engine, principal, person_id, request.reason, until, now)
+    log.warning("break-glass granted grant=%s organisation=%s", grant_id, principal.organisation)
+    return BreakGlassGranted(grant_id=UUID(grant_id), until=until)

@@ -10,12 +10,13 @@ from fastapi import APIRouter, HTTPException, Query, status
 from api.deps import EngineDep, SettingsDep, allow
 from api.keys import Principal, Role
 from api.statistics import statistics
+from journey.policy import safe_statistics
 from journey.statistics import Rules
 
 router = APIRouter(prefix="/v1", tags=["statistics"])
 
 # Aggregates only, so the board (council) and partners may read them.
-VIEWERS = allow(Role.OUTREACH, Role.COUNCIL, Role.CHARITY, Role.POLICE)
+VIEWERS = allow(Role.OUTREACH, Role.COUNCIL, Role.CHARITY, Role.HOUSING_PROVIDER, Role.HEALTH, Role.POLICE)
 LONGEST_PERIOD_DAYS = 366
 
 
@@ -28,7 +29,9 @@ def read_statistics(
     area: Annotated[str | None, Query(max_length=32, description="Area code; every area when left out")] = None,
     principal: Principal = VIEWERS,
 ) -> dict[str, Any]:
-    """The statistics of journeys/statistics.py, as the README defines them."""
+    """The statistics of journeys/statistics.py, as the README defines them. Exact for the
+    council; for everyone else counts from 1 to 4 read "<5" and the others are rounded to the
+    nearest 5 (measures over a small count are null), so no figure points at a person."""
     if end <= start:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             [{"loc": ["query", "end"], "msg": "end must be after start", "type": "value_error"}])
@@ -39,4 +42,5 @@ def read_statistics(
     rules = Rules(zone=settings.zone, inactive_after_days=settings.case_inactive_after_days,
                   living_on_streets_nights=settings.living_on_streets_nights,
                   living_on_streets_span_days=settings.living_on_streets_span_days)
-    return statistics(engine, start=start, end=end, area=area, rules=rules)
+    figures = statistics(engine, start=start, end=end, area=area, rules=rules)
+    return safe_statistics(figures, principal.role)

@@ -11,13 +11,16 @@ from fastapi import APIRouter, Header, HTTPException, status
 from api.deps import EngineDep, ProducerDep, SettingsDep, allow
 from api.intake import IdempotencyConflict, submit
 from api.keys import Principal, Role
+from api.people import load_journey
 from api.producer import NotAccepted
 from api.reports import find_report, overdue_reports, report_status
+from journey.state import works_with
 from schemas.events import ReportProgress
 from schemas.submissions import (
     Accepted,
     AccommodationSubmission,
     CaseSubmission,
+    ConsentSubmission,
     ContactSubmission,
     DutySubmission,
     ReportProgressSubmission,
@@ -40,10 +43,10 @@ IdempotencyKey = Annotated[
 ]
 REPORTERS = allow(Role.OUTREACH, Role.FRONTLINE, Role.POLICE, Role.COUNCIL, Role.CHARITY, Role.PUBLIC)
 OUTREACH = allow(Role.OUTREACH)
-HOUSING = allow(Role.COUNCIL, Role.CHARITY, Role.OUTREACH)
+HOUSING = allow(Role.COUNCIL, Role.CHARITY, Role.OUTREACH, Role.HOUSING_PROVIDER)
 TRAINING = allow(Role.CHARITY, Role.COUNCIL)
 COUNCIL = allow(Role.COUNCIL)
-CASEWORK = allow(Role.OUTREACH, Role.COUNCIL, Role.CHARITY)
+CASEWORK = allow(Role.OUTREACH, Role.COUNCIL, Role.CHARITY, Role.HOUSING_PROVIDER, Role.HEALTH)
 REPORT_WORKERS = allow(Role.OUTREACH, Role.COUNCIL)
 
 
@@ -66,7 +69,12 @@ def accept(submission: Submission, key: str | None, principal: Principal,
 @router.post("/reports", status_code=status.HTTP_202_ACCEPTED)
 def post_report(submission: ReportSubmission, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
                 idempotency_key: IdempotencyKey = None, principal: Principal = REPORTERS) -> Accepted:
-    """Report someone seen sleeping rough."""
+    """Report someone seen sleeping rough. Only organisations that work with people may say who
+    the report is about (person_id): the public and frontline reporters may not (422)."""
+    if submission.person_id is not None and principal.role in (Role.PUBLIC, Role.FRONTLINE):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
+            "loc": ["body", "person_id"], "type": "value_error",
+            "msg": f"a {principal.role.value} report cannot name a known person; describe who was seen instead"}])
     return accept(submission, idempotency_key, principal, engine, producer, settings)
 
 
@@ -104,7 +112,28 @@ def post_duty(submission: DutySubmission, engine: EngineDep, producer: ProducerD
 @router.post("/cases", status_code=status.HTTP_202_ACCEPTED)
 def post_case(submission: CaseSubmission, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
               idempotency_key: IdempotencyKey = None, principal: Principal = CASEWORK) -> Accepted:
-    """Key worker assigned, strengths and goals recorded, case closed (with the reason) or reopened."""
+    """Key worker assigned, strengths and goals recorded, case closed (with the reason) or reopened.
+    Only the key worker's organisation or the council may close a case (a death is a closing
+    reason); with no key worker, an organisation that works with the person. Others get 403. The
+    check reads the journey as the worker has applied it so far: a key worker assigned a moment
+    ago may not count yet, and a retry then succeeds."""
+    if submission.what == "closed" and principal.role is not Role.COUNCIL:
+        journey = load_journey(engine, submission.person_id)
+        holder = journey.case.key_worker_organisation if journey else None
+        may = holder == principal.organisation if holder else (
+            journey is not None and works_with(journey, principal.organisation))
+        if not may:
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                "only the key worker's organisation or the council may close this case (a key "
+                                "worker assigned a moment ago may not be applied yet: retry)")
+    return accept(submission, idempotency_key, principal, engine, producer, settings)
+
+
+@router.post("/consents", status_code=status.HTTP_202_ACCEPTED)
+def post_consent(submission: ConsentSubmission, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
+                 idempotency_key: IdempotencyKey = None, principal: Principal = CASEWORK) -> Accepted:
+    """The person's consent to share, given or withdrawn, recorded by whoever asked them. It
+    rules every read (and every push to partners) once the worker has applied it."""
     return accept(submission, idempotency_key, principal, engine, producer, settings)
 
 
@@ -134,7 +163,7 @@ def get_report(report_id: UUID, engine: EngineDep, principal: Principal = REPORT
     """What happened to a report, without personal detail: for the reporting organisation,
     outreach and the council."""
     report = find_report(engine, report_id)
-    allowed = principal.role in (Role.OUTREACH, Role.COUNCIL, Role.ADMIN) or principal.organisation == (
+    allowed = principal.role in (Role.OUTREACH, Role.COUNCIL) or principal.organisation == (
         report.organisation if report else None)
     if report is None or not allowed:
         # The same answer for "not yours" as for "not there": a report id says nothing about others'.

@@ -24,12 +24,12 @@ def test_every_family_reaches_the_journey_the_report_status_and_the_statistics(s
     # The worker routes the report to the area's team as it passes the identity step.
     routed = system.wait_journey(person, events=2)
     assert routed["provisional"] is True
-    assert routed["open_reports"][0]["team"] == "Town Centre Outreach"
+    assert routed["open_reports"][0]["team"] == "town-centre-outreach"
 
     at = start + timedelta(hours=3)
     steps = [
         ("/v1/reports/" + report_id + "/steps", system.outreach_key,
-         {"what": "attempted", "occurred_at": at.isoformat(), "team": "Town Centre Outreach"}),
+         {"what": "attempted", "occurred_at": at.isoformat(), "team": "town-centre-outreach"}),
         ("/v1/contacts", system.outreach_key, contact_body(person, at=at + timedelta(minutes=5))),
         ("/v1/reports/" + report_id + "/steps", system.outreach_key,
          {"what": "outcome", "occurred_at": (at + timedelta(minutes=10)).isoformat(),
@@ -111,7 +111,7 @@ def test_an_unattempted_report_is_overdue_after_its_areas_target(make_settings) 
         running.wait_journey(late.json()["person_id"], events=2)
         overdue = running.call("GET", "/v1/reports/overdue", running.outreach_key).json()
         assert [r["report_id"] for r in overdue] == [late.json()["event_id"]]
-        assert overdue[0]["team"] == "Town Centre Outreach" and overdue[0]["overdue"] is True
+        assert overdue[0]["team"] == "town-centre-outreach" and overdue[0]["overdue"] is True
     finally:
         running.close()
 

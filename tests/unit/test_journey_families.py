@@ -57,13 +57,13 @@ def test_a_report_is_open_until_its_outcome_with_routing_and_the_first_attempt()
     due = T0 + timedelta(hours=12)
     journey = fold([
         received,
-        progress(PEOPLE[0], T0, "routed", received.id, team="Town Centre Outreach", due_by=due),
+        progress(PEOPLE[0], T0, "routed", received.id, team="town-centre-outreach", due_by=due),
         progress(PEOPLE[0], T0 + timedelta(hours=9), "attempted", received.id),
         progress(PEOPLE[0], T0 + timedelta(hours=5), "attempted", received.id),
     ])
     (open_report,) = journey.open_reports
     assert (open_report.team, open_report.due_by, open_report.attempted_at) == (
-        "Town Centre Outreach", due, T0 + timedelta(hours=5))
+        "town-centre-outreach", due, T0 + timedelta(hours=5))
     closed = handlers.apply(journey, progress(PEOPLE[0], T0 + timedelta(hours=6), "outcome", received.id,
                                               outcome="not_found"), LONDON)
     assert closed.journey.open_reports == ()

@@ -1,0 +1,88 @@
+"""Every read of a person's data goes through here: the policy decides (journey/policy.py), this
+module loads what it needs, and writes the one audit entry of the read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import Engine, select
+
+from api.keys import Principal
+from api.people import get_journey
+from deploy.settings import Settings
+from journey import policy
+from journey.policy import Access
+from journey.state import Journey
+from schemas.read_model import audit_entries, break_glass, sighting_reports
+
+
+def breaking_glass(engine: Engine, principal: Principal, person_id: UUID, now: datetime) -> bool:
+    """Whether this member holds a break-glass grant for this person now."""
+    with engine.connect() as connection:
+        return connection.execute(
+            select(break_glass.c.grant_id).where(
+                break_glass.c.member_id == principal.member_id, break_glass.c.person_id == str(person_id),
+                break_glass.c.started_at <= now, break_glass.c.until > now)
+        ).first() is not None
+
+
+def grant_break_glass(engine: Engine, principal: Principal, person_id: UUID, reason: str, until: datetime,
+                      now: datetime) -> str:
+    grant_id = str(uuid4())
+    with engine.begin() as connection:
+        connection.execute(break_glass.insert().values(
+            grant_id=grant_id, member_id=principal.member_id, organisation=principal.organisation,
+            person_id=str(person_id), reason=reason, started_at=now, until=until))
+    return grant_id
+
+
+def access_to(engine: Engine, principal: Principal, person_id: UUID, journey: Journey, now: datetime) -> Access:
+    return policy.access(principal.viewer, journey, now,
+                         break_glass=breaking_glass(engine, principal, person_id, now))
+
+
+def audit(engine: Engine, principal: Principal, person_id: UUID, shown: Any, rule: str, endpoint: str,
+          now: datetime) -> None:
+    """One entry for one read of one person's data: who, what categories, under which rule."""
+    with engine.begin() as connection:
+        connection.execute(audit_entries.insert().values(
+            at=now, member_id=principal.member_id, organisation=principal.organisation, person_id=str(person_id),
+            categories=",".join(sorted(shown)), rule=rule, endpoint=endpoint))
+
+
+def _reporters(engine: Engine, principal: Principal, report_ids: list[str]) -> frozenset[str]:
+    """The reports whose reporter this reader may see (the team it was routed to, until told)."""
+    if not report_ids:
+        return frozenset()
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(sighting_reports.c.report_id, sighting_reports.c.team, sighting_reports.c.reporter_told_at)
+            .where(sighting_reports.c.report_id.in_(report_ids))
+        ).all()
+    return frozenset(r.report_id for r in rows
+                     if policy.sees_reporter(principal.viewer, r.team, r.reporter_told_at is not None))
+
+
+def disclosed_journey(engine: Engine, principal: Principal, person_id: UUID, settings: Settings, now: datetime,
+                      endpoint: str) -> dict[str, Any] | None:
+    """The person's journey as this reader may see it, audited; None when they may see nothing
+    (the same answer as for a person nobody knows)."""
+    found = get_journey(engine=engine, person_id=person_id, now=now, zone=settings.zone,
+                        inactive_after_days=settings.case_inactive_after_days)
+    if found is None:
+        return None
+    view, journey = found
+    decided = access_to(engine, principal, person_id, journey, now)
+    whole = view.model_dump(mode="json")
+    reports = [str(e["event_id"]) for e in whole["timeline"] if e["type"] == "report.received"]
+    shown = policy.disclose_journey(whole, principal.viewer, decided.categories,
+                                    reporters=_reporters(engine, principal, reports))
+    if shown is None:
+        return None
+    seen = set(decided.categories)
+    if any(e["source"] == principal.organisation for e in shown.get("timeline", ())):
+        seen.add("own_records")
+    audit(engine, principal, person_id, seen, decided.rule.value, endpoint, now)
+    return shown

@@ -1,0 +1,248 @@
+"""The sharing policy: what each viewer may see of a person, decided in one place.
+
+Every read of a person's data (journey view, timeline, candidates, beds, reports, statistics, and
+what is pushed to partners) asks `access` which categories of information the viewer may see,
+and `visible` drops every field of another category. The table below is the whole policy; the
+README prints it for data protection officers.
+
+- Before consent, what an organisation sees depends on its type and on whether it works with the
+  person now (a relationship, derived from the events: journey/state.py).
+- Consent adds categories, only for an organisation with a relationship, only while the consent
+  holds (not withdrawn, not past its `until`). Special categories need both.
+- An organisation always sees what it recorded itself (its own timeline entries, whole).
+- Break-glass: a member states a reason and sees everything but reporters' details, for a short
+  time; it is recorded and listed for the organisation's data protection lead.
+- A reporter's contact details are seen only by the outreach team the report was routed to,
+  until the reporter has been told the outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from functools import cache
+from typing import Any, get_args
+
+from pydantic import BaseModel
+
+from journey.state import Journey, works_with
+from schemas.events import NEED_CATEGORY, Event
+from schemas.sharing import Category, OrganisationType, category_of
+from schemas.views import JourneyView
+
+C = Category
+T = OrganisationType
+
+_KNOWN = frozenset({C.CONTACT_POINT})
+_COORDINATING = frozenset({C.CONTACT_POINT, C.COORDINATION})
+_CASEWORK = frozenset({C.CONTACT_POINT, C.COORDINATION, C.CORE})
+_WORKING = _CASEWORK | {C.CONTACT_DETAILS, C.STRENGTHS_GOALS}
+_NOTHING: frozenset[Category] = frozenset()
+_ALL_BUT_REPORTER = frozenset(Category) - {C.REPORTER}
+
+# Organisation type -> (without a relationship, with one): the categories seen before consent.
+BEFORE_CONSENT: Mapping[OrganisationType, tuple[frozenset[Category], frozenset[Category]]] = {
+    T.COUNCIL: (_CASEWORK, _WORKING),
+    T.OUTREACH: (_CASEWORK, _WORKING),
+    T.CHARITY: (_NOTHING, _COORDINATING),
+    T.HOUSING_PROVIDER: (_NOTHING, _COORDINATING),
+    T.HEALTH: (_NOTHING, _COORDINATING),
+    T.POLICE: (_KNOWN, _KNOWN),
+    T.FRONTLINE: (_NOTHING, _NOTHING),
+    T.PUBLIC: (_NOTHING, _NOTHING),
+    T.ADMIN: (_NOTHING, _NOTHING),
+}
+
+# Organisation type -> what the person's consent can add (with a relationship only). Police never
+# see support needs or anything beyond whom to call; the public, reporters and operators nothing.
+CONSENT_CAN_ADD: Mapping[OrganisationType, frozenset[Category]] = {
+    T.COUNCIL: _ALL_BUT_REPORTER,
+    T.OUTREACH: _ALL_BUT_REPORTER,
+    T.CHARITY: _ALL_BUT_REPORTER,
+    T.HOUSING_PROVIDER: _ALL_BUT_REPORTER,
+    T.HEALTH: _ALL_BUT_REPORTER,
+    T.POLICE: _NOTHING,
+    T.FRONTLINE: _NOTHING,
+    T.PUBLIC: _NOTHING,
+    T.ADMIN: _NOTHING,
+}
+
+# Kinds of organisation that may see anything of anyone: the others are refused (403) before
+# any person is looked up.
+MAY_READ_PEOPLE = frozenset(t for t in OrganisationType if any(BEFORE_CONSENT[t]) or CONSENT_CAN_ADD[t])
+
+# Who may read beyond the policy with a stated reason (break-glass): those who may hold a case.
+MAY_BREAK_GLASS = frozenset({T.COUNCIL, T.OUTREACH, T.CHARITY, T.HOUSING_PROVIDER, T.HEALTH})
+
+
+class Rule(StrEnum):
+    """Why a viewer saw what they saw: recorded with every read in the audit."""
+
+    ROLE = "role"  # the organisation's type alone (no relationship)
+    RELATIONSHIP = "relationship"
+    CONSENT = "consent"
+    BREAK_GLASS = "break_glass"
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is reading: a member of an organisation of a type."""
+
+    member: str
+    organisation: str
+    type: OrganisationType
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What a viewer may see of one person, and under which rule."""
+
+    categories: frozenset[Category]
+    rule: Rule
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.categories)
+
+
+def consented(journey: Journey, viewer: Viewer, now: datetime) -> frozenset[Category]:
+    """The categories the person's consents, holding now, give this viewer's organisation."""
+    found: set[Category] = set()
+    for consent in journey.consents:
+        if consent.until is not None and consent.until <= now:
+            continue
+        if viewer.organisation in consent.organisations or viewer.type.value in consent.organisation_types:
+            found.update(Category(c) for c in consent.categories)
+    return frozenset(found)
+
+
+def access(viewer: Viewer, journey: Journey, now: datetime, *, break_glass: bool = False) -> Access:
+    """What `viewer` may see of the person whose journey this is, at `now`."""
+    related = works_with(journey, viewer.organisation)
+    before = BEFORE_CONSENT[viewer.type][related]
+    if break_glass and viewer.type in MAY_BREAK_GLASS:
+        return Access(_ALL_BUT_REPORTER, Rule.BREAK_GLASS)
+    if not related:
+        return Access(before, Rule.ROLE)
+    added = consented(journey, viewer, now) & CONSENT_CAN_ADD[viewer.type]
+    if added - before:
+        return Access(before | added, Rule.CONSENT)
+    return Access(before, Rule.RELATIONSHIP)
+
+
+# A member of the person's outreach team may need to call the reporter back; nobody else does,
+# and once the reporter has been told the outcome nobody needs their details.
+def sees_reporter(viewer: Viewer, routed_to: str | None, reporter_told: bool) -> bool:
+    return viewer.type is T.OUTREACH and routed_to == viewer.organisation and not reporter_told
+
+
+@cache
+def categories(model: type[BaseModel]) -> dict[str, Category | None]:
+    return {name: category_of(model, name) for name in model.model_fields}
+
+
+@cache
+def _families() -> dict[str, tuple[type[BaseModel], type[BaseModel]]]:
+    """Event type -> (its data model, its personal model)."""
+    found = {}
+    for family in get_args(get_args(Event)[0]):
+        for event_type in get_args(family.model_fields["type"].annotation):
+            found[event_type] = (family.model_fields["data"].annotation, family.model_fields["personal"].annotation)
+    return found
+
+
+def family_models(event_type: str) -> tuple[type[BaseModel], type[BaseModel]]:
+    return _families()[event_type]
+
+
+def visible(fields: Mapping[str, Any], model: type[BaseModel], allowed: frozenset[Category]) -> dict[str, Any]:
+    """The fields of `model` whose category is allowed; a field without one is never shown. A
+    list of needs is shown to whoever may see any kind of need, with only the needs whose own
+    category is allowed (drugs are health, offending is offending...)."""
+    declared = categories(model)
+    shown: dict[str, Any] = {}
+    for name, value in fields.items():
+        category = declared.get(name)
+        if name == "needs" and allowed & NEED_CATEGORIES:
+            shown[name] = [need for need in value if NEED_CATEGORY.get(need) in allowed]
+        elif category is not None and category in allowed and name != "needs":
+            shown[name] = value
+    return shown
+
+
+NEED_CATEGORIES = frozenset(NEED_CATEGORY.values())
+
+
+_WHOLE = frozenset(Category)
+
+
+def disclose_entry(entry: Mapping[str, Any], viewer: Viewer, allowed: frozenset[Category], *,
+                   reporter: bool = False) -> dict[str, Any]:
+    """A timeline entry as this viewer may see it: whole if its organisation recorded it;
+    otherwise the envelope with the data and personal fields of allowed categories."""
+    if entry["source"] == viewer.organisation:
+        allowed = _WHOLE
+    elif reporter:
+        allowed = allowed | {Category.REPORTER}
+    else:
+        allowed = allowed - {Category.REPORTER}
+    data_model, personal_model = family_models(entry["type"])
+    return {**entry, "data": visible(entry["data"], data_model, allowed),
+            "personal": visible(entry["personal"], personal_model, allowed)}
+
+
+def disclose_journey(view: Mapping[str, Any], viewer: Viewer, allowed: frozenset[Category], *,
+                     reporters: frozenset[str] = frozenset()) -> dict[str, Any] | None:
+    """The journey view (JourneyView's fields, as plain values) as this viewer may see it: only
+    allowed fields are present; the timeline holds every entry when `core` is allowed, else only
+    the viewer's own organisation's entries. `reporters` holds the report ids whose reporter
+    this viewer may see. None when the viewer may see nothing of the person."""
+    shown = visible({k: v for k, v in view.items() if k != "timeline"}, JourneyView, allowed)
+    entries = [disclose_entry(e, viewer, allowed, reporter=str(e["event_id"]) in reporters)
+               for e in view.get("timeline", ()) if Category.CORE in allowed or e["source"] == viewer.organisation]
+    if entries or Category.CORE in allowed:
+        shown["timeline"] = entries
+    if not shown:
+        return None
+    return {"person_id": view["person_id"], **shown}
+
+
+# ---------------------------------------------------------------- statistics
+
+# Kinds of organisation that see exact counts (the council's own analysts); everyone else sees
+# counts from 1 to 4 as "<5" and every other count rounded to the nearest 5, so that no figure,
+# and no difference of two figures, can point at a person.
+EXACT_STATISTICS = frozenset({T.COUNCIL})
+SMALL = 5
+# Measures over a count: shown only when the count they are taken over is not small.
+MEASURED_OVER = {"hours_to_first_attempt_median": "attempted", "hours_to_first_attempt_p90": "attempted"}
+
+
+def _rounded(count: int) -> int | str:
+    if 0 < count < SMALL:
+        return f"<{SMALL}"
+    return SMALL * round(count / SMALL)
+
+
+def safe_statistics(figures: Any, viewer_type: OrganisationType) -> Any:
+    """Statistics as this kind of organisation may see them."""
+    if viewer_type in EXACT_STATISTICS:
+        return figures
+    return _suppressed(figures)
+
+
+def _suppressed(value: Any) -> Any:
+    if isinstance(value, dict):
+        shown = {key: _suppressed(item) for key, item in value.items()}
+        for measure, base in MEASURED_OVER.items():
+            count = value.get(base)
+            if measure in shown and isinstance(count, int) and 0 < count < SMALL:
+                shown[measure] = None
+        return shown
+    if isinstance(value, list):
+        return [_suppressed(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _rounded(value)
+    return value

@@ -1,0 +1,209 @@
+"""The sharing policy: every field declares a category, and who sees which categories of whom."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from itertools import product
+from typing import Any, get_args
+
+import pytest
+from pydantic import BaseModel
+
+import handlers
+from journey import policy
+from journey.policy import BEFORE_CONSENT, CONSENT_CAN_ADD, Rule, Viewer, access, disclose_journey, safe_statistics
+from journey.state import Journey
+from schemas.events import ConsentDetails, ConsentRecorded, ContactPersonal, Event
+from schemas.sharing import SPECIAL, Category, OrganisationType, category_of
+from schemas.views import JourneyView
+from tests.events import T0, case, contact, report
+from tests.unit.test_journey_families import LONDON
+
+PERSON = uuid.UUID("00000000-0000-4000-8000-000000000001")
+T = OrganisationType
+NOW = T0 + timedelta(days=1)
+
+
+def _models_of_every_family() -> set[type[BaseModel]]:
+    found: set[type[BaseModel]] = set()
+    for family in get_args(get_args(Event)[0]):
+        found.add(family.model_fields["data"].annotation)
+        found.add(family.model_fields["personal"].annotation)
+    return found
+
+
+@pytest.mark.parametrize("model", sorted(_models_of_every_family(), key=lambda m: m.__name__))
+def test_every_field_of_every_event_family_declares_its_category(model: type[BaseModel]) -> None:
+    undeclared = [name for name in model.model_fields if category_of(model, name) is None]
+    assert undeclared == [], f"{model.__name__} fields without a category: {undeclared}"
+
+
+def test_every_field_of_the_journey_view_declares_its_category() -> None:
+    undeclared = [n for n in JourneyView.model_fields if n != "person_id" and category_of(JourneyView, n) is None]
+    assert undeclared == []
+
+
+def by(organisation: str, event: Any) -> Any:
+    return event.model_copy(update={"source": organisation})
+
+
+def consent(organisation: str, *, to: tuple[str, ...] = (), types: tuple[OrganisationType, ...] = (),
+            categories: tuple[Category, ...] = (), until: Any = None, withdrawn: uuid.UUID | None = None,
+            what: str = "given") -> ConsentRecorded:
+    return ConsentRecorded(
+        id=uuid.uuid4(), type=f"consent.{what}", source=organisation, actor="m1", subject=PERSON, time=T0,
+        recorded_at=T0, data=ConsentDetails(organisations=to, organisation_types=types, categories=categories,
+                                            until=until, consent=withdrawn))
+
+
+def fold(*events: Any) -> Journey:
+    journey = None
+    for event in events:
+        journey = handlers.apply(journey, event, LONDON).journey
+    assert journey is not None
+    return journey
+
+
+def viewer(organisation: str, kind: OrganisationType) -> Viewer:
+    return Viewer(member="m", organisation=organisation, type=kind)
+
+
+# ---------------------------------------------------------------- relationships from the events
+
+
+def test_an_organisation_that_records_a_step_works_with_the_person_until_the_case_closes() -> None:
+    journey = fold(by("town-outreach", contact(PERSON, T0)), by("the-brick", case(PERSON, T0, "strengths_recorded")))
+    assert [(r.organisation, r.reason) for r in journey.relationships] == [
+        ("town-outreach", "contact"), ("the-brick", "case")]
+    closed = fold(by("town-outreach", contact(PERSON, T0)), by("council", case(PERSON, T0 + timedelta(1), "closed")))
+    assert all(r.ended_at == T0 + timedelta(1) for r in closed.relationships)  # ended, kept for the audit
+    assert access(viewer("town-outreach", T.OUTREACH), closed, NOW).rule is Rule.ROLE
+
+
+def test_a_report_makes_no_relationship_and_the_key_workers_organisation_has_one() -> None:
+    assert fold(by("police-north", report(PERSON, T0))).relationships == ()
+    assigned = case(PERSON, T0, "key_worker_assigned")
+    assigned = assigned.model_copy(update={"data": assigned.data.model_copy(update={"organisation": "the-brick"})})
+    journey = fold(by("council", assigned))
+    assert {r.organisation for r in journey.relationships} == {"council", "the-brick"}
+
+
+# ---------------------------------------------------------------- the table, exhaustively
+
+
+def _journey_for(related: bool, consented: tuple[Category, ...], organisation: str) -> Journey:
+    events: list[Any] = [by("someone-else", report(PERSON, T0))]
+    if related:
+        events.append(by(organisation, contact(PERSON, T0)))
+    if consented:
+        events.append(consent("someone-else", to=(organisation,), categories=consented))
+    return fold(*events)
+
+
+@pytest.mark.parametrize(("kind", "related", "consented"), list(product(
+    OrganisationType, (False, True), ((), (Category.HEALTH,), tuple(Category)))))
+def test_the_access_matrix(kind: OrganisationType, related: bool, consented: tuple[Category, ...]) -> None:
+    organisation = f"org-{kind.value}"
+    decided = access(viewer(organisation, kind), _journey_for(related, consented, organisation), NOW)
+    expected = set(BEFORE_CONSENT[kind][related])
+    if related:
+        expected |= set(consented) & CONSENT_CAN_ADD[kind]
+    assert decided.categories == expected
+    # The rules the table must keep, whatever it says:
+    if not (related and consented):
+        assert not decided.categories & SPECIAL, "special categories need a relationship and consent"
+    if kind is T.POLICE:
+        assert decided.categories <= {Category.CONTACT_POINT}, "police see whom to call, nothing more"
+    if kind in (T.PUBLIC, T.FRONTLINE, T.ADMIN):
+        assert decided.categories == set()
+    if kind in (T.CHARITY, T.HOUSING_PROVIDER, T.HEALTH) and not related:
+        assert decided.categories == set(), "no relationship, nothing personal"
+    assert Category.REPORTER not in decided.categories
+
+
+def test_consent_to_a_kind_of_organisation_lapses_and_is_withdrawn() -> None:
+    brick = viewer("the-brick", T.CHARITY)
+    given = consent("the-brick", types=(T.CHARITY,), categories=(Category.HEALTH,), until=NOW + timedelta(days=1))
+    journey = fold(by("the-brick", contact(PERSON, T0)), given)
+    assert Category.HEALTH in access(brick, journey, NOW).categories
+    assert access(brick, journey, NOW).rule is Rule.CONSENT
+    assert Category.HEALTH not in access(brick, journey, NOW + timedelta(days=2)).categories  # lapsed
+    withdrawn = fold(by("the-brick", contact(PERSON, T0)), given, consent("the-brick", what="withdrawn",
+                                                                        withdrawn=given.id))
+    assert Category.HEALTH not in access(brick, withdrawn, NOW).categories
+
+
+def test_break_glass_shows_all_but_reporters_to_those_who_may_hold_a_case() -> None:
+    journey = fold(by("someone-else", report(PERSON, T0)))
+    glass = access(viewer("the-brick", T.CHARITY), journey, NOW, break_glass=True)
+    assert glass.rule is Rule.BREAK_GLASS and Category.HEALTH in glass.categories
+    assert Category.REPORTER not in glass.categories
+    assert access(viewer("police", T.POLICE), journey, NOW, break_glass=True).rule is not Rule.BREAK_GLASS
+
+
+# ---------------------------------------------------------------- what a view shows
+
+
+def _view(*entries: dict[str, Any]) -> dict[str, Any]:
+    return {"person_id": str(PERSON), "stage": "contacted", "last_area": "TC-MARKET", "known_to_outreach": True,
+            "key_worker_organisation": "the-brick", "contacts": 2, "strengths": ["cooking"],
+            "timeline": list(entries)}
+
+
+def _entry(source: str, **personal: Any) -> dict[str, Any]:
+    return {"event_id": str(uuid.uuid4()), "type": "contact.recorded", "source": source,
+            "data": {"team": "T", "worker": "W1", "area_code": "TC-MARKET", "bedded_down": True, "engaged": True},
+            "personal": {"known_as": "Sam", "needs": ["drugs", "benefits", "offending"], **personal}}
+
+
+def test_denied_fields_are_absent_and_needs_keep_only_their_allowed_categories() -> None:
+    brick = viewer("the-brick", T.CHARITY)
+    theirs, ours = _entry("town-outreach"), _entry("the-brick")
+    shown = disclose_journey(_view(theirs, ours), brick, frozenset({Category.CONTACT_POINT, Category.COORDINATION}))
+    assert shown is not None
+    assert set(shown) == {"person_id", "stage", "last_area", "known_to_outreach", "key_worker_organisation",
+                          "timeline"}
+    assert [e["source"] for e in shown["timeline"]] == ["the-brick"]  # only its own entries, whole
+    assert shown["timeline"][0]["personal"]["needs"] == ["drugs", "benefits", "offending"]
+    health = disclose_journey(_view(theirs), brick, frozenset({Category.CORE, Category.HEALTH}))
+    assert health is not None and health["timeline"][0]["personal"]["needs"] == ["drugs"]
+    core_and_support = frozenset({Category.CORE, Category.SUPPORT_NEEDS})
+    other = disclose_journey(_view(theirs), brick, core_and_support)
+    assert other is not None
+    assert other["timeline"][0]["personal"] == {"known_as": "Sam", "needs": ["benefits"]}
+    assert "strengths" not in other and "stage" not in other
+    police = disclose_journey(_view(theirs), viewer("police", T.POLICE), frozenset({Category.CONTACT_POINT}))
+    assert police == {"person_id": str(PERSON), "known_to_outreach": True, "key_worker_organisation": "the-brick"}
+    assert disclose_journey(_view(theirs), viewer("public", T.PUBLIC), frozenset()) is None
+
+
+def test_a_reporters_details_reach_only_the_team_the_report_was_routed_to_until_told() -> None:
+    team = viewer("town-outreach", T.OUTREACH)
+    assert policy.sees_reporter(team, "town-outreach", reporter_told=False)
+    assert not policy.sees_reporter(team, "town-outreach", reporter_told=True)
+    assert not policy.sees_reporter(team, "borough-outreach", reporter_told=False)
+    assert not policy.sees_reporter(viewer("town-outreach", T.COUNCIL), "town-outreach", reporter_told=False)
+    received = {"event_id": "r1", "type": "report.received", "source": "public-app", "data": {"channel": "public"},
+                "personal": {"person_description": "red coat", "reporter": {"phone": "0123"}}}
+    allowed = frozenset({Category.CORE})
+    assert "reporter" in policy.disclose_entry(received, team, allowed, reporter=True)["personal"]
+    assert "reporter" not in policy.disclose_entry(received, team, allowed)["personal"]
+
+
+def test_contact_personal_fields_are_categorised_as_practitioners_expect() -> None:
+    assert category_of(ContactPersonal, "place") is Category.CONTACT_DETAILS
+    assert category_of(ContactPersonal, "needs") is Category.SUPPORT_NEEDS
+    assert category_of(ContactPersonal, "next_step") is Category.COORDINATION
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def test_small_counts_are_hidden_and_the_rest_rounded_for_everyone_but_the_council() -> None:
+    figures = {"chain": {"new": 3, "stock": 12, "returner": 0}, "reports": {
+        "attempted": 2, "hours_to_first_attempt_median": 1.5, "outcomes": {"not_found": 1}}, "area": "TC"}
+    safe = safe_statistics(figures, T.POLICE)
+    assert safe == {"chain": {"new": "<5", "stock": 10, "returner": 0}, "reports": {
+        "attempted": "<5", "hours_to_first_attempt_median": None, "outcomes": {"not_found": "<5"}}, "area": "TC"}
+    assert safe_statistics(figures, T.COUNCIL) == figures
