@@ -10,12 +10,14 @@ from uuid import UUID, uuid4
 from sqlalchemy import Engine, select
 
 from api.keys import Principal
-from api.people import get_journey
+from api.people import get_journey, load_journey, profiles
 from deploy.settings import Settings
 from journey import policy
+from journey.matching import Search, found
 from journey.policy import Access
 from journey.state import Journey
 from schemas.read_model import audit_entries, break_glass, sighting_reports
+from schemas.views import PersonFound
 
 
 def breaking_glass(engine: Engine, principal: Principal, person_id: UUID, now: datetime) -> bool:
@@ -85,4 +87,26 @@ def disclosed_journey(engine: Engine, principal: Principal, person_id: UUID, set
     if any(e["source"] == principal.organisation for e in shown.get("timeline", ())):
         seen.add("own_records")
     audit(engine, principal, person_id, seen, decided.rule.value, endpoint, now)
+    return shown
+
+
+def search_people(engine: Engine, principal: Principal, search: Search, now: datetime) -> list[dict[str, Any]]:
+    """The people matching the search that this reader may see, each as far as they may see it
+    (one audit entry per person shown)."""
+    everyone = profiles(engine)
+    shown = []
+    for profile in found(list(everyone.values()), search):
+        journey = load_journey(engine, profile.person_id)
+        if journey is None:
+            continue
+        decided = access_to(engine, principal, profile.person_id, journey, now)
+        whole = {"known_to_outreach": journey.contacts > 0,
+                 "key_worker_organisation": journey.case.key_worker_organisation,
+                 "stage": journey.stage.value, "last_area": journey.last_area, "names": sorted(profile.names),
+                 "date_of_birth": profile.date_of_birth}
+        row = policy.visible(whole, PersonFound, decided.categories)
+        if not row:
+            continue
+        audit(engine, principal, profile.person_id, decided.categories, decided.rule.value, "GET /v1/people", now)
+        shown.append({"person_id": profile.person_id, **row})
     return shown

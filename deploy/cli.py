@@ -89,9 +89,16 @@ def cmd_api_key(args: argparse.Namespace, settings: Settings) -> int:
 
     token = issue_key(
         connect(settings.resolved_database_url), organisation=args.organisation, role=Role(args.role),
-        now=datetime.now(UTC),
+        now=datetime.now(UTC), member_name=args.member, data_protection_lead=args.data_protection_lead,
     )
     print(token)
+    return 0
+
+
+def cmd_policy(_args: argparse.Namespace, _settings: Settings) -> int:
+    from journey.policy import as_markdown
+
+    print(as_markdown())
     return 0
 
 
@@ -219,7 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     key.add_argument("action", choices=["issue"])
     key.add_argument("--organisation", required=True)
     key.add_argument("--role", required=True, choices=[r for r in _roles()])
+    key.add_argument("--member", default="member", help="the member's name, as the audit shows it")
+    key.add_argument("--data-protection-lead", action="store_true", help="may read the audit")
     key.set_defaults(run=cmd_api_key)
+    commands.add_parser("policy", help="print the sharing policy's table").set_defaults(run=cmd_policy)
     args = parser.parse_args(argv)
     settings = get_settings()
     settings.state_dir.mkdir(parents=True, exist_ok=True)

@@ -117,3 +117,47 @@ def candidates(target: Profile, others: list[Profile], limit: int = 10) -> list[
     matches = [compare(target, other) for other in others if other.person_id != target.person_id]
     proposed = [m for m in matches if m.proposed]
     return sorted(proposed, key=lambda m: (-m.score, str(m.other)))[:limit]
+
+
+@dataclass(frozen=True)
+class Search:
+    """What an outreach worker knows when looking someone up: any of a name or alias (as heard:
+    spellings vary), a date of birth, words of a description, an area."""
+
+    name: str | None = None
+    date_of_birth: date | None = None
+    description: str | None = None
+    area: str | None = None
+
+
+def _name_likeness(wanted: str, names: frozenset[str]) -> float:
+    best = 0.0
+    for name in map(_normal, names):
+        if name == wanted or any(part.startswith(wanted) for part in name.split()):
+            return 1.0
+        similarity = jellyfish.jaro_winkler_similarity(wanted, name)
+        if jellyfish.metaphone(wanted) == jellyfish.metaphone(name):
+            similarity = max(similarity, 0.9)
+        best = max(best, similarity)
+    return best
+
+
+def found(profiles: list[Profile], search: Search, limit: int = 20) -> list[Profile]:
+    """The records matching every part of the search given, best name first."""
+    scored = []
+    wanted_words = description_words(search.description) if search.description else frozenset()
+    for profile in profiles:
+        likeness = 1.0
+        if search.name:
+            likeness = _name_likeness(_normal(search.name), profile.names)
+            if likeness < SIMILAR_NAME:
+                continue
+        if search.date_of_birth and profile.date_of_birth != search.date_of_birth:
+            continue
+        if search.area and search.area not in profile.areas:
+            continue
+        overlap = len(wanted_words & profile.description_words)
+        if wanted_words and not overlap:
+            continue
+        scored.append((-likeness, -overlap, str(profile.person_id), profile))
+    return [profile for *_, profile in sorted(scored, key=lambda s: s[:3])[:limit]]

@@ -246,3 +246,20 @@ def _suppressed(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return _rounded(value)
     return value
+
+
+# ---------------------------------------------------------------- the table, for people
+
+
+def as_markdown() -> str:
+    """The policy as a table for data protection officers (the README prints this very text)."""
+    def names(categories: frozenset[Category]) -> str:
+        return ", ".join(c.value for c in Category if c in categories) or "nothing"
+
+    lines = ["| organisation type | no relationship | works with the person | consent can add (with a relationship) |",
+             "|---|---|---|---|"]
+    for kind in OrganisationType:
+        alone, working = BEFORE_CONSENT[kind]
+        added = CONSENT_CAN_ADD[kind] - working
+        lines.append(f"| {kind.value} | {names(alone)} | {names(working)} | {names(added)} |")
+    return "\n".join(lines)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -81,3 +81,16 @@ class IdentityVerdict(BaseModel):
     reason: str | None = None
     decided_by: str
     decided_at: datetime
+
+
+class PersonFound(BaseModel):
+    """A person a search found, as far as the reader may see them: police and others who see
+    only whom to call get just that (known to outreach, the key worker's organisation)."""
+
+    person_id: UUID
+    known_to_outreach: Annotated[bool | None, of(Category.CONTACT_POINT)] = None
+    key_worker_organisation: Annotated[str | None, of(Category.CONTACT_POINT)] = None
+    stage: Annotated[Stage | None, of(Category.COORDINATION)] = None
+    last_area: Annotated[str | None, of(Category.COORDINATION)] = None
+    names: Annotated[list[str] | None, of(Category.CORE)] = Field(None, description="Names and aliases recorded")
+    date_of_birth: Annotated[date | None, of(Category.CORE)] = None

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field, StringConstraints
 
 from api.deps import EngineDep, SettingsDep, allow
 from api.keys import Principal, Role
 from api.people import as_dict, explain_match, load_journey, proposed_matches
-from api.sharing import access_to, audit, disclosed_journey, grant_break_glass
+from api.sharing import access_to, audit, disclosed_journey, grant_break_glass, search_people
+from journey.matching import Search
 from journey.policy import MAY_BREAK_GLASS, MAY_READ_PEOPLE
 from schemas.common import Strict
 from schemas.sharing import Category
-from schemas.views import JourneyView
+from schemas.views import JourneyView, PersonFound
 
 log = logging.getLogger("journeys.api")
 
@@ -36,6 +37,28 @@ class MatchView(BaseModel):
     score: float
     proposed: bool
     reasons: list[str]
+
+
+@router.get("", response_model=list[PersonFound], response_model_exclude_unset=True,
+            responses={422: {"description": "No search term given"}})
+def search(
+    engine: EngineDep,
+    name: Annotated[str | None, Query(min_length=2, max_length=120, description="Name or alias, as heard")] = None,
+    date_of_birth: Annotated[date | None, Query()] = None,
+    description: Annotated[str | None, Query(min_length=3, max_length=200, description="Words of a description")]
+    = None,
+    area: Annotated[str | None, Query(max_length=32, description="An area the person was seen in")] = None,
+    principal: Principal = READERS,
+) -> list[dict[str, Any]]:
+    """Find people without knowing their id: every term given must match. Only people this
+    reader may see are returned, each as far as the policy allows (police: known to outreach,
+    and whom to call); every person shown is audited."""
+    if not (name or date_of_birth or description or area):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
+            "loc": ["query"], "type": "value_error",
+            "msg": "give at least one of name, date_of_birth, description, area"}])
+    wanted = Search(name=name, date_of_birth=date_of_birth, description=description, area=area)
+    return search_people(engine, principal, wanted, datetime.now(UTC))
 
 
 @router.get("/{person_id}/journey", response_model=JourneyView, response_model_exclude_unset=True,

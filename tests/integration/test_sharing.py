@@ -288,3 +288,20 @@ def test_statistics_never_point_at_a_person_except_for_the_council(system: Syste
     exact = system.call("GET", f"/v1/statistics?{period}", keys[T.COUNCIL]).json()
     safe = system.call("GET", f"/v1/statistics?{period}", keys[T.POLICE]).json()
     assert exact["chain"]["seen"] == 1 and safe["chain"]["seen"] == "<5"
+
+
+def test_search_finds_only_whom_the_searcher_may_see(system: System) -> None:
+    keys = _keys(system)
+    at = local_noon(1, system.settings.zone)
+    person = _accepted(system.post("/v1/contacts", contact_body(None, at=at, personal={
+        "known_as": "Dave Smith", "date_of_birth": "1981-04-05"}), key=system.outreach_key))["person_id"]
+    system.wait_journey(person, events=1)
+    before = _audited(system)
+    outreach = system.call("GET", "/v1/people?name=Davey%20Smith", keys[T.OUTREACH]).json()
+    assert [(p["person_id"], p["names"], p["stage"]) for p in outreach] == [(person, ["Dave Smith"], "engaged")]
+    police = system.call("GET", "/v1/people?name=smith&date_of_birth=1981-04-05", keys[T.POLICE]).json()
+    assert police == [{"person_id": person, "known_to_outreach": True, "key_worker_organisation": None}]
+    assert system.call("GET", "/v1/people?name=dave", keys[T.CHARITY]).json() == []
+    assert system.call("GET", "/v1/people?name=dave&date_of_birth=1990-01-01", keys[T.OUTREACH]).json() == []
+    assert system.call("GET", "/v1/people", keys[T.OUTREACH]).status_code == 422
+    assert _audited(system) - before == 2  # one entry per person shown

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from itertools import product
+from pathlib import Path
 from typing import Any, get_args
 
 import pytest
@@ -207,3 +208,8 @@ def test_small_counts_are_hidden_and_the_rest_rounded_for_everyone_but_the_counc
     assert safe == {"chain": {"new": "<5", "stock": 10, "returner": 0}, "reports": {
         "attempted": "<5", "hours_to_first_attempt_median": None, "outcomes": {"not_found": "<5"}}, "area": "TC"}
     assert safe_statistics(figures, T.COUNCIL) == figures
+
+
+def test_the_readme_holds_the_policy_table_as_it_is() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert policy.as_markdown() in readme

@@ -1,0 +1,11 @@
+"""Run by Alembic inside `schemas.read_model.migrate`, on the connection it is handed."""
+
+from alembic import context
+
+from schemas.read_model import metadata
+
+connection = context.config.attributes["connection"]
+# SQLite alters a table by copying it: batch mode does that for every change.
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()
