@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import (
     JSON,
     Column,
@@ -282,21 +285,29 @@ def connect(url: str) -> Engine:
             cursor.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    metadata.create_all(engine)
-    _add_missing_columns(engine)
+    migrate(engine)
     return engine
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Bring a read model made by an earlier version up to date: columns added since then are
-    added (counts start at 0). Anything else a version changes needs its own migration."""
-    inspector = inspect(engine)
-    with engine.begin() as connection:
-        for table in metadata.sorted_tables:
-            present = {column["name"] for column in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                kind = column.type.compile(engine.dialect)
-                fill = " NOT NULL DEFAULT 0" if isinstance(column.type, Integer) and not column.nullable else ""
-                connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{fill}"))
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_BASELINE = "0001"
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the newest migration (schemas/migrations/versions). A database made
+    before migrations were Alembic's (its tables there, no version) is taken to be the baseline."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.connect() as connection:
+        # One process migrates at a time (the API and the worker may start together): the
+        # others wait, then find the database at head.
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.execute(text("SELECT pg_advisory_xact_lock(7346021)"))
+        config.attributes["connection"] = connection
+        tables = set(inspect(connection).get_table_names())
+        if "journeys" in tables and "alembic_version" not in tables:
+            command.stamp(config, _BASELINE)
+        command.upgrade(config, "head")
+        connection.commit()
