@@ -1,0 +1,95 @@
+"""The cost of the sharing policy per read.
+
+    deploy/dev bench reads [--events 20000] [--reads 2000]
+
+fills a SQLite read model with the town-centre scenario's journeys (folded in this process, no
+Kafka), then reads the same people's journeys twice: as the read model holds them (the
+baseline: load, build the view, serialise) and through the policy as an outreach member sees
+them (the same, plus break-glass lookup, the access decision, the reporters' rule, the filter,
+and the audit row). It prints both rates and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import handlers
+from api.keys import Principal, Role, add_member
+from api.people import get_journey
+from api.sharing import disclosed_journey
+from bench.common import machine
+from bench.pipeline import scenario
+from deploy.settings import get_settings
+from journey.history import History
+from journey.identity import resolve_person
+from schemas.events import decode_event
+from schemas.read_model import connect
+from schemas.updates import Applied
+from streams.projector import project
+
+
+def fill(engine, events: int) -> list[str]:  # noqa: ANN001
+    """The scenario's journeys in the read model, as the worker would write them; their ids."""
+    settings = get_settings()
+    window = timedelta(days=settings.journey_refold_days)
+    records, _entries = scenario(events)
+    histories: dict[object, History] = {}
+    applied: list[Applied] = []
+    for _key, value in records:
+        event = decode_event(value)
+        event = event.model_copy(update={"subject": resolve_person(event.subject, event.id)})
+        recorded = handlers.record(histories.get(event.subject), event, settings.zone, window)
+        histories[event.subject] = recorded.history
+        applied.extend(Applied(o.journey, o.entry, e, refolded=e is not event) for o, e in recorded.published)
+        if len(applied) >= 2000:
+            project(engine, applied, datetime.now(UTC))
+            applied = []
+    project(engine, applied, datetime.now(UTC))
+    return [str(person) for person in histories]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--reads", type=int, default=2_000)
+    args = parser.parse_args()
+    settings = get_settings()
+    with tempfile.TemporaryDirectory(prefix="journeys-reads-") as workdir:
+        engine = connect(f"sqlite:///{Path(workdir) / 'read-model.db'}")
+        print(f"machine: {machine()}")
+        people = fill(engine, args.events)
+        now = datetime.now(UTC)
+        member = add_member(engine, organisation="bench-outreach", organisation_type=Role.OUTREACH, name="bench",
+                            now=now)
+        reader = Principal(key_id="bench", member_id=member, organisation="bench-outreach", role=Role.OUTREACH)
+        chosen = [people[i % len(people)] for i in range(args.reads)]
+        print(f"read model: {len(people):,} people from {args.events:,} events; {args.reads:,} reads each way")
+
+        started = time.perf_counter()
+        for person in chosen:
+            found = get_journey(engine=engine, person_id=person, now=now, zone=settings.zone,
+                                inactive_after_days=settings.case_inactive_after_days)
+            assert found is not None
+            found[0].model_dump_json()
+        baseline = args.reads / (time.perf_counter() - started)
+
+        started = time.perf_counter()
+        for person in chosen:
+            shown = disclosed_journey(engine, reader, person, settings, now, "bench")
+            assert shown is not None
+            json.dumps(shown)
+        governed = args.reads / (time.perf_counter() - started)
+        print(f"without the policy:  {baseline:8,.0f} reads/s (load, view, serialise)")
+        print(f"through the policy:  {governed:8,.0f} reads/s (+ access, filter, audit row)")
+        print(f"ratio:               {governed / baseline:8.1%} of the baseline "
+              f"({(1 / governed - 1 / baseline) * 1e3:.2f} ms more per read)")
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
