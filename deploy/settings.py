@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     bed_waitlist_limit: int = Field(10, description="Default waitlist places per provider per night.")
     bed_booking_days: int = Field(14, description="How many nights ahead a bed may be requested.")
     bed_no_show_check_s: float = Field(30.0, description="How often the worker looks for no-shows to release.")
+    audit_relay_s: float = Field(1.0, description="How often the worker sends new audit entries to the audit topic.")
 
     outreach_teams: dict[str, str] = Field(
         {"*": "borough-outreach", "TC-MARKET": "town-centre-outreach", "TC-STATION": "town-centre-outreach"},

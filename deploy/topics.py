@@ -18,6 +18,7 @@ BED_COMMANDS = "bed-commands"  # everything a bed provider's agent decides on, k
 BED_UPDATES = "bed-updates"  # each provider's live picture and outcomes, keyed by provider id
 # Identity decisions, all under one key: one stage judges them one at a time, in one order.
 IDENTITY_DECISIONS = "identity-decisions"
+AUDIT = "audit"  # every read of a person's data, relayed from the audit table; kept for ever, keyed by organisation
 IDENTITY_KEY = b"identity-decisions"
 # The worker's stages keep their state in compacted changelogs, one per stateful stage.
 STATEFUL_STAGES = ("identify", "follow", "judge-identity", "claim-nights", "allocate")
@@ -46,6 +47,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic(BED_REQUESTS), kept),
         TopicSpec(settings.topic(BED_COMMANDS), kept),
         TopicSpec(settings.topic(BED_UPDATES), settings.update_retention_ms),
+        TopicSpec(settings.topic(AUDIT), -1),
         *(TopicSpec(changelog(settings, stage), -1, "compact") for stage in STATEFUL_STAGES),
     ]
 

@@ -167,6 +167,14 @@ audit_entries = Table(
     Column("endpoint", String(200), nullable=False),
 )
 
+# How far the worker has relayed the audit table to the audit topic.
+audit_relayed = Table(
+    "audit_relayed",
+    metadata,
+    Column("relay", String(32), primary_key=True),
+    Column("entry_id", Integer, nullable=False),
+)
+
 break_glass = Table(
     "break_glass",
     metadata,

@@ -49,6 +49,7 @@ from schemas.events import (
 )
 from schemas.read_model import connect
 from schemas.updates import Applied, JourneyUpdate
+from streams.audit import relay_audit
 from streams.beds import bed_stages, release_no_shows
 from streams.engine import Batch, Engine, Stage
 from streams.faults import Faults
@@ -181,6 +182,7 @@ class Worker(mode.Service):
         super().__init__()
         self.settings = settings
         self.engine = create_engine(settings)
+        self.read_model = connect(settings.resolved_database_url)
 
     @mode.Service.task
     async def _run_stages(self) -> None:
@@ -198,6 +200,12 @@ class Worker(mode.Service):
     async def _say_ready(self) -> None:
         await self.engine.ready.wait()
         log.info("journeys worker ready")
+
+    @mode.Service.task
+    async def _relay_audit(self) -> None:
+        while not self.should_stop:
+            await self.sleep(self.settings.audit_relay_s)
+            await relay_audit(self.settings, self.read_model, self.engine)
 
     @mode.Service.task
     async def _release_no_shows(self) -> None:

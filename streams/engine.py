@@ -173,8 +173,11 @@ class Engine:
 
     async def send(self, topic: str, key: bytes, value: bytes) -> None:
         """Send one message from outside a batch (a timer) and wait for Kafka to have it."""
-        assert self.producer is not None
-        await self.producer.send_and_wait(topic, value, key=key)
+        await self.send_all(topic, [(key, value)])
+
+    async def send_all(self, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+        """Send messages from outside a batch (a timer), in order, and wait for Kafka to have them all."""
+        await self._send(Output(topic, key, value) for key, value in messages)
 
     async def run(self) -> None:
         self.producer = AIOKafkaProducer(

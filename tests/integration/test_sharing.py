@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, func, select, text
 from api.keys import Role, issue_key, key_id_of
 from api.people import get_journey
 from deploy.settings import Settings
-from deploy.topics import INTAKE
+from deploy.topics import AUDIT, INTAKE
 from journey.policy import BEFORE_CONSENT, CONSENT_CAN_ADD, MAY_READ_PEOPLE, family_models
 from schemas.events import NEED_CATEGORY, Need
 from schemas.read_model import audit_entries
@@ -307,6 +307,13 @@ def test_keys_belong_to_members_expire_and_revoke_at_once_and_break_glass_is_aud
     assert [(a["person_id"], a["rule"]) for a in audit if a["person_id"] == other] == [(other, "break_glass")]
     disclosures = system.call("GET", f"/v1/people/{other}/disclosures", lead).json()
     assert len(disclosures) == 1 and disclosures[0]["member_name"] == "member"
+    # The worker relays the audit table to the append-only audit topic, keyed by organisation.
+    relayed = system.wait_for("the break-glass read on the audit topic", lambda: [
+        json.loads(r.value) for r in system.topic_records(AUDIT)
+        if json.loads(r.value)["person_id"] == other and json.loads(r.value)["organisation"] == "the-brick"])
+    assert [r["rule"] for r in relayed] == ["break_glass"]
+    assert all(r.key.decode() == json.loads(r.value)["organisation"]
+               for r in system.topic_records(AUDIT))
     # Revoked: refused on the very next request. Expired: refused.
     assert system.call("DELETE", f"/v1/keys/{key_id_of(key)}", key).status_code == 204
     assert system.call("GET", "/v1/keys", key).status_code == 401
