@@ -91,6 +91,9 @@ def send_scenario(api_url: str, keys: dict[str, str], zone: tzinfo, people: int 
                 response = client.post(path, json=body, headers={"X-API-Key": keys[role_key[role]]})
                 # Closing a case is checked against the journey as applied so far: the key worker
                 # assigned a moment earlier (sent in parallel) may still be on its way.
+                if response.status_code == 429:  # sending faster than a key may: wait as told
+                    time.sleep(float(response.headers.get("Retry-After", "1")))
+                    continue
                 if response.status_code != 403 or body.get("what") != "closed" or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)

@@ -88,7 +88,10 @@ class Settings(BaseSettings):
 
     api_host: str = Field("127.0.0.1", description="Address the API listens on.")
     api_port: int = Field(8000, description="Port the API listens on.")
-    max_payload_bytes: int = Field(65536, description="Largest submission body accepted.")
+    max_payload_bytes: int = Field(65536, description="Largest request body accepted (413 past it, read no further).")
+    rate_limit_per_second: float = Field(
+        50.0, description="Requests per second each API key may make, on average (0: no limit); 429 past it.")
+    rate_limit_burst: int = Field(250, description="Requests a key may make at once before the rate applies.")
     clock_skew_s: int = Field(300, description="How far in the future an event time may be.")
     produce_timeout_s: float = Field(10.0, description="How long a submission waits for Kafka's ack.")
 

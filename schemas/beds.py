@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, model_validator
 
-from schemas.common import AreaCode, ShortText, Strict
+from schemas.common import AreaCode, Count, IsoDate, ShortText, Strict
 from schemas.events import BedOutcome, BedType, LeaveReason, ProviderId, decoder
 
 
@@ -55,13 +55,15 @@ class ProviderRegistered(BedCommand):
 
 
 class CapacityFields(Strict):
-    """A change of capacity as its provider states it."""
+    """A change of capacity as its provider states it.
+
+    Rules across fields: `reduced` needs `last_night`; `last_night` is not before `first_night`."""
 
     change: CapacityChange
     bed_type: BedType
-    beds: int = Field(ge=1, le=1000)
-    first_night: date
-    last_night: date | None = None
+    beds: Count = Field(ge=1, le=1000)
+    first_night: IsoDate
+    last_night: IsoDate | None = None
 
     @model_validator(mode="after")
     def _nights_make_sense(self) -> CapacityFields:
@@ -105,7 +107,7 @@ class ProviderRegistration(Strict):
     kind: ProviderKind
     area_code: AreaCode
     no_show_release: time | None = Field(None, description="Default: BED_NO_SHOW_RELEASE")
-    waitlist_limit: int | None = Field(None, ge=0, le=500, description="Default: BED_WAITLIST_LIMIT")
+    waitlist_limit: Count | None = Field(None, ge=0, le=500, description="Default: BED_WAITLIST_LIMIT")
 
 
 class BedRequestSubmission(Strict):
@@ -114,7 +116,7 @@ class BedRequestSubmission(Strict):
     request_id: UUID | None = None
     person_id: UUID
     provider_id: ProviderId
-    night: date | None = Field(None, description="Default: tonight (nights run noon to noon, local time)")
+    night: IsoDate | None = Field(None, description="Default: tonight (nights run noon to noon, local time)")
     bed_type: BedType = BedType.GENERAL
 
 

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError, model_validator
 
-from schemas.common import AreaCode, Flag, LongText, Place, ShortText, Strict
+from schemas.common import AreaCode, Flag, IsoDate, IsoText, LongText, PersonName, Place, ShortText, Strict
 from schemas.sharing import Category, OrganisationType, of
 
 # ---------------------------------------------------------------- sighting reports
@@ -46,7 +46,7 @@ class ReportDetails(Strict):
 
 
 class ReporterContact(Strict):
-    name: ShortText | None = None
+    name: PersonName | None = None
     phone: Annotated[str, Field(max_length=32, pattern=r"^[0-9 +()-]+$")] | None = None
     email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
 
@@ -138,12 +138,12 @@ class ContactDetails(Strict):
 class ContactPersonal(Strict):
     """The personal part of a contact: name as given, needs, notes, place, next step."""
 
-    known_as: Annotated[ShortText | None, of(Category.CORE)] = None
+    known_as: Annotated[PersonName | None, of(Category.CORE)] = None
     name_quality: Annotated[NameQuality, of(Category.CORE)] = NameQuality.UNKNOWN
-    aliases: Annotated[tuple[ShortText, ...], of(Category.CORE)] = Field(
+    aliases: Annotated[tuple[PersonName, ...], of(Category.CORE)] = Field(
         (), max_length=10, description="Other names the person goes by"
     )
-    date_of_birth: Annotated[date | None, of(Category.CORE)] = None
+    date_of_birth: Annotated[IsoDate | None, of(Category.CORE)] = None
     needs: Annotated[tuple[Need, ...], of(Category.SUPPORT_NEEDS)] = Field((), max_length=len(Need))
     notes: Annotated[LongText | None, of(Category.SUPPORT_NEEDS)] = None
     next_step: Annotated[LongText | None, of(Category.COORDINATION)] = None
@@ -333,7 +333,7 @@ class ConsentDetails(Strict):
     organisation_types: Annotated[tuple[OrganisationType, ...], of(Category.CORE)] = Field(
         (), max_length=len(OrganisationType), description="Kinds of organisation that may see them")
     categories: Annotated[tuple[Category, ...], of(Category.CORE)] = Field((), max_length=len(Category))
-    until: Annotated[AwareDatetime | None, of(Category.CORE)] = Field(
+    until: Annotated[AwareDatetime | None, IsoText, of(Category.CORE)] = Field(
         None, description="When the consent lapses; null: until withdrawn")
     consent: Annotated[UUID | None, of(Category.CORE)] = Field(
         None, description="withdrawn: the consent.given event withdrawn; null withdraws every consent")

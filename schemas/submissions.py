@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
 
 from deploy.settings import get_settings
-from schemas.common import ShortText, Strict
+from schemas.common import IsoText, ShortText, Strict
 from schemas.events import (
     AccommodationDetails,
     AccommodationRecorded,
@@ -47,7 +47,7 @@ def _not_in_future(moment: datetime) -> datetime:
     return moment
 
 
-SubmittedTime = Annotated[AwareDatetime, AfterValidator(_not_in_future)]
+SubmittedTime = Annotated[AwareDatetime, IsoText, AfterValidator(_not_in_future)]
 
 D = TypeVar("D", bound=BaseModel)
 P = TypeVar("P", bound=BaseModel)
@@ -73,7 +73,11 @@ class Submission(Strict, Generic[D, P]):
 
 
 class ReportSubmission(Submission[ReportDetails, ReportPersonal]):
-    """A sighting report: someone seen sleeping rough, by the public, staff, police or themself."""
+    """A sighting report: someone seen sleeping rough, by the public, staff, police or themself.
+
+    Rules across fields: `details.area_code` or `personal.place` (coordinates or a description) is
+    required; `occurred_at` has a time zone and is not in the future; only organisations that
+    work with people may give `person_id`."""
 
     event_class = ReportReceived
 
@@ -89,7 +93,9 @@ class ReportSubmission(Submission[ReportDetails, ReportPersonal]):
 
 
 class ContactSubmission(Submission[ContactDetails, ContactPersonal]):
-    """An outreach contact with a person."""
+    """An outreach contact with a person.
+
+    Rules across fields: everything in `details.accepted` is also in `details.offered`."""
 
     event_class = ContactRecorded
 
@@ -116,7 +122,9 @@ class StepSubmission(Submission[D, P]):
 
 
 class AccommodationSubmission(StepSubmission[AccommodationDetails, FreeTextPersonal]):
-    """Moved into supported housing, a tenancy started, sustained, lost, or a reconnection."""
+    """Moved into supported housing, a tenancy started, sustained, lost, or a reconnection.
+
+    Rules across fields: `reconnected` needs `details.to_area`."""
 
     what: Literal["supported_housing_entered", "tenancy_started", "tenancy_sustained_6_months",
                   "tenancy_sustained_12_months", "evicted", "abandoned", "reconnected"]
@@ -137,7 +145,9 @@ class WorkSubmission(StepSubmission[WorkDetails, FreeTextPersonal]):
 
 
 class DutySubmission(StepSubmission[DutyDetails, FreeTextPersonal]):
-    """A prevention or relief duty started, or ended with its outcome."""
+    """A prevention or relief duty started, or ended with its outcome.
+
+    Rules across fields: `prevention_ended` and `relief_ended` need `details.outcome`."""
 
     what: Literal["prevention_started", "prevention_ended", "relief_started", "relief_ended"]
     personal: FreeTextPersonal = FreeTextPersonal()
@@ -147,7 +157,10 @@ class DutySubmission(StepSubmission[DutyDetails, FreeTextPersonal]):
 
 
 class CaseSubmission(StepSubmission[CaseDetails, CasePersonal]):
-    """Key worker assigned, strengths and goals recorded, case closed or reopened."""
+    """Key worker assigned, strengths and goals recorded, case closed or reopened.
+
+    Rules across fields: `key_worker_assigned` needs `details.key_worker`; `closed` needs
+    `details.close_reason`; `strengths_recorded` needs `personal.strengths` or `personal.goals`."""
 
     what: Literal["key_worker_assigned", "strengths_recorded", "closed", "reopened"]
     personal: CasePersonal = CasePersonal()
@@ -240,7 +253,10 @@ class Accepted(BaseModel):
 class ConsentSubmission(StepSubmission[ConsentDetails, FreeTextPersonal]):
     """The person's consent to share: given (categories, to organisations or kinds of organisation,
     until when) or withdrawn (one consent by its event id, or all). Withdrawal rules every read
-    as soon as the worker has applied it."""
+    as soon as the worker has applied it.
+
+    Rules across fields: `given` needs `details.categories` and `details.organisations` or
+    `details.organisation_types`, and takes no `details.consent`."""
 
     what: Literal["given", "withdrawn"]
     personal: FreeTextPersonal = FreeTextPersonal()

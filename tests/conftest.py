@@ -125,6 +125,9 @@ def make_settings(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
             "api_port": free_port(),
             # Static membership: a restarted worker takes its partitions back without waiting.
             "worker_instance_id": "worker-1",
+            # Tests send as fast as they can through one key; tests/integration/test_hostile.py
+            # turns the limit on to test it.
+            "rate_limit_per_second": 0,
             **overrides,
         }
         settings = Settings(**values)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -13,9 +13,11 @@ from api import beds
 from api.beds import Availability, BedRequestView, BedsError, Caller, ProviderView
 from api.deps import EngineDep, ProducerDep, SettingsDep, allow
 from api.keys import Principal, Role
+from api.problems import NOT_FOUND
 from api.producer import NotAccepted
 from api.routes.submissions import IdempotencyKey
 from schemas.beds import BedRequestSubmission, CapacityFields, CheckOut, ProviderRegistration, RequestAccepted
+from schemas.common import IsoDate
 from schemas.events import BedType
 
 router = APIRouter(prefix="/v1/beds", tags=["beds"])
@@ -73,7 +75,7 @@ def change_capacity(provider_id: str, change: CapacityFields, engine: EngineDep,
 
 @router.get("/providers/{provider_id}/requests")
 def provider_requests(provider_id: str, engine: EngineDep, settings: SettingsDep,
-                      night: Annotated[date | None, Query(description="Default: tonight")] = None,
+                      night: Annotated[IsoDate | None, Query(description="Default: tonight")] = None,
                       principal: Principal = PROVIDERS) -> list[BedRequestView]:
     """Who has a bed, who is waiting and who was refused at this provider on a night."""
     caller = _caller(principal)
@@ -82,14 +84,14 @@ def provider_requests(provider_id: str, engine: EngineDep, settings: SettingsDep
 
 @router.get("/availability")
 def availability(engine: EngineDep, settings: SettingsDep,
-                 night: Annotated[date | None, Query(description="Default: tonight")] = None,
+                 night: Annotated[IsoDate | None, Query(description="Default: tonight")] = None,
                  area_code: str | None = None, bed_type: BedType | None = None,
                  principal: Principal = VIEWERS) -> Availability:
     """Free beds on a night by provider and bed type, occupancy and waitlists."""
     return beds.availability(engine, night or beds.tonight(datetime.now(UTC), settings), area_code, bed_type)
 
 
-@router.post("/requests", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/requests", status_code=status.HTTP_202_ACCEPTED, responses=NOT_FOUND)  # an unknown provider
 def request_bed(submission: BedRequestSubmission, engine: EngineDep, producer: ProducerDep,
                 settings: SettingsDep, idempotency_key: IdempotencyKey = None,
                 principal: Principal = REQUESTERS) -> RequestAccepted:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -12,6 +11,7 @@ from api.keys import Principal, Role
 from api.statistics import statistics
 from journey.policy import safe_statistics
 from journey.statistics import Rules
+from schemas.common import IsoDate
 
 router = APIRouter(prefix="/v1", tags=["statistics"])
 
@@ -24,8 +24,8 @@ LONGEST_PERIOD_DAYS = 366
 def read_statistics(
     engine: EngineDep,
     settings: SettingsDep,
-    start: Annotated[date, Query(description="First day of the period (local date)")],
-    end: Annotated[date, Query(description="Day after the period's last day")],
+    start: Annotated[IsoDate, Query(description="First day of the period (local date)")],
+    end: Annotated[IsoDate, Query(description="Day after the period's last day")],
     area: Annotated[str | None, Query(max_length=32, description="Area code; every area when left out")] = None,
     principal: Principal = VIEWERS,
 ) -> dict[str, Any]:

@@ -227,10 +227,10 @@ def test_bed_commands_that_cannot_apply_get_a_clear_answer_and_change_nothing(sy
     too_late = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()
     past = system.call("POST", "/v1/beds/requests", system.outreach_key,
                        {"person_id": person, "provider_id": "careful-hub", "night": too_late})
-    assert past.status_code == 422 and past.json()["detail"][0]["loc"] == ["body", "night"]
+    assert past.status_code == 422 and past.json()["errors"][0]["loc"] == ["body", "night"]
     typo = system.call("POST", "/v1/beds/requests", system.outreach_key,
                        {"person_id": person, "provider_id": "careful-hub", "bed_type": "double"})
-    assert typo.status_code == 422 and typo.json()["detail"][0]["loc"] == ["body", "bed_type"]
+    assert typo.status_code == 422 and typo.json()["errors"][0]["loc"] == ["body", "bed_type"]
     request = ask(system, person, "careful-hub")
     decision(system, request, "allocated")
     early = system.call("POST", f"/v1/beds/requests/{request}/check-out", system.brick_key)

@@ -70,16 +70,15 @@ def test_reusing_an_idempotency_key_for_another_body_is_refused(system: System) 
         (report_body(occurred_at="2026-01-01T10:00:00"), ["body", "occurred_at"]),
         (report_body(at=datetime.now(UTC) + timedelta(days=1)), ["body", "occurred_at"]),
         (report_body(personal={"person_description": "x" * 5000}), ["body", "personal", "person_description"]),
-        (report_body(personal={"place": {"description": "x" * 70000}}), ["body"]),
     ],
-    ids=["unknown-field", "wrong-type", "no-timezone", "future", "field-too-long", "oversize-payload"],
+    ids=["unknown-field", "wrong-type", "no-timezone", "future", "field-too-long"],
 )
 def test_a_malformed_submission_gets_422_naming_the_field_and_nothing_is_produced(
     system: System, body: dict, field: list[str]
 ) -> None:
     response = system.post("/v1/reports", body)
     assert response.status_code == 422
-    assert field in [error["loc"] for error in response.json()["detail"]]
+    assert field in [error["loc"] for error in response.json()["errors"]]
     assert "red coat" not in response.text  # the submitted values are not echoed back
     assert system.topic_records(INTAKE) == []
 

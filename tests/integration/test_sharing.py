@@ -251,7 +251,7 @@ def test_other_organisations_objects_are_not_found_and_writes_follow_the_rules(s
     assert refused.status_code == 403 and "key worker" in refused.text
     # The public cannot attach a report to a known person.
     named = system.post("/v1/reports", report_body(at=at, person_id=person), key=keys[T.PUBLIC])
-    assert named.status_code == 422 and named.json()["detail"][0]["loc"] == ["body", "person_id"]
+    assert named.status_code == 422 and named.json()["errors"][0]["loc"] == ["body", "person_id"]
     # Another organisation's bed request is not found, for reading or for recording a stay.
     provider = {"provider_id": "hub-one", "name": "Hub One", "kind": "hub", "area_code": "TC-MARKET"}
     assert system.post("/v1/beds/providers", provider, key=keys[T.HOUSING_PROVIDER]).status_code == 202
