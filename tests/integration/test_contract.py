@@ -25,7 +25,8 @@ def _schemathesis(url: str, headers: list[str], report: Path) -> tuple[int, str]
     command = [str(Path(sys.executable).parent / "schemathesis"), "run", url, "--checks", CHECKS,
                "--max-examples", "15", "--seed", "20261202", "--workers", "2", "--phases", "examples,coverage,fuzzing",
                "--no-shrink", "--request-timeout", "20", "--report", "ndjson", "--report-dir", str(report), *headers]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    # Run where its cache (.schemathesis/) is thrown away with the test's state.
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=report.parent)
     return done.returncode, done.stdout + done.stderr
 
 
