@@ -12,6 +12,7 @@ and the emergency-beds stages of streams/beds.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from datetime import timedelta
@@ -51,7 +52,7 @@ from schemas.read_model import connect
 from schemas.updates import Applied, JourneyUpdate
 from streams.audit import relay_audit
 from streams.beds import bed_stages, release_no_shows
-from streams.engine import Batch, Engine, Stage
+from streams.engine import Batch, Engine, EngineStopped, Stage
 from streams.faults import Faults
 from streams.projector import project, record_verdicts
 from streams.wiring import persist
@@ -205,10 +206,12 @@ class Worker(mode.Service):
     async def _relay_audit(self) -> None:
         while not self.should_stop:
             await self.sleep(self.settings.audit_relay_s)
-            await relay_audit(self.settings, self.read_model, self.engine)
+            with contextlib.suppress(EngineStopped):  # stopping: the next worker relays the rest
+                await relay_audit(self.settings, self.read_model, self.engine)
 
     @mode.Service.task
     async def _release_no_shows(self) -> None:
         while not self.should_stop:
             await self.sleep(self.settings.bed_no_show_check_s)
-            await release_no_shows(self.settings, self.engine)
+            with contextlib.suppress(EngineStopped):  # stopping: the next worker releases them
+                await release_no_shows(self.settings, self.engine)

@@ -146,6 +146,10 @@ class Stage:
             yield from list(self.store[partition].items())
 
 
+class EngineStopped(RuntimeError):
+    """A send from outside a batch while the engine is not running."""
+
+
 class Engine:
     """Runs stages on one consumer group; see the module docstring for the order of writes."""
 
@@ -165,6 +169,7 @@ class Engine:
         self.lock = asyncio.Lock()
         self.generation = 0
         self.ready = asyncio.Event()
+        self.running = False  # between the producer's start and its stop
         self.producer: AIOKafkaProducer | None = None
         self.consumer: AIOKafkaConsumer | None = None
 
@@ -177,6 +182,10 @@ class Engine:
 
     async def send_all(self, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
         """Send messages from outside a batch (a timer), in order, and wait for Kafka to have them all."""
+        if not self.running:
+            # A stopped producer's send waits for metadata for ever: a timer that fires while the
+            # worker stops must fail instead, and its work is done by the next worker.
+            raise EngineStopped("the engine is not running")
         await self._send(Output(topic, key, value) for key, value in messages)
 
     async def run(self) -> None:
@@ -192,6 +201,7 @@ class Engine:
             fetch_max_bytes=32 * 1024 * 1024, max_poll_interval_ms=300_000,
         )
         await self.producer.start()
+        self.running = True
         try:
             await self.consumer.start()
             try:
@@ -200,6 +210,7 @@ class Engine:
             finally:
                 await self.consumer.stop()
         finally:
+            self.running = False
             await self.producer.stop()
 
     async def _loop(self) -> None:
