@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 
 from journey.identity import combined
 from journey.matching import Match, Profile, candidates, compare, description_words
-from journey.state import Journey, status_today
+from journey.state import Journey, contact_point, status_today
 from schemas.read_model import journeys, timeline_entries
 from schemas.views import JourneyView, TimelineItem
 
@@ -68,8 +68,7 @@ def get_journey(*, engine: Engine, person_id: UUID, now: datetime, zone: tzinfo,
     strengths = next((e for e in reversed(timeline) if e.type == "case.strengths_recorded"), None)
     step = next((e.personal["next_step"] for e in reversed(timeline) if e.personal.get("next_step")), None)
     return JourneyView(
-        known_to_outreach=journey.contacts > 0,
-        key_worker_organisation=journey.case.key_worker_organisation,
+        **contact_point(journey),
         **journey.model_dump(include={
             "person_id", "stage", "provisional", "first_seen", "last_seen", "last_contact", "last_area", "reports",
             "contacts", "open_reports", "accommodation", "training", "work", "duty", "duty_outcomes", "case",

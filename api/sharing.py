@@ -15,7 +15,7 @@ from deploy.settings import Settings
 from journey import policy
 from journey.matching import Search, found
 from journey.policy import Access
-from journey.state import Journey
+from journey.state import Journey, contact_point
 from schemas.read_model import audit_entries, break_glass, sighting_reports
 from schemas.views import PersonFound
 
@@ -100,9 +100,8 @@ def search_people(engine: Engine, principal: Principal, search: Search, now: dat
         if journey is None:
             continue
         decided = access_to(engine, principal, profile.person_id, journey, now)
-        whole = {"known_to_outreach": journey.contacts > 0,
-                 "key_worker_organisation": journey.case.key_worker_organisation,
-                 "stage": journey.stage.value, "last_area": journey.last_area, "names": sorted(profile.names),
+        whole = {**contact_point(journey), "stage": journey.stage.value, "last_area": journey.last_area,
+                 "names": sorted(profile.names),
                  "date_of_birth": profile.date_of_birth}
         row = policy.visible(whole, PersonFound, decided.categories)
         if not row:

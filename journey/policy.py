@@ -157,6 +157,9 @@ def family_models(event_type: str) -> tuple[type[BaseModel], type[BaseModel]]:
     return _families()[event_type]
 
 
+NEED_CATEGORIES = frozenset(NEED_CATEGORY.values())
+
+
 def visible(fields: Mapping[str, Any], model: type[BaseModel], allowed: frozenset[Category]) -> dict[str, Any]:
     """The fields of `model` whose category is allowed; a field without one is never shown. A
     list of needs is shown to whoever may see any kind of need, with only the needs whose own
@@ -170,9 +173,6 @@ def visible(fields: Mapping[str, Any], model: type[BaseModel], allowed: frozense
         elif category is not None and category in allowed and name != "needs":
             shown[name] = value
     return shown
-
-
-NEED_CATEGORIES = frozenset(NEED_CATEGORY.values())
 
 
 _WHOLE = frozenset(Category)

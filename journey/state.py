@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -116,6 +117,12 @@ class Journey(BaseModel):
     not_same_as: tuple[UUID, ...] = Field((), description="Records split from this one: never proposed again")
     relationships: tuple[Relationship, ...] = ()
     consents: tuple[Consent, ...] = Field((), description="Consents given and not withdrawn (expired ones too)")
+
+
+def contact_point(journey: Journey) -> dict[str, Any]:
+    """Whether an outreach team has met the person, and whom to call: what police may see."""
+    return {"known_to_outreach": journey.contacts > 0,
+            "key_worker_organisation": journey.case.key_worker_organisation}
 
 
 def works_with(journey: Journey, organisation: str) -> bool:

@@ -21,6 +21,7 @@ from uuid import UUID, uuid5
 
 import mode
 from aiokafka.structs import ConsumerRecord
+from sqlalchemy import Engine as SQLEngine
 
 import handlers
 from deploy.settings import Settings
@@ -77,12 +78,11 @@ def routed(event: Event, routing: Routing) -> list[ReportProgressed]:
     )]
 
 
-def journey_stages(settings: Settings) -> list[Stage]:
+def journey_stages(settings: Settings, engine: SQLEngine) -> list[Stage]:
     person_events, intake = settings.topic(PERSON_EVENTS), settings.topic(INTAKE)
     bed_requests = settings.topic(BED_REQUESTS)
     journey_updates = settings.topic(JOURNEY_UPDATES)
     refold_window = timedelta(days=settings.journey_refold_days)
-    engine = connect(settings.resolved_database_url)
 
     async def identify(batch: Batch) -> None:
         for record, accepted in batch.decoded(decode_event, UndecodableEvent):
@@ -160,11 +160,11 @@ def journey_stages(settings: Settings) -> list[Stage]:
     ]
 
 
-def create_engine(settings: Settings) -> Engine:
+def create_engine(settings: Settings, read_model: SQLEngine) -> Engine:
     return Engine(
         bootstrap=settings.kafka_bootstrap_servers,
         group=f"{settings.app_id}.stages",
-        stages=[*journey_stages(settings), *bed_stages(settings)],
+        stages=[*journey_stages(settings, read_model), *bed_stages(settings, read_model)],
         dead_letter_topic=settings.topic(DEAD_LETTER),
         batch_size=settings.worker_batch_size,
         fetch_wait_ms=int(settings.worker_batch_within_s * 1000),
@@ -182,8 +182,9 @@ class Worker(mode.Service):
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
-        self.engine = create_engine(settings)
+        # One read-model engine for every stage and timer: connecting migrates, once.
         self.read_model = connect(settings.resolved_database_url)
+        self.engine = create_engine(settings, self.read_model)
 
     @mode.Service.task
     async def _run_stages(self) -> None:

@@ -16,6 +16,8 @@ import logging
 from datetime import UTC, date, datetime
 from uuid import NAMESPACE_URL, uuid5
 
+from sqlalchemy import Engine as SQLEngine
+
 from deploy.settings import Settings
 from deploy.topics import BED_COMMANDS, BED_REQUESTS, BED_UPDATES, PERSON_EVENTS, changelog
 from handlers.beds import claim_night, decide
@@ -29,7 +31,6 @@ from schemas.beds import (
     decode_person_message,
 )
 from schemas.events import BedOutcome, UndecodableEvent, decoder, encode_event
-from schemas.read_model import connect
 from streams.bed_projector import project_beds
 from streams.engine import Batch, Engine, Stage
 from streams.wiring import persist
@@ -40,10 +41,9 @@ NO_SHOWS = uuid5(NAMESPACE_URL, "journeys:no-show")
 read_update = decoder(BedUpdate)
 
 
-def bed_stages(settings: Settings) -> list[Stage]:
+def bed_stages(settings: Settings, engine: SQLEngine) -> list[Stage]:
     commands_topic, requests_topic = settings.topic(BED_COMMANDS), settings.topic(BED_REQUESTS)
     updates_topic, person_events = settings.topic(BED_UPDATES), settings.topic(PERSON_EVENTS)
-    engine = connect(settings.resolved_database_url)
 
     def to_journey(batch: Batch, outcome: BedOutcome) -> None:
         batch.send(person_events, str(outcome.subject).encode(), encode_event(outcome))
