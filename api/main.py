@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api.guard import Guard
 from api.problems import declare, install
 from api.producer import EventProducer
-from api.routes import accounts, beds, identity, people, statistics, submissions
+from api.routes import accounts, beds, identity, people, statistics, submissions, subscriptions
 from deploy.settings import Settings, get_settings
 from schemas.read_model import connect
 
@@ -38,6 +38,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness: no key needed."""
         return {"status": "ok"}
 
-    for routes in (submissions, people, beds, identity, statistics, accounts):
+    for routes in (submissions, people, beds, identity, statistics, accounts, subscriptions):
         app.include_router(declare(routes.router))
     return app

@@ -40,6 +40,22 @@ def _absorbed(engine: Engine, journey: Journey) -> list[Journey]:
     return found
 
 
+def summary_fields(journey: Journey, *, now: datetime, zone: tzinfo, inactive_after_days: int) -> dict[str, Any]:
+    """The journey view's fields that come from the journey state alone (not its timeline): the
+    whole view's head, and the summary pushed to partners with each update."""
+    return {
+        **contact_point(journey),
+        **journey.model_dump(include={
+            "person_id", "stage", "provisional", "first_seen", "last_seen", "last_contact", "last_area", "reports",
+            "contacts", "open_reports", "accommodation", "training", "work", "duty", "duty_outcomes", "case",
+            "merged_into", "merged",
+        }),
+        "status": status_today(journey, now=now, zone=zone, inactive_after_days=inactive_after_days),
+        "rough_sleeping_nights": len(journey.rough_sleeping_nights),
+        "emergency_bed_nights": len(journey.emergency_bed_nights),
+    }
+
+
 def get_journey(*, engine: Engine, person_id: UUID, now: datetime, zone: tzinfo,
                 inactive_after_days: int) -> tuple[JourneyView, Journey] | None:
     """The journey of one person with its whole timeline, and the combined journey state it
@@ -68,16 +84,8 @@ def get_journey(*, engine: Engine, person_id: UUID, now: datetime, zone: tzinfo,
     strengths = next((e for e in reversed(timeline) if e.type == "case.strengths_recorded"), None)
     step = next((e.personal["next_step"] for e in reversed(timeline) if e.personal.get("next_step")), None)
     return JourneyView(
-        **contact_point(journey),
-        **journey.model_dump(include={
-            "person_id", "stage", "provisional", "first_seen", "last_seen", "last_contact", "last_area", "reports",
-            "contacts", "open_reports", "accommodation", "training", "work", "duty", "duty_outcomes", "case",
-            "merged_into", "merged",
-        }),
-        status=status_today(journey, now=now, zone=zone, inactive_after_days=inactive_after_days),
+        **summary_fields(journey, now=now, zone=zone, inactive_after_days=inactive_after_days),
         events=len(timeline),
-        rough_sleeping_nights=len(journey.rough_sleeping_nights),
-        emergency_bed_nights=len(journey.emergency_bed_nights),
         strengths=list(strengths.personal.get("strengths", ())) if strengths else [],
         goals=list(strengths.personal.get("goals", ())) if strengths else [],
         next_step=step,

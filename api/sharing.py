@@ -10,14 +10,15 @@ from uuid import UUID, uuid4
 from sqlalchemy import Engine, select
 
 from api.keys import Principal
-from api.people import get_journey, load_journey, profiles
+from api.people import get_journey, load_journey, profiles, summary_fields
 from deploy.settings import Settings
 from journey import policy
 from journey.matching import Search, found
-from journey.policy import Access
-from journey.state import Journey, contact_point
-from schemas.read_model import audit_entries, break_glass, sighting_reports
-from schemas.views import PersonFound
+from journey.policy import Access, Viewer
+from journey.state import Journey, contact_point, works_with
+from schemas.read_model import audit_entries, break_glass, sighting_reports, timeline_entries
+from schemas.sharing import Category
+from schemas.views import JourneyView, PersonFound, TimelineItem
 
 
 def breaking_glass(engine: Engine, principal: Principal, person_id: UUID, now: datetime) -> bool:
@@ -45,16 +46,16 @@ def access_to(engine: Engine, principal: Principal, person_id: UUID, journey: Jo
                          break_glass=breaking_glass(engine, principal, person_id, now))
 
 
-def audit(engine: Engine, principal: Principal, person_id: UUID, shown: Any, rule: str, endpoint: str,
+def audit(engine: Engine, viewer: Viewer, person_id: UUID | str, shown: Any, rule: str, endpoint: str,
           now: datetime) -> None:
     """One entry for one read of one person's data: who, what categories, under which rule."""
     with engine.begin() as connection:
         connection.execute(audit_entries.insert().values(
-            at=now, member_id=principal.member_id, organisation=principal.organisation, person_id=str(person_id),
+            at=now, member_id=viewer.member, organisation=viewer.organisation, person_id=str(person_id),
             categories=",".join(sorted(shown)), rule=rule, endpoint=endpoint))
 
 
-def _reporters(engine: Engine, principal: Principal, report_ids: list[str]) -> frozenset[str]:
+def _reporters(engine: Engine, viewer: Viewer, report_ids: list[str]) -> frozenset[str]:
     """The reports whose reporter this reader may see (the team it was routed to, until told)."""
     if not report_ids:
         return frozenset()
@@ -64,7 +65,7 @@ def _reporters(engine: Engine, principal: Principal, report_ids: list[str]) -> f
             .where(sighting_reports.c.report_id.in_(report_ids))
         ).all()
     return frozenset(r.report_id for r in rows
-                     if policy.sees_reporter(principal.viewer, r.team, r.reporter_told_at is not None))
+                     if policy.sees_reporter(viewer, r.team, r.reporter_told_at is not None))
 
 
 def disclosed_journey(engine: Engine, principal: Principal, person_id: UUID, settings: Settings, now: datetime,
@@ -80,13 +81,13 @@ def disclosed_journey(engine: Engine, principal: Principal, person_id: UUID, set
     whole = view.model_dump(mode="json")
     reports = [str(e["event_id"]) for e in whole["timeline"] if e["type"] == "report.received"]
     shown = policy.disclose_journey(whole, principal.viewer, decided.categories,
-                                    reporters=_reporters(engine, principal, reports))
+                                    reporters=_reporters(engine, principal.viewer, reports))
     if shown is None:
         return None
     seen = set(decided.categories)
     if any(e["source"] == principal.organisation for e in shown.get("timeline", ())):
         seen.add("own_records")
-    audit(engine, principal, person_id, seen, decided.rule.value, endpoint, now)
+    audit(engine, principal.viewer, person_id, seen, decided.rule.value, endpoint, now)
     return shown
 
 
@@ -106,6 +107,38 @@ def search_people(engine: Engine, principal: Principal, search: Search, now: dat
         row = policy.visible(whole, PersonFound, decided.categories)
         if not row:
             continue
-        audit(engine, principal, profile.person_id, decided.categories, decided.rule.value, "GET /v1/people", now)
+        audit(engine, principal.viewer, profile.person_id, decided.categories, decided.rule.value,
+              "GET /v1/people", now)
         shown.append({"person_id": profile.person_id, **row})
     return shown
+
+
+def disclosed_update(engine: Engine, viewer: Viewer, person_id: str, event_id: str, *, related_only: bool,
+                     settings: Settings, now: datetime, endpoint: str) -> dict[str, Any] | None:
+    """A journey update as a subscriber (webhooks, the live stream) may see it now: the person's
+    journey summary and the timeline entry, each filtered by the policy, audited as a read. None
+    when it shows them nothing (or, `related_only`, the organisation does not work with the
+    person): then nothing is pushed. The policy is asked at push time, not when the update
+    happened, so a consent withdrawn in between already shows."""
+    journey = load_journey(engine, person_id)
+    if journey is None or (related_only and not works_with(journey, viewer.organisation)):
+        return None
+    decided = policy.access(viewer, journey, now)
+    with engine.connect() as connection:
+        row = connection.execute(select(timeline_entries).where(timeline_entries.c.event_id == event_id)).first()
+    if row is None:
+        return None
+    entry = TimelineItem.model_validate(row, from_attributes=True).model_dump(mode="json")
+    fields = summary_fields(journey, now=now, zone=settings.zone, inactive_after_days=settings.case_inactive_after_days)
+    summary = policy.visible(JourneyView(**fields).model_dump(mode="json", exclude={"timeline"}), JourneyView,
+                             decided.categories)
+    own = entry["source"] == viewer.organisation
+    shown_entry = None
+    if own or Category.CORE in decided.categories:
+        reporter = entry["type"] == "report.received" and bool(_reporters(engine, viewer, [entry["event_id"]]))
+        shown_entry = policy.disclose_entry(entry, viewer, decided.categories, reporter=reporter)
+    if not summary and shown_entry is None:
+        return None
+    seen = set(decided.categories) | ({"own_records"} if own else set())
+    audit(engine, viewer, person_id, seen, decided.rule.value, endpoint, now)
+    return {"person": {"person_id": person_id, **summary}, "entry": shown_entry}

@@ -106,6 +106,13 @@ class Settings(BaseSettings):
     bed_booking_days: int = Field(14, description="How many nights ahead a bed may be requested.")
     bed_no_show_check_s: float = Field(30.0, description="How often the worker looks for no-shows to release.")
     audit_relay_s: float = Field(1.0, description="How often the worker sends new audit entries to the audit topic.")
+    webhook_timeout_s: float = Field(5.0, description="How long a partner's endpoint has to answer a delivery.")
+    webhook_poll_s: float = Field(
+        0.5, description="How often the deliverer looks for due deliveries when nothing new has woken it.")
+    webhook_in_flight: int = Field(
+        8, description="Deliveries in flight at once per subscription (one at a time per person, in order).")
+    webhook_allow_loopback_http: bool = Field(
+        False, description="Development only: accept http:// subscription URLs to 127.0.0.1 or localhost.")
 
     outreach_teams: dict[str, str] = Field(
         {"*": "borough-outreach", "TC-MARKET": "town-centre-outreach", "TC-STATION": "town-centre-outreach"},

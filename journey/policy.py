@@ -153,6 +153,11 @@ def _families() -> dict[str, tuple[type[BaseModel], type[BaseModel]]]:
     return found
 
 
+def event_families() -> list[str]:
+    """The families of events (report, contact, case, bed, ...): what a subscription may ask for."""
+    return sorted({event_type.split(".", 1)[0] for event_type in _families()})
+
+
 def family_models(event_type: str) -> tuple[type[BaseModel], type[BaseModel]]:
     return _families()[event_type]
 

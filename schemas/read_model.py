@@ -201,6 +201,68 @@ submissions = Table(
 )
 
 
+# ---------------------------------------------------------------- partners' subscriptions
+# Not rebuildable either: what partners asked for, and what was delivered to them.
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("subscription_id", String(36), primary_key=True),
+    Column("organisation", String(120), nullable=False, index=True),
+    Column("created_by", String(32), nullable=False),  # the member whose key made it
+    Column("url", String(2000), nullable=False),
+    # Standard Webhooks' "whsec_" + base64 secret; the previous one also signs until
+    # `previous_until`, so that a partner can roll its receiver over without losing a delivery.
+    Column("secret", String(200), nullable=False),
+    Column("previous_secret", String(200)),
+    Column("previous_until", UTCDateTime),
+    Column("families", String(400), nullable=False),  # comma-separated; empty: all
+    Column("stages", String(400), nullable=False),
+    Column("areas", String(400), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # active, paused, disabled, deleted
+    Column("status_reason", String(200)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+)
+
+# One row per update to deliver to one subscription. Holds ids only: the payload is built from
+# the read model through the sharing policy when it is sent, so a consent withdrawn before then
+# already shows. `position` orders one person's deliveries (the order the updates came in).
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("position", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(40), nullable=False, unique=True),  # the webhook-id
+    Column("subscription_id", String(36), nullable=False),
+    Column("person_id", String(36), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("refolded", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # pending, delivered, failed, withheld, cancelled
+    Column("attempts", Integer, nullable=False),
+    Column("next_try_at", UTCDateTime, nullable=False),
+    Column("leased_until", UTCDateTime),  # a deliverer is sending it; another waits until then
+    Column("leased_by", String(40)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime),
+    Index("ix_deliveries_due", "status", "next_try_at"),
+    Index("ix_deliveries_person", "subscription_id", "person_id", "status", "position"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("attempt_id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(40), nullable=False, index=True),
+    Column("subscription_id", String(36), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("status_code", Integer),  # null: no HTTP answer
+    Column("error", String(80)),  # the kind of failure (timeout, refused...), never a body
+    Column("answer", String(16), nullable=False),
+    Column("took_ms", Integer, nullable=False),
+)
+
 # Emergency beds, as the providers' agents last published them.
 bed_providers = Table(
     "bed_providers",

@@ -82,7 +82,7 @@ def _identity_reader(engine: EngineDep, principal: Principal, person_id: UUID, e
     decided = access_to(engine, principal, person_id, journey, now) if journey else None
     if decided is None or Category.CORE not in decided.categories:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no live record for this person")
-    audit(engine, principal, person_id, {Category.CORE}, decided.rule.value, endpoint, now)
+    audit(engine, principal.viewer, person_id, {Category.CORE}, decided.rule.value, endpoint, now)
 
 
 @router.get("/{person_id}/candidates")

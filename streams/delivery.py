@@ -1,0 +1,327 @@
+"""Pushing journey updates to partners' endpoints as signed Standard Webhooks.
+
+subscribe: journey-updates -> deliveries (SQL)   one pending row per update per subscription that
+                                                 wants its kind; ids only, no payload
+Deliverer (a task of the worker)                 sends due deliveries, oldest first, one person at
+                                                 a time per subscription; each subscription has
+                                                 its own slots, so a slow or failing endpoint
+                                                 delays nobody else
+
+A delivery is leased before it is sent. A deliverer killed mid-flight leaves the lease to run
+out, and the delivery is sent again under the same `webhook-id` (at-least-once, as the spec
+allows). The payload is built through the sharing policy at the moment of sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from aiokafka.structs import ConsumerRecord
+from sqlalchemy import Engine, and_, exists, func, select, update
+from sqlalchemy.orm import aliased
+from standardwebhooks import Webhook
+
+from api.sharing import disclosed_update
+from api.subscriptions import stop, wanted_of
+from deploy.settings import Settings
+from deploy.topics import JOURNEY_UPDATES
+from journey.delivery import Answer, Scope, Wanted, area_of, cloud_event, delivery_id, judge, next_try, wants
+from journey.policy import Viewer
+from schemas.read_model import deliveries, delivery_attempts, organisations, subscriptions
+from schemas.sharing import OrganisationType
+from streams.engine import Batch, Stage
+from streams.projector import dialect_insert
+from streams.wiring import persist
+
+log = logging.getLogger("journeys.delivery")
+
+USER_AGENT = "journeys-webhooks/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    subscription_id: str
+    viewer: Viewer  # the member who made it, of its organisation: whose reads the audit records
+    url: str
+    secrets: tuple[str, ...]
+    wanted: Wanted
+
+
+def load_subscriptions(engine: Engine, statuses: Sequence[str], now: datetime) -> list[Subscription]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(subscriptions, organisations.c.type)
+            .join(organisations, organisations.c.organisation == subscriptions.c.organisation)
+            .where(subscriptions.c.status.in_(statuses))
+        ).all()
+    found = []
+    for row in rows:
+        secrets = (row.secret,)
+        if row.previous_secret and row.previous_until and row.previous_until > now:
+            secrets = (row.secret, row.previous_secret)
+        found.append(Subscription(
+            subscription_id=row.subscription_id,
+            viewer=Viewer(member=row.created_by, organisation=row.organisation, type=OrganisationType(row.type)),
+            url=row.url, secrets=secrets, wanted=wanted_of(row),
+        ))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """What the subscribe step reads of a journey update: ids and kinds, nothing personal."""
+
+    person_id: str
+    event_id: str
+    event_type: str
+    sequence: int
+    stage: str
+    area: str | None
+    refolded: bool
+
+
+def read_update(value: bytes) -> Update:
+    update = json.loads(value)
+    entry = update["entry"]
+    return Update(person_id=entry["person_id"], event_id=entry["event_id"], event_type=entry["type"],
+                  sequence=int(entry["sequence"]), stage=entry["stage"],
+                  area=area_of(update.get("event", {}).get("data") or {}), refolded=bool(update.get("refolded")))
+
+
+def _insert_deliveries(engine: Engine, rows: Sequence[dict[str, Any]], now: datetime) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            dialect_insert(engine)(deliveries).on_conflict_do_nothing(index_elements=["delivery_id"]),
+            [{**row, "created_at": now, "next_try_at": now} for row in rows],
+        )
+
+
+def subscribe_stage(settings: Settings, engine: Engine, wake: asyncio.Event) -> Stage:
+    async def subscribe(batch: Batch) -> None:
+        updates: list[tuple[ConsumerRecord, Update]] = []
+        for record in batch.records:
+            try:
+                updates.append((record, read_update(record.value)))
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                batch.dead_letter(record, f"undecodable journey update: {type(error).__name__}")
+        if not updates:
+            return
+        now = datetime.now(UTC)
+        # Paused subscriptions keep collecting: resuming sends what happened meanwhile.
+        wanting = await asyncio.get_running_loop().run_in_executor(
+            None, load_subscriptions, engine, ("active", "paused"), now)
+        rows = [
+            (record, {
+                "delivery_id": delivery_id(s.subscription_id, u.event_id, u.sequence, u.refolded),
+                "subscription_id": s.subscription_id, "person_id": u.person_id, "event_id": u.event_id,
+                "event_type": u.event_type, "refolded": int(u.refolded), "status": "pending", "attempts": 0,
+            })
+            for record, u in updates
+            for s in wanting
+            if wants(s.wanted, event_type=u.event_type, stage=u.stage, area=u.area)
+        ]
+        await persist(_insert_deliveries, engine, rows, batch)
+        if rows:
+            wake.set()
+
+    return Stage("subscribe", settings.topic(JOURNEY_UPDATES), subscribe)
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    position: int
+    delivery_id: str
+    subscription_id: str
+    person_id: str
+    event_id: str
+    event_type: str
+    refolded: bool
+    attempts: int
+
+
+def claim(engine: Engine, *, room: dict[str, int], default_room: int, lease: timedelta, now: datetime) -> list[Due]:
+    """Lease the deliveries to send now: per active subscription, up to its free slots, the oldest
+    pending delivery of each person (a person's later deliveries wait behind it, so they arrive in
+    order), due and not leased by another deliverer."""
+    earlier = aliased(deliveries)
+    unleased = deliveries.c.leased_until.is_(None) | (deliveries.c.leased_until < now)
+    token = uuid.uuid4().hex  # this claim's: another deliverer's concurrent claim takes other rows
+    head = (
+        select(deliveries.c.position,
+               func.row_number().over(partition_by=deliveries.c.subscription_id,
+                                      order_by=deliveries.c.position).label("n"))
+        .join(subscriptions, subscriptions.c.subscription_id == deliveries.c.subscription_id)
+        .where(subscriptions.c.status == "active", deliveries.c.status == "pending",
+               deliveries.c.next_try_at <= now, unleased,
+               ~exists().where(and_(earlier.c.subscription_id == deliveries.c.subscription_id,
+                                    earlier.c.person_id == deliveries.c.person_id,
+                                    earlier.c.status == "pending", earlier.c.position < deliveries.c.position)))
+        .subquery()
+    )
+    with engine.begin() as connection:
+        rows = connection.execute(
+            select(deliveries).join(head, head.c.position == deliveries.c.position)
+            .where(head.c.n <= default_room).order_by(deliveries.c.position)
+        ).all()
+        taken: Counter[str] = Counter()
+        chosen = []
+        for row in rows:
+            if taken[row.subscription_id] < room.get(row.subscription_id, default_room):
+                taken[row.subscription_id] += 1
+                chosen.append(row.position)
+        if not chosen:
+            return []
+        connection.execute(
+            update(deliveries).where(deliveries.c.position.in_(chosen), deliveries.c.status == "pending", unleased)
+            .values(leased_until=now + lease, leased_by=token))
+        leased = connection.execute(
+            select(deliveries).where(deliveries.c.position.in_(chosen), deliveries.c.leased_by == token)
+            .order_by(deliveries.c.position)
+        ).all()
+    return [Due(position=r.position, delivery_id=r.delivery_id, subscription_id=r.subscription_id,
+                person_id=r.person_id, event_id=r.event_id, event_type=r.event_type, refolded=bool(r.refolded),
+                attempts=r.attempts) for r in leased]
+
+
+@dataclass(frozen=True, slots=True)
+class Tried:
+    due: Due
+    answer: Answer | None  # None: withheld by the policy, nothing sent
+    status_code: int | None
+    error: str | None
+    took_ms: int
+
+
+def settle(engine: Engine, tried: Tried, now: datetime) -> None:
+    """Record an attempt and what follows from it, in one transaction."""
+    due = tried.due
+    this = deliveries.c.position == due.position
+    with engine.begin() as connection:
+        if tried.answer is None:
+            connection.execute(update(deliveries).where(this).values(status="withheld", done_at=now,
+                                                                     leased_until=None, leased_by=None))
+            return
+        connection.execute(delivery_attempts.insert().values(
+            delivery_id=due.delivery_id, subscription_id=due.subscription_id, at=now, status_code=tried.status_code,
+            error=tried.error, answer=tried.answer.value, took_ms=tried.took_ms))
+        attempts = due.attempts + 1
+        if tried.answer is Answer.DELIVERED:
+            values: dict[str, Any] = {"status": "delivered", "done_at": now}
+        elif tried.answer is Answer.RETRY and (later := next_try(attempts, now)) is not None:
+            values = {"next_try_at": later}
+        else:
+            values = {"status": "failed", "done_at": now}
+        connection.execute(update(deliveries).where(this).values(attempts=attempts, leased_until=None,
+                                                                 leased_by=None, **values))
+        if tried.answer is Answer.GONE:
+            stop(connection, due.subscription_id, "disabled", "the endpoint answered 410 Gone", now)
+
+
+class Deliverer:
+    """Sends due deliveries; one per worker process (several may run: leases keep them apart)."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.wake = asyncio.Event()
+        self.in_flight: Counter[str] = Counter()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.subscriptions: dict[str, Subscription] = {}
+
+    @property
+    def lease(self) -> timedelta:
+        # Longer than a send can take, so that a lease runs out only when its deliverer died.
+        return timedelta(seconds=self.settings.webhook_timeout_s + 10)
+
+    async def run(self) -> None:
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=200)
+        async with httpx.AsyncClient(timeout=self.settings.webhook_timeout_s, follow_redirects=False,
+                                     limits=limits, headers={"user-agent": USER_AGENT}) as client:
+            try:
+                while True:
+                    try:
+                        await asyncio.wait_for(self.wake.wait(), self.settings.webhook_poll_s)
+                    except TimeoutError:
+                        pass
+                    self.wake.clear()
+                    await self.round(client)
+            finally:
+                for task in self.tasks:
+                    task.cancel()
+                await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def round(self, client: httpx.AsyncClient) -> None:
+        loop = asyncio.get_running_loop()
+        now = datetime.now(UTC)
+        slots = self.settings.webhook_in_flight
+        found = await loop.run_in_executor(None, load_subscriptions, self.engine, ("active",), now)
+        self.subscriptions = {s.subscription_id: s for s in found}
+        room = {s: slots - self.in_flight[s] for s in self.subscriptions}
+        if not any(n > 0 for n in room.values()):
+            return
+        due = await loop.run_in_executor(None, lambda: claim(
+            self.engine, room=room, default_room=slots, lease=self.lease, now=now))
+        for item in due:
+            self.in_flight[item.subscription_id] += 1
+            task = asyncio.create_task(self.deliver(client, item))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def deliver(self, client: httpx.AsyncClient, due: Due) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            subscription = self.subscriptions.get(due.subscription_id)
+            if subscription is None:
+                return  # paused or deleted since the claim: the lease runs out, nothing is sent
+            tried = await self.attempt(client, subscription, due)
+            await loop.run_in_executor(None, settle, self.engine, tried, datetime.now(UTC))
+            if tried.answer is Answer.GONE:
+                log.warning("subscription %s disabled: its endpoint answered 410", due.subscription_id)
+            elif tried.answer is Answer.FAILED:
+                log.warning("delivery %s refused by its endpoint (HTTP %s); not retried",
+                            due.delivery_id, tried.status_code)
+        except Exception:
+            log.exception("delivery %s: could not be settled; its lease will run out and it is sent again",
+                          due.delivery_id)
+        finally:
+            self.in_flight[due.subscription_id] -= 1
+            self.wake.set()  # this person's next delivery, if any, may go now
+
+    async def attempt(self, client: httpx.AsyncClient, subscription: Subscription, due: Due) -> Tried:
+        loop = asyncio.get_running_loop()
+        now = datetime.now(UTC)
+        data = await loop.run_in_executor(None, lambda: disclosed_update(
+            self.engine, subscription.viewer, due.person_id, due.event_id,
+            related_only=subscription.wanted.scope is Scope.RELATED, settings=self.settings, now=now,
+            endpoint=f"webhook {subscription.subscription_id}"))
+        if data is None:
+            return Tried(due, None, None, None, 0)
+        occurred = (data["entry"] or {}).get("occurred_at") or now.isoformat()
+        body = json.dumps(cloud_event(delivery=due.delivery_id, event_type=due.event_type, person_id=due.person_id,
+                                      occurred_at=occurred, data={**data, "refolded": due.refolded}),
+                          separators=(",", ":"))
+        sent_at = datetime.now(UTC)
+        signature = " ".join(Webhook(secret).sign(due.delivery_id, sent_at, body) for secret in subscription.secrets)
+        headers = {"content-type": "application/json", "webhook-id": due.delivery_id,
+                   "webhook-timestamp": str(int(sent_at.timestamp())), "webhook-signature": signature}
+        started = time.perf_counter()
+        status_code, error = None, None
+        try:
+            answered = await client.post(subscription.url, content=body.encode(), headers=headers)
+            status_code = answered.status_code
+        except httpx.TimeoutException:
+            error = "timeout"
+        except httpx.HTTPError as failure:
+            error = type(failure).__name__  # the kind only: an error's text may quote the URL's secrets
+        took = int((time.perf_counter() - started) * 1000)
+        return Tried(due, judge(status_code), status_code, error, took)
