@@ -201,7 +201,8 @@ def test_signed_updates_arrive_in_order_through_an_outage_filtered_by_the_policy
             e["type"] == "uk.journeys.contact.recorded" for e in brick_endpoint.handled) >= 2)
         shared = [e for e in brick_endpoint.handled if e["type"] == "uk.journeys.contact.recorded"][-1]
         assert shared["data"]["entry"]["personal"]["needs"] == ["drugs", "mental_health"]
-        _accepted(system.post("/v1/consents", step_body(person, "withdrawn", at + timedelta(hours=5), {}), key=system.outreach_key))
+        withdrawn = step_body(person, "withdrawn", at + timedelta(hours=5), {})
+        _accepted(system.post("/v1/consents", withdrawn, key=system.outreach_key))
         _accepted(system.post("/v1/contacts", contact_body(person, at=at + timedelta(hours=6), personal=needs)))
         system.wait_for("the contact after withdrawal", lambda: sum(
             e["type"] == "uk.journeys.contact.recorded" for e in brick_endpoint.handled) >= 3)

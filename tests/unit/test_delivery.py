@@ -1,0 +1,53 @@
+"""The pure rules of pushing updates to partners: the retry schedule, what an answer means, what
+a subscription wants, and the webhook-id."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from journey.delivery import RETRY_AFTER, Answer, Scope, Wanted, delivery_id, judge, next_try, wants
+
+NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
+
+
+def test_retries_go_on_for_more_than_a_day_then_stop() -> None:
+    assert sum(RETRY_AFTER, timedelta()) >= timedelta(hours=24)
+    tries = [next_try(n, NOW, rand=lambda: 0.0) for n in range(1, len(RETRY_AFTER) + 1)]
+    assert [t - NOW for t in tries if t] == list(RETRY_AFTER)
+    assert next_try(len(RETRY_AFTER) + 1, NOW) is None
+    assert next_try(0, NOW) is None
+
+
+def test_jitter_adds_at_most_a_fifth() -> None:
+    assert next_try(1, NOW, rand=lambda: 0.999) <= NOW + RETRY_AFTER[0] * 1.2  # type: ignore[operator]
+    assert next_try(2, NOW, rand=lambda: 0.5) == NOW + RETRY_AFTER[1] * 1.1
+
+
+@pytest.mark.parametrize(("status", "answer"), [
+    (200, Answer.DELIVERED), (204, Answer.DELIVERED), (None, Answer.RETRY), (500, Answer.RETRY),
+    (503, Answer.RETRY), (408, Answer.RETRY), (429, Answer.RETRY), (410, Answer.GONE), (400, Answer.FAILED),
+    (401, Answer.FAILED), (404, Answer.FAILED), (301, Answer.FAILED),
+])
+def test_what_an_answer_means(status: int | None, answer: Answer) -> None:
+    assert judge(status) is answer
+
+
+def test_a_subscription_wants_its_families_stages_and_areas() -> None:
+    everything = Wanted()
+    assert wants(everything, event_type="contact.recorded", stage="contacted", area=None)
+    reports = Wanted(families=frozenset({"report"}), areas=frozenset({"TC-MARKET"}), scope=Scope.ALL)
+    assert wants(reports, event_type="report.received", stage="reported", area="TC-MARKET")
+    assert not wants(reports, event_type="report.received", stage="reported", area="TC-STATION")
+    assert not wants(reports, event_type="contact.recorded", stage="reported", area="TC-MARKET")
+    housed = Wanted(stages=frozenset({"tenancy"}))
+    assert not wants(housed, event_type="accommodation.moved", stage="engaged", area=None)
+
+
+def test_one_webhook_id_per_update_per_subscription() -> None:
+    first = delivery_id("s1", "e1", 3, False)
+    assert first == delivery_id("s1", "e1", 3, False) and first.startswith("msg_")
+    others = {delivery_id("s2", "e1", 3, False), delivery_id("s1", "e1", 4, True),
+              delivery_id("s1", "e1", 3, False, "r1")}
+    assert first not in others and len(others) == 3
