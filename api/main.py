@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api.guard import Guard
 from api.problems import declare, install
 from api.producer import EventProducer
-from api.routes import accounts, beds, identity, people, statistics, submissions, subscriptions
+from api.routes import accounts, beds, identity, people, statistics, stream, submissions, subscriptions
 from deploy.settings import Settings, get_settings
 from schemas.read_model import connect
 
@@ -23,7 +23,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = connect(settings.resolved_database_url)
         app.state.producer = EventProducer(settings.kafka_bootstrap_servers, settings.produce_timeout_s)
+        app.state.broadcaster = None  # the live stream's reader: started by its first client
         yield
+        if app.state.broadcaster is not None:
+            await app.state.broadcaster.stop()
         app.state.producer.close()
         app.state.engine.dispose()
 
@@ -38,6 +41,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness: no key needed."""
         return {"status": "ok"}
 
-    for routes in (submissions, people, beds, identity, statistics, accounts, subscriptions):
+    for routes in (submissions, people, beds, identity, statistics, accounts, subscriptions, stream):
         app.include_router(declare(routes.router))
     return app

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
         0.5, description="How often the deliverer looks for due deliveries when nothing new has woken it.")
     webhook_in_flight: int = Field(
         8, description="Deliveries in flight at once per subscription (one at a time per person, in order).")
+    stream_keep: int = Field(5000, description="Recent journey updates each API process keeps for live-stream "
+                             "clients that reconnect with Last-Event-ID.")
+    stream_client_buffer: int = Field(
+        1000, description="Updates queued for one live-stream client before it is dropped as too slow.")
+    stream_heartbeat_s: float = Field(15.0, description="Seconds between keep-alive comments on an idle live stream.")
     webhook_allow_loopback_http: bool = Field(
         False, description="Development only: accept http:// subscription URLs to 127.0.0.1 or localhost.")
 

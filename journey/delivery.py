@@ -8,6 +8,7 @@ repeat; retries with exponential backoff and jitter for more than a day.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,6 +99,28 @@ def area_of(data: dict[str, Any]) -> str | None:
     return area if isinstance(area, str) else None
 
 
+@dataclass(frozen=True, slots=True)
+class Update:
+    """What pushing (webhooks, the live stream) reads of a journey update: ids and kinds, nothing
+    personal. What is shown of it is asked of the policy when it is pushed."""
+
+    person_id: str
+    event_id: str
+    event_type: str
+    sequence: int
+    stage: str
+    area: str | None
+    refolded: bool
+
+
+def read_update(value: bytes) -> Update:
+    update = json.loads(value)
+    entry = update["entry"]
+    return Update(person_id=entry["person_id"], event_id=entry["event_id"], event_type=entry["type"],
+                  sequence=int(entry["sequence"]), stage=entry["stage"],
+                  area=area_of(update.get("event", {}).get("data") or {}), refolded=bool(update.get("refolded")))
+
+
 def cloud_event(*, delivery: str, event_type: str, person_id: str, occurred_at: str,
                 data: dict[str, Any]) -> dict[str, Any]:
     """A CloudEvents 1.0 JSON event (https://cloudevents.io): the envelope partners' tools know."""
@@ -112,3 +135,11 @@ def cloud_event(*, delivery: str, event_type: str, person_id: str, occurred_at: 
         "data": data,
     }
 
+
+
+def update_event(*, event_id: str, event_type: str, person_id: str, refolded: bool, disclosed: dict[str, Any],
+                 now: datetime) -> dict[str, Any]:
+    """A pushed update as a CloudEvent: `disclosed` is what the policy let the receiver see."""
+    occurred = (disclosed.get("entry") or {}).get("occurred_at") or now.isoformat()
+    return cloud_event(delivery=event_id, event_type=event_type, person_id=person_id, occurred_at=occurred,
+                       data={**disclosed, "refolded": refolded})

@@ -35,7 +35,18 @@ from api.sharing import disclosed_update
 from api.subscriptions import stop, wanted_of
 from deploy.settings import Settings
 from deploy.topics import JOURNEY_UPDATES
-from journey.delivery import Answer, Scope, Wanted, area_of, cloud_event, delivery_id, judge, next_try, wants
+from journey.delivery import (
+    Answer,
+    Scope,
+    Update,
+    Wanted,
+    delivery_id,
+    judge,
+    next_try,
+    read_update,
+    update_event,
+    wants,
+)
 from journey.policy import Viewer
 from schemas.read_model import deliveries, delivery_attempts, organisations, subscriptions
 from schemas.sharing import OrganisationType
@@ -75,27 +86,6 @@ def load_subscriptions(engine: Engine, statuses: Sequence[str], now: datetime) -
             url=row.url, secrets=secrets, wanted=wanted_of(row),
         ))
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class Update:
-    """What the subscribe step reads of a journey update: ids and kinds, nothing personal."""
-
-    person_id: str
-    event_id: str
-    event_type: str
-    sequence: int
-    stage: str
-    area: str | None
-    refolded: bool
-
-
-def read_update(value: bytes) -> Update:
-    update = json.loads(value)
-    entry = update["entry"]
-    return Update(person_id=entry["person_id"], event_id=entry["event_id"], event_type=entry["type"],
-                  sequence=int(entry["sequence"]), stage=entry["stage"],
-                  area=area_of(update.get("event", {}).get("data") or {}), refolded=bool(update.get("refolded")))
 
 
 def _insert_deliveries(engine: Engine, rows: Sequence[dict[str, Any]], now: datetime) -> None:
@@ -306,10 +296,9 @@ class Deliverer:
             endpoint=f"webhook {subscription.subscription_id}"))
         if data is None:
             return Tried(due, None, None, None, 0)
-        occurred = (data["entry"] or {}).get("occurred_at") or now.isoformat()
-        body = json.dumps(cloud_event(delivery=due.delivery_id, event_type=due.event_type, person_id=due.person_id,
-                                      occurred_at=occurred, data={**data, "refolded": due.refolded}),
-                          separators=(",", ":"))
+        event = update_event(event_id=due.delivery_id, event_type=due.event_type, person_id=due.person_id,
+                             refolded=due.refolded, disclosed=data, now=now)
+        body = json.dumps(event, separators=(",", ":"))
         sent_at = datetime.now(UTC)
         signature = " ".join(Webhook(secret).sign(due.delivery_id, sent_at, body) for secret in subscription.secrets)
         headers = {"content-type": "application/json", "webhook-id": due.delivery_id,
