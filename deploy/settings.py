@@ -111,6 +111,14 @@ class Settings(BaseSettings):
         0.5, description="How often the deliverer looks for due deliveries when nothing new has woken it.")
     webhook_in_flight: int = Field(
         8, description="Deliveries in flight at once per subscription (one at a time per person, in order).")
+    smtp_host: str | None = Field(None, description="Mail server for telling reporters the outcome; unset: "
+                                  "notices wait until it is set.")
+    smtp_port: int = Field(25, description="Mail server port.")
+    smtp_starttls: bool = Field(False, description="Upgrade the mail connection with STARTTLS.")
+    smtp_user: str | None = Field(None, description="Mail server login, if it needs one.")
+    smtp_password: str | None = Field(None, description="Mail server password.")
+    smtp_from: str = Field("Journeys <no-reply@localhost>", description="From address of reporters' emails.")
+    smtp_timeout_s: float = Field(10.0, description="How long the mail server has to take an email.")
     stream_keep: int = Field(5000, description="Recent journey updates each API process keeps for live-stream "
                              "clients that reconnect with Last-Event-ID.")
     stream_client_buffer: int = Field(

@@ -111,14 +111,17 @@ class Update:
     stage: str
     area: str | None
     refolded: bool
+    report_id: str | None = None  # a report's steps: which report
 
 
 def read_update(value: bytes) -> Update:
     update = json.loads(value)
     entry = update["entry"]
+    data = update.get("event", {}).get("data") or {}
+    report = data.get("report_id")
     return Update(person_id=entry["person_id"], event_id=entry["event_id"], event_type=entry["type"],
-                  sequence=int(entry["sequence"]), stage=entry["stage"],
-                  area=area_of(update.get("event", {}).get("data") or {}), refolded=bool(update.get("refolded")))
+                  sequence=int(entry["sequence"]), stage=entry["stage"], area=area_of(data),
+                  refolded=bool(update.get("refolded")), report_id=report if isinstance(report, str) else None)
 
 
 def cloud_event(*, delivery: str, event_type: str, person_id: str, occurred_at: str,

@@ -263,6 +263,21 @@ delivery_attempts = Table(
     Column("took_ms", Integer, nullable=False),
 )
 
+# A reporter who asked to hear back is told the outcome by email; one row per report.
+reporter_notices = Table(
+    "reporter_notices",
+    metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column("person_id", String(36), nullable=False),
+    Column("status", String(16), nullable=False),  # pending, sent, no_contact, not_wanted, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_try_at", UTCDateTime, nullable=False),
+    Column("leased_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime),
+    Index("ix_reporter_notices_due", "status", "next_try_at"),
+)
+
 # Emergency beds, as the providers' agents last published them.
 bed_providers = Table(
     "bed_providers",

@@ -6,8 +6,9 @@ judge-identity: identity-decisions -> intake (both halves of an accepted decisio
 follow:    person-events -> SQL read model, journey-updates; keeps each person's history (in
                                        event-time order, each event once; a redelivered event's
                                        outputs written and sent again)
-subscribe: journey-updates -> deliveries to partners' webhooks (streams/delivery.py, whose
-                                       deliverer task sends them)
+push:      journey-updates -> deliveries to partners' webhooks and notices to reporters
+                                       (streams/delivery.py and streams/reporters.py, whose
+                                       deliverer and notifier tasks send them)
 and the emergency-beds stages of streams/beds.py.
 """
 
@@ -55,10 +56,11 @@ from schemas.read_model import connect
 from schemas.updates import Applied, JourneyUpdate
 from streams.audit import relay_audit
 from streams.beds import bed_stages, release_no_shows
-from streams.delivery import Deliverer, subscribe_stage
+from streams.delivery import Deliverer, push_stage
 from streams.engine import Batch, Engine, EngineStopped, Stage
 from streams.faults import Faults
 from streams.projector import project, record_verdicts
+from streams.reporters import Notifier
 from streams.wiring import persist
 
 log = logging.getLogger("journeys.follow")
@@ -163,12 +165,12 @@ def journey_stages(settings: Settings, engine: SQLEngine) -> list[Stage]:
     ]
 
 
-def create_engine(settings: Settings, read_model: SQLEngine, deliverer: Deliverer) -> Engine:
+def create_engine(settings: Settings, read_model: SQLEngine, deliverer: Deliverer, notifier: Notifier) -> Engine:
     return Engine(
         bootstrap=settings.kafka_bootstrap_servers,
         group=f"{settings.app_id}.stages",
         stages=[*journey_stages(settings, read_model), *bed_stages(settings, read_model),
-                subscribe_stage(settings, read_model, deliverer.wake)],
+                push_stage(settings, read_model, deliverer.wake, notifier.wake)],
         dead_letter_topic=settings.topic(DEAD_LETTER),
         batch_size=settings.worker_batch_size,
         fetch_wait_ms=int(settings.worker_batch_within_s * 1000),
@@ -189,7 +191,8 @@ class Worker(mode.Service):
         # One read-model engine for every stage and timer: connecting migrates, once.
         self.read_model = connect(settings.resolved_database_url)
         self.deliverer = Deliverer(settings, self.read_model)
-        self.engine = create_engine(settings, self.read_model, self.deliverer)
+        self.notifier = Notifier(settings, self.read_model)
+        self.engine = create_engine(settings, self.read_model, self.deliverer, self.notifier)
 
     @mode.Service.task
     async def _run_stages(self) -> None:
@@ -212,6 +215,11 @@ class Worker(mode.Service):
     async def _deliver(self) -> None:
         await self.engine.ready.wait()
         await self.deliverer.run()
+
+    @mode.Service.task
+    async def _tell_reporters(self) -> None:
+        await self.engine.ready.wait()
+        await self.notifier.run(self.engine)
 
     @mode.Service.task
     async def _relay_audit(self) -> None:

@@ -1,7 +1,8 @@
 """Pushing journey updates to partners' endpoints as signed Standard Webhooks.
 
-subscribe: journey-updates -> deliveries (SQL)   one pending row per update per subscription that
-                                                 wants its kind; ids only, no payload
+push: journey-updates -> deliveries (SQL)        one pending row per update per subscription that
+                                                 wants its kind; ids only, no payload (and a
+                                                 notice per report outcome: streams/reporters.py)
 Deliverer (a task of the worker)                 sends due deliveries, oldest first, one person at
                                                  a time per subscription; each subscription has
                                                  its own slots, so a slow or failing endpoint
@@ -52,6 +53,7 @@ from schemas.read_model import deliveries, delivery_attempts, organisations, sub
 from schemas.sharing import OrganisationType
 from streams.engine import Batch, Stage
 from streams.projector import dialect_insert
+from streams.reporters import make_notices
 from streams.wiring import persist
 
 log = logging.getLogger("journeys.delivery")
@@ -96,8 +98,10 @@ def _insert_deliveries(engine: Engine, rows: Sequence[dict[str, Any]], now: date
         )
 
 
-def subscribe_stage(settings: Settings, engine: Engine, wake: asyncio.Event) -> Stage:
-    async def subscribe(batch: Batch) -> None:
+def push_stage(settings: Settings, engine: Engine, deliverer: asyncio.Event, notifier: asyncio.Event) -> Stage:
+    """journey-updates -> pending deliveries to subscriptions, and notices to reporters."""
+
+    async def push(batch: Batch) -> None:
         updates: list[tuple[ConsumerRecord, Update]] = []
         for record in batch.records:
             try:
@@ -122,9 +126,14 @@ def subscribe_stage(settings: Settings, engine: Engine, wake: asyncio.Event) -> 
         ]
         await persist(_insert_deliveries, engine, rows, batch)
         if rows:
-            wake.set()
+            deliverer.set()
+        outcomes = [(record, {"report_id": u.report_id, "person_id": u.person_id}) for record, u in updates
+                    if u.event_type == "report.outcome" and u.report_id and not u.refolded]
+        await persist(make_notices, engine, outcomes, batch)
+        if outcomes:
+            notifier.set()
 
-    return Stage("subscribe", settings.topic(JOURNEY_UPDATES), subscribe)
+    return Stage("push", settings.topic(JOURNEY_UPDATES), push)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Partners' subscriptions, their deliveries and each delivery's attempts.
+"""Partners' subscriptions, their deliveries and each delivery's attempts; reporters' notices.
 
 Revision ID: 0004
 """
@@ -70,9 +70,23 @@ def upgrade() -> None:
     )
     op.create_index("ix_delivery_attempts_delivery_id", "delivery_attempts", ["delivery_id"])
     op.create_index("ix_delivery_attempts_subscription_id", "delivery_attempts", ["subscription_id"])
+    op.create_table(
+        "reporter_notices",
+        sa.Column("report_id", sa.String(length=36), nullable=False),
+        sa.Column("person_id", sa.String(length=36), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_try_at", UTCDateTime(), nullable=False),
+        sa.Column("leased_until", UTCDateTime(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("done_at", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("report_id"),
+    )
+    op.create_index("ix_reporter_notices_due", "reporter_notices", ["status", "next_try_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("reporter_notices")
     op.drop_table("delivery_attempts")
     op.drop_table("deliveries")
     op.drop_table("subscriptions")

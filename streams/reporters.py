@@ -1,0 +1,170 @@
+"""Reporters told: a member of the public (or staff) who asked to hear back gets the outcome of
+their report by email, and `report.reporter_told` is recorded; the projector then deletes their
+contact details from the read model.
+
+The push stage (streams/delivery.py) makes one notice per report outcome. The Notifier, a task
+of the worker, sends due notices through SMTP and retries on the webhooks' schedule. The email
+says what outreach found, in words, and nothing about the person reported. A worker killed
+between the email and its record sends the email again (at-least-once, like every push).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import smtplib
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+from uuid import UUID, uuid5
+
+from sqlalchemy import Engine, select, update
+
+from deploy.settings import Settings
+from deploy.topics import INTAKE
+from journey.delivery import next_try
+from schemas.events import ReportProgress, ReportProgressed, encode_event
+from schemas.read_model import reporter_notices, sighting_reports, timeline_entries
+from streams.engine import Engine as StreamEngine
+from streams.engine import EngineStopped
+from streams.projector import dialect_insert
+
+log = logging.getLogger("journeys.reporters")
+
+TOLD = UUID("8d0b6f1e-2c4a-4e0b-9b7e-5f3c2a1d0e9f")
+
+# What outreach found, as the reporter reads it: about the visit, never about the person.
+OUTCOME_WORDS = {
+    "found_and_engaged": "The outreach team found the person and offered them help.",
+    "already_known": "The person is already known to the outreach team, who are working with them.",
+    "not_found": "The outreach team went to look but could not find the person.",
+    "no_longer_there": "The outreach team went to look; the person had moved on.",
+    "not_sleeping_rough": "The outreach team went to look and found the person was not sleeping rough.",
+}
+
+
+def make_notices(engine: Engine, rows: Sequence[dict[str, Any]], now: datetime) -> None:
+    """One notice per report outcome (a report's second outcome makes none)."""
+    with engine.begin() as connection:
+        connection.execute(
+            dialect_insert(engine)(reporter_notices).on_conflict_do_nothing(index_elements=["report_id"]),
+            [{**row, "status": "pending", "attempts": 0, "next_try_at": now, "created_at": now} for row in rows])
+
+
+def message(settings: Settings, *, to: str, report_id: str, received_at: datetime, area: str | None,
+            outcome: str | None) -> EmailMessage:
+    local = received_at.astimezone(settings.zone)
+    where = f" in {area}" if area else ""
+    said = OUTCOME_WORDS.get(outcome or "", "The outreach team has dealt with your report.")
+    email = EmailMessage()
+    email["From"] = settings.smtp_from
+    email["To"] = to
+    email["Subject"] = "Your report of someone sleeping rough"
+    email.set_content(
+        f"Thank you for your report of {local:%-d %B %Y at %H:%M}{where} (reference {report_id}).\n\n"
+        f"{said}\n\nIf you see someone sleeping rough again, please report it again. "
+        "If someone is in immediate danger, call 999.\n")
+    return email
+
+
+def _claim(engine: Engine, now: datetime, lease: timedelta, limit: int = 50) -> list[Any]:
+    with engine.begin() as connection:
+        due = connection.execute(
+            select(reporter_notices).where(
+                reporter_notices.c.status == "pending", reporter_notices.c.next_try_at <= now,
+                reporter_notices.c.leased_until.is_(None) | (reporter_notices.c.leased_until < now))
+            .order_by(reporter_notices.c.next_try_at).limit(limit)).all()
+        taken = []
+        for row in due:
+            got = connection.execute(update(reporter_notices).where(
+                reporter_notices.c.report_id == row.report_id,
+                reporter_notices.c.leased_until.is_(None) | (reporter_notices.c.leased_until < now))
+                .values(leased_until=now + lease))
+            if got.rowcount:
+                taken.append(row)
+        return taken
+
+
+def _what_to_say(engine: Engine, report_id: str) -> tuple[Any, str | None]:
+    """The report's row, and the reporter's email if they left one."""
+    with engine.connect() as connection:
+        report = connection.execute(select(sighting_reports).where(sighting_reports.c.report_id == report_id)).first()
+        entry = connection.execute(select(timeline_entries.c.personal).where(
+            timeline_entries.c.event_id == report_id)).scalar()
+    reporter = (entry or {}).get("reporter") or {}
+    return report, reporter.get("email")
+
+
+def _settle(engine: Engine, report_id: str, values: dict[str, Any]) -> None:
+    with engine.begin() as connection:
+        connection.execute(update(reporter_notices).where(reporter_notices.c.report_id == report_id)
+                           .values(leased_until=None, **values))
+
+
+class Notifier:
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings, self.engine = settings, engine
+        self.wake = asyncio.Event()
+
+    async def run(self, stream: StreamEngine) -> None:
+        """Tell reporters as their notices fall due; the told events go out through `stream`."""
+        if not self.settings.smtp_host:
+            log.info("SMTP_HOST is not set: reporters' notices are kept until it is")
+            return
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), 1.0)
+            self.wake.clear()
+            with contextlib.suppress(EngineStopped):  # stopping: the next worker tells the rest
+                await self.round(stream)
+
+    async def round(self, stream: StreamEngine) -> None:
+        loop = asyncio.get_running_loop()
+        now = datetime.now(UTC)
+        lease = timedelta(seconds=self.settings.smtp_timeout_s + 10)
+        for notice in await loop.run_in_executor(None, _claim, self.engine, now, lease):
+            await self.tell(stream, notice)
+
+    async def tell(self, stream: StreamEngine, notice: Any) -> None:
+        loop = asyncio.get_running_loop()
+        report, email = await loop.run_in_executor(None, _what_to_say, self.engine, notice.report_id)
+        now = datetime.now(UTC)
+        if report is None or not report.wants_update or report.reporter_told_at is not None:
+            await loop.run_in_executor(None, _settle, self.engine, notice.report_id,
+                                       {"status": "not_wanted", "done_at": now})
+            return
+        if not email:
+            # A phone number only: the outreach team calls, and records reporter_told by hand.
+            await loop.run_in_executor(None, _settle, self.engine, notice.report_id,
+                                       {"status": "no_contact", "done_at": now})
+            return
+        said = message(self.settings, to=email, report_id=notice.report_id, received_at=report.received_at,
+                       area=report.area_code, outcome=report.outcome)
+        try:
+            await loop.run_in_executor(None, self.send, said)
+        except (OSError, smtplib.SMTPException) as error:
+            attempts = notice.attempts + 1
+            later = next_try(attempts, now)
+            log.warning("telling a reporter failed (%s); %s", type(error).__name__,
+                        f"trying again at {later:%H:%M:%S}" if later else "giving up")
+            await loop.run_in_executor(None, _settle, self.engine, notice.report_id, {
+                "attempts": attempts, **({"next_try_at": later} if later else {"status": "failed", "done_at": now})})
+            return
+        told = ReportProgressed(
+            id=uuid5(TOLD, notice.report_id), type="report.reporter_told", source="journeys", actor="notifier",
+            subject=UUID(notice.person_id), time=now, recorded_at=now,
+            data=ReportProgress(report_id=UUID(notice.report_id), team=report.team, area_code=report.area_code))
+        await stream.send(self.settings.topic(INTAKE), notice.person_id.encode(), encode_event(told))
+        await loop.run_in_executor(None, _settle, self.engine, notice.report_id,
+                                   {"status": "sent", "attempts": notice.attempts + 1, "done_at": now})
+
+    def send(self, email: EmailMessage) -> None:
+        s = self.settings
+        with smtplib.SMTP(s.smtp_host or "", s.smtp_port, timeout=s.smtp_timeout_s) as smtp:
+            if s.smtp_starttls:
+                smtp.starttls()
+            if s.smtp_user:
+                smtp.login(s.smtp_user, s.smtp_password or "")
+            smtp.send_message(email)
