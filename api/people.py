@@ -15,13 +15,18 @@ from schemas.read_model import journeys, timeline_entries
 from schemas.views import JourneyView, TimelineItem
 
 
-def load_journey(engine: Engine, person_id: UUID) -> Journey | None:
+def load_journey(engine: Engine, person_id: UUID | str) -> Journey | None:
     with engine.connect() as connection:
         row = connection.execute(select(journeys.c.state).where(journeys.c.person_id == str(person_id))).first()
     if not row or not row.state:
         return None
+    return journey_of(row.state)
+
+
+def journey_of(state: dict[str, Any]) -> Journey:
+    """A journey as the read model keeps it (the `state` column)."""
     # Rows written before a field was dropped (e.g. recent_event_ids) still load.
-    return Journey.model_validate({k: v for k, v in row.state.items() if k in Journey.model_fields})
+    return Journey.model_validate({k: v for k, v in state.items() if k in Journey.model_fields})
 
 
 def _absorbed(engine: Engine, journey: Journey) -> list[Journey]:

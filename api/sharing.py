@@ -3,6 +3,8 @@ module loads what it needs, and writes the one audit entry of the read."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -10,13 +12,13 @@ from uuid import UUID, uuid4
 from sqlalchemy import Engine, select
 
 from api.keys import Principal
-from api.people import get_journey, load_journey, profiles, summary_fields
+from api.people import get_journey, journey_of, load_journey, profiles, summary_fields
 from deploy.settings import Settings
 from journey import policy
 from journey.matching import Search, found
 from journey.policy import Access, Viewer
 from journey.state import Journey, contact_point, works_with
-from schemas.read_model import audit_entries, break_glass, sighting_reports, timeline_entries
+from schemas.read_model import audit_entries, break_glass, journeys, sighting_reports, timeline_entries
 from schemas.sharing import Category
 from schemas.views import JourneyView, PersonFound, TimelineItem
 
@@ -113,32 +115,72 @@ def search_people(engine: Engine, principal: Principal, search: Search, now: dat
     return shown
 
 
-def disclosed_update(engine: Engine, viewer: Viewer, person_id: str, event_id: str, *, related_only: bool,
-                     settings: Settings, now: datetime, endpoint: str) -> dict[str, Any] | None:
-    """A journey update as a subscriber (webhooks, the live stream) may see it now: the person's
-    journey summary and the timeline entry, each filtered by the policy, audited as a read. None
-    when it shows them nothing (or, `related_only`, the organisation does not work with the
-    person): then nothing is pushed. The policy is asked at push time, not when the update
-    happened, so a consent withdrawn in between already shows."""
-    journey = load_journey(engine, person_id)
-    if journey is None or (related_only and not works_with(journey, viewer.organisation)):
-        return None
-    decided = policy.access(viewer, journey, now)
+@dataclass(frozen=True, slots=True)
+class Push:
+    """One push to disclose: an update (person, event) for a viewer."""
+
+    viewer: Viewer
+    person_id: str
+    event_id: str
+    related_only: bool  # only if the viewer's organisation works with the person now
+    endpoint: str  # for the audit: "webhook <subscription>" or "GET /v1/stream"
+
+
+def disclosed_updates(engine: Engine, pushes: Sequence[Push], *, settings: Settings,
+                      now: datetime) -> list[dict[str, Any] | None]:
+    """Journey updates as subscribers (webhooks, the live stream) may see them now, each the
+    person's journey summary and the timeline entry filtered by the policy, each audited as a
+    read. None where it shows the viewer nothing (or, `related_only`, its organisation does not
+    work with the person): then nothing is pushed. The policy is asked at push time, not when
+    the update happened, so a consent withdrawn in between already shows. Each person and entry
+    is loaded once however many subscribers get it, and the audit is one write."""
+    people = {p.person_id for p in pushes}
     with engine.connect() as connection:
-        row = connection.execute(select(timeline_entries).where(timeline_entries.c.event_id == event_id)).first()
-    if row is None:
-        return None
-    entry = TimelineItem.model_validate(row, from_attributes=True).model_dump(mode="json")
-    fields = summary_fields(journey, now=now, zone=settings.zone, inactive_after_days=settings.case_inactive_after_days)
-    summary = policy.visible(JourneyView(**fields).model_dump(mode="json", exclude={"timeline"}), JourneyView,
-                             decided.categories)
-    own = entry["source"] == viewer.organisation
-    shown_entry = None
-    if own or Category.CORE in decided.categories:
-        reporter = entry["type"] == "report.received" and bool(_reporters(engine, viewer, [entry["event_id"]]))
-        shown_entry = policy.disclose_entry(entry, viewer, decided.categories, reporter=reporter)
-    if not summary and shown_entry is None:
-        return None
-    seen = set(decided.categories) | ({"own_records"} if own else set())
-    audit(engine, viewer, person_id, seen, decided.rule.value, endpoint, now)
-    return {"person": {"person_id": person_id, **summary}, "entry": shown_entry}
+        states = dict(connection.execute(select(journeys.c.person_id, journeys.c.state)
+                                         .where(journeys.c.person_id.in_(people))).all()) if people else {}
+        rows = connection.execute(select(timeline_entries).where(
+            timeline_entries.c.event_id.in_({p.event_id for p in pushes}))).all() if pushes else []
+        reports = connection.execute(
+            select(sighting_reports.c.report_id, sighting_reports.c.team, sighting_reports.c.reporter_told_at)
+            .where(sighting_reports.c.report_id.in_([r.event_id for r in rows if r.type == "report.received"]))
+        ).all()
+    found = {person: journey_of(state) for person, state in states.items() if state}
+    entries = {r.event_id: TimelineItem.model_validate(r, from_attributes=True).model_dump(mode="json") for r in rows}
+    routed = {r.report_id: (r.team, r.reporter_told_at is not None) for r in reports}
+    summaries: dict[str, dict[str, Any]] = {}
+    shown: list[dict[str, Any] | None] = []
+    audits: list[dict[str, Any]] = []
+    for push in pushes:
+        journey, entry = found.get(push.person_id), entries.get(push.event_id)
+        unrelated = journey is not None and push.related_only and not works_with(journey, push.viewer.organisation)
+        if journey is None or entry is None or unrelated:
+            shown.append(None)
+            continue
+        decided = policy.access(push.viewer, journey, now)
+        if push.person_id not in summaries:
+            fields = summary_fields(journey, now=now, zone=settings.zone,
+                                    inactive_after_days=settings.case_inactive_after_days)
+            summaries[push.person_id] = JourneyView(**fields).model_dump(mode="json", exclude={"timeline"})
+        summary = policy.visible(summaries[push.person_id], JourneyView, decided.categories)
+        own = entry["source"] == push.viewer.organisation
+        shown_entry = None
+        if own or Category.CORE in decided.categories:
+            team, told = routed.get(push.event_id, (None, True))
+            shown_entry = policy.disclose_entry(entry, push.viewer, decided.categories,
+                                                reporter=policy.sees_reporter(push.viewer, team, told))
+        if not summary and shown_entry is None:
+            shown.append(None)
+            continue
+        seen = set(decided.categories) | ({"own_records"} if own else set())
+        audits.append({"at": now, "member_id": push.viewer.member, "organisation": push.viewer.organisation,
+                       "person_id": push.person_id, "categories": ",".join(sorted(seen)),
+                       "rule": decided.rule.value, "endpoint": push.endpoint})
+        shown.append({"person": {"person_id": push.person_id, **summary}, "entry": shown_entry})
+    if audits:
+        with engine.begin() as connection:
+            connection.execute(audit_entries.insert(), audits)
+    return shown
+
+
+def disclosed_update(engine: Engine, push: Push, *, settings: Settings, now: datetime) -> dict[str, Any] | None:
+    return disclosed_updates(engine, [push], settings=settings, now=now)[0]

@@ -16,6 +16,7 @@ allows). The payload is built through the sharing policy at the moment of sendin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -28,11 +29,11 @@ from typing import Any
 
 import httpx
 from aiokafka.structs import ConsumerRecord
-from sqlalchemy import Engine, and_, exists, func, select, update
+from sqlalchemy import Engine, and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import aliased
 from standardwebhooks import Webhook
 
-from api.sharing import disclosed_update
+from api.sharing import Push, disclosed_updates
 from api.subscriptions import stop, wanted_of
 from deploy.settings import Settings
 from deploy.topics import JOURNEY_UPDATES
@@ -201,33 +202,47 @@ class Tried:
     took_ms: int
 
 
-def settle(engine: Engine, tried: Tried, now: datetime) -> None:
-    """Record an attempt and what follows from it, in one transaction."""
-    due = tried.due
-    this = deliveries.c.position == due.position
-    with engine.begin() as connection:
-        if tried.answer is None:
-            connection.execute(update(deliveries).where(this).values(status="withheld", done_at=now,
-                                                                     leased_until=None, leased_by=None))
-            return
-        connection.execute(delivery_attempts.insert().values(
-            delivery_id=due.delivery_id, subscription_id=due.subscription_id, at=now, status_code=tried.status_code,
-            error=tried.error, answer=tried.answer.value, took_ms=tried.took_ms))
-        attempts = due.attempts + 1
-        if tried.answer is Answer.DELIVERED:
-            values: dict[str, Any] = {"status": "delivered", "done_at": now}
-        elif tried.answer is Answer.RETRY and (later := next_try(attempts, now)) is not None:
-            values = {"next_try_at": later}
+def settle(engine: Engine, tried: Sequence[Tried], now: datetime) -> None:
+    """Record attempts and what follows from them, in one transaction."""
+    done = {"status": bindparam("status_"), "done_at": bindparam("done_"), "attempts": bindparam("attempts_"),
+            "next_try_at": bindparam("next_"), "leased_until": None, "leased_by": None}
+    rows, attempts, gone = [], [], []
+    for t in tried:
+        due = t.due
+        row = {"position_": due.position, "status_": "pending", "done_": None, "attempts_": due.attempts,
+               "next_": now}
+        if t.answer is None:
+            row |= {"status_": "withheld", "done_": now}
         else:
-            values = {"status": "failed", "done_at": now}
-        connection.execute(update(deliveries).where(this).values(attempts=attempts, leased_until=None,
-                                                                 leased_by=None, **values))
-        if tried.answer is Answer.GONE:
-            stop(connection, due.subscription_id, "disabled", "the endpoint answered 410 Gone", now)
+            attempts.append({"delivery_id": due.delivery_id, "subscription_id": due.subscription_id, "at": now,
+                             "status_code": t.status_code, "error": t.error, "answer": t.answer.value,
+                             "took_ms": t.took_ms})
+            row["attempts_"] = due.attempts + 1
+            if t.answer is Answer.DELIVERED:
+                row |= {"status_": "delivered", "done_": now}
+            elif t.answer is Answer.RETRY and (later := next_try(due.attempts + 1, now)) is not None:
+                row["next_"] = later
+            else:
+                row |= {"status_": "failed", "done_": now}
+            if t.answer is Answer.GONE:
+                gone.append(due.subscription_id)
+        rows.append(row)
+    with engine.begin() as connection:
+        if attempts:
+            connection.execute(delivery_attempts.insert(), attempts)
+        if rows:
+            connection.execute(update(deliveries).where(deliveries.c.position == bindparam("position_"))
+                               .values(**done), rows)
+        for subscription_id in set(gone):
+            stop(connection, subscription_id, "disabled", "the endpoint answered 410 Gone", now)
 
 
 class Deliverer:
-    """Sends due deliveries; one per worker process (several may run: leases keep them apart)."""
+    """Sends due deliveries; one per worker process (several may run: leases keep them apart).
+
+    Each round claims what is due, asks the policy about all of it at once, and starts a send
+    per delivery; sends settle in batches, so a round's database work does not grow with the
+    number of subscribers."""
 
     def __init__(self, settings: Settings, engine: Engine) -> None:
         self.settings = settings
@@ -235,7 +250,8 @@ class Deliverer:
         self.wake = asyncio.Event()
         self.in_flight: Counter[str] = Counter()
         self.tasks: set[asyncio.Task[None]] = set()
-        self.subscriptions: dict[str, Subscription] = {}
+        self.tried: list[Tried] = []
+        self.settling = asyncio.Event()
 
     @property
     def lease(self) -> timedelta:
@@ -244,82 +260,93 @@ class Deliverer:
 
     async def run(self) -> None:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=200)
+        settler = asyncio.create_task(self._settle_batches())
         async with httpx.AsyncClient(timeout=self.settings.webhook_timeout_s, follow_redirects=False,
                                      limits=limits, headers={"user-agent": USER_AGENT}) as client:
             try:
                 while True:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.wake.wait(), self.settings.webhook_poll_s)
-                    except TimeoutError:
-                        pass
                     self.wake.clear()
                     await self.round(client)
             finally:
-                for task in self.tasks:
+                for task in (*self.tasks, settler):
                     task.cancel()
-                await asyncio.gather(*self.tasks, return_exceptions=True)
+                await asyncio.gather(*self.tasks, settler, return_exceptions=True)
 
     async def round(self, client: httpx.AsyncClient) -> None:
         loop = asyncio.get_running_loop()
         now = datetime.now(UTC)
         slots = self.settings.webhook_in_flight
         found = await loop.run_in_executor(None, load_subscriptions, self.engine, ("active",), now)
-        self.subscriptions = {s.subscription_id: s for s in found}
-        room = {s: slots - self.in_flight[s] for s in self.subscriptions}
+        subscriptions = {s.subscription_id: s for s in found}
+        room = {s: slots - self.in_flight[s] for s in subscriptions}
         if not any(n > 0 for n in room.values()):
             return
         due = await loop.run_in_executor(None, lambda: claim(
             self.engine, room=room, default_room=slots, lease=self.lease, now=now))
-        for item in due:
+        due = [d for d in due if d.subscription_id in subscriptions]
+        if not due:
+            return
+        pushes = [Push(subscriptions[d.subscription_id].viewer, d.person_id, d.event_id,
+                       related_only=subscriptions[d.subscription_id].wanted.scope is Scope.RELATED,
+                       endpoint=f"webhook {d.subscription_id}") for d in due]
+        disclosed = await loop.run_in_executor(
+            None, lambda: disclosed_updates(self.engine, pushes, settings=self.settings, now=now))
+        for item, data in zip(due, disclosed, strict=True):
+            if data is None:
+                self._settled(Tried(item, None, None, None, 0))
+                continue
             self.in_flight[item.subscription_id] += 1
-            task = asyncio.create_task(self.deliver(client, item))
+            task = asyncio.create_task(self.deliver(client, subscriptions[item.subscription_id], item, data, now))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
-    async def deliver(self, client: httpx.AsyncClient, due: Due) -> None:
+    def _settled(self, tried: Tried) -> None:
+        self.tried.append(tried)
+        self.settling.set()
+
+    async def _settle_batches(self) -> None:
         loop = asyncio.get_running_loop()
+        while True:
+            await self.settling.wait()
+            await asyncio.sleep(0.02)  # let the sends finishing together settle together
+            self.settling.clear()
+            batch, self.tried = self.tried, []
+            try:
+                await loop.run_in_executor(None, settle, self.engine, batch, datetime.now(UTC))
+            except Exception:
+                log.exception("%d deliveries could not be settled; their leases will run out and they are sent "
+                              "again", len(batch))
+            for tried in batch:
+                if tried.answer is Answer.GONE:
+                    log.warning("subscription %s disabled: its endpoint answered 410", tried.due.subscription_id)
+                elif tried.answer is Answer.FAILED:
+                    log.warning("delivery %s refused by its endpoint (HTTP %s); not retried",
+                                tried.due.delivery_id, tried.status_code)
+            self.wake.set()  # each person's next delivery may go now
+
+    async def deliver(self, client: httpx.AsyncClient, subscription: Subscription, due: Due, data: dict[str, Any],
+                      now: datetime) -> None:
         try:
-            subscription = self.subscriptions.get(due.subscription_id)
-            if subscription is None:
-                return  # paused or deleted since the claim: the lease runs out, nothing is sent
-            tried = await self.attempt(client, subscription, due)
-            await loop.run_in_executor(None, settle, self.engine, tried, datetime.now(UTC))
-            if tried.answer is Answer.GONE:
-                log.warning("subscription %s disabled: its endpoint answered 410", due.subscription_id)
-            elif tried.answer is Answer.FAILED:
-                log.warning("delivery %s refused by its endpoint (HTTP %s); not retried",
-                            due.delivery_id, tried.status_code)
-        except Exception:
-            log.exception("delivery %s: could not be settled; its lease will run out and it is sent again",
-                          due.delivery_id)
+            event = update_event(event_id=due.delivery_id, event_type=due.event_type, person_id=due.person_id,
+                                 refolded=due.refolded, disclosed=data, now=now)
+            body = json.dumps(event, separators=(",", ":"))
+            sent_at = datetime.now(UTC)
+            signature = " ".join(Webhook(secret).sign(due.delivery_id, sent_at, body)
+                                 for secret in subscription.secrets)
+            headers = {"content-type": "application/json", "webhook-id": due.delivery_id,
+                       "webhook-timestamp": str(int(sent_at.timestamp())), "webhook-signature": signature}
+            started = time.perf_counter()
+            status_code, error = None, None
+            try:
+                answered = await client.post(subscription.url, content=body.encode(), headers=headers)
+                status_code = answered.status_code
+            except httpx.TimeoutException:
+                error = "timeout"
+            except httpx.HTTPError as failure:
+                error = type(failure).__name__  # the kind only: an error's text may quote the URL's secrets
+            took = int((time.perf_counter() - started) * 1000)
+            self._settled(Tried(due, judge(status_code), status_code, error, took))
         finally:
             self.in_flight[due.subscription_id] -= 1
-            self.wake.set()  # this person's next delivery, if any, may go now
-
-    async def attempt(self, client: httpx.AsyncClient, subscription: Subscription, due: Due) -> Tried:
-        loop = asyncio.get_running_loop()
-        now = datetime.now(UTC)
-        data = await loop.run_in_executor(None, lambda: disclosed_update(
-            self.engine, subscription.viewer, due.person_id, due.event_id,
-            related_only=subscription.wanted.scope is Scope.RELATED, settings=self.settings, now=now,
-            endpoint=f"webhook {subscription.subscription_id}"))
-        if data is None:
-            return Tried(due, None, None, None, 0)
-        event = update_event(event_id=due.delivery_id, event_type=due.event_type, person_id=due.person_id,
-                             refolded=due.refolded, disclosed=data, now=now)
-        body = json.dumps(event, separators=(",", ":"))
-        sent_at = datetime.now(UTC)
-        signature = " ".join(Webhook(secret).sign(due.delivery_id, sent_at, body) for secret in subscription.secrets)
-        headers = {"content-type": "application/json", "webhook-id": due.delivery_id,
-                   "webhook-timestamp": str(int(sent_at.timestamp())), "webhook-signature": signature}
-        started = time.perf_counter()
-        status_code, error = None, None
-        try:
-            answered = await client.post(subscription.url, content=body.encode(), headers=headers)
-            status_code = answered.status_code
-        except httpx.TimeoutException:
-            error = "timeout"
-        except httpx.HTTPError as failure:
-            error = type(failure).__name__  # the kind only: an error's text may quote the URL's secrets
-        took = int((time.perf_counter() - started) * 1000)
-        return Tried(due, judge(status_code), status_code, error, took)

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import EngineDep, SettingsDep
 from api.keys import Principal, authenticate
 from api.routes.subscriptions import SUBSCRIBERS, Family
-from api.sharing import disclosed_update
+from api.sharing import Push, disclosed_update
 from api.stream import Broadcaster, Client, parse_cursor
 from deploy.topics import JOURNEY_UPDATES
 from journey.delivery import Scope, Wanted, update_event, wants
@@ -94,9 +94,9 @@ async def _events(client: Client, leave, engine, settings, principal: Principal,
             update = item.update
             if not wants(wanted, event_type=update.event_type, stage=update.stage, area=update.area):
                 continue
-            disclosed = await run_in_threadpool(
-                disclosed_update, engine, principal.viewer, update.person_id, update.event_id,
-                related_only=wanted.scope is Scope.RELATED, settings=settings, now=now, endpoint="GET /v1/stream")
+            push = Push(principal.viewer, update.person_id, update.event_id, related_only=wanted.scope is Scope.RELATED,
+                        endpoint="GET /v1/stream")
+            disclosed = await run_in_threadpool(disclosed_update, engine, push, settings=settings, now=now)
             if disclosed is None:
                 continue
             event = update_event(event_id=f"{update.event_id}/{update.sequence}", event_type=update.event_type,

@@ -51,3 +51,14 @@ def test_one_webhook_id_per_update_per_subscription() -> None:
     others = {delivery_id("s2", "e1", 3, False), delivery_id("s1", "e1", 4, True),
               delivery_id("s1", "e1", 3, False, "r1")}
     assert first not in others and len(others) == 3
+
+
+def test_the_published_json_schema_is_the_payload_model() -> None:
+    import json
+    from pathlib import Path
+
+    from schemas.webhooks.payload import json_schema
+
+    published = Path(__file__).parents[2] / "schemas" / "webhooks" / "journey-update.schema.json"
+    assert json.loads(published.read_text()) == json_schema(), (
+        "regenerate: .venv/bin/python -m schemas.webhooks.payload > schemas/webhooks/journey-update.schema.json")
