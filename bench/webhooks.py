@@ -5,12 +5,12 @@ latency at a steady rate while one subscriber answers slowly.
 
 1. Baseline: one asyncio client (aiohttp, the deliverer's) POSTs delivery-sized bodies to the same
    receiver with the same concurrency: the HTTP ceiling of this machine, in the same run.
-2. Throughput: --subscribers subscriptions (scope all) to the receiver's fast endpoints; --updates
-   contacts about as many people go through the API; the clock runs from the first delivery's
-   arrival to the last's. Every delivery is signed and built through the sharing policy.
-3. Latency: the subscriptions replaced by one fast and one slow (--slow s) subscription; contacts at
-   --rate/s for --seconds; each one's latency runs from just before its POST to its arrival at the
-   fast endpoint. The slow endpoint's count shows it was served meanwhile, in its own slots.
+2. Latency: one fast and one slow (--slow s) subscription; contacts at --rate/s for --seconds;
+   each one's latency runs from just before its POST to its arrival at the fast endpoint. The
+   slow endpoint's count shows it was served meanwhile, in its own slots.
+3. Throughput: then --subscribers subscriptions (scope all) to the receiver's fast endpoints;
+   --updates contacts about as many people go through the API; the clock runs from the first
+   delivery's arrival to the last's. Every delivery is signed and built through the policy.
 """
 
 from __future__ import annotations
@@ -143,23 +143,9 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
         print(f"baseline:       {plain:10,.0f} plain POSTs/s to the receiver (one aiohttp client, same concurrency)")
 
         api = httpx.Client(base_url=f"http://127.0.0.1:{settings.api_port}", headers={"X-API-Key": key})
-        made = [api.post("/v1/subscriptions", json={"url": f"{base}/fast/{n}", "scope": "all"}).json()
-                for n in range(args.subscribers)]
         before = len(arrivals(log))
-        submit(settings, key, args.updates, None)
-        expected = args.updates * args.subscribers
-        wait_for("every delivery", lambda: len(arrivals(log, before)) >= expected, 600)
-        got = arrivals(log, before)
-        elapsed = max(a[3] for a in got) - min(a[3] for a in got)
-        rate = len(got) / elapsed
-        print(f"throughput:     {rate:10,.0f} deliveries/s  ({len(got):,} to {args.subscribers} subscribers in "
-              f"{elapsed:.1f} s; {rate / plain:.0%} of the baseline; goal >= 1,000/s)")
-        for subscription in made:
-            api.delete(f"/v1/subscriptions/{subscription['subscription_id']}")
-
-        before = len(arrivals(log))
-        api.post("/v1/subscriptions", json={"url": f"{base}/fast/latency", "scope": "all"})
-        api.post("/v1/subscriptions", json={"url": f"{base}/slow/latency", "scope": "all"})
+        pair = [api.post("/v1/subscriptions", json={"url": f"{base}/{kind}/latency", "scope": "all"}).json()
+                for kind in ("fast", "slow")]
         total = int(args.rate * args.seconds)
         sent = submit(settings, key, total, args.rate)
         fast: dict[str, float] = {}
@@ -179,6 +165,23 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
         print(f"latency at {args.rate:.0f}/s for {args.seconds:.0f} s ({total:,} submissions), submission to "
               f"delivery: p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms (goal p99 <= 500 ms); "
               f"meanwhile the slow subscriber ({args.slow:.0f} s an answer) got {slow['slow']:,}")
+        for subscription in pair:
+            api.delete(f"/v1/subscriptions/{subscription['subscription_id']}")
+
+        made = [api.post("/v1/subscriptions", json={"url": f"{base}/fast/{n}", "scope": "all"}).json()
+                for n in range(args.subscribers)]
+        before = len(arrivals(log))
+        submit(settings, key, args.updates, None)
+        expected = args.updates * args.subscribers
+        wait_for("every delivery", lambda: len(arrivals(log, before)) >= expected, 600)
+        got = arrivals(log, before)
+        elapsed = max(a[3] for a in got) - min(a[3] for a in got)
+        rate = len(got) / elapsed
+        print(f"throughput:     {rate:10,.0f} deliveries/s  ({len(got):,} to {args.subscribers} subscribers in "
+              f"{elapsed:.1f} s; {rate / plain:.0%} of the baseline; goal >= 1,000/s)")
+        for subscription in made:
+            api.delete(f"/v1/subscriptions/{subscription['subscription_id']}")
+
         api.close()
     finally:
         for part in parts:

@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     webhook_poll_s: float = Field(
         0.5, description="How often the deliverer looks for due deliveries when nothing new has woken it.")
     webhook_in_flight: int = Field(
-        8, description="Deliveries in flight at once per subscription (one at a time per person, in order).")
+        16, description="Deliveries in flight at once per subscription (one at a time per person, in order).")
     smtp_host: str | None = Field(None, description="Mail server for telling reporters the outcome; unset: "
                                   "notices wait until it is set.")
     smtp_port: int = Field(25, description="Mail server port.")

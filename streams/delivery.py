@@ -60,6 +60,9 @@ from streams.wiring import persist
 log = logging.getLogger("journeys.delivery")
 
 USER_AGENT = "journeys-webhooks/1"
+# How long the deliverer trusts its list of subscriptions: a paused or deleted one is left out of
+# the next claim at once anyway (the claim reads their status), this only spares a query a round.
+SUBSCRIPTIONS_FRESH = timedelta(seconds=0.5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +165,9 @@ def claim(engine: Engine, *, room: dict[str, int], default_room: int, lease: tim
                                       order_by=deliveries.c.position).label("n"))
         .join(subscriptions, subscriptions.c.subscription_id == deliveries.c.subscription_id)
         .where(subscriptions.c.status == "active", deliveries.c.status == "pending",
+               # A subscription with every slot in flight is not looked at: a slow endpoint's
+               # backlog costs the others nothing.
+               deliveries.c.subscription_id.in_([s for s, n in room.items() if n > 0]),
                deliveries.c.next_try_at <= now, unleased,
                ~exists().where(and_(earlier.c.subscription_id == deliveries.c.subscription_id,
                                     earlier.c.person_id == deliveries.c.person_id,
@@ -252,6 +258,8 @@ class Deliverer:
         self.tasks: set[asyncio.Task[None]] = set()
         self.tried: list[Tried] = []
         self.settling = asyncio.Event()
+        self.subscriptions: dict[str, Subscription] = {}
+        self.loaded_at = datetime.min.replace(tzinfo=UTC)
 
     @property
     def lease(self) -> timedelta:
@@ -280,8 +288,10 @@ class Deliverer:
         loop = asyncio.get_running_loop()
         now = datetime.now(UTC)
         slots = self.settings.webhook_in_flight
-        found = await loop.run_in_executor(None, load_subscriptions, self.engine, ("active",), now)
-        subscriptions = {s.subscription_id: s for s in found}
+        if now - self.loaded_at > SUBSCRIPTIONS_FRESH:
+            found = await loop.run_in_executor(None, load_subscriptions, self.engine, ("active",), now)
+            self.subscriptions, self.loaded_at = {s.subscription_id: s for s in found}, now
+        subscriptions = self.subscriptions
         room = {s: slots - self.in_flight[s] for s in subscriptions}
         if not any(n > 0 for n in room.values()):
             return
@@ -312,7 +322,7 @@ class Deliverer:
         loop = asyncio.get_running_loop()
         while True:
             await self.settling.wait()
-            await asyncio.sleep(0.02)  # let the sends finishing together settle together
+            await asyncio.sleep(0.01)  # let the sends finishing together settle together
             self.settling.clear()
             batch, self.tried = self.tried, []
             try:
@@ -354,3 +364,4 @@ class Deliverer:
             self._settled(Tried(due, judge(status_code), status_code, error, took))
         finally:
             self.in_flight[due.subscription_id] -= 1
+            self.wake.set()  # a slot is free: other people's deliveries may go now

@@ -62,3 +62,11 @@ def test_the_published_json_schema_is_the_payload_model() -> None:
     published = Path(__file__).parents[2] / "schemas" / "webhooks" / "journey-update.schema.json"
     assert json.loads(published.read_text()) == json_schema(), (
         "regenerate: .venv/bin/python -m schemas.webhooks.payload > schemas/webhooks/journey-update.schema.json")
+
+
+def test_the_readme_gives_partners_the_receiver_the_tests_run() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    receiver = (root / "schemas" / "webhooks" / "receiver.py").read_text()
+    assert f"```python\n{receiver}```" in (root / "README.md").read_text()
