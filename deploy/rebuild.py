@@ -9,7 +9,9 @@ they can always be made again. With the worker stopped, it:
 4. moves the group's person-events offsets back to 0;
 5. runs a worker until it has caught up, with a progress bar, and stops it.
 Identity decisions, aliases and beds are left as they are: they are not derived from
-person-events. Subscribers of journey-updates see each update again (keyed by event id).
+person-events. Consumers of journey-updates see each update again (keyed by event id); partners'
+webhooks do not: a delivery's id comes from the event and its place, so a rebuilt update whose
+place did not change makes no new delivery, and a report already told tells nobody again.
 """
 
 from __future__ import annotations
