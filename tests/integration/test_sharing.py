@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from api.keys import Role, issue_key, key_id_of
 from api.people import get_journey
@@ -23,7 +22,7 @@ from schemas.read_model import audit_entries
 from schemas.sharing import Category, OrganisationType, category_of
 from schemas.views import JourneyView
 from tests.builders import contact_body, local_noon, report_body, step_body
-from tests.conftest import System
+from tests.conftest import System, fresh_postgres_database
 
 pytestmark = pytest.mark.integration
 
@@ -114,13 +113,7 @@ def either_database(request: pytest.FixtureRequest, make_settings: Callable[...,
     """A system on SQLite, and one on a database of its own in the PostgreSQL server."""
     overrides = {}
     if request.param == "postgresql":
-        server = request.getfixturevalue("postgres_url")
-        name = f"sharing_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {name}"))
-        admin.dispose()
-        overrides["database_url"] = f"{server.rsplit('/', 1)[0]}/{name}"
+        overrides["database_url"] = fresh_postgres_database(request.getfixturevalue("postgres_url"), "sharing")
     running = System(make_settings(**overrides))
     running.start_worker()
     try:

@@ -29,7 +29,7 @@ from deploy.settings import Settings
 from schemas.webhooks.payload import JourneyUpdateEvent
 from schemas.webhooks.receiver import receiver
 from tests.builders import contact_body, local_noon, step_body
-from tests.conftest import System
+from tests.conftest import System, fresh_postgres_database
 
 pytestmark = pytest.mark.integration
 
@@ -111,9 +111,23 @@ def _deliveries(system: System, key: str, subscription_id: str) -> list[dict[str
     return found.json()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def either_database(request: pytest.FixtureRequest, make_settings: Callable[..., Settings]) -> Iterator[System]:
+    """The deliverer's claims and settlements on SQLite, and on PostgreSQL."""
+    url = {}
+    if request.param == "postgresql":
+        url["database_url"] = fresh_postgres_database(request.getfixturevalue("postgres_url"), "webhooks")
+    yield from _running(make_settings(webhook_allow_loopback_http=True, webhook_timeout_s=2.0, webhook_poll_s=0.2,
+                                      **url))
+
+
 @pytest.fixture
 def webhook_system(make_settings: Callable[..., Settings]) -> Iterator[System]:
-    running = System(make_settings(webhook_allow_loopback_http=True, webhook_timeout_s=2.0, webhook_poll_s=0.2))
+    yield from _running(make_settings(webhook_allow_loopback_http=True, webhook_timeout_s=2.0, webhook_poll_s=0.2))
+
+
+def _running(settings: Settings) -> Iterator[System]:
+    running = System(settings)
     running.start_worker()
     try:
         yield running
@@ -121,8 +135,8 @@ def webhook_system(make_settings: Callable[..., Settings]) -> Iterator[System]:
         running.close()
 
 
-def test_signed_updates_arrive_in_order_through_an_outage_filtered_by_the_policy(webhook_system: System) -> None:
-    system = webhook_system
+def test_signed_updates_arrive_in_order_through_an_outage_filtered_by_the_policy(either_database: System) -> None:
+    system = either_database
     at = local_noon(2, system.settings.zone)
     refused = system.call("POST", "/v1/subscriptions", system.outreach_key, {"url": "http://example.org/hook"})
     assert refused.status_code == 422 and refused.json()["errors"][0]["loc"] == ["body", "url"], refused.text
