@@ -90,6 +90,17 @@ def issue_key(engine: Engine, *, organisation: str, role: Role, now: datetime, m
     return issue_member_key(engine, member_id=member_id, now=now, expires_at=expires_at)
 
 
+def service_member(engine: Engine, *, organisation: str, role: Role, name: str, now: datetime) -> Principal:
+    """The member a part of the platform acts as (the public report form, Open311 without a
+    partner's key): made on first use, so that what it records has a member as its actor."""
+    with engine.connect() as connection:
+        member_id = connection.execute(select(members.c.member_id).where(
+            members.c.organisation == organisation, members.c.name == name, members.c.removed_at.is_(None))).scalar()
+    if member_id is None:
+        member_id = add_member(engine, organisation=organisation, organisation_type=role, name=name, now=now)
+    return Principal(key_id="", member_id=member_id, organisation=organisation, role=role)
+
+
 def key_id_of(token: str) -> str:
     return token.split("_")[1]
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api.guard import Guard
 from api.problems import declare, install
 from api.producer import EventProducer
-from api.routes import accounts, beds, identity, people, statistics, stream, submissions, subscriptions
+from api.routes import accounts, beds, identity, open311, pages, people, statistics, stream, submissions, subscriptions
 from deploy.settings import Settings, get_settings
 from schemas.read_model import connect
 
@@ -43,4 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for routes in (submissions, people, beds, identity, statistics, accounts, subscriptions, stream):
         app.include_router(declare(routes.router))
+    # Pages for people and Open311: outside /v1 and its document (they have their own rules).
+    app.include_router(pages.router)
+    app.include_router(open311.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
     return app

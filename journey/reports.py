@@ -9,6 +9,16 @@ from datetime import datetime, timedelta
 # The key that stands for "any area not named": routing and targets fall back to it.
 ANY_AREA = "*"
 
+# What outreach found, as a reporter reads it (their email, the public status page, Open311): about
+# the visit, never about the person.
+OUTCOME_WORDS = {
+    "found_and_engaged": "The outreach team found the person and offered them help.",
+    "already_known": "The person is already known to the outreach team, who are working with them.",
+    "not_found": "The outreach team went to look but could not find the person.",
+    "no_longer_there": "The outreach team went to look; the person had moved on.",
+    "not_sleeping_rough": "The outreach team went to look and found the person was not sleeping rough.",
+}
+
 
 @dataclass(frozen=True)
 class Routing:

@@ -25,6 +25,7 @@ from sqlalchemy import Engine, select, update
 from deploy.settings import Settings
 from deploy.topics import INTAKE
 from journey.delivery import next_try
+from journey.reports import OUTCOME_WORDS
 from schemas.events import ReportProgress, ReportProgressed, encode_event
 from schemas.read_model import reporter_notices, sighting_reports, timeline_entries
 from streams.engine import Engine as StreamEngine
@@ -34,16 +35,6 @@ from streams.projector import dialect_insert
 log = logging.getLogger("journeys.reporters")
 
 TOLD = UUID("8d0b6f1e-2c4a-4e0b-9b7e-5f3c2a1d0e9f")
-
-# What outreach found, as the reporter reads it: about the visit, never about the person.
-OUTCOME_WORDS = {
-    "found_and_engaged": "The outreach team found the person and offered them help.",
-    "already_known": "The person is already known to the outreach team, who are working with them.",
-    "not_found": "The outreach team went to look but could not find the person.",
-    "no_longer_there": "The outreach team went to look; the person had moved on.",
-    "not_sleeping_rough": "The outreach team went to look and found the person was not sleeping rough.",
-}
-
 
 def make_notices(engine: Engine, rows: Sequence[dict[str, Any]], now: datetime) -> None:
     """One notice per report outcome (a report's second outcome makes none)."""

@@ -1,0 +1,135 @@
+"""The public's report in a real browser (Playwright driving Debian's chromium) against the real
+API process, broker and worker: the form refuses what is wrong, naming each field; a report sent
+gives a reference whose status page says "Received" and then, once outreach records an outcome,
+"Closed"; every page has no serious or critical accessibility violation (axe-core). And Open311
+GeoReport v2 maps onto the same reports, with nothing personal in a request's public status."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from deploy.processes import start_api
+from deploy.settings import Settings
+from tests.conftest import System
+
+pytestmark = pytest.mark.integration
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("JOURNEYS_REQUIRE_BROWSER"):
+            pytest.fail("JOURNEYS_REQUIRE_BROWSER is set but Debian's chromium is not installed")
+        pytest.skip("no chromium: apt-get install chromium (.ci/run does)")
+    return found
+
+
+@pytest.fixture
+def site(make_settings: Callable[..., Settings]) -> Iterator[tuple[System, str]]:
+    settings = make_settings()
+    system = System(settings)
+    system.start_worker()
+    api = start_api(settings, settings.state_dir / "api.log")
+    try:
+        yield system, f"http://127.0.0.1:{settings.api_port}"
+    finally:
+        api.stop()
+        system.close()
+
+
+def _accessible(page: Any, where: str) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page)
+    serious = [v for v in found.response["violations"] if v.get("impact") in ("serious", "critical")]
+    print(f"\naxe on {where}: {len(found.response['violations'])} violations, {len(serious)} serious or critical")
+    assert serious == [], json.dumps(serious, indent=1)[:3000]
+
+
+def test_the_public_report_form_in_a_browser(site: tuple[System, str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    system, base = site
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{base}/report")
+        _accessible(page, "the report form")
+        page.fill("#email", "not an address")
+        page.check("#wants_update")
+        page.click("button[type=submit]")
+        summary = page.locator(".govuk-error-summary")
+        assert summary.is_visible()
+        said = summary.inner_text()
+        assert "Say where you saw them" in said and "Enter an email address" in said, said
+        _accessible(page, "the form with errors")
+
+        page.select_option("#area_code", "TC-MARKET")
+        page.fill("#place", "Doorway of the bank on Market Street")
+        page.fill("#description", "Man in his 40s, green coat, with a dog")
+        page.check("#over_18-yes")
+        page.fill("#email", "pat@example.org")
+        page.click("button[type=submit]")
+        reference = page.locator("#reference").inner_text().strip()
+        assert page.locator(".govuk-panel__title").inner_text() == "Report sent"
+        _accessible(page, "the confirmation")
+
+        page.goto(f"{base}/report/{reference}")
+        for _ in range(100):
+            if page.locator("#status").inner_text().strip() == "Received":
+                break
+            time.sleep(0.1)
+            page.reload()
+        assert page.locator("#status").inner_text().strip() == "Received"
+        assert "green coat" not in page.content() and "pat@example.org" not in page.content()
+        _accessible(page, "the status page")
+
+        outcome = {"what": "outcome", "outcome": "not_found",
+                   "occurred_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()}
+        assert system.call("POST", f"/v1/reports/{reference}/steps", system.outreach_key, outcome).status_code == 202
+        for _ in range(100):
+            page.reload()
+            if page.locator("#status").inner_text().strip() == "Closed":
+                break
+            time.sleep(0.1)
+        assert page.locator("#status").inner_text().strip() == "Closed"
+        assert "could not find the person" in page.content()
+        browser.close()
+
+
+def test_open311_maps_onto_reports_with_nothing_personal_in_the_status(site: tuple[System, str]) -> None:
+    system, base = site
+    with httpx.Client(base_url=f"{base}/open311/v2") as client:
+        assert [s["service_code"] for s in client.get("/services.json").json()] == ["rough-sleeping"]
+        request = {"service_code": "rough-sleeping", "lat": "53.5451", "long": "-2.6325",
+                   "address_string": "Bus station, stand 4", "description": "Woman, red sleeping bag",
+                   "email": "sam@example.org", "first_name": "Sam"}
+        refused = client.post("/requests.json", data=request)
+        assert refused.status_code == 403 and refused.json()[0]["code"] == 403
+        wrong = client.post("/requests.json", data={**request, "api_key": system.frontline_key, "lat": "north"})
+        assert wrong.status_code == 400, wrong.text
+        made = client.post("/requests.json", data={**request, "api_key": system.frontline_key})
+        assert made.status_code == 201, made.text
+        request_id = made.json()[0]["service_request_id"]
+        status = system.wait_for("the request's status", lambda: (
+            r := client.get(f"/requests/{request_id}.json")).status_code == 200 and r.json()[0])
+        assert status["status"] == "open" and status["agency_responsible"] == "borough-outreach"
+        outcome = {"what": "outcome", "outcome": "found_and_engaged",
+                   "occurred_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()}
+        team_key = system.outreach_key
+        assert system.call("POST", f"/v1/reports/{request_id}/steps", team_key, outcome).status_code == 202
+        closed = system.wait_for("the request closed", lambda: (
+            s := client.get(f"/requests/{request_id}.json").json()[0])["status"] == "closed" and s)
+        text = json.dumps(closed)
+        for personal in ("red sleeping bag", "Bus station", "53.545", "sam@example.org", "Sam"):
+            assert personal not in text, f"the public status says {personal!r}"
+        assert client.get("/requests/not-a-request.json").status_code == 404
