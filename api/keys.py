@@ -12,6 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, select, update
 
@@ -114,6 +115,29 @@ def revoke_key(engine: Engine, key_id: str, now: datetime) -> bool:
     return done.rowcount == 1
 
 
+def _key_row(engine: Engine, key_id: str) -> Any:
+    with engine.connect() as connection:
+        return connection.execute(
+            select(api_keys, members.c.data_protection_lead, members.c.removed_at.label("member_removed_at"))
+            .join(members, members.c.member_id == api_keys.c.member_id)
+            .where(api_keys.c.key_id == key_id)
+        ).first()
+
+
+def _live(row: Any, now: datetime) -> Principal | None:
+    if row is None or row.revoked_at is not None or row.member_removed_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
+    return Principal(key_id=row.key_id, member_id=row.member_id, organisation=row.organisation, role=Role(row.role),
+                     data_protection_lead=bool(row.data_protection_lead))
+
+
+def live_key(engine: Engine, key_id: str, now: datetime) -> Principal | None:
+    """The principal of a key (by id: its secret was checked at sign-in), while it is live."""
+    return _live(_key_row(engine, key_id), now)
+
+
 def authenticate(engine: Engine, token: str, now: datetime) -> Principal | None:
     """The principal a presented key belongs to, or None when it is unknown, revoked, expired or
     its member removed."""
@@ -121,17 +145,9 @@ def authenticate(engine: Engine, token: str, now: datetime) -> Principal | None:
     key_id, _, secret = rest.partition("_")
     if prefix != PREFIX or not key_id or not secret:
         return None
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(api_keys, members.c.data_protection_lead, members.c.removed_at.label("member_removed_at"))
-            .join(members, members.c.member_id == api_keys.c.member_id)
-            .where(api_keys.c.key_id == key_id)
-        ).first()
-    if row is None or row.revoked_at is not None or row.member_removed_at is not None:
+    row = _key_row(engine, key_id)
+    if row is None or not hmac.compare_digest(row.secret_sha256, _digest(secret)):
         return None
-    if row.expires_at is not None and row.expires_at <= now:
-        return None
-    if not hmac.compare_digest(row.secret_sha256, _digest(secret)):
-        return None
-    return Principal(key_id=row.key_id, member_id=row.member_id, organisation=row.organisation, role=Role(row.role),
-                     data_protection_lead=bool(row.data_protection_lead))
+    return _live(row, now)
+
+

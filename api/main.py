@@ -12,7 +12,19 @@ from fastapi.staticfiles import StaticFiles
 from api.guard import Guard
 from api.problems import declare, install
 from api.producer import EventProducer
-from api.routes import accounts, beds, identity, open311, pages, people, statistics, stream, submissions, subscriptions
+from api.routes import (
+    accounts,
+    beds,
+    identity,
+    member_pages,
+    open311,
+    pages,
+    people,
+    statistics,
+    stream,
+    submissions,
+    subscriptions,
+)
 from deploy.settings import Settings, get_settings
 from schemas.read_model import connect
 
@@ -47,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(declare(routes.router))
     # Pages for people and Open311: outside /v1 and its document (they have their own rules).
     app.include_router(pages.router)
+    app.include_router(member_pages.router)
     app.include_router(open311.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
     return app

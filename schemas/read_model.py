@@ -187,6 +187,19 @@ break_glass = Table(
     Column("until", UTCDateTime, nullable=False),
 )
 
+# Members signed in to the pages: a random token in an HttpOnly cookie, kept here only as its
+# SHA-256. Each request checks the member's key is still live, so a revoked key signs them out.
+page_sessions = Table(
+    "page_sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("key_id", String(32), nullable=False),
+    Column("csrf", String(64), nullable=False),  # the forms' token for this session
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+)
+
 # One row per idempotency key per organisation: the first submission wins, retries get its
 # event id back and produce nothing.
 submissions = Table(

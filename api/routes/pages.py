@@ -29,17 +29,17 @@ SERVICE = "Report someone sleeping rough"
 CSRF_COOKIE = "journeys_csrf"
 
 
-def _page(request: Request, template: str, code: int = 200, **context: Any) -> HTMLResponse:
+def page(request: Request, template: str, code: int = 200, **context: Any) -> HTMLResponse:
     """A page with a content security policy: scripts only from here, or inline with this page's nonce."""
     nonce = secrets.token_urlsafe(16)
-    page = templates.TemplateResponse(request, template, {"service": SERVICE, "nonce": nonce, "errors": {},
-                                                         **context}, status_code=code)
-    page.headers["content-security-policy"] = (
+    answer = templates.TemplateResponse(request, template, {"service": SERVICE, "nonce": nonce, "errors": {},
+                                                           "home": "/report", **context}, status_code=code)
+    answer.headers["content-security-policy"] = (
         f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-    page.headers["referrer-policy"] = "no-referrer"
-    page.headers["x-content-type-options"] = "nosniff"
-    return page
+    answer.headers["referrer-policy"] = "no-referrer"
+    answer.headers["x-content-type-options"] = "nosniff"
+    return answer
 
 
 def _areas(settings: SettingsDep) -> list[str]:
@@ -49,13 +49,13 @@ def _areas(settings: SettingsDep) -> list[str]:
 def _form(request: Request, settings: SettingsDep, code: int, form: dict[str, Any], found: dict[str, str],
           csrf: str | None = None) -> HTMLResponse:
     csrf = csrf or request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
-    page = _page(request, "report.html", code, title="Tell us about someone sleeping rough", form=form,
-                 errors=found, areas=_areas(settings), csrf=csrf)
+    answer = page(request, "report.html", code, title="Tell us about someone sleeping rough", form=form,
+                  errors=found, areas=_areas(settings), csrf=csrf)
     # Double-submit: the form's hidden token must match this cookie, which another site's page
     # cannot read or set, so it cannot post the form in a visitor's name.
-    page.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=request.url.scheme == "https",
-                    path="/report")
-    return page
+    answer.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+                      path="/report")
+    return answer
 
 
 @router.get("/report", response_class=HTMLResponse)
@@ -95,15 +95,15 @@ async def send_report(request: Request, engine: EngineDep, producer: ProducerDep
     except (IdempotencyConflict, NotAccepted):
         return _form(request, settings, 503, fields,
                      {"occurred_at": "Sorry, the report could not be sent just now: try again in a minute"})
-    return _page(request, "report_sent.html", title="Report sent", reference=str(accepted.event_id))
+    return page(request, "report_sent.html", title="Report sent", reference=str(accepted.event_id))
 
 
 @router.get("/report/{reference}", response_class=HTMLResponse)
 def report_progress(reference: UUID, request: Request, engine: EngineDep, settings: SettingsDep) -> HTMLResponse:
     row = find_report(engine, reference)
     if row is None:
-        return _page(request, "report_status.html", 404, title="Your report", reference=str(reference), status=None)
+        return page(request, "report_status.html", 404, title="Your report", reference=str(reference), status=None)
     said = progress(row)
-    return _page(request, "report_status.html", title="Your report", reference=str(reference), status={
+    return page(request, "report_status.html", title="Your report", reference=str(reference), status={
         "label": said.label, "colour": said.colour, "said": said.said,
         "received": local(row.received_at, settings.zone), "area": row.area_code})

@@ -19,6 +19,7 @@ import pytest
 
 from deploy.processes import start_api
 from deploy.settings import Settings
+from tests.builders import contact_body
 from tests.conftest import System
 
 pytestmark = pytest.mark.integration
@@ -133,3 +134,48 @@ def test_open311_maps_onto_reports_with_nothing_personal_in_the_status(site: tup
         for personal in ("red sleeping bag", "Bus station", "53.545", "sam@example.org", "Sam"):
             assert personal not in text, f"the public status says {personal!r}"
         assert client.get("/requests/not-a-request.json").status_code == 404
+
+
+@pytest.mark.clock  # tonight's beds: the night depends on the hour
+def test_a_provider_signs_in_and_checks_a_person_in(site: tuple[System, str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.integration.test_beds import ask, decision, register
+
+    system, base = site
+    register(system, "page-hub", beds=1, waitlist=0)
+    person = system.post("/v1/contacts", contact_body(None)).json()["person_id"]
+    request_id = ask(system, person, "page-hub")
+    decision(system, request_id, "allocated")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{base}/beds")
+        assert page.url.endswith("/sign-in?next=/beds")
+        _accessible(page, "sign-in")
+        page.fill("#key", "jk_nobody_knows")
+        page.click("button[type=submit]")
+        assert "not known" in page.locator(".govuk-error-summary").inner_text()
+        page.fill("#key", system.outreach_key)  # outreach runs no beds: signed in, but not this page
+        page.click("button[type=submit]")
+        assert page.locator("h1").inner_text() == "Your report" and "Only members" in page.content()
+        page.context.clear_cookies()
+
+        page.goto(f"{base}/sign-in?next=/beds")
+        page.fill("#key", system.brick_key)
+        page.click("button[type=submit]")
+        assert page.locator("h1").inner_text() == "Tonight's beds"
+        assert page.locator(f"#status-{request_id}").inner_text() == "allocated"
+        _accessible(page, "the beds page")
+        page.click(f"#check-in-{request_id}")
+        assert page.locator("#flash").inner_text() == "Checked in."
+        decision(system, request_id, "checked_in")
+        page.reload()
+        assert page.locator(f"#status-{request_id}").inner_text() == "checked_in"
+
+        # Revoking the key signs the member out of the pages at once.
+        key_id = system.brick_key.split("_")[1]
+        assert system.call("DELETE", f"/v1/keys/{key_id}", system.brick_key).status_code == 204
+        page.reload()
+        assert "/sign-in" in page.url
+        browser.close()

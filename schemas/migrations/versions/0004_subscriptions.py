@@ -1,4 +1,5 @@
-"""Partners' subscriptions, their deliveries and each delivery's attempts; reporters' notices.
+"""Partners' subscriptions, their deliveries and each delivery's attempts; reporters' notices;
+members' page sessions.
 
 Revision ID: 0004
 """
@@ -83,9 +84,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("report_id"),
     )
     op.create_index("ix_reporter_notices_due", "reporter_notices", ["status", "next_try_at"])
+    op.create_table(
+        "page_sessions",
+        sa.Column("token_sha256", sa.String(length=64), nullable=False),
+        sa.Column("key_id", sa.String(length=32), nullable=False),
+        sa.Column("csrf", sa.String(length=64), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+        sa.Column("ended_at", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("token_sha256"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("page_sessions")
     op.drop_table("reporter_notices")
     op.drop_table("delivery_attempts")
     op.drop_table("deliveries")

@@ -1,0 +1,134 @@
+"""Pages for members of partner organisations: sign-in and sign-out, and the providers' bed page
+(tonight's requests for the provider's beds, with check-in, no-show and check-out)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api import beds, sessions
+from api.deps import EngineDep, ProducerDep, SettingsDep
+from api.keys import Principal, Role, authenticate
+from api.producer import NotAccepted
+from api.routes.pages import page
+
+router = APIRouter(include_in_schema=False)
+SERVICE = "Journeys"
+SIGN_IN_CSRF = "journeys_sign_in_csrf"
+PROVIDERS = frozenset({Role.COUNCIL, Role.CHARITY, Role.HOUSING_PROVIDER})
+ACTIONS = {"check-in": ("bed.check_in", "Check in"), "no-show": ("bed.no_show", "No-show"),
+           "check-out": ("bed.check_out", "Check out")}
+OFFERED = {"allocated": ("check-in", "no-show"), "checked_in": ("check-out",)}
+DONE = {"check-in": "Checked in.", "no-show": "Recorded as a no-show: the bed goes to the first waiting.",
+        "check-out": "Checked out: the bed is free again."}
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (never //elsewhere): sign-in must not send anyone away."""
+    return target if target and target.startswith("/") and not target.startswith("//") else "/beds"
+
+
+def _sign_in_page(request: Request, code: int, next_page: str, found: dict[str, str]) -> HTMLResponse:
+    csrf = request.cookies.get(SIGN_IN_CSRF) or secrets.token_urlsafe(32)
+    answer = page(request, "sign_in.html", code, title="Sign in", service=SERVICE, home="/sign-in", csrf=csrf,
+                  next=next_page, errors=found)
+    answer.set_cookie(SIGN_IN_CSRF, csrf, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+                      path="/sign-in")
+    return answer
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_form(request: Request, next: str | None = None) -> HTMLResponse:  # noqa: A002 - the query's name
+    return _sign_in_page(request, 200, _safe_next(next), {})
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request, engine: EngineDep) -> Response:
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    next_page = _safe_next(form.get("next"))
+    if not hmac.compare_digest(request.cookies.get(SIGN_IN_CSRF, ""), form.get("csrf", "-")):
+        return _sign_in_page(request, 400, next_page, {"key": "Your session ran out: sign in again"})
+    now = datetime.now(UTC)
+    principal = authenticate(engine, form.get("key", "").strip(), now)
+    if principal is None:
+        return _sign_in_page(request, 422, next_page, {
+            "key": "That key is not known, has expired or was revoked: ask your organisation for a new one"})
+    token = sessions.begin(engine, principal, now)
+    answer = RedirectResponse(next_page, status_code=303)
+    answer.set_cookie(sessions.COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https",
+                      max_age=int(sessions.LIFETIME.total_seconds()), path="/")
+    return answer
+
+
+def _member(request: Request, engine: EngineDep) -> tuple[Principal, str] | None:
+    return sessions.current(engine, request.cookies.get(sessions.COOKIE), datetime.now(UTC))
+
+
+async def _checked(request: Request, csrf: str) -> bool:
+    form = await request.form()
+    sent = form.get("csrf")
+    return isinstance(sent, str) and hmac.compare_digest(sent, csrf)
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, engine: EngineDep) -> Response:
+    member = _member(request, engine)
+    if member is not None and await _checked(request, member[1]):
+        sessions.end(engine, request.cookies.get(sessions.COOKIE), datetime.now(UTC))
+    answer = RedirectResponse("/sign-in", status_code=303)
+    answer.delete_cookie(sessions.COOKIE, path="/")
+    return answer
+
+
+def _refused(request: Request, said: str) -> HTMLResponse:
+    return page(request, "report_status.html", 403, title="Not for you", service=SERVICE, home="/beds",
+                reference="", status={"label": "Not allowed", "colour": "govuk-tag--red", "said": said,
+                                      "received": "", "area": None})
+
+
+@router.get("/beds", response_class=HTMLResponse)
+def beds_page(request: Request, engine: EngineDep, settings: SettingsDep, done: str | None = None) -> Response:
+    member = _member(request, engine)
+    if member is None:
+        return RedirectResponse("/sign-in?next=/beds", status_code=303)
+    principal, csrf = member
+    if principal.role not in PROVIDERS:
+        return _refused(request, "Only members of organisations that run beds (or the council) use this page.")
+    caller = beds.Caller(principal=principal, now=datetime.now(UTC))
+    night = beds.tonight(caller.now, settings)
+    shown: list[dict[str, Any]] = []
+    for provider in beds.list_providers(engine):
+        if not caller.runs(provider):
+            continue
+        requests = [{**r.model_dump(mode="json"), "short": str(r.request_id)[:8],
+                     "actions": [(a, ACTIONS[a][1]) for a in OFFERED.get(r.status, ())]}
+                    for r in beds.list_requests(engine, provider.provider_id, night, caller)]
+        shown.append({"name": provider.name, "requests": requests})
+    return page(request, "beds.html", title="Tonight's beds", service=SERVICE, home="/beds", csrf=csrf,
+                night=f"{night:%-d %B %Y}", providers=shown, organisation=principal.organisation,
+                flash=DONE.get(done or ""))
+
+
+@router.post("/beds/requests/{request_id}/{action}")
+async def bed_action(request_id: UUID, action: str, request: Request, engine: EngineDep, producer: ProducerDep,
+                     settings: SettingsDep) -> Response:
+    member = _member(request, engine)
+    if member is None:
+        return RedirectResponse("/sign-in?next=/beds", status_code=303)
+    principal, csrf = member
+    if action not in ACTIONS or not await _checked(request, csrf):
+        return _refused(request, "That form could not be used: go back to the beds page and try again.")
+    try:
+        beds.record_stay(request_id, ACTIONS[action][0], caller=beds.Caller(principal=principal, now=datetime.now(UTC)),
+                         engine=engine, producer=producer, settings=settings)
+    except beds.BedsError as error:
+        return _refused(request, str(error))
+    except NotAccepted:
+        return _refused(request, "The change could not be recorded just now: try again in a minute.")
+    return RedirectResponse(f"/beds?done={action}", status_code=303)
