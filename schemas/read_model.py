@@ -116,6 +116,7 @@ timeline_entries = Table(
     Column("data", JSONDocument, nullable=False),
     Column("personal", JSONDocument, nullable=False),
     Index("ix_timeline_person", "person_id", "occurred_at"),
+    Index("ix_timeline_type_time", "type", "occurred_at"),  # the board's recent sightings
 )
 
 # ---------------------------------------------------------------- accounts and audit

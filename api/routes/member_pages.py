@@ -1,22 +1,28 @@
-"""Pages for members of partner organisations: sign-in and sign-out, and the providers' bed page
-(tonight's requests for the provider's beds, with check-in, no-show and check-out)."""
+"""Pages for members of partner organisations: sign-in and sign-out, the providers' bed page
+(tonight's requests for the provider's beds, with check-in, no-show and check-out), and the
+board (the town centre's live picture, counts only)."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api import beds, sessions
+from api import beds, board, sessions
 from api.deps import EngineDep, ProducerDep, SettingsDep
 from api.keys import Principal, Role, authenticate
 from api.producer import NotAccepted
-from api.routes.pages import page
+from api.routes.pages import page, templates
+from api.routes.stream import broadcaster
+from journey.policy import MAY_READ_PEOPLE
 
 router = APIRouter(include_in_schema=False)
 SERVICE = "Journeys"
@@ -132,3 +138,58 @@ async def bed_action(request_id: UUID, action: str, request: Request, engine: En
     except NotAccepted:
         return _refused(request, "The change could not be recorded just now: try again in a minute.")
     return RedirectResponse(f"/beds?done={action}", status_code=303)
+
+
+BOARD = frozenset(MAY_READ_PEOPLE)
+
+
+def _board_figures(request: Request, engine: EngineDep, settings: SettingsDep, principal: Principal) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {"f": board.figures(engine, settings, now, principal.role),
+            "updated": f"{now.astimezone(settings.zone):%H:%M:%S}"}
+
+
+@router.get("/board", response_class=HTMLResponse)
+def board_page(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+    """The live picture: no personal data; it updates itself as events arrive (/board/live)."""
+    member = _member(request, engine)
+    if member is None:
+        return RedirectResponse("/sign-in?next=/board", status_code=303)
+    principal, _csrf = member
+    if principal.role not in BOARD:
+        return _refused(request, "The board is for partner organisations that work with people.")
+    return page(request, "board.html", title="Town centre tonight", service=SERVICE, home="/board",
+                **_board_figures(request, engine, settings, principal))
+
+
+@router.get("/board/figures", response_class=HTMLResponse)
+def board_figures(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+    member = _member(request, engine)
+    if member is None or member[0].role not in BOARD:
+        return Response(status_code=403)
+    return templates.TemplateResponse(request, "board_figures.html",
+                                      _board_figures(request, engine, settings, member[0]))
+
+
+@router.get("/board/live")
+async def board_live(request: Request, engine: EngineDep) -> Response:
+    """A "changed" event (no data) whenever journeys change, at most five times a second: the page
+    then fetches its figures again. Nothing of any person goes down this stream."""
+    member = _member(request, engine)
+    if member is None or member[0].role not in BOARD:
+        return Response(status_code=403)
+    fanout = await asyncio.wait_for(broadcaster(request).started(), 10)
+    client = fanout.join(None)
+
+    async def changes() -> AsyncIterator[ServerSentEvent]:
+        try:
+            while not client.dropped.is_set():
+                await client.queue.get()
+                await asyncio.sleep(0.2)  # let a burst of updates make one refresh
+                while not client.queue.empty():
+                    client.queue.get_nowait()
+                yield ServerSentEvent(event="changed", data="{}")
+        finally:
+            fanout.leave(client)
+
+    return EventSourceResponse(changes(), ping=15)

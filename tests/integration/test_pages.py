@@ -179,3 +179,30 @@ def test_a_provider_signs_in_and_checks_a_person_in(site: tuple[System, str]) ->
         page.reload()
         assert "/sign-in" in page.url
         browser.close()
+
+
+def test_the_board_shows_a_new_sighting_without_a_reload(site: tuple[System, str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    system, base = site
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{base}/sign-in?next=/board")
+        page.fill("#key", system.council_key)
+        page.click("button[type=submit]")
+        assert page.locator("h1").inner_text() == "Town centre tonight"
+        _accessible(page, "the board")
+        assert page.locator("#tonight-TC-MARKET").count() == 0
+        page.wait_for_timeout(500)  # the page's live stream is open
+        sent = time.monotonic()
+        contact = contact_body(None, at=datetime.now(UTC) - timedelta(minutes=1))
+        assert system.post("/v1/contacts", contact).status_code == 202
+        page.wait_for_selector("#tonight-TC-MARKET", timeout=10_000)
+        shown = time.monotonic() - sent
+        # A minute ago is tonight's night, or last night's when the test runs just after noon.
+        counted = [page.locator(f"#{night}-TC-MARKET").inner_text() for night in ("tonight", "last-night")]
+        assert sorted(counted) == ["0", "1"], counted
+        print(f"\nboard: a new sighting shown {shown:.2f} s after its submission, without a reload")
+        _accessible(page, "the board after an update")
+        browser.close()

@@ -1,5 +1,5 @@
 """Partners' subscriptions, their deliveries and each delivery's attempts; reporters' notices;
-members' page sessions.
+members' page sessions; an index of the timeline by type and time for the board.
 
 Revision ID: 0004
 """
@@ -94,9 +94,11 @@ def upgrade() -> None:
         sa.Column("ended_at", UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("token_sha256"),
     )
+    op.create_index("ix_timeline_type_time", "timeline_entries", ["type", "occurred_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_timeline_type_time", table_name="timeline_entries")
     op.drop_table("page_sessions")
     op.drop_table("reporter_notices")
     op.drop_table("delivery_attempts")
