@@ -9,20 +9,27 @@ import hmac
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api import beds, board, sessions
 from api.deps import EngineDep, ProducerDep, SettingsDep
+from api.intake import IdempotencyConflict, submit
 from api.keys import Principal, Role, authenticate
 from api.producer import NotAccepted
+from api.reports import overdue_reports
 from api.routes.pages import page, templates
 from api.routes.stream import broadcaster
+from api.sharing import disclosed_journey, search_people
+from journey.matching import Search
 from journey.policy import MAY_READ_PEOPLE
+from schemas.submissions import ContactSubmission
 
 router = APIRouter(include_in_schema=False)
 SERVICE = "Journeys"
@@ -193,3 +200,86 @@ async def board_live(request: Request, engine: EngineDep) -> Response:
             fanout.leave(client)
 
     return EventSourceResponse(changes(), ping=15)
+
+
+OUTREACH_PAGES = frozenset({Role.OUTREACH})
+SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "outreach-sw.js"
+
+
+@router.get("/outreach", response_class=HTMLResponse)
+def outreach_page(request: Request, engine: EngineDep, name: str | None = None, description: str | None = None,
+                  area: str | None = None) -> Response:
+    """The outreach worker's phone: the team's overdue reports, and finding someone."""
+    member = _member(request, engine)
+    if member is None:
+        return RedirectResponse("/sign-in?next=/outreach", status_code=303)
+    principal, csrf = member
+    if principal.role not in OUTREACH_PAGES:
+        return _refused(request, "These pages are for outreach teams.")
+    now = datetime.now(UTC)
+    overdue = [{"area_code": r.area_code, "team": r.team, "due": f"{r.due_by:%H:%M %-d %b}" if r.due_by else ""}
+               for r in overdue_reports(engine, now=now) if r.team == principal.organisation]
+    search = Search(name=(name or None) and name[:120], description=(description or None) and description[:200],
+                    area=(area or None) and area[:32])
+    searched = any((search.name, search.description, search.area))
+    found = search_people(engine, principal, search, now) if searched else []
+    return page(request, "outreach.html", title="Outreach", service=SERVICE, home="/outreach", csrf=csrf,
+                organisation=principal.organisation, overdue=overdue, search=search, searched=searched, found=found)
+
+
+@router.get("/outreach/people/{person_id}", response_class=HTMLResponse)
+def outreach_person(person_id: UUID, request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+    """A person's journey as the policy lets this member see it (the read is audited)."""
+    member = _member(request, engine)
+    if member is None:
+        return RedirectResponse(f"/sign-in?next=/outreach/people/{person_id}", status_code=303)
+    principal, csrf = member
+    if principal.role not in OUTREACH_PAGES:
+        return _refused(request, "These pages are for outreach teams.")
+    shown = disclosed_journey(engine, principal, person_id, settings, datetime.now(UTC), "GET /outreach/people")
+    if shown is None:
+        return _refused(request, "Nobody you may see has this id.")
+    timeline = shown.get("timeline", [])
+    names = sorted({e["personal"].get("known_as") for e in timeline if e["personal"].get("known_as")})
+    labels = (("stage", "Stage"), ("status", "Status"), ("last_area", "Last seen in"),
+              ("key_worker_organisation", "Key worker's organisation"), ("next_step", "Next step"),
+              ("strengths", "Strengths"), ("goals", "Goals"))
+    summary = [(label, ", ".join(shown[key]) if isinstance(shown[key], list) else shown[key])
+               for key, label in labels if shown.get(key)]
+    entries = [{"when": f"{datetime.fromisoformat(str(e['occurred_at'])).astimezone(settings.zone):%-d %b %H:%M}",
+                "summary": e["summary"]} for e in reversed(timeline)]
+    return page(request, "outreach_person.html", title="Person", service=SERVICE, home="/outreach", csrf=csrf,
+                name=", ".join(names) or "Name not known", person_id=str(person_id), summary=summary,
+                timeline=entries, organisation=principal.organisation, last_area=shown.get("last_area"))
+
+
+@router.post("/outreach/contacts")
+async def outreach_contact(request: Request, engine: EngineDep, producer: ProducerDep,
+                           settings: SettingsDep) -> Response:
+    """A contact sent from the phone (now, or later from its outbox): its own event id makes a
+    repeat of it nothing new."""
+    member = _member(request, engine)
+    if member is None:
+        return JSONResponse({"detail": "sign in again"}, status_code=401)
+    principal, csrf = member
+    if principal.role not in OUTREACH_PAGES or not hmac.compare_digest(request.headers.get("x-csrf-token", ""), csrf):
+        return JSONResponse({"detail": "not allowed"}, status_code=403)
+    try:
+        submission = ContactSubmission.model_validate_json(await request.body())
+    except ValidationError as error:
+        return JSONResponse({"detail": "invalid contact", "errors": [
+            {"loc": list(e["loc"]), "msg": e["msg"]} for e in error.errors()]}, status_code=422)
+    try:
+        accepted = submit(submission, idempotency_key=None, principal=principal, engine=engine, producer=producer,
+                          settings=settings, now=datetime.now(UTC))
+    except IdempotencyConflict as conflict:
+        return JSONResponse({"detail": str(conflict)}, status_code=409)
+    except NotAccepted:
+        return JSONResponse({"detail": "not recorded; try again"}, status_code=503)
+    return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
+
+
+@router.get("/outreach/sw.js")
+def outreach_service_worker() -> Response:
+    # Served from /outreach so that it may look after every outreach page.
+    return FileResponse(SERVICE_WORKER, media_type="text/javascript", headers={"cache-control": "no-cache"})

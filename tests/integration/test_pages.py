@@ -206,3 +206,48 @@ def test_the_board_shows_a_new_sighting_without_a_reload(site: tuple[System, str
         print(f"\nboard: a new sighting shown {shown:.2f} s after its submission, without a reload")
         _accessible(page, "the board after an update")
         browser.close()
+
+
+def test_a_contact_recorded_offline_is_sent_once_when_the_signal_returns(site: tuple[System, str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    system, base = site
+    first = contact_body(None, personal={"known_as": "Dave"})
+    person = system.post("/v1/contacts", first).json()["person_id"]
+    system.wait_journey(person, 1)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"{base}/sign-in?next=/outreach?name=Dave")
+        page.fill("#key", system.outreach_key)
+        page.click("button[type=submit]")
+        _accessible(page, "outreach search")
+        page.click(f"a[href='/outreach/people/{person}']")
+        assert page.locator("h1").inner_text() == "Dave"
+        _accessible(page, "a person")
+
+        context.set_offline(True)
+        page.fill("#next_step", "Meet at the hub at 9")
+        page.click("#record")
+        page.wait_for_selector("#waiting:not([hidden])")
+        assert "1 contact is waiting" in page.locator("#waiting").inner_text()
+        time.sleep(1)
+        assert len(system.wait_journey(person, 1)["timeline"]) == 1, "nothing left the phone while offline"
+        kept = page.evaluate("JSON.parse(localStorage.getItem('journeys.outbox'))[0]")
+
+        context.set_offline(False)
+        page.wait_for_selector("#waiting", state="hidden", timeout=15_000)
+        system.wait_journey(person, 2)
+        # Sent again (a retry after a lost answer): the same event id is nothing new.
+        resent = page.evaluate("""async (item) => {
+            const answer = await fetch('/outreach/contacts', {method: 'POST', credentials: 'same-origin',
+              headers: {'content-type': 'application/json', 'x-csrf-token': item.csrf},
+              body: JSON.stringify(item.contact)});
+            return [answer.status, await answer.json()]; }""", kept)
+        assert resent[0] == 202 and resent[1]["duplicate"] is True, resent
+        time.sleep(1.5)
+        timeline = system.wait_journey(person, 2)["timeline"]
+        assert len(timeline) == 2 and timeline[-1]["personal"].get("next_step") == "Meet at the hub at 9"
+        print("\noutreach: a contact recorded offline was sent once when the signal returned")
+        browser.close()
