@@ -138,6 +138,9 @@ def _show_where_to_look(api: str, keys: dict[str, str], people: list[str]) -> No
         f"""
   API docs:        {api}/docs
   Outreach key:    {keys['outreach']}
+  Council key:     {keys['council']}
+  Pages:           {api}/report (the public's form); sign in at {api}/sign-in with a key above for
+                   {api}/board (council), {api}/outreach (outreach), {api}/beds (council)
   A journey:       curl -s -H 'X-API-Key: {keys['outreach']}' {api}/v1/people/{people[0]}/journey
   Beds tonight:    curl -s -H 'X-API-Key: {keys['outreach']}' {api}/v1/beds/availability
   Statistics:      curl -s -H 'X-API-Key: {keys['council']}' '{api}/v1/statistics?start={start}&end={end}'
