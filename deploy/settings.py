@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from journey.reports import Routing
@@ -145,6 +145,14 @@ class Settings(BaseSettings):
     living_on_streets_span_days: int = Field(
         21, description="... spread over at least this many days (first to last)."
     )
+
+    @model_validator(mode="after")
+    def _local_broker_address(self) -> Settings:
+        # Without KAFKA_BOOTSTRAP_SERVERS the local broker is used, on LOCAL_BROKER_PORT. Set
+        # through __dict__ so that the field still counts as not given (uses_local_broker).
+        if "kafka_bootstrap_servers" not in self.model_fields_set:
+            self.__dict__["kafka_bootstrap_servers"] = f"127.0.0.1:{self.local_broker_port}"
+        return self
 
     @property
     def routing(self) -> Routing:
