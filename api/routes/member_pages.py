@@ -23,13 +23,16 @@ from api.deps import EngineDep, ProducerDep, SettingsDep
 from api.intake import IdempotencyConflict, submit
 from api.keys import Principal, Role, authenticate
 from api.producer import NotAccepted
-from api.reports import overdue_reports
+from api.reports import find_report, overdue_reports
 from api.routes.pages import page, templates
 from api.routes.stream import broadcaster
 from api.sharing import disclosed_journey, search_people
 from journey.matching import Search
 from journey.policy import MAY_READ_PEOPLE
-from schemas.submissions import ContactSubmission
+from journey.reports import OUTCOME_WORDS
+from schemas.beds import BedRequestSubmission
+from schemas.events import ReportOutcome, ReportProgress
+from schemas.submissions import ContactSubmission, ReportProgressSubmission
 
 router = APIRouter(include_in_schema=False)
 SERVICE = "Journeys"
@@ -208,7 +211,7 @@ SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "outreach-s
 
 @router.get("/outreach", response_class=HTMLResponse)
 def outreach_page(request: Request, engine: EngineDep, name: str | None = None, description: str | None = None,
-                  area: str | None = None) -> Response:
+                  area: str | None = None, done: str | None = None) -> Response:
     """The outreach worker's phone: the team's overdue reports, and finding someone."""
     member = _member(request, engine)
     if member is None:
@@ -217,18 +220,22 @@ def outreach_page(request: Request, engine: EngineDep, name: str | None = None, 
     if principal.role not in OUTREACH_PAGES:
         return _refused(request, "These pages are for outreach teams.")
     now = datetime.now(UTC)
-    overdue = [{"area_code": r.area_code, "team": r.team, "due": f"{r.due_by:%H:%M %-d %b}" if r.due_by else ""}
+    overdue = [{"report_id": str(r.report_id), "area_code": r.area_code, "team": r.team,
+                "due": f"{r.due_by:%H:%M %-d %b}" if r.due_by else ""}
                for r in overdue_reports(engine, now=now) if r.team == principal.organisation]
     search = Search(name=(name or None) and name[:120], description=(description or None) and description[:200],
                     area=(area or None) and area[:32])
     searched = any((search.name, search.description, search.area))
     found = search_people(engine, principal, search, now) if searched else []
     return page(request, "outreach.html", title="Outreach", service=SERVICE, home="/outreach", csrf=csrf,
-                organisation=principal.organisation, overdue=overdue, search=search, searched=searched, found=found)
+                organisation=principal.organisation, overdue=overdue, search=search, searched=searched, found=found,
+                outcomes=[(o.value, OUTCOME_WORDS[o.value]) for o in ReportOutcome],
+                flash=OUTREACH_DONE.get(done or ""))
 
 
 @router.get("/outreach/people/{person_id}", response_class=HTMLResponse)
-def outreach_person(person_id: UUID, request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+def outreach_person(person_id: UUID, request: Request, engine: EngineDep, settings: SettingsDep,
+                    done: str | None = None) -> Response:
     """A person's journey as the policy lets this member see it (the read is audited)."""
     member = _member(request, engine)
     if member is None:
@@ -248,9 +255,12 @@ def outreach_person(person_id: UUID, request: Request, engine: EngineDep, settin
                for key, label in labels if shown.get(key)]
     entries = [{"when": f"{datetime.fromisoformat(str(e['occurred_at'])).astimezone(settings.zone):%-d %b %H:%M}",
                 "summary": e["summary"]} for e in reversed(timeline)]
+    night = beds.tonight(datetime.now(UTC), settings)
+    free = [(p.provider_id, f"{p.name} ({p.free} free)") for p in beds.availability(engine, night).providers]
     return page(request, "outreach_person.html", title="Person", service=SERVICE, home="/outreach", csrf=csrf,
                 name=", ".join(names) or "Name not known", person_id=str(person_id), summary=summary,
-                timeline=entries, organisation=principal.organisation, last_area=shown.get("last_area"))
+                timeline=entries, organisation=principal.organisation, last_area=shown.get("last_area"),
+                providers=free, flash=OUTREACH_DONE.get(done or ""))
 
 
 @router.post("/outreach/contacts")
@@ -283,3 +293,66 @@ async def outreach_contact(request: Request, engine: EngineDep, producer: Produc
 def outreach_service_worker() -> Response:
     # Served from /outreach so that it may look after every outreach page.
     return FileResponse(SERVICE_WORKER, media_type="text/javascript", headers={"cache-control": "no-cache"})
+
+
+OUTREACH_DONE = {"attempted": "Recorded: the team went to look.", "outcome": "Recorded: the report's outcome.",
+                 "bed": "Asked for a bed tonight: the provider's decision shows on the beds page and the timeline."}
+
+
+async def _outreach_form(request: Request, engine: EngineDep) -> tuple[Principal, dict[str, str]] | Response:
+    """The signed-in outreach member and the form they sent (its CSRF token checked)."""
+    member = _member(request, engine)
+    if member is None:
+        return RedirectResponse("/sign-in?next=/outreach", status_code=303)
+    principal, csrf = member
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    if principal.role not in OUTREACH_PAGES or not hmac.compare_digest(form.get("csrf", ""), csrf):
+        return _refused(request, "That form could not be used: go back and try again.")
+    return principal, form
+
+
+@router.post("/outreach/reports/{report_id}/steps")
+async def outreach_report_step(report_id: UUID, request: Request, engine: EngineDep, producer: ProducerDep,
+                               settings: SettingsDep) -> Response:
+    """The team went to look for a reported person, or found the report's outcome."""
+    checked = await _outreach_form(request, engine)
+    if isinstance(checked, Response):
+        return checked
+    principal, form = checked
+    report = find_report(engine, report_id)
+    what = form.get("what")
+    outcome = form.get("outcome") if what == "outcome" else None
+    if report is None or what not in ("attempted", "outcome") or (what == "outcome" and outcome not in OUTCOME_WORDS):
+        return _refused(request, "Choose what happened to a report of yours.")
+    submission = ReportProgressSubmission(
+        person_id=UUID(report.person_id), occurred_at=datetime.now(UTC).isoformat(), what=what,
+        details=ReportProgress(report_id=report_id, team=principal.organisation,
+                               outcome=ReportOutcome(outcome) if outcome else None))
+    try:
+        submit(submission, idempotency_key=None, principal=principal, engine=engine, producer=producer,
+               settings=settings, now=datetime.now(UTC))
+    except (IdempotencyConflict, NotAccepted):
+        return _refused(request, "That could not be recorded just now: try again in a minute.")
+    return RedirectResponse(f"/outreach?done={what}", status_code=303)
+
+
+@router.post("/outreach/people/{person_id}/bed")
+async def outreach_bed(person_id: UUID, request: Request, engine: EngineDep, producer: ProducerDep,
+                       settings: SettingsDep) -> Response:
+    """Ask a provider for a bed tonight for this person."""
+    checked = await _outreach_form(request, engine)
+    if isinstance(checked, Response):
+        return checked
+    principal, form = checked
+    try:
+        wanted = BedRequestSubmission.model_validate({"person_id": str(person_id),
+                                                      "provider_id": form.get("provider_id", "")})
+        beds.request_bed(wanted, caller=beds.Caller(principal=principal, now=datetime.now(UTC)), engine=engine,
+                         producer=producer, settings=settings)
+    except ValidationError:
+        return _refused(request, "Choose a provider.")
+    except beds.BedsError as error:
+        return _refused(request, str(error))
+    except NotAccepted:
+        return _refused(request, "The request could not be sent just now: try again in a minute.")
+    return RedirectResponse(f"/outreach/people/{person_id}?done=bed", status_code=303)

@@ -251,3 +251,55 @@ def test_a_contact_recorded_offline_is_sent_once_when_the_signal_returns(site: t
         assert len(timeline) == 2 and timeline[-1]["personal"].get("next_step") == "Meet at the hub at 9"
         print("\noutreach: a contact recorded offline was sent once when the signal returned")
         browser.close()
+
+
+def test_outreach_records_a_reports_outcome_and_asks_for_a_bed_from_the_phone(
+        make_settings: Callable[..., Settings]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.builders import report_body
+    from tests.integration.test_beds import decision, register
+
+    # Reports in the market are due within a minute, so the one sent below is overdue at once.
+    settings = make_settings(report_response_hours={"*": 24.0, "TC-MARKET": 0.001})
+    system = System(settings)
+    system.start_worker()
+    api = start_api(settings, settings.state_dir / "api.log")
+    base = f"http://127.0.0.1:{settings.api_port}"
+    try:
+        register(system, "phone-hub", beds=2, waitlist=0)
+        sent = system.post("/v1/reports", report_body(at=datetime.now(UTC) - timedelta(minutes=5))).json()
+        report, person = sent["event_id"], sent["person_id"]
+        system.wait_journey(person, 2)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(f"{base}/sign-in?next=/outreach")
+            page.fill("#key", system.outreach_key)
+            page.click("button[type=submit]")
+            _accessible(page, "outreach with an overdue report")
+            page.click(f"#attempted-{report}")
+            assert page.locator("#flash").inner_text() == "Recorded: the team went to look."
+            page.select_option(f"#outcome-{report}", "found_and_engaged")
+            page.click(f"#outcome-button-{report}")
+            assert page.locator("#flash").inner_text() == "Recorded: the report's outcome."
+            status = system.wait_for("the outcome", lambda: (
+                s := system.call("GET", f"/v1/reports/{report}", system.outreach_key).json())["status"] == "closed"
+                and s)
+            assert status["outcome"] == "found_and_engaged" and status["first_attempt_at"] is not None
+
+            page.goto(f"{base}/outreach/people/{person}")
+            page.select_option("#provider_id", "phone-hub")
+            page.click("#ask-bed")
+            assert "Asked for a bed tonight" in page.locator("#flash").inner_text()
+            _accessible(page, "a person after asking for a bed")
+            browser.close()
+        asked = system.wait_for("the bed request", lambda: next(
+            (e for e in system.wait_journey(person, 5)["timeline"] if e["type"].startswith("bed.")), None))
+        assert asked["type"] in ("bed.allocated", "bed.requested"), asked
+        rows = system.call("GET", "/v1/beds/providers/phone-hub/requests", system.brick_key).json()
+        assert [r["person_id"] for r in rows] == [person]
+        decision(system, rows[0]["request_id"], "allocated")
+    finally:
+        api.stop()
+        system.close()
