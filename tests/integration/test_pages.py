@@ -136,7 +136,6 @@ def test_open311_maps_onto_reports_with_nothing_personal_in_the_status(site: tup
         assert client.get("/requests/not-a-request.json").status_code == 404
 
 
-@pytest.mark.clock  # tonight's beds: the night depends on the hour
 def test_a_provider_signs_in_and_checks_a_person_in(site: tuple[System, str]) -> None:
     from playwright.sync_api import sync_playwright
 
