@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -377,9 +379,18 @@ def connect(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            # WAL lets the API read while the projector writes.
+            # WAL lets the API read while the projector writes. Switching a new database to WAL
+            # can answer "locked" at once, without waiting out the busy timeout, while another
+            # process switches it too (the API and the worker starting together): try again.
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            for attempt in range(100):
+                try:
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError:
+                    if attempt == 99:
+                        raise
+                    time.sleep(0.05)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
     else:
