@@ -1,4 +1,4 @@
-"""Reading sighting reports: their status for the reporter, and the overdue list for outreach."""
+"""Reading sighting reports: their status for the reporter, the overdue list, and a team's open reports."""
 
 from __future__ import annotations
 
@@ -45,5 +45,22 @@ def overdue_reports(engine: Engine, *, now: datetime) -> list[ReportStatus]:
             select(sighting_reports)
             .where(table.first_attempt_at.is_(None), table.outcome_at.is_(None), table.due_by < now)
             .order_by(table.due_by)
+        ).all()
+    return [report_status(row, now=now) for row in rows]
+
+
+def open_reports(engine: Engine, *, team: str, now: datetime, limit: int = 100) -> list[ReportStatus]:
+    """A team's reports with no outcome yet: the overdue first, then by due time.
+
+    An attempt takes a report off the overdue list but not off the team's hands: it still
+    needs an outcome, so the phone keeps showing it until one is recorded.
+    """
+    table = sighting_reports.c
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(sighting_reports)
+            .where(table.team == team, table.outcome_at.is_(None))
+            .order_by(table.first_attempt_at.is_not(None), table.due_by)
+            .limit(limit)
         ).all()
     return [report_status(row, now=now) for row in rows]

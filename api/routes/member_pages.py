@@ -23,7 +23,7 @@ from api.deps import EngineDep, ProducerDep, SettingsDep
 from api.intake import IdempotencyConflict, submit
 from api.keys import Principal, Role, authenticate
 from api.producer import NotAccepted
-from api.reports import find_report, overdue_reports
+from api.reports import find_report, open_reports
 from api.routes.pages import page, templates
 from api.routes.stream import broadcaster
 from api.sharing import disclosed_journey, search_people
@@ -102,10 +102,14 @@ async def sign_out(request: Request, engine: EngineDep) -> Response:
     return answer
 
 
-def _refused(request: Request, said: str) -> HTMLResponse:
-    return page(request, "report_status.html", 403, title="Not for you", service=SERVICE, home="/beds",
-                reference="", status={"label": "Not allowed", "colour": "govuk-tag--red", "said": said,
-                                      "received": "", "area": None})
+REFUSED_TITLES = {403: "Not for you", 404: "Not found", 409: "That could not be done",
+                  422: "That could not be done", 503: "Try again in a minute"}
+
+
+def _refused(request: Request, said: str, status: int = 403) -> HTMLResponse:
+    """A member's page or form that could not be served: what went wrong and the way back."""
+    home = "/outreach" if request.url.path.startswith("/outreach") else "/beds"
+    return page(request, "refused.html", status, title=REFUSED_TITLES[status], service=SERVICE, home=home, said=said)
 
 
 @router.get("/beds", response_class=HTMLResponse)
@@ -144,9 +148,9 @@ async def bed_action(request_id: UUID, action: str, request: Request, engine: En
         beds.record_stay(request_id, ACTIONS[action][0], caller=beds.Caller(principal=principal, now=datetime.now(UTC)),
                          engine=engine, producer=producer, settings=settings)
     except beds.BedsError as error:
-        return _refused(request, str(error))
+        return _refused(request, str(error), error.status)
     except NotAccepted:
-        return _refused(request, "The change could not be recorded just now: try again in a minute.")
+        return _refused(request, "The change could not be recorded just now: try again in a minute.", 503)
     return RedirectResponse(f"/beds?done={action}", status_code=303)
 
 
@@ -212,7 +216,7 @@ SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "outreach-s
 @router.get("/outreach", response_class=HTMLResponse)
 def outreach_page(request: Request, engine: EngineDep, name: str | None = None, description: str | None = None,
                   area: str | None = None, done: str | None = None) -> Response:
-    """The outreach worker's phone: the team's overdue reports, and finding someone."""
+    """The outreach worker's phone: the team's open reports, and finding someone."""
     member = _member(request, engine)
     if member is None:
         return RedirectResponse("/sign-in?next=/outreach", status_code=303)
@@ -220,15 +224,16 @@ def outreach_page(request: Request, engine: EngineDep, name: str | None = None, 
     if principal.role not in OUTREACH_PAGES:
         return _refused(request, "These pages are for outreach teams.")
     now = datetime.now(UTC)
-    overdue = [{"report_id": str(r.report_id), "area_code": r.area_code, "team": r.team,
-                "due": f"{r.due_by:%H:%M %-d %b}" if r.due_by else ""}
-               for r in overdue_reports(engine, now=now) if r.team == principal.organisation]
+    reports = [{"report_id": str(r.report_id), "area_code": r.area_code, "overdue": r.overdue,
+                "due": f"{r.due_by:%H:%M %-d %b}" if r.due_by else "",
+                "attempted": f"{r.first_attempt_at:%H:%M %-d %b}" if r.first_attempt_at else ""}
+               for r in open_reports(engine, team=principal.organisation, now=now)]
     search = Search(name=(name or None) and name[:120], description=(description or None) and description[:200],
                     area=(area or None) and area[:32])
     searched = any((search.name, search.description, search.area))
     found = search_people(engine, principal, search, now) if searched else []
     return page(request, "outreach.html", title="Outreach", service=SERVICE, home="/outreach", csrf=csrf,
-                organisation=principal.organisation, overdue=overdue, search=search, searched=searched, found=found,
+                organisation=principal.organisation, reports=reports, search=search, searched=searched, found=found,
                 outcomes=[(o.value, OUTCOME_WORDS[o.value]) for o in ReportOutcome],
                 flash=OUTREACH_DONE.get(done or ""))
 
@@ -245,7 +250,7 @@ def outreach_person(person_id: UUID, request: Request, engine: EngineDep, settin
         return _refused(request, "These pages are for outreach teams.")
     shown = disclosed_journey(engine, principal, person_id, settings, datetime.now(UTC), "GET /outreach/people")
     if shown is None:
-        return _refused(request, "Nobody you may see has this id.")
+        return _refused(request, "Nobody you may see has this id.", 404)
     timeline = shown.get("timeline", [])
     names = sorted({e["personal"].get("known_as") for e in timeline if e["personal"].get("known_as")})
     labels = (("stage", "Stage"), ("status", "Status"), ("last_area", "Last seen in"),
@@ -323,7 +328,7 @@ async def outreach_report_step(report_id: UUID, request: Request, engine: Engine
     what = form.get("what")
     outcome = form.get("outcome") if what == "outcome" else None
     if report is None or what not in ("attempted", "outcome") or (what == "outcome" and outcome not in OUTCOME_WORDS):
-        return _refused(request, "Choose what happened to a report of yours.")
+        return _refused(request, "Choose what happened to a report of yours.", 422)
     submission = ReportProgressSubmission(
         person_id=UUID(report.person_id), occurred_at=datetime.now(UTC).isoformat(), what=what,
         details=ReportProgress(report_id=report_id, team=principal.organisation,
@@ -332,7 +337,7 @@ async def outreach_report_step(report_id: UUID, request: Request, engine: Engine
         submit(submission, idempotency_key=None, principal=principal, engine=engine, producer=producer,
                settings=settings, now=datetime.now(UTC))
     except (IdempotencyConflict, NotAccepted):
-        return _refused(request, "That could not be recorded just now: try again in a minute.")
+        return _refused(request, "That could not be recorded just now: try again in a minute.", 503)
     return RedirectResponse(f"/outreach?done={what}", status_code=303)
 
 
@@ -350,9 +355,9 @@ async def outreach_bed(person_id: UUID, request: Request, engine: EngineDep, pro
         beds.request_bed(wanted, caller=beds.Caller(principal=principal, now=datetime.now(UTC)), engine=engine,
                          producer=producer, settings=settings)
     except ValidationError:
-        return _refused(request, "Choose a provider.")
+        return _refused(request, "Choose a provider.", 422)
     except beds.BedsError as error:
-        return _refused(request, str(error))
+        return _refused(request, str(error), error.status)
     except NotAccepted:
-        return _refused(request, "The request could not be sent just now: try again in a minute.")
+        return _refused(request, "The request could not be sent just now: try again in a minute.", 503)
     return RedirectResponse(f"/outreach/people/{person_id}?done=bed", status_code=303)

@@ -157,7 +157,8 @@ def test_a_provider_signs_in_and_checks_a_person_in(site: tuple[System, str]) ->
         assert "not known" in page.locator(".govuk-error-summary").inner_text()
         page.fill("#key", system.outreach_key)  # outreach runs no beds: signed in, but not this page
         page.click("button[type=submit]")
-        assert page.locator("h1").inner_text() == "Your report" and "Only members" in page.content()
+        assert page.locator("h1").inner_text() == "Not for you"
+        assert "Only members" in page.locator("#refused").inner_text()
         page.context.clear_cookies()
 
         page.goto(f"{base}/sign-in?next=/beds")
@@ -279,6 +280,13 @@ def test_outreach_records_a_reports_outcome_and_asks_for_a_bed_from_the_phone(
             _accessible(page, "outreach with an overdue report")
             page.click(f"#attempted-{report}")
             assert page.locator("#flash").inner_text() == "Recorded: the team went to look."
+            # Once the attempt is stored the report leaves the overdue list but stays on the
+            # phone, without the attempt button, until its outcome is recorded.
+            system.wait_for("the attempt", lambda: system.call(
+                "GET", f"/v1/reports/{report}", system.outreach_key).json()["status"] == "attempted")
+            page.goto(f"{base}/outreach")
+            assert page.locator(f"#attempted-{report}").count() == 0
+            assert page.locator(".govuk-summary-card .govuk-tag").inner_text().startswith("Looked")
             page.select_option(f"#outcome-{report}", "found_and_engaged")
             page.click(f"#outcome-button-{report}")
             assert page.locator("#flash").inner_text() == "Recorded: the report's outcome."
