@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from journey.nights import nights_between
+from schemas.common import Strict
 
 
 class Stage(StrEnum):
@@ -87,10 +88,9 @@ class Consent(BaseModel):
     until: datetime | None = None
 
 
-class Journey(BaseModel):
-    """The state kept per person in the journey table. Immutable: handlers return new ones."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Journey(Strict):
+    """The state kept per person in the journey table. Immutable: handlers return new ones
+    (copies are cheap: see `Strict.model_copy`)."""
 
     person_id: UUID
     stage: Stage

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 from datetime import timedelta
@@ -181,6 +182,11 @@ def create_engine(settings: Settings, read_model: SQLEngine, deliverer: Delivere
     )
 
 
+# Measured with the stages run in-process on 30,000 of the scenario's events (CPU per event):
+# (700, 10, 10), Python's default, 350-430 µs; (50,000, 20, 100) 290-340 µs; collector off 270-290 µs.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
 class Worker(mode.Service):
     """The worker process: the engine and the no-show timer, run by mode (the service runtime
     faust-streaming is built on) for logging, signals and a clean stop."""
@@ -188,6 +194,10 @@ class Worker(mode.Service):
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
+        # The stages make and drop a few hundred thousand small objects a second, nearly all
+        # freed by reference counting; with the default thresholds the cycle collector ran every
+        # 700 allocations and walked the kept histories, a fifth of the worker's CPU.
+        gc.set_threshold(*GC_THRESHOLDS)
         # One read-model engine for every stage and timer: connecting migrates, once.
         self.read_model = connect(settings.resolved_database_url)
         self.deliverer = Deliverer(settings, self.read_model)
