@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from api.guard import Guard
 from api.problems import declare, install
 from api.producer import EventProducer
+from api.public import Allowance
 from api.routes import (
     accounts,
     beds,
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine.dispose()
 
     app = FastAPI(title="Journeys", version="0.1.0", lifespan=lifespan)
+    app.state.public_allowance = Allowance(settings.public_reports_per_hour)
 
     install(app)
     app.add_middleware(Guard, engine=lambda: app.state.engine, max_body=settings.max_payload_bytes,

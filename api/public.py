@@ -3,10 +3,14 @@ fields become a report submission, and the report's status in words, with nothin
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
+from limits import RateLimitItemPerHour
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
@@ -20,6 +24,24 @@ WEB_FORM = "public-web"
 def web_reporter(engine: Engine, now: datetime) -> Principal:
     """The member the public's web form records as: the public have no accounts."""
     return service_member(engine, organisation=WEB_FORM, role=Role.PUBLIC, name="Public report form", now=now)
+
+
+class Allowance:
+    """How many reports one address may send through the public form in an hour: a script cannot
+    fill the outreach team's list with invented sightings (each would be a person to look for).
+    A moving window, counted in the API process's memory (one count per process; the addresses
+    are never written anywhere)."""
+
+    def __init__(self, per_hour: int) -> None:
+        self.limiter = MovingWindowRateLimiter(MemoryStorage()) if per_hour > 0 else None
+        self.limit = RateLimitItemPerHour(max(per_hour, 1))
+
+    def minutes_to_wait(self, address: str, now: float) -> int:
+        """0 if a report from `address` may go now (it is counted), else how long until it may."""
+        if self.limiter is None or self.limiter.hit(self.limit, address):
+            return 0
+        reset, _remaining = self.limiter.get_window_stats(self.limit, address)
+        return max(1, math.ceil((reset - now) / 60))
 
 
 def _number(text: str | None) -> float | None:

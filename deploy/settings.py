@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(
         50.0, description="Requests per second each API key may make, on average (0: no limit); 429 past it.")
     rate_limit_burst: int = Field(250, description="Requests a key may make at once before the rate applies.")
+    public_reports_per_hour: int = Field(
+        10, description="Reports the public's web form takes from one address in an hour (0: no limit).")
     clock_skew_s: int = Field(300, description="How far in the future an event time may be.")
     produce_timeout_s: float = Field(10.0, description="How long a submission waits for Kafka's ack.")
 

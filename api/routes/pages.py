@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from api.deps import EngineDep, ProducerDep, SettingsDep
 from api.intake import IdempotencyConflict, submit
 from api.producer import NotAccepted
-from api.public import PublicReport, local, progress, web_reporter
+from api.public import Allowance, PublicReport, local, progress, web_reporter
 from api.reports import find_report
 
 router = APIRouter(include_in_schema=False)
@@ -47,10 +48,10 @@ def _areas(settings: SettingsDep) -> list[str]:
 
 
 def _form(request: Request, settings: SettingsDep, code: int, form: dict[str, Any], found: dict[str, str],
-          csrf: str | None = None) -> HTMLResponse:
+          csrf: str | None = None, notice: str | None = None) -> HTMLResponse:
     csrf = csrf or request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
     answer = page(request, "report.html", code, title="Tell us about someone sleeping rough", form=form,
-                  errors=found, areas=_areas(settings), csrf=csrf)
+                  errors=found, notice=notice, areas=_areas(settings), csrf=csrf)
     # Double-submit: the form's hidden token must match this cookie, which another site's page
     # cannot read or set, so it cannot post the form in a visitor's name.
     answer.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=request.url.scheme == "https",
@@ -86,6 +87,14 @@ async def send_report(request: Request, engine: EngineDep, producer: ProducerDep
     submission, found = report.checked()
     if submission is None:
         return _form(request, settings, 422, fields, found)
+    allowance: Allowance = request.app.state.public_allowance
+    wait = allowance.minutes_to_wait(request.client.host if request.client else "", time.time())
+    if wait:
+        answer = _form(request, settings, 429, fields, {}, notice=(
+            f"This connection has sent {allowance.limit.amount} reports in the last hour, so this one was not "
+            f"sent: try again in {wait} minute{'s' if wait > 1 else ''}. If someone is in danger, call 999."))
+        answer.headers["retry-after"] = str(wait * 60)
+        return answer
     # The same form sent twice (a refresh, a double click) is one report.
     sent = json.dumps({k: v for k, v in sorted(fields.items()) if k != "csrf"})
     key = "web-" + hashlib.sha256(f"{cookie}|{sent}".encode()).hexdigest()[:40]

@@ -36,7 +36,9 @@ def _chromium() -> str:
 
 @pytest.fixture
 def site(make_settings: Callable[..., Settings]) -> Iterator[tuple[System, str]]:
-    settings = make_settings()
+    # The public form takes three reports an hour from one address here (the browser test's
+    # fourth is refused).
+    settings = make_settings(public_reports_per_hour=3)
     system = System(settings)
     system.start_worker()
     api = start_api(settings, settings.state_dir / "api.log")
@@ -104,7 +106,35 @@ def test_the_public_report_form_in_a_browser(site: tuple[System, str]) -> None:
             time.sleep(0.1)
         assert page.locator("#status").inner_text().strip() == "Closed"
         assert "could not find the person" in page.content()
+
+        # Two more reports from this address are taken; the next in the hour is refused, and
+        # says when to try again, in words a screen reader announces.
+        for n in (2, 3, 4):
+            page.goto(f"{base}/report")
+            page.select_option("#area_code", "TC-STATION")
+            page.fill("#place", f"Bench {n} at the bus station")
+            page.fill("#description", "Woman in a red hat")
+            page.check("#over_18-yes")
+            page.click("button[type=submit]")
+            if n < 4:
+                assert page.locator(".govuk-panel__title").inner_text() == "Report sent"
+        assert "3 reports in the last hour, so this one was not sent" in page.locator("#notice").inner_text()
+        assert page.locator("#place").input_value() == "Bench 4 at the bus station"  # nothing typed is lost
+        _accessible(page, "the form refused for too many reports")
         browser.close()
+    web = system.wait_for("three web reports", lambda: (n := _web_reports(system)) == 3 and n)
+    time.sleep(1)
+    assert _web_reports(system) == web == 3
+
+
+def _web_reports(system: System) -> int:
+    from sqlalchemy import func, select
+
+    from schemas.read_model import sighting_reports
+
+    with system.engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(sighting_reports)
+                                  .where(sighting_reports.c.organisation == "public-web")).scalar_one()
 
 
 def test_open311_maps_onto_reports_with_nothing_personal_in_the_status(site: tuple[System, str]) -> None:
