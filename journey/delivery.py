@@ -114,6 +114,16 @@ class Update:
     report_id: str | None = None  # a report's steps: which report
 
 
+def update_of(entry: Any, event: Any, refolded: bool) -> Update:
+    """The Update of an applied event, from the journey stage's own objects (its TimelineEntry
+    and Event): what `read_update` reads of the journey update published for it."""
+    report = getattr(event.data, "report_id", None)
+    area = getattr(event.data, "area_code", None)
+    return Update(person_id=str(entry.person_id), event_id=str(entry.event_id), event_type=entry.type,
+                  sequence=entry.sequence, stage=entry.stage.value, area=area if isinstance(area, str) else None,
+                  refolded=refolded, report_id=str(report) if report is not None else None)
+
+
 def read_update(value: bytes) -> Update:
     update = json.loads(value)
     entry = update["entry"]

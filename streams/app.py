@@ -6,9 +6,10 @@ judge-identity: identity-decisions -> intake (both halves of an accepted decisio
 follow:    person-events -> SQL read model, journey-updates; keeps each person's history (in
                                        event-time order, each event once; a redelivered event's
                                        outputs written and sent again)
-push:      journey-updates -> deliveries to partners' webhooks and notices to reporters
-                                       (streams/delivery.py and streams/reporters.py, whose
-                                       deliverer and notifier tasks send them)
+                                       and, in the same transaction, deliveries to partners'
+                                       webhooks and notices to reporters (streams/delivery.py
+                                       and streams/reporters.py, whose deliverer and notifier
+                                       tasks send them)
 and the emergency-beds stages of streams/beds.py.
 """
 
@@ -19,7 +20,8 @@ import contextlib
 import gc
 import logging
 import os
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -39,6 +41,7 @@ from deploy.topics import (
     PERSON_EVENTS,
     changelog,
 )
+from journey.delivery import update_of
 from journey.history import History
 from journey.identity import Alias, IdentityGraph, alias_after, both_halves, judge, resolve_person
 from journey.reports import Routing
@@ -57,10 +60,10 @@ from schemas.read_model import connect
 from schemas.updates import Applied, JourneyUpdate
 from streams.audit import relay_audit
 from streams.beds import bed_stages, release_no_shows
-from streams.delivery import Deliverer, push_stage
+from streams.delivery import Deliverer, Pushed, push
 from streams.engine import Batch, Engine, EngineStopped, Stage
 from streams.faults import Faults
-from streams.projector import project, record_verdicts
+from streams.projector import project_into, record_verdicts
 from streams.reporters import Notifier
 from streams.wiring import persist
 
@@ -84,7 +87,8 @@ def routed(event: Event, routing: Routing) -> list[ReportProgressed]:
     )]
 
 
-def journey_stages(settings: Settings, engine: SQLEngine) -> list[Stage]:
+def journey_stages(settings: Settings, engine: SQLEngine, wake_deliverer: asyncio.Event,
+                   wake_notifier: asyncio.Event) -> list[Stage]:
     person_events, intake = settings.topic(PERSON_EVENTS), settings.topic(INTAKE)
     bed_requests = settings.topic(BED_REQUESTS)
     journey_updates = settings.topic(JOURNEY_UPDATES)
@@ -129,8 +133,20 @@ def journey_stages(settings: Settings, engine: SQLEngine) -> list[Stage]:
                 applied.append((record, done))
                 published = JourneyUpdate.model_construct(entry=done.entry, event=done.event, refolded=done.refolded)
                 batch.send(journey_updates, record.key, published.model_dump_json().encode())
-        # The read model is written from this very step, once per person per batch.
-        await persist(project, engine, applied, batch)
+        # The read model is written from this very step, once per person per batch, with the
+        # deliveries and notices that announce what it stores, in one transaction.
+        pushed: list[Pushed] = []
+
+        def project_and_push(engine: SQLEngine, rows: Sequence[Applied], now: datetime) -> None:
+            with engine.begin() as connection:
+                project_into(connection, rows, now)
+                pushed.append(push(connection, [update_of(a.entry, a.event, a.refolded) for a in rows], now))
+
+        await persist(project_and_push, engine, applied, batch)
+        if any(p.deliveries for p in pushed):
+            wake_deliverer.set()
+        if any(p.notices for p in pushed):
+            wake_notifier.set()
         if redelivered:
             log.info("follow: %d events had been applied before; their outputs were sent again", redelivered)
 
@@ -170,8 +186,8 @@ def create_engine(settings: Settings, read_model: SQLEngine, deliverer: Delivere
     return Engine(
         bootstrap=settings.kafka_bootstrap_servers,
         group=f"{settings.app_id}.stages",
-        stages=[*journey_stages(settings, read_model), *bed_stages(settings, read_model),
-                push_stage(settings, read_model, deliverer.wake, notifier.wake)],
+        stages=[*journey_stages(settings, read_model, deliverer.wake, notifier.wake),
+                *bed_stages(settings, read_model)],
         dead_letter_topic=settings.topic(DEAD_LETTER),
         batch_size=settings.worker_batch_size,
         fetch_wait_ms=int(settings.worker_batch_within_s * 1000),

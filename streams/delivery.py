@@ -1,7 +1,7 @@
 """Pushing journey updates to partners' endpoints as signed Standard Webhooks.
 
-push: journey-updates -> deliveries (SQL)        one pending row per update per subscription that
-                                                 wants its kind; ids only, no payload (and a
+push (in the journey stage's transaction)        one pending row per applied event per subscription
+                                                 that wants its kind; ids only, no payload (and a
                                                  notice per report outcome: streams/reporters.py)
 Deliverer (a task of the worker)                 sends due deliveries, oldest first, one person at
                                                  a time per subscription; each subscription has
@@ -10,7 +10,9 @@ Deliverer (a task of the worker)                 sends due deliveries, oldest fi
 
 A delivery is leased before it is sent. A deliverer killed mid-flight leaves the lease to run
 out, and the delivery is sent again under the same `webhook-id` (at-least-once, as the spec
-allows). The payload is built through the sharing policy at the moment of sending.
+allows). The payload is built through the sharing policy at the moment of sending. Deliveries
+are written with the projection they announce, in one transaction: a partner is never told of
+an entry the read model does not have, and no entry is stored without its deliveries.
 """
 
 from __future__ import annotations
@@ -28,15 +30,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-from aiokafka.structs import ConsumerRecord
-from sqlalchemy import Engine, and_, bindparam, exists, func, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import aliased
 from standardwebhooks import Webhook
 
 from api.sharing import Push, disclosed_updates
 from api.subscriptions import stop, wanted_of
 from deploy.settings import Settings
-from deploy.topics import JOURNEY_UPDATES
 from journey.delivery import (
     Answer,
     Scope,
@@ -45,17 +45,14 @@ from journey.delivery import (
     delivery_id,
     judge,
     next_try,
-    read_update,
     update_event,
     wants,
 )
 from journey.policy import Viewer
 from schemas.read_model import deliveries, delivery_attempts, organisations, subscriptions
 from schemas.sharing import OrganisationType
-from streams.engine import Batch, Stage
 from streams.projector import dialect_insert
 from streams.reporters import make_notices
-from streams.wiring import persist
 
 log = logging.getLogger("journeys.delivery")
 
@@ -76,11 +73,15 @@ class Subscription:
 
 def load_subscriptions(engine: Engine, statuses: Sequence[str], now: datetime) -> list[Subscription]:
     with engine.connect() as connection:
-        rows = connection.execute(
-            select(subscriptions, organisations.c.type)
-            .join(organisations, organisations.c.organisation == subscriptions.c.organisation)
-            .where(subscriptions.c.status.in_(statuses))
-        ).all()
+        return subscriptions_in(connection, statuses, now)
+
+
+def subscriptions_in(connection: Connection, statuses: Sequence[str], now: datetime) -> list[Subscription]:
+    rows = connection.execute(
+        select(subscriptions, organisations.c.type)
+        .join(organisations, organisations.c.organisation == subscriptions.c.organisation)
+        .where(subscriptions.c.status.in_(statuses))
+    ).all()
     found = []
     for row in rows:
         secrets = (row.secret,)
@@ -94,50 +95,34 @@ def load_subscriptions(engine: Engine, statuses: Sequence[str], now: datetime) -
     return found
 
 
-def _insert_deliveries(engine: Engine, rows: Sequence[dict[str, Any]], now: datetime) -> None:
-    with engine.begin() as connection:
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    deliveries: int
+    notices: int
+
+
+def push(connection: Connection, updates: Sequence[Update], now: datetime) -> Pushed:
+    """In the journey stage's transaction: a pending delivery for each update and each
+    subscription that wants its kind, and a notice for each report outcome. Paused subscriptions
+    keep collecting: resuming sends what happened meanwhile. A redelivered batch makes the same
+    delivery ids, so nothing is queued twice."""
+    wanting = subscriptions_in(connection, ("active", "paused"), now) if updates else []
+    rows = [
+        {"delivery_id": delivery_id(s.subscription_id, u.event_id, u.sequence, u.refolded),
+         "subscription_id": s.subscription_id, "person_id": u.person_id, "event_id": u.event_id,
+         "event_type": u.event_type, "refolded": int(u.refolded), "status": "pending", "attempts": 0,
+         "created_at": now, "next_try_at": now}
+        for u in updates
+        for s in wanting
+        if wants(s.wanted, event_type=u.event_type, stage=u.stage, area=u.area)
+    ]
+    if rows:
         connection.execute(
-            dialect_insert(engine)(deliveries).on_conflict_do_nothing(index_elements=["delivery_id"]),
-            [{**row, "created_at": now, "next_try_at": now} for row in rows],
-        )
-
-
-def push_stage(settings: Settings, engine: Engine, deliverer: asyncio.Event, notifier: asyncio.Event) -> Stage:
-    """journey-updates -> pending deliveries to subscriptions, and notices to reporters."""
-
-    async def push(batch: Batch) -> None:
-        updates: list[tuple[ConsumerRecord, Update]] = []
-        for record in batch.records:
-            try:
-                updates.append((record, read_update(record.value)))
-            except (ValueError, KeyError, TypeError, AttributeError) as error:
-                batch.dead_letter(record, f"undecodable journey update: {type(error).__name__}")
-        if not updates:
-            return
-        now = datetime.now(UTC)
-        # Paused subscriptions keep collecting: resuming sends what happened meanwhile.
-        wanting = await asyncio.get_running_loop().run_in_executor(
-            None, load_subscriptions, engine, ("active", "paused"), now)
-        rows = [
-            (record, {
-                "delivery_id": delivery_id(s.subscription_id, u.event_id, u.sequence, u.refolded),
-                "subscription_id": s.subscription_id, "person_id": u.person_id, "event_id": u.event_id,
-                "event_type": u.event_type, "refolded": int(u.refolded), "status": "pending", "attempts": 0,
-            })
-            for record, u in updates
-            for s in wanting
-            if wants(s.wanted, event_type=u.event_type, stage=u.stage, area=u.area)
-        ]
-        await persist(_insert_deliveries, engine, rows, batch)
-        if rows:
-            deliverer.set()
-        outcomes = [(record, {"report_id": u.report_id, "person_id": u.person_id}) for record, u in updates
-                    if u.event_type == "report.outcome" and u.report_id and not u.refolded]
-        await persist(make_notices, engine, outcomes, batch)
-        if outcomes:
-            notifier.set()
-
-    return Stage("push", settings.topic(JOURNEY_UPDATES), push)
+            dialect_insert(connection.engine)(deliveries).on_conflict_do_nothing(index_elements=["delivery_id"]), rows)
+    outcomes = [{"report_id": u.report_id, "person_id": u.person_id} for u in updates
+                if u.event_type == "report.outcome" and u.report_id and not u.refolded]
+    make_notices(connection, outcomes, now)
+    return Pushed(deliveries=len(rows), notices=len(outcomes))
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,9 +64,14 @@ _REPORT_STEPS = {
 
 
 def project(engine: Engine, updates: Sequence[Applied], now: datetime) -> None:
-    """Store a batch of updates. Replaying any of them changes nothing."""
-    if not updates:
-        return
+    """Store a batch of updates in a transaction of its own. Replaying any of them changes nothing."""
+    if updates:
+        with engine.begin() as connection:
+            project_into(connection, updates, now)
+
+
+def project_into(connection: Connection, updates: Sequence[Applied], now: datetime) -> None:
+    """Store a batch of updates in the caller's transaction. Replaying any of them changes nothing."""
     # Rows are built from attributes, and JSON columns get JSON text from pydantic's serialiser:
     # per-row model dumps to Python values were most of the projector's cost.
     entries = [
@@ -108,15 +113,14 @@ def project(engine: Engine, updates: Sequence[Applied], now: datetime) -> None:
             "state": journey.model_dump_json(),
             "updated_at": now,
         }
-    with engine.begin() as connection:
-        # The event id is the key; a newer place (a late event arrived before it) wins, an older
-        # redelivered one changes nothing. The event's data and personal part never change.
-        upsert_newer(connection, timeline_entries, ["event_id"], entries, keep=("data", "personal"))
-        if moved:
-            connection.execute(_MOVE_ENTRY, moved)
-        # An older update redelivered after a newer one must not roll the journey back.
-        upsert_newer(connection, journeys, ["person_id"], list(latest.values()))
-        _project_reports(connection, [u.event for u in updates])
+    # The event id is the key; a newer place (a late event arrived before it) wins, an older
+    # redelivered one changes nothing. The event's data and personal part never change.
+    upsert_newer(connection, timeline_entries, ["event_id"], entries, keep=("data", "personal"))
+    if moved:
+        connection.execute(_MOVE_ENTRY, moved)
+    # An older update redelivered after a newer one must not roll the journey back.
+    upsert_newer(connection, journeys, ["person_id"], list(latest.values()))
+    _project_reports(connection, [u.event for u in updates])
 
 
 def _project_reports(connection: Connection, events: Sequence[Any]) -> None:

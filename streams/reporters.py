@@ -2,7 +2,8 @@
 their report by email, and `report.reporter_told` is recorded; the projector then deletes their
 contact details from the read model.
 
-The push stage (streams/delivery.py) makes one notice per report outcome. The Notifier, a task
+The journey stage makes one notice per report outcome, in the transaction that projects the
+outcome (streams/delivery.push). The Notifier, a task
 of the worker, sends due notices through SMTP and retries on the webhooks' schedule. The email
 says what outreach found, in words, and nothing about the person reported. A worker killed
 between the email and its record sends the email again (at-least-once, like every push).
@@ -20,7 +21,7 @@ from email.message import EmailMessage
 from typing import Any
 from uuid import UUID, uuid5
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from deploy.settings import Settings
 from deploy.topics import INTAKE
@@ -36,11 +37,12 @@ log = logging.getLogger("journeys.reporters")
 
 TOLD = UUID("8d0b6f1e-2c4a-4e0b-9b7e-5f3c2a1d0e9f")
 
-def make_notices(engine: Engine, rows: Sequence[dict[str, Any]], now: datetime) -> None:
-    """One notice per report outcome (a report's second outcome makes none)."""
-    with engine.begin() as connection:
+def make_notices(connection: Connection, rows: Sequence[dict[str, Any]], now: datetime) -> None:
+    """One notice per report outcome (a report's second outcome makes none), in the caller's
+    transaction: the journey stage's, with the outcome's projection."""
+    if rows:
         connection.execute(
-            dialect_insert(engine)(reporter_notices).on_conflict_do_nothing(index_elements=["report_id"]),
+            dialect_insert(connection.engine)(reporter_notices).on_conflict_do_nothing(index_elements=["report_id"]),
             [{**row, "status": "pending", "attempts": 0, "next_try_at": now, "created_at": now} for row in rows])
 
 

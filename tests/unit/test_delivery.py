@@ -70,3 +70,33 @@ def test_the_readme_gives_partners_the_receiver_the_tests_run() -> None:
     root = Path(__file__).parents[2]
     receiver = (root / "schemas" / "webhooks" / "receiver.py").read_text()
     assert f"```python\n{receiver}```" in (root / "README.md").read_text()
+
+
+def test_the_journey_stage_reads_an_update_as_a_subscriber_of_its_json_would() -> None:
+    """The journey stage pushes from its own objects (`update_of`); the live stream reads the
+    published JSON (`read_update`): for every family, late events included, the two agree."""
+    import uuid
+    from zoneinfo import ZoneInfo
+
+    import handlers
+    from journey.delivery import read_update, update_of
+    from schemas.updates import JourneyUpdate
+    from tests import events
+
+    person, at = uuid.uuid4(), datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
+    sent = events.report(person, at, area="TC-STATION")
+    story = [sent, events.progress(person, at + timedelta(hours=1), "routed", sent.id, team="T"),
+             events.progress(person, at + timedelta(hours=3), "outcome", sent.id, outcome="found_and_engaged"),
+             events.contact(person, at + timedelta(hours=2)),  # late: the outcome's entry moves along
+             events.accommodation(person, at + timedelta(days=1), "tenancy_started"),
+             events.case(person, at + timedelta(days=2), "closed")]
+    history, seen = None, 0
+    for event in story:
+        recorded = handlers.record(history, event, ZoneInfo("Europe/London"), timedelta(days=28))
+        history = recorded.history
+        for outcome, source in recorded.published:
+            refolded = source is not event
+            published = JourneyUpdate.model_construct(entry=outcome.entry, event=source, refolded=refolded)
+            assert update_of(outcome.entry, source, refolded) == read_update(published.model_dump_json().encode())
+            seen += 1
+    assert seen > len(story)  # the late contact made the outcome's entry publish again
