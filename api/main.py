@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.broadcaster.stop()
         app.state.producer.close()
         app.state.engine.dispose()
+        app.state.public_allowance.close()
 
     app = FastAPI(title="Journeys", version="0.1.0", lifespan=lifespan)
     app.state.public_allowance = Allowance(settings.public_reports_per_hour)

@@ -36,6 +36,12 @@ class Allowance:
         self.limiter = MovingWindowRateLimiter(MemoryStorage()) if per_hour > 0 else None
         self.limit = RateLimitItemPerHour(max(per_hour, 1))
 
+    def close(self) -> None:
+        """Stop the storage's expiry timer (a thread that is not a daemon: left running, it keeps
+        a process from exiting, for ever under libfaketime's moved clocks)."""
+        if self.limiter is not None:
+            self.limiter.storage.timer.cancel()
+
     def minutes_to_wait(self, address: str, now: float) -> int:
         """0 if a report from `address` may go now (it is counted), else how long until it may."""
         if self.limiter is None or self.limiter.hit(self.limit, address):

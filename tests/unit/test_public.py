@@ -10,11 +10,14 @@ from api.public import Allowance
 
 def test_an_address_may_send_its_allowance_in_an_hour_and_is_told_when_it_may_send_again() -> None:
     allowance = Allowance(per_hour=3)
-    now = time.time()
-    assert [allowance.minutes_to_wait("192.0.2.1", now) for _ in range(3)] == [0, 0, 0]
-    wait = allowance.minutes_to_wait("192.0.2.1", now)
-    assert 59 <= wait <= 61  # the first of the three leaves the window an hour after it was sent
-    assert allowance.minutes_to_wait("192.0.2.2", now) == 0  # another address has its own
+    try:
+        now = time.time()
+        assert [allowance.minutes_to_wait("192.0.2.1", now) for _ in range(3)] == [0, 0, 0]
+        wait = allowance.minutes_to_wait("192.0.2.1", now)
+        assert 59 <= wait <= 61  # the first of the three leaves the window an hour after it was sent
+        assert allowance.minutes_to_wait("192.0.2.2", now) == 0  # another address has its own
+    finally:
+        allowance.close()
 
 
 def test_no_allowance_means_no_limit() -> None:
