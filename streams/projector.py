@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, or_, select
+from sqlalchemy import JSON, Connection, Date, Engine, Integer, String, Table, bindparam, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.expression import Executable
 
 from schemas.events import ReportProgressed, ReportReceived
-from schemas.read_model import identity_decisions, journeys, sighting_reports, timeline_entries
+from schemas.read_model import (
+    JSONDocument,
+    UTCDateTime,
+    identity_decisions,
+    journeys,
+    sighting_reports,
+    timeline_entries,
+)
 from schemas.updates import Applied
 
 
@@ -38,7 +47,67 @@ def upsert_newer(connection: Connection, table: Table, keys: list[str], rows: li
                  keep: tuple[str, ...] = ()) -> None:
     """Insert rows, or update them where the stored sequence is older (never roll back)."""
     if rows:
-        connection.execute(_upsert(connection.engine.dialect.name, table, tuple(keys), keep), rows)
+        write_many(connection, _upsert(connection.engine.dialect.name, table, tuple(keys), keep), rows)
+
+
+def _sqlite_moment(value: datetime | None) -> str | None:
+    # The text SQLAlchemy's SQLite DateTime stores (UTC, no offset), so its reads parse it.
+    return None if value is None else value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_day(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _DriverStatement:
+    sql: str
+    convert: tuple[tuple[str, Callable[[Any], Any]], ...]  # the parameters the driver cannot take as they are
+
+
+@lru_cache
+def _for_driver(dialect: str, statement: Executable, columns: tuple[str, ...]) -> _DriverStatement:
+    compiling = sqlite.dialect(paramstyle="named") if dialect == "sqlite" else postgresql.psycopg.dialect()
+    # An insert names the columns the rows give, as SQLAlchemy's own executemany does: the others
+    # take their defaults.
+    compiled = statement.compile(dialect=compiling, column_keys=list(columns))  # type: ignore[attr-defined]
+    convert = []
+    for name, bind in compiled.binds.items():
+        kind = bind.type
+        if isinstance(kind, UTCDateTime):
+            if dialect == "sqlite":
+                convert.append((name, _sqlite_moment))
+        elif isinstance(kind, Date):
+            if dialect == "sqlite":
+                convert.append((name, _sqlite_day))
+        elif isinstance(kind, JSONDocument):
+            pass  # JSON text already
+        elif isinstance(kind, JSON):
+            convert.append((name, _json_text))
+        elif not isinstance(kind, String | Integer):
+            raise TypeError(f"write_many cannot pass a {kind!r} parameter ({name}) to the driver")
+    return _DriverStatement(str(compiled), tuple(convert))
+
+
+def write_many(connection: Connection, statement: Executable, rows: list[dict[str, Any]]) -> None:
+    """Run a write for many rows, handing the rows to the database driver as they are.
+
+    Why not `connection.execute(statement, rows)`: SQLAlchemy processes every value of every row
+    through its type layers, a third of the projector's time. Here the statement is compiled once
+    per dialect, and only the values the driver cannot take as they are are converted (on SQLite,
+    times and days to the text SQLAlchemy itself stores, so reads through SQLAlchemy see no
+    difference). The rows are changed in place."""
+    if not rows:
+        return
+    plan = _for_driver(connection.dialect.name, statement, tuple(rows[0]))
+    for name, convert in plan.convert:
+        for row in rows:
+            row[name] = convert(row[name])
+    connection.exec_driver_sql(plan.sql, rows)  # type: ignore[arg-type]
 
 
 _entry = timeline_entries.c
@@ -116,11 +185,15 @@ def project_into(connection: Connection, updates: Sequence[Applied], now: dateti
     # The event id is the key; a newer place (a late event arrived before it) wins, an older
     # redelivered one changes nothing. The event's data and personal part never change.
     upsert_newer(connection, timeline_entries, ["event_id"], entries, keep=("data", "personal"))
-    if moved:
-        connection.execute(_MOVE_ENTRY, moved)
+    write_many(connection, _MOVE_ENTRY, moved)
     # An older update redelivered after a newer one must not roll the journey back.
     upsert_newer(connection, journeys, ["person_id"], list(latest.values()))
     _project_reports(connection, [u.event for u in updates])
+
+
+@lru_cache
+def _new_reports(dialect: str) -> Any:
+    return (postgresql if dialect == "postgresql" else sqlite).insert(sighting_reports).on_conflict_do_nothing()
 
 
 def _project_reports(connection: Connection, events: Sequence[Any]) -> None:
@@ -133,8 +206,7 @@ def _project_reports(connection: Connection, events: Sequence[Any]) -> None:
         }
         for e in events if isinstance(e, ReportReceived)
     ]
-    if received:
-        connection.execute(dialect_insert(connection.engine)(sighting_reports).on_conflict_do_nothing(), received)
+    write_many(connection, _new_reports(connection.dialect.name), received)
     # One statement per kind of step, run for all of the batch's steps of that kind (compiling a
     # statement per event cost more than the write).
     steps: dict[str, list[dict[str, Any]]] = {}
@@ -146,7 +218,7 @@ def _project_reports(connection: Connection, events: Sequence[Any]) -> None:
                 "outcome_": data.outcome.value if data.outcome else None,
             })
     for step, rows in steps.items():
-        connection.execute(_REPORT_STEPS[step], rows)
+        write_many(connection, _REPORT_STEPS[step], rows)
     if told := [row["report"] for row in steps.get("report.reporter_told", ())]:
         _forget_reporters(connection, told)
 
