@@ -4,7 +4,10 @@ through the policy's small-number rule for the viewer's kind of organisation."""
 from __future__ import annotations
 
 import statistics
+import threading
+import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,9 +15,11 @@ from sqlalchemy import Engine, select
 
 from api.beds import availability, tonight
 from api.reports import overdue_reports
+from api.statistics import load_facts
 from deploy.settings import Settings
 from journey.nights import night_of, night_starts
 from journey.policy import safe_statistics
+from journey.statistics import built_for_zero, chain
 from schemas.read_model import sighting_reports, timeline_entries
 from schemas.sharing import OrganisationType
 
@@ -60,3 +65,85 @@ def figures(engine: Engine, settings: Settings, now: datetime, viewer: Organisat
                     "hours_to_first_attempt_median": round(statistics.median(waits), 1) if waits else None},
     }
     return {"night": night, "last_night": last_night, **safe_statistics(shown, viewer)}
+
+
+# ---------------------------------------------------------------- the month's flow
+
+FLOW_WEEKS = 8
+CHAIN_SHOWN = (("seen", "Seen sleeping rough"), ("new", "New"), ("stock", "Seen the month before too"),
+               ("returner", "Returned after a gap"), ("living_on_streets", "Living on the streets"))
+
+
+def month_flow(engine: Engine, settings: Settings, now: datetime) -> dict[str, Any]:
+    """This month's CHAIN flow against last month's, Built for Zero's active count, and its
+    inflow and outflow for each of the last eight weeks (the definitions of journey/statistics.py,
+    exact: the viewer's suppression is applied when shown)."""
+    rules = settings.statistics_rules
+    night = tonight(now, settings)
+    after = night + timedelta(days=1)
+    first = night.replace(day=1)
+    before = (first - timedelta(days=1)).replace(day=1)
+    weeks = [after - timedelta(days=WEEK * k) for k in range(FLOW_WEEKS, 0, -1)]
+    facts = load_facts(engine, night_starts(after, settings.zone))
+    this_month, last_month = chain(facts, first, after, rules), chain(facts, before, first, rules)
+    flows = [(start, built_for_zero(facts, start, start + timedelta(days=WEEK), rules)) for start in weeks]
+    return {
+        "month": f"{first:%B}", "last_month": f"{before:%B}",
+        "chain": [{"measure": label, "this": this_month[key], "last": last_month[key]} for key, label in CHAIN_SHOWN],
+        "active": flows[-1][1]["active"],
+        "weeks": [{"week": f"{start:%-d %b}", "inflow": f["inflow"], "outflow": f["outflow"]} for start, f in flows],
+    }
+
+
+@dataclass
+class FlowKeeper:
+    """The month's flow, worked out in the background and kept in the API process: it reads the
+    whole timeline (seconds at 100,000 events), so no page waits for it. A board asking for
+    figures older than `fresh_for` seconds starts one new working-out and is given the last."""
+
+    fresh_for: float = 60.0
+    figures: dict[str, Any] | None = None
+    worked_out_at: float = float("-inf")
+    working: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def latest(self, engine: Engine, settings: Settings, now: datetime) -> dict[str, Any] | None:
+        with self.lock:
+            start = not self.working and time.monotonic() - self.worked_out_at > self.fresh_for
+            if start:
+                self.working = True
+        if start:
+            threading.Thread(target=self._work_out, args=(engine, settings, now), name="board-flow",
+                             daemon=True).start()
+        return self.figures
+
+    def _work_out(self, engine: Engine, settings: Settings, now: datetime) -> None:
+        try:
+            figures = month_flow(engine, settings, now)
+            with self.lock:
+                self.figures, self.worked_out_at = figures, time.monotonic()
+        finally:
+            with self.lock:
+                self.working = False
+
+
+def chart_bars(weeks: list[dict[str, Any]], width: int = 640, height: int = 200) -> dict[str, Any]:
+    """The weekly inflow and outflow as bar geometry for the board's SVG. A suppressed count
+    ("<5") is drawn as a stub with its label, never as a guessed height."""
+    def number(value: Any) -> float:
+        return float(value) if isinstance(value, int) else 0.0
+
+    top = max([number(w[k]) for w in weeks for k in ("inflow", "outflow")] + [1.0])
+    slot = width / max(len(weeks), 1)
+    bar = slot * 0.36
+    plot = height - 40  # room for the week labels and the values above the bars
+    drawn = []
+    for i, w in enumerate(weeks):
+        for j, key in enumerate(("inflow", "outflow")):
+            tall = max(number(w[key]) / top * plot, 2.0)
+            x = i * slot + slot * 0.12 + j * bar
+            drawn.append({"key": key, "x": round(x, 1), "y": round(height - 20 - tall, 1), "w": round(bar - 2, 1),
+                          "h": round(tall, 1), "label": str(w[key]), "label_x": round(x + bar / 2 - 1, 1),
+                          "label_y": round(height - 24 - tall, 1)})
+    labels = [{"x": round(i * slot + slot / 2, 1), "text": w["week"]} for i, w in enumerate(weeks)]
+    return {"width": width, "height": height, "bars": drawn, "labels": labels, "base": height - 20}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime, tzinfo
 from typing import Any
 from uuid import UUID
@@ -98,20 +99,21 @@ def get_journey(*, engine: Engine, person_id: UUID, now: datetime, zone: tzinfo,
     ), journey
 
 
-def profiles(engine: Engine) -> dict[UUID, Profile]:
-    """What every live record says about who the person is, for matching."""
+def profiles(engine: Engine, only: Collection[str] | None = None) -> dict[UUID, Profile]:
+    """What every live record (or only these) says about who the person is, for matching."""
     names: dict[str, set[str]] = {}
     births: dict[str, date] = {}
     areas: dict[str, set[str]] = {}
     words: dict[str, set[str]] = {}
+    live = select(journeys.c.person_id, journeys.c.state).where(journeys.c.merged_into.is_(None))
+    said = (select(timeline_entries.c.person_id, timeline_entries.c.data, timeline_entries.c.personal)
+            .where(timeline_entries.c.type.in_(("report.received", "contact.recorded"))))
+    if only is not None:
+        live = live.where(journeys.c.person_id.in_(list(only)))
+        said = said.where(timeline_entries.c.person_id.in_(list(only)))
     with engine.connect() as connection:
-        people = connection.execute(
-            select(journeys.c.person_id, journeys.c.state).where(journeys.c.merged_into.is_(None))
-        ).all()
-        rows = connection.execute(
-            select(timeline_entries.c.person_id, timeline_entries.c.data, timeline_entries.c.personal)
-            .where(timeline_entries.c.type.in_(("report.received", "contact.recorded")))
-        ).all()
+        people = connection.execute(live).all()
+        rows = connection.execute(said).all()
     for row in rows:
         key, personal, data = row.person_id, row.personal or {}, row.data or {}
         for name in (personal.get("known_as"), *personal.get("aliases", ())):

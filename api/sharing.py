@@ -15,8 +15,9 @@ from api.keys import Principal
 from api.people import get_journey, journey_of, load_journey, profiles, summary_fields
 from deploy.settings import Settings
 from journey import policy
-from journey.matching import Search, found
+from journey.matching import Profile, Search, found
 from journey.policy import Access, Viewer
+from journey.reports import Routing
 from journey.state import Journey, contact_point, works_with
 from schemas.read_model import audit_entries, break_glass, journeys, sighting_reports, timeline_entries
 from schemas.sharing import Category
@@ -96,9 +97,41 @@ def disclosed_journey(engine: Engine, principal: Principal, person_id: UUID, set
 def search_people(engine: Engine, principal: Principal, search: Search, now: datetime) -> list[dict[str, Any]]:
     """The people matching the search that this reader may see, each as far as they may see it
     (one audit entry per person shown)."""
-    everyone = profiles(engine)
+    return _shown_people(engine, principal, found(list(profiles(engine).values()), search), now, "GET /v1/people")
+
+
+def seen_lately(engine: Engine, principal: Principal, routing: Routing, since: datetime, now: datetime,
+                limit: int = 50) -> list[dict[str, Any]]:
+    """The people seen (a contact or a report) since `since` in the areas routed to the reader's
+    team, the most recently seen first, each as far as the reader may see them (audited)."""
+    table = timeline_entries.c
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(table.person_id, table.occurred_at, table.data)
+            .where(table.type.in_(("contact.recorded", "report.received")), table.occurred_at >= since)
+        ).all()
+        kept = dict(connection.execute(
+            select(journeys.c.person_id, journeys.c.merged_into).where(journeys.c.merged_into.is_not(None))).all())
+    last: dict[str, tuple[datetime, str]] = {}
+    for row in rows:
+        area = (row.data or {}).get("area_code")
+        if routing.team_for(area) != principal.organisation:
+            continue
+        person = kept.get(row.person_id, row.person_id)  # a merged record is seen as the kept one
+        if person not in last or row.occurred_at > last[person][0]:
+            last[person] = (row.occurred_at, area)
+    latest = sorted(last.items(), key=lambda item: item[1][0], reverse=True)[:limit]
+    everyone = profiles(engine, only=[person for person, _ in latest])
+    shown = _shown_people(engine, principal, [everyone[UUID(p)] for p, _ in latest if UUID(p) in everyone], now,
+                          "GET /outreach")
+    when = {UUID(person): seen for person, seen in latest}
+    return [{**row, "seen_at": when[row["person_id"]][0], "seen_in": when[row["person_id"]][1]} for row in shown]
+
+
+def _shown_people(engine: Engine, principal: Principal, people: Sequence[Profile], now: datetime,
+                  endpoint: str) -> list[dict[str, Any]]:
     shown = []
-    for profile in found(list(everyone.values()), search):
+    for profile in people:
         journey = load_journey(engine, profile.person_id)
         if journey is None:
             continue
@@ -109,8 +142,7 @@ def search_people(engine: Engine, principal: Principal, search: Search, now: dat
         row = policy.visible(whole, PersonFound, decided.categories)
         if not row:
             continue
-        audit(engine, principal.viewer, profile.person_id, decided.categories, decided.rule.value,
-              "GET /v1/people", now)
+        audit(engine, principal.viewer, profile.person_id, decided.categories, decided.rule.value, endpoint, now)
         shown.append({"person_id": profile.person_id, **row})
     return shown
 

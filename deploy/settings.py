@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from journey.reports import Routing
+from journey.statistics import Rules
 
 
 class Settings(BaseSettings):
@@ -159,6 +160,12 @@ class Settings(BaseSettings):
     @property
     def routing(self) -> Routing:
         return Routing(teams=self.outreach_teams, response_hours=self.report_response_hours)
+
+    @property
+    def statistics_rules(self) -> Rules:
+        return Rules(zone=self.zone, inactive_after_days=self.case_inactive_after_days,
+                     living_on_streets_nights=self.living_on_streets_nights,
+                     living_on_streets_span_days=self.living_on_streets_span_days)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -8,7 +8,7 @@ import asyncio
 import hmac
 import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -26,9 +26,10 @@ from api.producer import NotAccepted
 from api.reports import find_report, open_reports
 from api.routes.pages import page, templates
 from api.routes.stream import broadcaster
-from api.sharing import disclosed_journey, search_people
+from api.sharing import disclosed_journey, search_people, seen_lately
 from journey.matching import Search
-from journey.policy import MAY_READ_PEOPLE
+from journey.nights import night_starts
+from journey.policy import MAY_READ_PEOPLE, safe_statistics
 from journey.reports import OUTCOME_WORDS
 from schemas.beds import BedRequestSubmission
 from schemas.events import ReportOutcome, ReportProgress
@@ -159,7 +160,14 @@ BOARD = frozenset(MAY_READ_PEOPLE)
 
 def _board_figures(request: Request, engine: EngineDep, settings: SettingsDep, principal: Principal) -> dict[str, Any]:
     now = datetime.now(UTC)
-    return {"f": board.figures(engine, settings, now, principal.role),
+    state = request.app.state
+    if getattr(state, "board_flow", None) is None:
+        state.board_flow = board.FlowKeeper()
+    flow = state.board_flow.latest(engine, settings, now)
+    if flow is not None:
+        flow = dict(safe_statistics(flow, principal.role))  # a copy: the keeper's figures stay as they are
+        flow["chart"] = board.chart_bars(flow["weeks"])
+    return {"f": board.figures(engine, settings, now, principal.role), "flow": flow,
             "updated": f"{now.astimezone(settings.zone):%H:%M:%S}"}
 
 
@@ -210,13 +218,15 @@ async def board_live(request: Request, engine: EngineDep) -> Response:
 
 
 OUTREACH_PAGES = frozenset({Role.OUTREACH})
+SEEN_LATELY_NIGHTS = 7  # tonight and the six nights before: a week of walks
 SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "outreach-sw.js"
 
 
 @router.get("/outreach", response_class=HTMLResponse)
-def outreach_page(request: Request, engine: EngineDep, name: str | None = None, description: str | None = None,
-                  area: str | None = None, done: str | None = None) -> Response:
-    """The outreach worker's phone: the team's open reports, and finding someone."""
+def outreach_page(request: Request, engine: EngineDep, settings: SettingsDep, name: str | None = None,
+                  description: str | None = None, area: str | None = None, done: str | None = None) -> Response:
+    """The outreach worker's phone: the team's open reports, the people seen lately in the team's
+    areas, and finding someone."""
     member = _member(request, engine)
     if member is None:
         return RedirectResponse("/sign-in?next=/outreach", status_code=303)
@@ -232,8 +242,12 @@ def outreach_page(request: Request, engine: EngineDep, name: str | None = None, 
                     area=(area or None) and area[:32])
     searched = any((search.name, search.description, search.area))
     found = search_people(engine, principal, search, now) if searched else []
+    since = night_starts(beds.tonight(now, settings) - timedelta(days=SEEN_LATELY_NIGHTS - 1), settings.zone)
+    lately = [{**p, "when": f"{p['seen_at'].astimezone(settings.zone):%H:%M %-d %b}"}
+              for p in seen_lately(engine, principal, settings.routing, since, now)]
     return page(request, "outreach.html", title="Outreach", service=SERVICE, home="/outreach", csrf=csrf,
                 organisation=principal.organisation, reports=reports, search=search, searched=searched, found=found,
+                lately=lately, lately_nights=SEEN_LATELY_NIGHTS,
                 outcomes=[(o.value, OUTCOME_WORDS[o.value]) for o in ReportOutcome],
                 flash=OUTREACH_DONE.get(done or ""))
 
@@ -241,18 +255,56 @@ def outreach_page(request: Request, engine: EngineDep, name: str | None = None, 
 @router.get("/outreach/people/{person_id}", response_class=HTMLResponse)
 def outreach_person(person_id: UUID, request: Request, engine: EngineDep, settings: SettingsDep,
                     done: str | None = None) -> Response:
-    """A person's journey as the policy lets this member see it (the read is audited)."""
+    """A person's journey as the policy lets this outreach member see it, with the forms to record
+    a contact and ask for a bed (the read is audited)."""
     member = _member(request, engine)
     if member is None:
         return RedirectResponse(f"/sign-in?next=/outreach/people/{person_id}", status_code=303)
-    principal, csrf = member
-    if principal.role not in OUTREACH_PAGES:
+    if member[0].role not in OUTREACH_PAGES:
         return _refused(request, "These pages are for outreach teams.")
-    shown = disclosed_journey(engine, principal, person_id, settings, datetime.now(UTC), "GET /outreach/people")
+    return _person_page(request, engine, settings, member, person_id, "/outreach", OUTREACH_DONE.get(done or ""))
+
+
+@router.get("/people", response_class=HTMLResponse)
+def people_page(request: Request, engine: EngineDep, name: str | None = None, description: str | None = None,
+                area: str | None = None) -> Response:
+    """Finding a person, for members of every organisation that may see people: each found
+    person is shown only as far as the policy lets this member see them (and the read audited)."""
+    member = _member(request, engine)
+    if member is None:
+        return RedirectResponse("/sign-in?next=/people", status_code=303)
+    principal, csrf = member
+    if principal.role not in MAY_READ_PEOPLE:
+        return _refused(request, "Your organisation does not see people's journeys.")
+    search = Search(name=(name or None) and name[:120], description=(description or None) and description[:200],
+                    area=(area or None) and area[:32])
+    searched = any((search.name, search.description, search.area))
+    found = search_people(engine, principal, search, datetime.now(UTC)) if searched else []
+    return page(request, "people.html", title="People", service=SERVICE, home="/people", csrf=csrf,
+                organisation=principal.organisation, search=search, searched=searched, found=found)
+
+
+@router.get("/people/{person_id}", response_class=HTMLResponse)
+def person_page(person_id: UUID, request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+    """A person's journey as the policy lets this member see it (the read is audited)."""
+    member = _member(request, engine)
+    if member is None:
+        return RedirectResponse(f"/sign-in?next=/people/{person_id}", status_code=303)
+    if member[0].role not in MAY_READ_PEOPLE:
+        return _refused(request, "Your organisation does not see people's journeys.")
+    return _person_page(request, engine, settings, member, person_id, "/people", None)
+
+
+def _person_page(request: Request, engine: EngineDep, settings: SettingsDep, member: tuple[Principal, str],
+                 person_id: UUID, home: str, flash: str | None) -> Response:
+    principal, csrf = member
+    outreach = home == "/outreach"
+    shown = disclosed_journey(engine, principal, person_id, settings, datetime.now(UTC),
+                              "GET /outreach/people" if outreach else "GET /people")
     if shown is None:
         return _refused(request, "Nobody you may see has this id.", 404)
     timeline = shown.get("timeline", [])
-    names = sorted({e["personal"].get("known_as") for e in timeline if e["personal"].get("known_as")})
+    names = sorted({e["personal"].get("known_as") for e in timeline if (e.get("personal") or {}).get("known_as")})
     labels = (("stage", "Stage"), ("status", "Status"), ("last_area", "Last seen in"),
               ("key_worker_organisation", "Key worker's organisation"), ("next_step", "Next step"),
               ("strengths", "Strengths"), ("goals", "Goals"))
@@ -260,12 +312,14 @@ def outreach_person(person_id: UUID, request: Request, engine: EngineDep, settin
                for key, label in labels if shown.get(key)]
     entries = [{"when": f"{datetime.fromisoformat(str(e['occurred_at'])).astimezone(settings.zone):%-d %b %H:%M}",
                 "summary": e["summary"]} for e in reversed(timeline)]
-    night = beds.tonight(datetime.now(UTC), settings)
-    free = [(p.provider_id, f"{p.name} ({p.free} free)") for p in beds.availability(engine, night).providers]
-    return page(request, "outreach_person.html", title="Person", service=SERVICE, home="/outreach", csrf=csrf,
+    providers = []
+    if outreach:
+        night = beds.tonight(datetime.now(UTC), settings)
+        providers = [(p.provider_id, f"{p.name} ({p.free} free)") for p in beds.availability(engine, night).providers]
+    return page(request, "outreach_person.html", title="Person", service=SERVICE, home=home, csrf=csrf,
                 name=", ".join(names) or "Name not known", person_id=str(person_id), summary=summary,
                 timeline=entries, organisation=principal.organisation, last_area=shown.get("last_area"),
-                providers=free, flash=OUTREACH_DONE.get(done or ""))
+                outreach=outreach, providers=providers, flash=flash)
 
 
 @router.post("/outreach/contacts")

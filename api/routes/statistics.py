@@ -10,7 +10,6 @@ from api.deps import EngineDep, SettingsDep, allow
 from api.keys import Principal, Role
 from api.statistics import statistics
 from journey.policy import safe_statistics
-from journey.statistics import Rules
 from schemas.common import IsoDate
 
 router = APIRouter(prefix="/v1", tags=["statistics"])
@@ -39,8 +38,5 @@ def read_statistics(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             [{"loc": ["query", "end"], "msg": f"a period is at most {LONGEST_PERIOD_DAYS} days",
                               "type": "value_error"}])
-    rules = Rules(zone=settings.zone, inactive_after_days=settings.case_inactive_after_days,
-                  living_on_streets_nights=settings.living_on_streets_nights,
-                  living_on_streets_span_days=settings.living_on_streets_span_days)
-    figures = statistics(engine, start=start, end=end, area=area, rules=rules)
+    figures = statistics(engine, start=start, end=end, area=area, rules=settings.statistics_rules)
     return safe_statistics(figures, principal.role)

@@ -340,3 +340,76 @@ def test_outreach_records_a_reports_outcome_and_asks_for_a_bed_from_the_phone(
     finally:
         api.stop()
         system.close()
+
+
+def test_a_charity_member_sees_only_what_the_policy_allows(site: tuple[System, str]) -> None:
+    """The Brick works with one person (it recorded their course) and not with another: its member
+    finds and opens the first as far as the policy lets a charity see (the stage, where they were
+    seen, the next step, and the Brick's own entry; not their name or outreach's notes), cannot open the
+    second, is refused the outreach pages, and sees the board's small numbers suppressed. The
+    outreach member, on the same pages, sees both people by name among those seen lately."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.builders import step_body
+
+    system, base = site
+    worked_with = system.post("/v1/contacts", contact_body(None, personal={"known_as": "Dave"})).json()["person_id"]
+    stranger = system.post("/v1/contacts", contact_body(None, personal={"known_as": "Davey"})).json()["person_id"]
+    course = step_body(worked_with, "course_enrolled", datetime.now(UTC) - timedelta(minutes=10),
+                       {"programme": "Kitchen skills"})
+    assert system.call("POST", "/v1/work", system.brick_key, course).status_code == 202
+    system.wait_journey(worked_with, 2)
+    system.wait_journey(stranger, 1)
+
+    def sign_in(page: Any, key: str, where: str) -> None:
+        page.context.clear_cookies()
+        page.goto(f"{base}/sign-in?next={where}")
+        page.fill("#key", key)
+        page.click("button[type=submit]")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page()
+        sign_in(page, system.brick_key, "/people?name=Dave")
+        assert page.locator("h1").inner_text() == "People"
+        found = page.locator("main li")
+        assert found.count() == 1, found.all_inner_texts()  # the stranger is not there at all
+        assert "Name not known" in found.inner_text() and "Dave" not in found.inner_text()
+        _accessible(page, "a charity's search")
+        page.click(f"a[href='/people/{worked_with}']")
+        assert page.locator("h1").inner_text() == "Name not known"
+        said = page.locator("main").inner_text()
+        assert "Stage" in said and "TC-MARKET" in said
+        assert page.locator("#timeline li").count() == 1, "only the Brick's own entry"
+        assert "Kitchen skills" in page.locator("#timeline").inner_text()
+        assert "Dave" not in said and "Contact" not in said  # outreach's notes are core: not a charity's
+        assert "Offer a bed again tomorrow" in said  # the next step is coordination, which it shares
+        assert page.locator("#contact").count() == 0, "no outreach forms for a charity"
+        _accessible(page, "a person, as a charity sees them")
+
+        page.goto(f"{base}/people/{stranger}")
+        assert page.locator("h1").inner_text() == "Not found"
+        page.goto(f"{base}/outreach/people/{worked_with}")
+        assert page.locator("h1").inner_text() == "Not for you"
+        page.goto(f"{base}/board")
+        brick_sees = sorted(page.locator(f"#{night}-TC-MARKET").inner_text() for night in ("tonight", "last-night"))
+        assert brick_sees == ["0", "<5"], brick_sees
+        # The month's flow is worked out in the background; the page asks again until it shows.
+        page.wait_for_selector("#flow", timeout=15_000)
+        assert page.locator("#bfz-active").inner_text() == "<5"
+        _accessible(page, "the board with the month's flow")
+
+        sign_in(page, system.council_key, "/board")
+        council_sees = sorted(page.locator(f"#{night}-TC-MARKET").inner_text() for night in ("tonight", "last-night"))
+        assert council_sees == ["0", "2"], council_sees
+        assert page.locator("#bfz-active").inner_text() == "2"
+        seen = page.locator("#flow tbody tr").first.inner_text()
+        assert seen.startswith("Seen sleeping rough") and "2" in seen, seen
+
+        sign_in(page, system.outreach_key, "/outreach")
+        lately = page.locator("#lately tbody tr")
+        assert lately.count() == 2, lately.all_inner_texts()
+        assert {"Dave", "Davey"} == {page.locator(f"#lately a[href='/outreach/people/{p}']").inner_text()
+                                     for p in (worked_with, stranger)}
+        _accessible(page, "outreach with people seen lately")
+        browser.close()
