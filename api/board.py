@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from api.beds import availability, tonight
-from api.reports import overdue_reports
+from api.reports import count_overdue
 from api.statistics import load_facts
 from deploy.settings import Settings
 from journey.nights import night_of, night_starts
@@ -61,7 +61,7 @@ def figures(engine: Engine, settings: Settings, now: datetime, viewer: Organisat
         "beds": [{"provider": p.name, "free": p.free, "allocated": sum(b.allocated for b in p.beds),
                   "checked_in": sum(b.checked_in for b in p.beds), "waiting": p.waitlisted} for p in beds.providers],
         "reports": {"open": sum(1 for r in reports if r.outcome is None),
-                    "overdue": len(overdue_reports(engine, now=now)), "attempted": len(waits),
+                    "overdue": count_overdue(engine, now=now), "attempted": len(waits),
                     "hours_to_first_attempt_median": round(statistics.median(waits), 1) if waits else None},
     }
     return {"night": night, "last_night": last_night, **safe_statistics(shown, viewer)}

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from journey.reports import is_overdue
 from schemas.read_model import sighting_reports
@@ -38,15 +38,23 @@ def report_status(row: Any, *, now: datetime) -> ReportStatus:
     )
 
 
-def overdue_reports(engine: Engine, *, now: datetime) -> list[ReportStatus]:
+def _overdue(now: datetime) -> tuple[Any, ...]:
+    # journey.reports.is_overdue for a report nobody has attempted or closed: its time passed.
     table = sighting_reports.c
+    return table.first_attempt_at.is_(None), table.outcome_at.is_(None), table.due_by < now
+
+
+def overdue_reports(engine: Engine, *, now: datetime) -> list[ReportStatus]:
     with engine.connect() as connection:
         rows = connection.execute(
-            select(sighting_reports)
-            .where(table.first_attempt_at.is_(None), table.outcome_at.is_(None), table.due_by < now)
-            .order_by(table.due_by)
-        ).all()
+            select(sighting_reports).where(*_overdue(now)).order_by(sighting_reports.c.due_by)).all()
     return [report_status(row, now=now) for row in rows]
+
+
+def count_overdue(engine: Engine, *, now: datetime) -> int:
+    """How many reports are overdue (the board's figure: counted by the database)."""
+    with engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(sighting_reports).where(*_overdue(now))).scalar_one()
 
 
 def open_reports(engine: Engine, *, team: str, now: datetime, limit: int = 100) -> list[ReportStatus]:
