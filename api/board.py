@@ -127,7 +127,7 @@ class FlowKeeper:
                 self.working = False
 
 
-def chart_bars(weeks: list[dict[str, Any]], width: int = 640, height: int = 200) -> dict[str, Any]:
+def chart_bars(weeks: list[dict[str, Any]], width: int = 480, height: int = 220) -> dict[str, Any]:
     """The weekly inflow and outflow as bar geometry for the board's SVG. A suppressed count
     ("<5") is drawn as a stub with its label, never as a guessed height."""
     def number(value: Any) -> float:

@@ -139,8 +139,10 @@ def _show_where_to_look(api: str, keys: dict[str, str], people: list[str]) -> No
   API docs:        {api}/docs
   Outreach key:    {keys['outreach']}
   Council key:     {keys['council']}
+  Charity key:     {keys['brick']} (The Brick)
   Pages:           {api}/report (the public's form); sign in at {api}/sign-in with a key above for
-                   {api}/board (council), {api}/outreach (outreach), {api}/beds (council)
+                   {api}/board (council), {api}/outreach (outreach), {api}/beds (council, The Brick),
+                   {api}/people (The Brick: only the people it works with, as the policy allows)
   A journey:       curl -s -H 'X-API-Key: {keys['outreach']}' {api}/v1/people/{people[0]}/journey
   Beds tonight:    curl -s -H 'X-API-Key: {keys['outreach']}' {api}/v1/beds/availability
   Statistics:      curl -s -H 'X-API-Key: {keys['council']}' '{api}/v1/statistics?start={start}&end={end}'

@@ -180,7 +180,7 @@ def board_page(request: Request, engine: EngineDep, settings: SettingsDep) -> Re
     principal, _csrf = member
     if principal.role not in BOARD:
         return _refused(request, "The board is for partner organisations that work with people.")
-    return page(request, "board.html", title="Town centre tonight", service=SERVICE, home="/board",
+    return page(request, "board.html", title="Town centre tonight", service=SERVICE, home="/board", wide=True,
                 **_board_figures(request, engine, settings, principal))
 
 
@@ -219,6 +219,7 @@ async def board_live(request: Request, engine: EngineDep) -> Response:
 
 OUTREACH_PAGES = frozenset({Role.OUTREACH})
 SEEN_LATELY_NIGHTS = 7  # tonight and the six nights before: a week of walks
+SEEN_LATELY_SHOWN = 25  # a phone's screenful or two; search finds the rest
 SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "outreach-sw.js"
 
 
@@ -244,7 +245,7 @@ def outreach_page(request: Request, engine: EngineDep, settings: SettingsDep, na
     found = search_people(engine, principal, search, now) if searched else []
     since = night_starts(beds.tonight(now, settings) - timedelta(days=SEEN_LATELY_NIGHTS - 1), settings.zone)
     lately = [{**p, "when": f"{p['seen_at'].astimezone(settings.zone):%H:%M %-d %b}"}
-              for p in seen_lately(engine, principal, settings.routing, since, now)]
+              for p in seen_lately(engine, principal, settings.routing, since, now, limit=SEEN_LATELY_SHOWN)]
     return page(request, "outreach.html", title="Outreach", service=SERVICE, home="/outreach", csrf=csrf,
                 organisation=principal.organisation, reports=reports, search=search, searched=searched, found=found,
                 lately=lately, lately_nights=SEEN_LATELY_NIGHTS,

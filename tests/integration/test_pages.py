@@ -407,7 +407,7 @@ def test_a_charity_member_sees_only_what_the_policy_allows(site: tuple[System, s
         assert seen.startswith("Seen sleeping rough") and "2" in seen, seen
 
         sign_in(page, system.outreach_key, "/outreach")
-        lately = page.locator("#lately tbody tr")
+        lately = page.locator("#lately li")
         assert lately.count() == 2, lately.all_inner_texts()
         assert {"Dave", "Davey"} == {page.locator(f"#lately a[href='/outreach/people/{p}']").inner_text()
                                      for p in (worked_with, stranger)}
