@@ -76,18 +76,41 @@ def check_json(body: bytes) -> None:
         raise Refused(400, "Not JSON", f"the body is not a JSON document ({error.args[0].split(':')[0]})") from None
 
 
-class Guard:
-    """ASGI middleware in front of the API's /v1 routes (health and the docs pass untouched)."""
+class KeyAllowance:
+    """Each key's requests in a moving window, counted in the API process's memory: /v1 (the
+    Guard) and Open311's posts spend the same allowance, so a key cannot go round its limit."""
 
-    def __init__(self, app: ASGIApp, *, engine: Callable[[], Engine], max_body: int, per_second: float,
-                 burst: int) -> None:
-        self.app = app
-        self.engine = engine
-        self.max_body = max_body
+    def __init__(self, per_second: float, burst: int) -> None:
         self.limiter = MovingWindowRateLimiter(MemoryStorage()) if per_second > 0 else None
         # A moving window of `burst` requests over burst/per_second seconds: a steady rate of
         # per_second, with bursts up to `burst`.
         self.limit = RateLimitItemPerSecond(burst, max(1, round(burst / per_second))) if per_second > 0 else None
+
+    def seconds_to_wait(self, key_id: str) -> int:
+        """0 if this key may make a request now (it is counted), else how long until it may."""
+        if self.limiter is None or self.limit is None or self.limiter.hit(self.limit, key_id):
+            return 0
+        reset, _remaining = self.limiter.get_window_stats(self.limit, key_id)
+        return max(1, int(reset - datetime.now(UTC).timestamp()) + 1)
+
+    def said(self, wait: int) -> str:
+        assert self.limit is not None
+        return f"this key's limit is {self.limit.amount} requests per {self.limit.multiples} s; retry after {wait} s"
+
+    def close(self) -> None:
+        """Stop the storage's expiry timer (not a daemon thread: it would keep a process alive)."""
+        if self.limiter is not None:
+            self.limiter.storage.timer.cancel()
+
+
+class Guard:
+    """ASGI middleware in front of the API's /v1 routes (health and the docs pass untouched)."""
+
+    def __init__(self, app: ASGIApp, *, engine: Callable[[], Engine], max_body: int, allowance: KeyAllowance) -> None:
+        self.app = app
+        self.engine = engine
+        self.max_body = max_body
+        self.allowance = allowance
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
@@ -110,11 +133,8 @@ class Guard:
         if principal is None:
             raise Refused(401, "Unauthorized", "the API key is unknown, expired or revoked")
         scope.setdefault("state", {})["principal"] = principal
-        if self.limiter is not None and self.limit is not None and not self.limiter.hit(self.limit, principal.key_id):
-            reset, _remaining = self.limiter.get_window_stats(self.limit, principal.key_id)
-            wait = max(1, int(reset - datetime.now(UTC).timestamp()) + 1)
-            raise Refused(429, "Too many requests", f"this key's limit is {self.limit.amount} requests per "
-                          f"{self.limit.multiples} s; retry after {wait} s", **{"Retry-After": str(wait)})
+        if wait := self.allowance.seconds_to_wait(principal.key_id):
+            raise Refused(429, "Too many requests", self.allowance.said(wait), **{"Retry-After": str(wait)})
         if scope["method"] not in ("POST", "PUT", "PATCH"):
             return receive
         kind = headers.get("content-type", "")

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.guard import Guard
+from api.guard import Guard, KeyAllowance
 from api.problems import declare, install
 from api.producer import EventProducer
 from api.public import Allowance
@@ -45,13 +45,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.producer.close()
         app.state.engine.dispose()
         app.state.public_allowance.close()
+        app.state.key_allowance.close()
 
     app = FastAPI(title="Journeys", version="0.1.0", lifespan=lifespan)
     app.state.public_allowance = Allowance(settings.public_reports_per_hour)
+    app.state.key_allowance = KeyAllowance(settings.rate_limit_per_second, settings.rate_limit_burst)
 
     install(app)
     app.add_middleware(Guard, engine=lambda: app.state.engine, max_body=settings.max_payload_bytes,
-                       per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
+                       allowance=app.state.key_allowance)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

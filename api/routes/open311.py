@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -40,14 +41,51 @@ def services() -> list[dict[str, Any]]:
     return [SERVICE]
 
 
+class _Unreadable(Exception):
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status, self.description = status, description
+
+
+async def _form(request: Request, limit: int) -> dict[str, str]:
+    """The request's form fields: form-encoded only (GeoReport v2's posts are), read as it streams
+    and stopped at the same size limit as /v1's bodies, each field given at most once."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise _Unreadable(415, "the body must be application/x-www-form-urlencoded")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _Unreadable(413, f"the body is over the limit of {limit} bytes")
+    try:
+        pairs = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body), max_num_fields=50)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise _Unreadable(400, f"the body is not a form: {error}") from None
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name in form:
+            raise _Unreadable(400, f"{name} is given twice")
+        form[name] = value
+    return form
+
+
 @router.post("/requests.json")
 async def post_request(request: Request, engine: EngineDep, producer: ProducerDep,
                        settings: SettingsDep) -> JSONResponse:
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    try:
+        form = await _form(request, settings.max_payload_bytes)
+    except _Unreadable as unreadable:
+        return _refused(unreadable.status, unreadable.description)
     now = datetime.now(UTC)
     principal = authenticate(engine, form.get("api_key", ""), now)
     if principal is None:
         return _refused(403, "api_key is missing, unknown, expired or revoked")
+    allowance = request.app.state.key_allowance
+    if wait := allowance.seconds_to_wait(principal.key_id):
+        refused = _refused(429, allowance.said(wait))
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     if principal.role not in REPORTING:
         return _refused(403, f"the role {principal.role.value} may not report")
     if form.get("service_code") != SERVICE_CODE:

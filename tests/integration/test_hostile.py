@@ -133,3 +133,32 @@ def test_one_keys_runaway_script_is_limited_and_told_when_to_come_back(make_sett
         assert limited.call("GET", "/v1/beds/providers", limited.outreach_key).status_code == 200
     finally:
         limited.close()
+
+
+def test_open311_posts_spend_the_same_allowance_as_the_keys_v1_calls(make_settings) -> None:  # noqa: ANN001
+    limited = System(make_settings(rate_limit_per_second=5, rate_limit_burst=10))
+    try:
+        post = {"service_code": "rough-sleeping", "api_key": limited.frontline_key, "lat": "53.5451",
+                "long": "-2.6325", "description": "Man, green coat"}
+        statuses = [limited.call("GET", "/v1/beds/providers", limited.frontline_key).status_code for _ in range(10)]
+        assert statuses == [200] * 10
+        refused = limited.client.post("/open311/v2/requests.json", data=post)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()[0]["code"] == 429 and "limit is 10 requests" in refused.json()[0]["description"]
+        assert int(refused.headers["Retry-After"]) >= 1
+        # Another key still reports.
+        other = limited.client.post("/open311/v2/requests.json", data={**post, "api_key": limited.outreach_key})
+        assert other.status_code == 201, other.text
+    finally:
+        limited.close()
+
+
+def test_open311_reads_a_bounded_form_and_nothing_else(system: System) -> None:
+    post = {"service_code": "rough-sleeping", "api_key": system.frontline_key, "lat": "53.5451", "long": "-2.6325"}
+    as_json = system.client.post("/open311/v2/requests.json", json=post)
+    assert as_json.status_code == 415 and "x-www-form-urlencoded" in as_json.json()[0]["description"]
+    huge = system.client.post("/open311/v2/requests.json", data={**post, "description": "x" * 2_000_000})
+    assert huge.status_code == 413 and huge.json()[0]["code"] == 413
+    twice = system.client.post("/open311/v2/requests.json", content="service_code=rough-sleeping&lat=1&lat=2",
+                               headers={"content-type": "application/x-www-form-urlencoded"})
+    assert twice.status_code == 400 and "lat is given twice" in twice.json()[0]["description"]
