@@ -43,11 +43,17 @@ class Allowance:
             self.limiter.storage.timer.cancel()
 
     def minutes_to_wait(self, address: str, now: float) -> int:
-        """0 if a report from `address` may go now (it is counted), else how long until it may."""
-        if self.limiter is None or self.limiter.hit(self.limit, address):
+        """0 if a report from `address` may go now, else how long until it may. Nothing is
+        counted here: only a report Kafka accepted uses the allowance (`count`), so a report
+        refused for a broker's failure, or the same form sent twice, costs the sender nothing."""
+        if self.limiter is None or self.limiter.test(self.limit, address):
             return 0
         reset, _remaining = self.limiter.get_window_stats(self.limit, address)
         return max(1, math.ceil((reset - now) / 60))
+
+    def count(self, address: str) -> None:
+        if self.limiter is not None:
+            self.limiter.hit(self.limit, address)
 
 
 def _number(text: str | None) -> float | None:

@@ -88,7 +88,8 @@ async def send_report(request: Request, engine: EngineDep, producer: ProducerDep
     if submission is None:
         return _form(request, settings, 422, fields, found)
     allowance: Allowance = request.app.state.public_allowance
-    wait = allowance.minutes_to_wait(request.client.host if request.client else "", time.time())
+    address = request.client.host if request.client else ""
+    wait = allowance.minutes_to_wait(address, time.time())
     if wait:
         answer = _form(request, settings, 429, fields, {}, notice=(
             f"This connection has sent {allowance.limit.amount} reports in the last hour, so this one was not "
@@ -104,6 +105,8 @@ async def send_report(request: Request, engine: EngineDep, producer: ProducerDep
     except (IdempotencyConflict, NotAccepted):
         return _form(request, settings, 503, fields,
                      {"occurred_at": "Sorry, the report could not be sent just now: try again in a minute"})
+    if not accepted.duplicate:
+        allowance.count(address)
     return page(request, "report_sent.html", title="Report sent", reference=str(accepted.event_id))
 
 
