@@ -9,6 +9,9 @@
    has committed all N timeline entries (intake -> identify -> person-events -> follow -> SQL).
 3. Latency: submissions through the HTTP API at a steady rate; each one's latency runs from
    just before its POST until a poller sees its timeline entry in the read model.
+4. The highest steady rate: the latency run again for --ramp-seconds at doubling rates from
+   twice --rate, until the p99 reaches 1 s or the senders cannot keep the rate; the last rate
+   that kept both is printed (--ramp-seconds 0 skips it).
 """
 
 from __future__ import annotations
@@ -191,12 +194,36 @@ def latency(settings: Settings, engine, rate: float,  # noqa: ANN001
     return [visible[event_id] - sent for event_id, sent in submitted.items()], answered, achieved
 
 
+def highest_steady_rate(settings: Settings, engine, start: float, seconds: float,  # noqa: ANN001
+                        p99_at_start: float) -> None:
+    """Double the rate until the p99 reaches 1 s or the senders fall 10 % short of the rate."""
+    best = start if p99_at_start < 1.0 else None
+    rate = start * 2
+    tried = []
+    while True:
+        try:
+            latencies, _answered, achieved = latency(settings, engine, rate, seconds)
+        except RuntimeError as error:  # some were not visible a minute after the last was sent
+            tried.append(f"{rate:,.0f}/s: {error}")
+            break
+        p99 = percentile(latencies, 99)
+        short = " (the API's answers did not keep up: that is the limit)" if achieved < rate * 0.9 else ""
+        tried.append(f"{rate:,.0f}/s: sent at {achieved:,.0f}/s, p99 {p99 * 1000:,.0f} ms{short}")
+        if p99 >= 1.0 or achieved < rate * 0.9:
+            break
+        best, rate = rate, rate * 2
+    said = f"{best:,.0f}/s" if best else f"below {start:,.0f}/s"
+    print(f"highest steady rate with p99 under 1 s: {said}  ({'; '.join(tried)})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=200.0, help="submissions per second in the latency run")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the latency run")
     parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the partitions")
+    parser.add_argument("--ramp-seconds", type=float, default=8.0,
+                        help="length of each run looking for the highest rate whose p99 stays under 1 s")
     args = parser.parse_args()
 
     overrides = {"api_port": free_port()}
@@ -241,6 +268,8 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
               f"({len(latencies):,} submissions), "
               f"submission to visible: p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms  (target p99 <= 250 ms); "
               f"of which the API's answer: p50 {a50:.0f} ms, p99 {a99:.0f} ms")
+        if args.ramp_seconds > 0:
+            highest_steady_rate(settings, engine, args.rate, args.ramp_seconds, p99 / 1000)
     finally:
         for part in parts:
             part.stop()
