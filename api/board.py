@@ -3,10 +3,13 @@ through the policy's small-number rule for the viewer's kind of organisation."""
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import statistics
 import threading
 import time
 from collections import defaultdict
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,9 +23,10 @@ from deploy.settings import Settings
 from journey.nights import night_of, night_starts
 from journey.policy import safe_statistics
 from journey.statistics import built_for_zero, chain
-from schemas.read_model import sighting_reports, timeline_entries
+from schemas.read_model import connect, sighting_reports, timeline_entries
 from schemas.sharing import OrganisationType
 
+log = logging.getLogger("journeys.board")
 WEEK = 7
 
 
@@ -95,36 +99,57 @@ def month_flow(engine: Engine, settings: Settings, now: datetime) -> dict[str, A
     }
 
 
+def _month_flow_apart(database_url: str, settings: Settings, now: datetime) -> dict[str, Any]:
+    """month_flow in a process of its own, with its own connection."""
+    engine = connect(database_url)
+    try:
+        return month_flow(engine, settings, now)
+    finally:
+        engine.dispose()
+
+
 @dataclass
 class FlowKeeper:
-    """The month's flow, worked out in the background and kept in the API process: it reads the
-    whole timeline (seconds at 100,000 events), so no page waits for it. A board asking for
-    figures older than `fresh_for` seconds starts one new working-out and is given the last."""
+    """The month's flow, worked out apart and kept in the API process. It reads the whole
+    timeline (10 s of CPU at 100,000 events), so no page waits for it, and it runs in a process
+    of its own: in a thread it would hold the API's one Python lock for those seconds, and every
+    submission would wait. A board asking for figures older than `fresh_for` seconds starts one
+    new working-out and is given the last (monthly and weekly figures: minutes old is fresh)."""
 
-    fresh_for: float = 60.0
+    fresh_for: float = 300.0
     figures: dict[str, Any] | None = None
     worked_out_at: float = float("-inf")
     working: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    apart: ProcessPoolExecutor | None = None
 
     def latest(self, engine: Engine, settings: Settings, now: datetime) -> dict[str, Any] | None:
         with self.lock:
             start = not self.working and time.monotonic() - self.worked_out_at > self.fresh_for
             if start:
                 self.working = True
-        if start:
-            threading.Thread(target=self._work_out, args=(engine, settings, now), name="board-flow",
-                             daemon=True).start()
-        return self.figures
+                if self.apart is None:
+                    # A fresh interpreter: forking the API would copy its threads' locks mid-use.
+                    self.apart = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            figures, apart = self.figures, self.apart
+        if start and apart is not None:
+            # Outside the lock: a callback on a future already done runs at once, in this thread.
+            apart.submit(_month_flow_apart, settings.resolved_database_url, settings, now).add_done_callback(
+                self._worked_out)
+        return figures
 
-    def _work_out(self, engine: Engine, settings: Settings, now: datetime) -> None:
-        try:
-            figures = month_flow(engine, settings, now)
-            with self.lock:
-                self.figures, self.worked_out_at = figures, time.monotonic()
-        finally:
-            with self.lock:
-                self.working = False
+    def _worked_out(self, future: Future[dict[str, Any]]) -> None:
+        with self.lock:
+            self.working = False
+            if future.cancelled() or future.exception() is not None:
+                log.warning("the board's month's flow could not be worked out: %r",
+                            None if future.cancelled() else type(future.exception()).__name__)
+                return
+            self.figures, self.worked_out_at = future.result(), time.monotonic()
+
+    def close(self) -> None:
+        if self.apart is not None:
+            self.apart.shutdown(wait=False, cancel_futures=True)
 
 
 def chart_bars(weeks: list[dict[str, Any]], width: int = 480, height: int = 220) -> dict[str, Any]:
