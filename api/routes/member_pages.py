@@ -87,6 +87,25 @@ def _member(request: Request, engine: EngineDep) -> tuple[Principal, str] | None
     return sessions.current(engine, request.cookies.get(sessions.COOKIE), datetime.now(UTC))
 
 
+def _page_member(request: Request, engine: EngineDep, roles: frozenset[Role],
+                 refusal: str) -> tuple[Principal, str] | Response:
+    """The signed-in member a page is for, with their session's CSRF token: sent to sign in (and
+    back to this page) if nobody is signed in, refused if their kind of organisation is not
+    among `roles`."""
+    member = _member(request, engine)
+    if member is None:
+        return RedirectResponse(f"/sign-in?next={request.url.path}", status_code=303)
+    if member[0].role not in roles:
+        return _refused(request, refusal)
+    return member
+
+
+def _search(name: str | None, description: str | None, area: str | None) -> Search:
+    """A search from a page's query, each part cut to a sane length."""
+    return Search(name=(name or None) and name[:120], description=(description or None) and description[:200],
+                  area=(area or None) and area[:32])
+
+
 async def _checked(request: Request, csrf: str) -> bool:
     form = await request.form()
     sent = form.get("csrf")
@@ -109,18 +128,18 @@ REFUSED_TITLES = {403: "Not for you", 404: "Not found", 409: "That could not be 
 
 def _refused(request: Request, said: str, status: int = 403) -> HTMLResponse:
     """A member's page or form that could not be served: what went wrong and the way back."""
-    home = "/outreach" if request.url.path.startswith("/outreach") else "/beds"
+    section = "/" + request.url.path.split("/")[1]
+    home = section if section in ("/outreach", "/people", "/board") else "/beds"
     return page(request, "refused.html", status, title=REFUSED_TITLES[status], service=SERVICE, home=home, said=said)
 
 
 @router.get("/beds", response_class=HTMLResponse)
 def beds_page(request: Request, engine: EngineDep, settings: SettingsDep, done: str | None = None) -> Response:
-    member = _member(request, engine)
-    if member is None:
-        return RedirectResponse("/sign-in?next=/beds", status_code=303)
+    member = _page_member(request, engine, PROVIDERS,
+                          "Only members of organisations that run beds (or the council) use this page.")
+    if isinstance(member, Response):
+        return member
     principal, csrf = member
-    if principal.role not in PROVIDERS:
-        return _refused(request, "Only members of organisations that run beds (or the council) use this page.")
     caller = beds.Caller(principal=principal, now=datetime.now(UTC))
     night = beds.tonight(caller.now, settings)
     shown: list[dict[str, Any]] = []
@@ -156,6 +175,7 @@ async def bed_action(request_id: UUID, action: str, request: Request, engine: En
 
 
 BOARD = frozenset(MAY_READ_PEOPLE)
+PEOPLE_PAGES = frozenset(MAY_READ_PEOPLE)
 
 
 def _board_figures(request: Request, engine: EngineDep, settings: SettingsDep, principal: Principal) -> dict[str, Any]:
@@ -174,12 +194,10 @@ def _board_figures(request: Request, engine: EngineDep, settings: SettingsDep, p
 @router.get("/board", response_class=HTMLResponse)
 def board_page(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
     """The live picture: no personal data; it updates itself as events arrive (/board/live)."""
-    member = _member(request, engine)
-    if member is None:
-        return RedirectResponse("/sign-in?next=/board", status_code=303)
+    member = _page_member(request, engine, BOARD, "The board is for partner organisations that work with people.")
+    if isinstance(member, Response):
+        return member
     principal, _csrf = member
-    if principal.role not in BOARD:
-        return _refused(request, "The board is for partner organisations that work with people.")
     return page(request, "board.html", title="Town centre tonight", service=SERVICE, home="/board", wide=True,
                 **_board_figures(request, engine, settings, principal))
 
@@ -228,19 +246,16 @@ def outreach_page(request: Request, engine: EngineDep, settings: SettingsDep, na
                   description: str | None = None, area: str | None = None, done: str | None = None) -> Response:
     """The outreach worker's phone: the team's open reports, the people seen lately in the team's
     areas, and finding someone."""
-    member = _member(request, engine)
-    if member is None:
-        return RedirectResponse("/sign-in?next=/outreach", status_code=303)
+    member = _page_member(request, engine, OUTREACH_PAGES, "These pages are for outreach teams.")
+    if isinstance(member, Response):
+        return member
     principal, csrf = member
-    if principal.role not in OUTREACH_PAGES:
-        return _refused(request, "These pages are for outreach teams.")
     now = datetime.now(UTC)
     reports = [{"report_id": str(r.report_id), "area_code": r.area_code, "overdue": r.overdue,
                 "due": f"{r.due_by:%H:%M %-d %b}" if r.due_by else "",
                 "attempted": f"{r.first_attempt_at:%H:%M %-d %b}" if r.first_attempt_at else ""}
                for r in open_reports(engine, team=principal.organisation, now=now)]
-    search = Search(name=(name or None) and name[:120], description=(description or None) and description[:200],
-                    area=(area or None) and area[:32])
+    search = _search(name, description, area)
     searched = any((search.name, search.description, search.area))
     found = search_people(engine, principal, search, now) if searched else []
     since = night_starts(beds.tonight(now, settings) - timedelta(days=SEEN_LATELY_NIGHTS - 1), settings.zone)
@@ -258,11 +273,9 @@ def outreach_person(person_id: UUID, request: Request, engine: EngineDep, settin
                     done: str | None = None) -> Response:
     """A person's journey as the policy lets this outreach member see it, with the forms to record
     a contact and ask for a bed (the read is audited)."""
-    member = _member(request, engine)
-    if member is None:
-        return RedirectResponse(f"/sign-in?next=/outreach/people/{person_id}", status_code=303)
-    if member[0].role not in OUTREACH_PAGES:
-        return _refused(request, "These pages are for outreach teams.")
+    member = _page_member(request, engine, OUTREACH_PAGES, "These pages are for outreach teams.")
+    if isinstance(member, Response):
+        return member
     return _person_page(request, engine, settings, member, person_id, "/outreach", OUTREACH_DONE.get(done or ""))
 
 
@@ -271,14 +284,11 @@ def people_page(request: Request, engine: EngineDep, name: str | None = None, de
                 area: str | None = None) -> Response:
     """Finding a person, for members of every organisation that may see people: each found
     person is shown only as far as the policy lets this member see them (and the read audited)."""
-    member = _member(request, engine)
-    if member is None:
-        return RedirectResponse("/sign-in?next=/people", status_code=303)
+    member = _page_member(request, engine, PEOPLE_PAGES, "Your organisation does not see people's journeys.")
+    if isinstance(member, Response):
+        return member
     principal, csrf = member
-    if principal.role not in MAY_READ_PEOPLE:
-        return _refused(request, "Your organisation does not see people's journeys.")
-    search = Search(name=(name or None) and name[:120], description=(description or None) and description[:200],
-                    area=(area or None) and area[:32])
+    search = _search(name, description, area)
     searched = any((search.name, search.description, search.area))
     found = search_people(engine, principal, search, datetime.now(UTC)) if searched else []
     return page(request, "people.html", title="People", service=SERVICE, home="/people", csrf=csrf,
@@ -288,11 +298,9 @@ def people_page(request: Request, engine: EngineDep, name: str | None = None, de
 @router.get("/people/{person_id}", response_class=HTMLResponse)
 def person_page(person_id: UUID, request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
     """A person's journey as the policy lets this member see it (the read is audited)."""
-    member = _member(request, engine)
-    if member is None:
-        return RedirectResponse(f"/sign-in?next=/people/{person_id}", status_code=303)
-    if member[0].role not in MAY_READ_PEOPLE:
-        return _refused(request, "Your organisation does not see people's journeys.")
+    member = _page_member(request, engine, PEOPLE_PAGES, "Your organisation does not see people's journeys.")
+    if isinstance(member, Response):
+        return member
     return _person_page(request, engine, settings, member, person_id, "/people", None)
 
 
