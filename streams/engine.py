@@ -170,6 +170,7 @@ class Engine:
         self.generation = 0
         self.ready = asyncio.Event()
         self.running = False  # between the producer's start and its stop
+        self.stopping = asyncio.Event()  # set as the engine begins to stop
         self.producer: AIOKafkaProducer | None = None
         self.consumer: AIOKafkaConsumer | None = None
 
@@ -186,7 +187,18 @@ class Engine:
             # A stopped producer's send waits for metadata for ever: a timer that fires while the
             # worker stops must fail instead, and its work is done by the next worker.
             raise EngineStopped("the engine is not running")
-        await self._send(Output(topic, key, value) for key, value in messages)
+        # A send already under way when the engine stops would wait for ever too (the audit relay's
+        # did, and held a stopping worker until it was killed 30 s later): it gives way instead.
+        sending = asyncio.ensure_future(self._send(Output(topic, key, value) for key, value in messages))
+        stopping = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait({sending, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not sending.done():
+            sending.cancel()
+            raise EngineStopped("the engine stopped while sending")
+        sending.result()
 
     async def run(self) -> None:
         self.producer = AIOKafkaProducer(
@@ -208,9 +220,11 @@ class Engine:
                 self.consumer.subscribe(list(self.stages), listener=_Rebalance(self))
                 await self._loop()
             finally:
+                self.stopping.set()
                 await self.consumer.stop()
         finally:
             self.running = False
+            self.stopping.set()
             await self.producer.stop()
 
     async def _loop(self) -> None:
