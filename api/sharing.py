@@ -94,10 +94,11 @@ def disclosed_journey(engine: Engine, principal: Principal, person_id: UUID, set
     return shown
 
 
-def search_people(engine: Engine, principal: Principal, search: Search, now: datetime) -> list[dict[str, Any]]:
+def search_people(engine: Engine, principal: Principal, search: Search, now: datetime,
+                  endpoint: str = "GET /v1/people") -> list[dict[str, Any]]:
     """The people matching the search that this reader may see, each as far as they may see it
-    (one audit entry per person shown)."""
-    return _shown_people(engine, principal, found(list(profiles(engine).values()), search), now, "GET /v1/people")
+    (one audit entry per person shown, naming where the search was made)."""
+    return _shown_people(engine, principal, found(list(profiles(engine).values()), search), now, endpoint)
 
 
 def seen_lately(engine: Engine, principal: Principal, routing: Routing, since: datetime, now: datetime,

@@ -257,7 +257,7 @@ def outreach_page(request: Request, engine: EngineDep, settings: SettingsDep, na
                for r in open_reports(engine, team=principal.organisation, now=now)]
     search = _search(name, description, area)
     searched = any((search.name, search.description, search.area))
-    found = search_people(engine, principal, search, now) if searched else []
+    found = search_people(engine, principal, search, now, "GET /outreach") if searched else []
     since = night_starts(beds.tonight(now, settings) - timedelta(days=SEEN_LATELY_NIGHTS - 1), settings.zone)
     lately = [{**p, "when": f"{p['seen_at'].astimezone(settings.zone):%H:%M %-d %b}"}
               for p in seen_lately(engine, principal, settings.routing, since, now, limit=SEEN_LATELY_SHOWN)]
@@ -290,7 +290,7 @@ def people_page(request: Request, engine: EngineDep, name: str | None = None, de
     principal, csrf = member
     search = _search(name, description, area)
     searched = any((search.name, search.description, search.area))
-    found = search_people(engine, principal, search, datetime.now(UTC)) if searched else []
+    found = search_people(engine, principal, search, datetime.now(UTC), "GET /people") if searched else []
     return page(request, "people.html", title="People", service=SERVICE, home="/people", csrf=csrf,
                 organisation=principal.organisation, search=search, searched=searched, found=found)
 

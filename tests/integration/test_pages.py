@@ -389,6 +389,14 @@ def test_a_charity_member_sees_only_what_the_policy_allows(site: tuple[System, s
 
         page.goto(f"{base}/people/{stranger}")
         assert page.locator("h1").inner_text() == "Not found"
+        # Every look is audited, naming the page it was made on; nothing for the stranger.
+        from sqlalchemy import select
+
+        from schemas.read_model import audit_entries
+        with system.engine.connect() as connection:
+            looked = connection.execute(select(audit_entries.c.person_id, audit_entries.c.endpoint)
+                                        .where(audit_entries.c.organisation == "the-brick")).all()
+        assert sorted(looked) == sorted([(worked_with, "GET /people"), (worked_with, "GET /people")]), looked
         page.goto(f"{base}/outreach/people/{worked_with}")
         assert page.locator("h1").inner_text() == "Not for you"
         page.goto(f"{base}/board")
