@@ -85,7 +85,9 @@ def apply(journey: Journey | None, event: Event, zone: tzinfo) -> Outcome:
     changed, summary = _handlers(zone)[type(event)](journey, event)
     changed = sharing.relate(changed, event)
     journey = changed.model_copy(update={"sequence": journey.sequence + 1})
-    entry = TimelineEntry(
+    # Every value comes from the validated event and journey: validating them again cost more
+    # than the handler.
+    entry = TimelineEntry.model_construct(
         event_id=event.id,
         person_id=person_id,
         sequence=journey.sequence,
@@ -108,6 +110,7 @@ class Recorded:
     history: History
     published: tuple[tuple[Outcome, Event], ...]
     redelivered: bool
+    kept: tuple[Recent, ...] = ()  # each published event as the history keeps it, without its personal part
 
 
 def record(history: History | None, event: Event, zone: tzinfo, window: timedelta) -> Recorded:
@@ -115,11 +118,10 @@ def record(history: History | None, event: Event, zone: tzinfo, window: timedelt
     person_id = check_subject(event)
     if history is not None and history.person_id != person_id:
         raise Rejected("event subject does not match the journey it was routed to")
-    if history is not None and event.id in history.settled_id_set:
+    if history is not None and str(event.id) in history.settled_id_set:
         # Applied, published and settled long ago: nothing to do or to send again.
         return Recorded(history, (), redelivered=True)
     recent = history.recent if history else ()
-    settled = history.settled if history else None
     position = history.position_of(event) if history else None
     redelivered = position is not None
     if position is None:
@@ -136,30 +138,29 @@ def record(history: History | None, event: Event, zone: tzinfo, window: timedelt
     if history is not None and not redelivered and position == len(recent) - 1:
         before: Journey | None = history.journey  # the usual case: the newest event so far
     else:
-        before = settled
+        before = history.settled if history else None
         for index in range(position):
             before = apply(before, at(index), zone).journey
     published = []
     journey = before
     for index in range(position, len(recent)):
-        # The arriving event's own update carries it whole (the read model stores its personal
-        # part); later events' updates change only their entries' place and stage.
+        # The arriving event's own outcome carries it whole (the read model stores its personal
+        # part); later events' outcomes change only their entries' place and stage.
         outcome = apply(journey, at(index), zone)
         journey = outcome.journey
         published.append((outcome, at(index)))
+    kept = recent[position:]
     assert journey is not None
     settling = due_to_settle(recent, window)
+    if not settling and history is not None:
+        return Recorded(history.carried_on(journey, recent), tuple(published), redelivered, kept)
+    settled = history.settled if history else None
     settled_ids = history.settled_ids if history else ()
     for index in range(settling):
         settled = apply(settled, at(index), zone).journey
         settled_ids = (*settled_ids, recent[index].id)
-    # Everything in it was validated on the way in: validating it again on every event would
-    # cost more than the fold.
-    changed = History.model_construct(person_id=person_id, journey=journey, settled=settled,
-                                      settled_ids=settled_ids, recent=recent[settling:])
-    if history is not None and not settling:
-        changed.__dict__["settled_id_set"] = history.settled_id_set  # the same ids: no need to rebuild the set
-    return Recorded(changed, tuple(published), redelivered)
+    changed = History(person_id, journey, settled, settled_ids, recent[settling:])
+    return Recorded(changed, tuple(published), redelivered, kept)
 
 
 def fold(events: Iterable[Event], zone: tzinfo, window: timedelta) -> History | None:

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from journey.nights import nights_between
 from schemas.common import Strict
@@ -36,10 +36,8 @@ class Stage(StrEnum):
 HOUSED = frozenset({Stage.EMERGENCY_ACCOMMODATION, Stage.SUPPORTED_ACCOMMODATION, Stage.TENANCY})
 
 
-class OpenReport(BaseModel):
+class OpenReport(Strict):
     """A sighting report about this person that has no outcome yet."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     report_id: UUID
     received_at: datetime
@@ -49,10 +47,8 @@ class OpenReport(BaseModel):
     attempted_at: datetime | None = None
 
 
-class Case(BaseModel):
+class Case(Strict):
     """The case around the person: who holds it and whether it is open."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     key_worker: str | None = None
     key_worker_organisation: str | None = None
@@ -61,12 +57,10 @@ class Case(BaseModel):
     close_reason: str | None = None
 
 
-class Relationship(BaseModel):
+class Relationship(Strict):
     """An organisation works with the person: one of its members recorded a contact, a case
     step, a bed, an accommodation, training or work step, a duty or consent about them, or it
     holds the key worker. It ends when the case closes, and is kept (for the audit)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     organisation: str
     since: datetime
@@ -74,10 +68,8 @@ class Relationship(BaseModel):
     ended_at: datetime | None = None
 
 
-class Consent(BaseModel):
+class Consent(Strict):
     """What the person agreed to share, as the consent.given event recorded it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     consent_id: UUID
     recorded_by: str

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from journey.history import History
 from journey.state import Journey, Stage
 from schemas.events import Event
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # collections.abc has it from Python 3.12
 
 
 class TimelineEntry(BaseModel):
@@ -30,26 +35,36 @@ class TimelineEntry(BaseModel):
 
 class JourneyUpdate(BaseModel):
     """One applied event as published on journey-updates: its timeline entry (with the stage
-    after it) and the event itself. The whole journey is not sent: it is in the read model,
-    written by the same step.
+    after it) and the event, without its personal part (an empty one): subscribers are told what
+    changed, and read what they may see of it from the read model, through the policy. The
+    whole journey is not sent either: it is in the read model, written by the same step.
 
     `refolded`: a late event arrived before this one in event time, so this entry's place and
-    stage changed; the event is sent without its personal part and only the entry changed."""
+    stage changed, and only the entry changed."""
 
     entry: TimelineEntry
     event: Event
     refolded: bool = False
+
+
+def journey_update_json(entry: TimelineEntry, event_json: Buffer, refolded: bool) -> bytes:
+    """A JourneyUpdate's JSON, from its event's JSON as the journey's history keeps it (without
+    the personal part): joined as text, because dumping the event again cost ~15 µs an event."""
+    return b"".join((b'{"entry":', entry.model_dump_json().encode(), b',"event":', event_json,
+                     b',"refolded":true}' if refolded else b',"refolded":false}'))
 
 
 @dataclass(frozen=True, slots=True)
 class Applied:
     """What the journey step hands the read model for one applied event: the journey after it,
-    its timeline entry, the event, and whether it was folded again behind a late one."""
+    its timeline entry, the event, and whether it was folded again behind a late one; and the
+    history kept after it, whose journey's JSON the read model stores (made once for both)."""
 
     journey: Journey
     entry: TimelineEntry
     event: Event
     refolded: bool = False
+    history: History | None = None
 
 
 class DeadLetter(BaseModel):

@@ -179,7 +179,8 @@ def project_into(connection: Connection, updates: Sequence[Applied], now: dateti
             "emergency_bed_nights": len(journey.emergency_bed_nights),
             "provisional": int(journey.provisional),
             "merged_into": str(journey.merged_into) if journey.merged_into else None,
-            "state": journey.model_dump_json(),
+            "state": update.history.journey_json if update.history and update.history.journey is journey
+            else journey.model_dump_json(),
             "updated_at": now,
         }
     # The event id is the key; a newer place (a late event arrived before it) wins, an older

@@ -80,7 +80,7 @@ def test_the_journey_stage_reads_an_update_as_a_subscriber_of_its_json_would() -
 
     import handlers
     from journey.delivery import read_update, update_of
-    from schemas.updates import JourneyUpdate
+    from schemas.updates import JourneyUpdate, journey_update_json
     from tests import events
 
     person, at = uuid.uuid4(), datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
@@ -94,9 +94,13 @@ def test_the_journey_stage_reads_an_update_as_a_subscriber_of_its_json_would() -
     for event in story:
         recorded = handlers.record(history, event, ZoneInfo("Europe/London"), timedelta(days=28))
         history = recorded.history
-        for outcome, source in recorded.published:
+        for (outcome, source), kept in zip(recorded.published, recorded.kept, strict=True):
             refolded = source is not event
-            published = JourneyUpdate.model_construct(entry=outcome.entry, event=source, refolded=refolded)
-            assert update_of(outcome.entry, source, refolded) == read_update(published.model_dump_json().encode())
+            published = journey_update_json(outcome.entry, kept.event, refolded)
+            assert update_of(outcome.entry, source, refolded) == read_update(published)
+            # What is published is a JourneyUpdate, with nothing personal in it.
+            update = JourneyUpdate.model_validate_json(published)
+            assert (update.entry, update.refolded) == (outcome.entry, refolded)
+            assert update.event == source.model_copy(update={"personal": type(source.personal)()})
             seen += 1
     assert seen > len(story)  # the late contact made the outcome's entry publish again

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import handlers
+from journey.history import History
 from journey.nights import night_of
 from journey.state import Journey, Stage
 from schemas.events import (
@@ -187,3 +189,42 @@ def test_counts_equal_a_recount_of_the_events(history: list) -> None:
     assert set(journey.rough_sleeping_nights) == {night_of(c.time, LONDON) for c in contacts if c.data.bedded_down}
     assert journey.first_seen == min(e.time for e in history)
     assert (journey.stage is Stage.ENGAGED) == any(c.data.engaged for c in contacts)
+
+
+def stored_and_read(history: History) -> History:
+    """Through the changelog's form and back, as a worker that takes the partition over reads it."""
+    return History.model_validate_json(history.model_dump_json().encode())
+
+
+def test_a_kept_history_read_back_folds_on_as_the_one_in_memory_would() -> None:
+    window = timedelta(days=7)
+    story = [contact(T0 + timedelta(days=d), bedded_down=d % 4 == 0) for d in range(0, 30, 2)]
+    history = handlers.fold(story, LONDON, window)
+    read = stored_and_read(history)
+    assert read == history and read.settled is not None and read.settled == history.settled
+    assert all(e.personal == ContactPersonal() for e in (r.decoded() for r in read.recent))  # kept without it
+    late, newest = contact(T0 + timedelta(days=27)), contact(T0 + timedelta(days=31))
+    for arriving in (late, newest, story[-1], story[0]):  # late, newest, redelivered, settled long ago
+        assert handlers.record(read, arriving, LONDON, window) == handlers.record(history, arriving, LONDON, window)
+        read = stored_and_read(handlers.record(read, arriving, LONDON, window).history)
+        history = handlers.record(history, arriving, LONDON, window).history
+    assert read == history
+
+
+def test_a_history_kept_by_the_earlier_worker_is_read_with_its_events_as_json_strings() -> None:
+    early, later = contact(T0), contact(T0 + timedelta(days=2))
+    history = handlers.fold([early, later], LONDON, WINDOW)
+    # The form the worker kept before this one: each recent event a JSON string of the event
+    # with an empty personal part, and settled_ids as UUIDs.
+    older = json.dumps({
+        "person_id": str(PERSON), "journey": json.loads(history.journey.model_dump_json()), "settled": None,
+        "settled_ids": [],
+        "recent": [{"id": r.id, "type": r.type, "time": r.time.isoformat(),
+                    "event": e.model_copy(update={"personal": ContactPersonal()}).model_dump_json()}
+                   for r, e in zip(history.recent, (early, later), strict=True)],
+    })
+    read = History.model_validate_json(older)
+    assert read.journey == history.journey and [r.decoded() for r in read.recent] == [
+        e.model_copy(update={"personal": ContactPersonal()}) for e in (early, later)]
+    between = report(at=T0 + timedelta(days=1))
+    assert handlers.record(read, between, LONDON, WINDOW).history.journey == fold([early, between, later])
