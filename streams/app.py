@@ -41,7 +41,6 @@ from deploy.topics import (
     PERSON_EVENTS,
     changelog,
 )
-from journey.delivery import update_of
 from journey.history import History
 from journey.identity import Alias, IdentityGraph, alias_after, both_halves, judge, resolve_person
 from journey.reports import Routing
@@ -57,7 +56,7 @@ from schemas.events import (
     encode_event,
 )
 from schemas.read_model import connect
-from schemas.updates import Applied, JourneyUpdate
+from schemas.updates import Applied, journey_update_json
 from streams.audit import relay_audit
 from streams.beds import bed_stages, release_no_shows
 from streams.delivery import Deliverer, Pushed, push
@@ -114,7 +113,7 @@ def journey_stages(settings: Settings, engine: SQLEngine, wake_deliverer: asynci
                 person_id = alias.merged_into  # merged: later events join the surviving record
             resolved = accepted.model_copy(update={"subject": person_id})
             for person_event in (resolved, *routed(resolved, settings.routing)):
-                batch.send(person_events, str(person_id).encode(), encode_event(person_event))
+                batch.send(person_events, str(person_id).encode(), encode_event(person_event), decoded=person_event)
 
     async def follow(batch: Batch) -> None:
         applied: list[tuple[ConsumerRecord, Applied]] = []
@@ -128,11 +127,11 @@ def journey_stages(settings: Settings, engine: SQLEngine, wake_deliverer: asynci
                 continue
             batch.keep(record.partition, record.key, recorded.history)
             redelivered += recorded.redelivered
-            for outcome, source in recorded.published:
-                done = Applied(outcome.journey, outcome.entry, source, refolded=source is not person_event)
+            for (outcome, source), kept in zip(recorded.published, recorded.kept, strict=True):
+                done = Applied(outcome.journey, outcome.entry, source, refolded=source is not person_event,
+                               history=recorded.history)
                 applied.append((record, done))
-                published = JourneyUpdate.model_construct(entry=done.entry, event=done.event, refolded=done.refolded)
-                batch.send(journey_updates, record.key, published.model_dump_json().encode())
+                batch.send(journey_updates, record.key, journey_update_json(done.entry, kept.event, done.refolded))
         # The read model is written from this very step, once per person per batch, with the
         # deliveries and notices that announce what it stores, in one transaction.
         pushed: list[Pushed] = []
@@ -140,13 +139,15 @@ def journey_stages(settings: Settings, engine: SQLEngine, wake_deliverer: asynci
         def project_and_push(engine: SQLEngine, rows: Sequence[Applied], now: datetime) -> None:
             with engine.begin() as connection:
                 project_into(connection, rows, now)
-                pushed.append(push(connection, [update_of(a.entry, a.event, a.refolded) for a in rows], now))
+                pushed.append(push(connection, rows, now))
 
-        await persist(project_and_push, engine, applied, batch)
-        if any(p.deliveries for p in pushed):
-            wake_deliverer.set()
-        if any(p.notices for p in pushed):
-            wake_notifier.set()
+        def wake() -> None:
+            if any(p.deliveries for p in pushed):
+                wake_deliverer.set()
+            if any(p.notices for p in pushed):
+                wake_notifier.set()
+
+        persist(project_and_push, engine, applied, batch, then=wake)
         if redelivered:
             log.info("follow: %d events had been applied before; their outputs were sent again", redelivered)
 
@@ -171,7 +172,7 @@ def journey_stages(settings: Settings, engine: SQLEngine, wake_deliverer: asynci
                 "status": "refused" if refusal else "accepted", "reason": refusal,
                 "decided_by": decision.source, "decided_at": decision.time,
             }))
-        await persist(record_verdicts, engine, verdicts, batch)
+        persist(record_verdicts, engine, verdicts, batch)
 
     return [
         Stage("identify", settings.topic(INTAKE), identify, changelog(settings, "identify")),

@@ -106,7 +106,7 @@ def bed_stages(settings: Settings, engine: SQLEngine) -> list[Stage]:
             batch.send(updates_topic, key, update.model_dump_json().encode())
 
     async def project_bed_updates(batch: Batch) -> None:
-        await persist(project_beds, engine, list(batch.decoded(read_update, UndecodableEvent)), batch)
+        persist(project_beds, engine, list(batch.decoded(read_update, UndecodableEvent)), batch)
 
     return [
         Stage("claim-nights", requests_topic, claim_nights, changelog(settings, "claim-nights")),

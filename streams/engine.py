@@ -4,11 +4,19 @@ Why not Faust agents: Faust's per-message path costs ~170 µs to read a message,
 send one and far more to set a table value, whatever its settings, and a restarted Faust worker
 was seen to ack messages it had fetched before seeking to its committed offsets (a bed request
 left undecided for ever). Here one consumer (the client Faust itself uses) fetches a batch from
-every input topic, each stage folds its share in memory, and then, in this order:
+every input topic, each stage folds its share in memory (its new states are kept in memory at
+once, where the next batch's steps find them), and then, in this order:
 
-1. every output is sent and acknowledged (acks=all, idempotent producer);
-2. every state change is sent to the stage's compacted changelog, once per key per batch;
-3. the input offsets are committed.
+1. the read model is written, one transaction per stage (streams/wiring.py);
+2. every output is sent and acknowledged (acks=all, idempotent producer), each partition's as one
+   record batch;
+3. every state change is sent to the stage's compacted changelog, once per key per batch;
+4. the input offsets are committed.
+
+While a batch goes through 1-4 the next batch is fetched and decided (the worker's CPU would
+otherwise sit idle for a quarter of the time, waiting on SQLite and Kafka); its own 1-4 begin
+when the batch before has finished, so batches finish in order, never more than one at a time,
+and one that fails stops the worker before anything of a later batch is written.
 
 A crash anywhere in between redelivers the batch, which each stage decides again from its state
 before the batch: the same outputs with the same ids, which downstream keeps once (every step
@@ -24,14 +32,18 @@ faust-streaming is built on, runs the process (streams/app.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord
 from pydantic import BaseModel
 
@@ -39,6 +51,13 @@ from schemas.updates import DeadLetter
 from streams.faults import Faults
 
 log = logging.getLogger("journeys.engine")
+
+
+@lru_cache(maxsize=262_144)
+def _key_hash(key: bytes) -> int:
+    """The default partitioner's hash of a key (murmur2, as Kafka's clients compute it). aiokafka's
+    is pure Python, ~5 µs a key: a person's key is hashed once, not once per output."""
+    return murmur2(key) & 0x7FFFFFFF
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -57,10 +76,19 @@ class Batch:
     stage: Stage
     records: list[ConsumerRecord]
     dead_letter_topic: str
+    # Values this worker sent to a topic one of its own stages reads, with what they decode to
+    # (see `send`); shared by every batch of the engine.
+    handed: Handed = field(default_factory=lambda: Handed(0))
     outputs: list[Output] = field(default_factory=list)
     changed: dict[tuple[int, bytes], bytes | None] = field(default_factory=dict)
     states: dict[tuple[int, bytes], BaseModel | None] = field(default_factory=dict)
     kept: set[tuple[int, bytes]] = field(default_factory=set)
+    writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def write_then(self, write: Callable[[], Awaitable[None]]) -> None:
+        """A read-model write for the engine to make once the step is done, before the batch's
+        outputs are sent (streams/wiring.py): the next batch is decided meanwhile."""
+        self.writes.append(write)
 
     def load(self, partition: int, key: bytes, model: type[M]) -> M | None:
         """A key's state, decoded once per batch (or taken from the stage's decoded cache); after
@@ -97,8 +125,12 @@ class Batch:
             while len(cache) > room:
                 del cache[next(iter(cache))]  # the least lately seen
 
-    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+    def send(self, topic: str, key: bytes | None, value: bytes, decoded: Any = None) -> None:
+        """Send a value after the step. `decoded`: what the value decodes to, for a stage of this
+        worker that reads the topic to take as it is instead of decoding it again."""
         self.outputs.append(Output(topic, key, value))
+        if decoded is not None:
+            self.handed.keep(value, decoded)
 
     def dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         """Keep the whole message with the reason; log where it came from, never what it said."""
@@ -113,13 +145,38 @@ class Batch:
     def decoded(self, decode: Callable[[bytes], Any],
                 undecodable: type[Exception]) -> Iterator[tuple[ConsumerRecord, Any]]:
         """Each record with its decoded value; those that do not decode are dead-lettered."""
+        handed = self.handed.take
         for record in self.records:
-            try:
-                value = decode(record.value)
-            except undecodable as error:
-                self.dead_letter(record, f"undecodable: {error}")
-                continue
+            value = handed(record.value)
+            if value is None:
+                try:
+                    value = decode(record.value)
+                except undecodable as error:
+                    self.dead_letter(record, f"undecodable: {error}")
+                    continue
             yield record, value
+
+
+class Handed:
+    """Values sent by one stage to a topic another stage of the same worker reads, with what they
+    decode to: the reading stage takes the decoded value instead of decoding the same bytes again
+    (decoding an event cost ~25 µs, a tenth of the worker's time per event). Only a value equal
+    byte for byte is taken, so what a stage sees is what decoding would have given. At most
+    `room` are kept, the oldest dropped first: values sent to partitions another worker reads are
+    never taken here."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.values: dict[bytes, Any] = {}
+
+    def keep(self, value: bytes, decoded: Any) -> None:
+        if self.room:
+            self.values[value] = decoded
+            if len(self.values) > self.room:
+                del self.values[next(iter(self.values))]
+
+    def take(self, value: bytes | None) -> Any:
+        return self.values.pop(value, None) if self.values and value is not None else None
 
 
 Step = Callable[[Batch], Awaitable[None]]
@@ -173,6 +230,9 @@ class Engine:
         self.stopping = asyncio.Event()  # set as the engine begins to stop
         self.producer: AIOKafkaProducer | None = None
         self.consumer: AIOKafkaConsumer | None = None
+        self.handed = Handed(room=50_000)
+        # The last decided batch's writes, sends and commit, under way while the next is decided.
+        self.finishing: asyncio.Future[None] | None = None
 
     def stage(self, name: str) -> Stage:
         return next(stage for stage in self.stages.values() if stage.name == name)
@@ -220,6 +280,9 @@ class Engine:
                 self.consumer.subscribe(list(self.stages), listener=_Rebalance(self))
                 await self._loop()
             finally:
+                # A clean stop lets the batch in hand finish; what is not committed is redelivered.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.finished(), self.session_timeout_ms / 1000)
                 self.stopping.set()
                 await self.consumer.stop()
         finally:
@@ -232,6 +295,8 @@ class Engine:
         while True:
             generation = self.generation
             fetched = await self.consumer.getmany(timeout_ms=1000, max_records=self.batch_size)
+            if self.finishing is not None and self.finishing.done():
+                self.finishing.result()  # a batch that failed to finish stops the worker
             if not fetched:
                 continue
             async with self.lock:
@@ -244,18 +309,34 @@ class Engine:
                         if tp in held:
                             self.consumer.seek(tp, records[0].offset)
                     continue
-                await self._process(fetched)
+                batches = await self._decide(fetched)
+                if self.finishing is not None:
+                    await self.finishing  # one batch finishing while the next is decided, never more
+                self.finishing = asyncio.ensure_future(self._finish(fetched, batches))
 
-    async def _process(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        assert self.producer is not None and self.consumer is not None
+    async def _decide(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> list[Batch]:
+        """Run each stage's step on its share of the fetch and keep the states it changed in
+        memory, where the next batch's steps find them."""
         by_stage: dict[str, list[ConsumerRecord]] = defaultdict(list)
         for tp, records in fetched.items():
             by_stage[tp.topic].extend(records)
-        batches = [Batch(self.stages[topic], records, self.dead_letter_topic) for topic, records in by_stage.items()]
-        # Stages are independent within a batch: a step waiting for the database lets the others run.
+        batches = [Batch(self.stages[topic], records, self.dead_letter_topic, self.handed)
+                   for topic, records in by_stage.items()]
         await asyncio.gather(*(batch.stage.step(batch) for batch in batches))
         for batch in batches:
             batch.write_kept()
+        return batches
+
+    async def _finish(self, fetched: dict[TopicPartition, list[ConsumerRecord]], batches: list[Batch]) -> None:
+        """A decided batch's writes, in the order of the module docstring. The loop starts it once
+        the batch before has finished, so batches finish in the order they were decided."""
+        assert self.consumer is not None
+        for batch in batches:
+            # Taken off the batch: a write refers to its batch (to dead-letter refused rows), and
+            # left on it, every batch would live until a full collection of the garbage collector.
+            writes, batch.writes = batch.writes, []
+            for write in writes:
+                await write()
         await self._send(output for batch in batches for output in batch.outputs)
         await self.faults.at("after-outputs")
         await self._send(
@@ -266,11 +347,45 @@ class Engine:
         await self.faults.at("after-state")
         await self.consumer.commit({tp: records[-1].offset + 1 for tp, records in fetched.items()})
 
+    async def finished(self) -> None:
+        """Wait until every decided batch has finished (or failed: the loop stops on that)."""
+        if self.finishing is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.finishing)
+
     async def _send(self, outputs: Iterable[Output]) -> None:
         """Send every output and wait until Kafka has them all; a failure stops the worker (the
-        batch is redelivered to whoever takes over), never skips an output."""
-        assert self.producer is not None
-        pending = [await self.producer.send(o.topic, o.value, key=o.key, partition=o.partition) for o in outputs]
+        batch is redelivered to whoever takes over), never skips an output.
+
+        Outputs are gathered into one record batch per partition (aiokafka's `send_batch`), in
+        order: sending them one at a time cost ~20 µs each, as much as folding an event. Keyed
+        outputs go where aiokafka's and Kafka's default partitioner would put them."""
+        producer = self.producer
+        assert producer is not None
+        pending: list[asyncio.Future[Any]] = []
+        building: dict[tuple[str, int], Any] = {}
+        partitions: dict[str, list[int]] = {}
+        for output in outputs:
+            partition = output.partition
+            if partition is None:
+                if output.topic not in partitions:
+                    partitions[output.topic] = sorted(await producer.partitions_for(output.topic))
+                every = partitions[output.topic]
+                keyed = output.key is not None
+                partition = every[_key_hash(output.key) % len(every)] if keyed else random.choice(every)
+            where = (output.topic, partition)
+            builder = building.get(where)
+            if builder is None:
+                builder = building[where] = producer.create_batch()
+            if builder.append(key=output.key, value=output.value, timestamp=None) is None:
+                pending.append(await producer.send_batch(builder, output.topic, partition=partition))
+                builder = building[where] = producer.create_batch()
+                if builder.append(key=output.key, value=output.value, timestamp=None) is None:
+                    # Larger than a batch: sent alone, after what was queued for its partition.
+                    del building[where]
+                    pending.append(await producer.send(output.topic, output.value, key=output.key, partition=partition))
+        for (topic, partition), builder in building.items():
+            pending.append(await producer.send_batch(builder, topic, partition=partition))
         if pending:
             await asyncio.gather(*pending)
 
@@ -318,9 +433,10 @@ class _Rebalance(ConsumerRebalanceListener):
         self.engine = engine
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        # Wait for the batch in hand to finish and commit: no worker ever writes the state of a
-        # partition it no longer holds.
+        # Wait for the batch in hand to be decided, and every decided one to finish and commit: no
+        # worker ever writes the state of a partition it no longer holds.
         async with self.engine.lock:
+            await self.engine.finished()
             self.engine.generation += 1
             for stage in self.engine.stages.values():
                 stage.cache.clear()

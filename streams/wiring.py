@@ -17,8 +17,22 @@ from streams.engine import Batch
 log = logging.getLogger("journeys.projector")
 
 
-async def persist(write: Callable[[Engine, Sequence[Any], datetime], None], engine: Engine,
-                  items: Sequence[tuple[ConsumerRecord, Any]], batch: Batch) -> None:
+def persist(write: Callable[[Engine, Sequence[Any], datetime], None], engine: Engine,
+            items: Sequence[tuple[ConsumerRecord, Any]], batch: Batch, then: Callable[[], None] | None = None) -> None:
+    """Have the engine write a batch of (record, row) to the read model once the step is done,
+    in a thread, all in one transaction, before the batch's outputs are sent; then call `then`.
+    See `_persist` for what happens when the database fails or refuses."""
+    if items:
+        async def write_them() -> None:
+            await _persist(write, engine, items, batch)
+            if then is not None:
+                then()
+
+        batch.write_then(write_them)
+
+
+async def _persist(write: Callable[[Engine, Sequence[Any], datetime], None], engine: Engine,
+                   items: Sequence[tuple[ConsumerRecord, Any]], batch: Batch) -> None:
     """Write a batch of (record, row) to the read model in a thread, all in one transaction.
 
     A write the database cannot take now (it is down, locked, unreachable) is retried until it
@@ -39,8 +53,8 @@ async def persist(write: Callable[[Engine, Sequence[Any], datetime], None], engi
             batch.dead_letter(record, f"read model refused the row: {refused.kind}")
             return
         half = len(items) // 2
-        await persist(write, engine, items[:half], batch)
-        await persist(write, engine, items[half:], batch)
+        await _persist(write, engine, items[:half], batch)
+        await _persist(write, engine, items[half:], batch)
 
 
 class _Refused(Exception):

@@ -5,12 +5,22 @@ The producer here is a stand-in that never acknowledges: the coordination is wha
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
-from streams.engine import Engine, EngineStopped
+from streams.engine import Engine, EngineStopped, Output
 from streams.faults import Faults
+
+
+class Builder(list):
+    """A record batch being filled: room for two records, to show what a full one does."""
+
+    def append(self, *, key: bytes | None, value: bytes, timestamp: None) -> bool | None:  # type: ignore[override]
+        if len(self) == 2:
+            return None
+        super().append((key, value))
+        return True
 
 
 class NeverAcknowledges:
@@ -18,9 +28,17 @@ class NeverAcknowledges:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes]] = []
+        self.batches: list[tuple[str, int, list[tuple[bytes | None, bytes]]]] = []
 
-    async def send(self, topic: str, value: bytes, **_: Any) -> asyncio.Future[None]:
-        self.sent.append((topic, value))
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {3, 0, 2, 1}
+
+    def create_batch(self) -> Builder:
+        return Builder()
+
+    async def send_batch(self, batch: Builder, topic: str, *, partition: int) -> asyncio.Future[None]:
+        self.sent.extend((topic, value) for _key, value in batch)
+        self.batches.append((topic, partition, list(batch)))
         return asyncio.get_running_loop().create_future()
 
 
@@ -52,3 +70,61 @@ def test_a_send_after_the_engine_stopped_is_refused_at_once() -> None:
         assert stream.producer.sent == []  # type: ignore[attr-defined]
 
     asyncio.run(run())
+
+
+def test_outputs_go_in_order_in_one_batch_per_partition_where_the_default_partitioner_puts_them() -> None:
+    keys = [f"person-{n}".encode() for n in range(40)]
+
+    async def run() -> NeverAcknowledges:
+        stream, producer = engine(), NeverAcknowledges()
+        stream.producer = producer  # type: ignore[assignment]
+        outputs = [Output("updates", key, b"%d" % n) for n, key in enumerate(keys)]
+        sending = asyncio.create_task(stream._send([*outputs, Output("changelog", b"k", b"kept", partition=2)]))
+        await asyncio.sleep(0.05)
+        sending.cancel()
+        return producer
+
+    producer = asyncio.run(run())
+    where = {key: DefaultPartitioner()(key, [0, 1, 2, 3], [0, 1, 2, 3]) for key in keys}
+    for partition in range(4):
+        sent = [key for topic, p, batch in producer.batches if (topic, p) == ("updates", partition)
+                for key, _value in batch]
+        assert sent == [key for key in keys if where[key] == partition]  # in order, all of them, nowhere else
+    assert ("changelog", 2, [(b"k", b"kept")]) in producer.batches  # a partition given is kept
+    assert len(producer.batches) > 5  # full batches were sent and new ones begun
+
+
+def test_an_event_identify_hands_on_is_the_one_its_bytes_decode_to() -> None:
+    """The follow stage takes what identify hands on instead of decoding the bytes: for every
+    family the scenario sends, and the routing of its reports, the two must be equal."""
+    from datetime import UTC, date, datetime
+    from zoneinfo import ZoneInfo
+
+    from deploy.scenario import generate, intake_records
+    from deploy.settings import Settings
+    from journey.identity import resolve_person
+    from schemas.events import decode_event, encode_event
+    from streams.app import routed
+
+    zone = ZoneInfo("Europe/London")
+    story = generate(date(2026, 11, 2), zone, people=60, seed=3)
+    records, _ = intake_records(story, datetime(2026, 11, 2, 12, tzinfo=UTC))
+    families = set()
+    for _key, value in records:
+        accepted = decode_event(value)
+        resolved = accepted.model_copy(update={"subject": resolve_person(accepted.subject, accepted.id)})
+        for handed in (resolved, *routed(resolved, Settings().routing)):
+            assert decode_event(encode_event(handed)) == handed
+            families.add(handed.type.split(".")[0])
+    assert families >= {"report", "contact", "case", "accommodation", "work"}
+
+
+def test_values_handed_on_are_taken_once_and_the_oldest_give_way() -> None:
+    from streams.engine import Handed
+
+    handed = Handed(room=2)
+    for n in range(3):
+        handed.keep(b"v%d" % n, n)
+    assert handed.take(b"v0") is None  # gave way to the newer two
+    assert (handed.take(b"v1"), handed.take(b"v1"), handed.take(b"v2")) == (1, None, 2)
+    assert Handed(room=0).take(b"v") is None
