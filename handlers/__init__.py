@@ -16,7 +16,7 @@ from uuid import UUID
 
 from handlers import contacts, identity, moves, reports, sharing, stays
 from handlers.errors import Rejected
-from journey.history import History, Recent, due_to_settle, place_for
+from journey.history import History, Recent, due_to_settle, place_of
 from journey.identity import provisional_person_id
 from journey.state import Journey, Stage
 from schemas.events import (
@@ -122,10 +122,8 @@ def record(history: History | None, event: Event, zone: tzinfo, window: timedelt
         # Applied, published and settled long ago: nothing to do or to send again.
         return Recorded(history, (), redelivered=True)
     recent = history.recent if history else ()
-    position = history.position_of(event) if history else None
-    redelivered = position is not None
-    if position is None:
-        position = place_for(recent, event)
+    position, redelivered = place_of(recent, event)
+    if not redelivered:
         recent = (*recent[:position], Recent.of(event), *recent[position:])
     # Recent events are decoded only if they must fold again: behind a late event, or settling.
     decoded: dict[int, Event] = {position: event}

@@ -131,13 +131,6 @@ class History:
         changed._settled, changed._settled_json = self._settled, self._settled_json
         return changed
 
-    def position_of(self, event: Event) -> int | None:
-        """Where `event` already is among `recent`, if it is: an event's place is fixed by its
-        order key, which includes its id, so a binary search finds it."""
-        key = order_key(event)
-        place = bisect_right(self.recent, key, key=order_key)
-        return place - 1 if place and self.recent[place - 1].id == key[2] else None
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, History):
             return NotImplemented
@@ -170,9 +163,16 @@ def order_key(event: Event | Recent) -> tuple[datetime, int, str]:
     return (event.time, 0 if event.type == "report.received" else 1, str(event.id))
 
 
-def place_for(recent: tuple[Recent, ...], event: Event) -> int:
-    """Where an event goes among `recent`, by when it happened."""
-    return bisect_right(recent, order_key(event), key=order_key)
+def place_of(recent: tuple[Recent, ...], event: Event) -> tuple[int, bool]:
+    """Where an event goes among `recent`, by when it happened, and whether it is there already
+    (an event's place is fixed by its order key, which includes its id)."""
+    key = order_key(event)
+    if not recent or order_key(recent[-1]) < key:
+        return len(recent), False  # the usual arrival: the newest so far
+    place = bisect_right(recent, key, key=order_key)
+    if place and recent[place - 1].id == key[2]:
+        return place - 1, True
+    return place, False
 
 
 def due_to_settle(recent: tuple[Recent, ...], window: timedelta) -> int:

@@ -129,7 +129,7 @@ class ContactDetails(Strict):
 
     @model_validator(mode="after")
     def _accepted_was_offered(self) -> ContactDetails:
-        extra = set(self.accepted) - set(self.offered)
+        extra = set(self.accepted) - set(self.offered) if self.accepted else ()
         if extra:
             raise ValueError(f"accepted includes what was not offered: {sorted(extra)}")
         return self

@@ -92,6 +92,7 @@ def journey_stages(settings: Settings, engine: SQLEngine, wake_deliverer: asynci
     bed_requests = settings.topic(BED_REQUESTS)
     journey_updates = settings.topic(JOURNEY_UPDATES)
     refold_window = timedelta(days=settings.journey_refold_days)
+    routing, zone = settings.routing, settings.zone  # made once: each is a new object per call
 
     async def identify(batch: Batch) -> None:
         for record, accepted in batch.decoded(decode_event, UndecodableEvent):
@@ -112,7 +113,7 @@ def journey_stages(settings: Settings, engine: SQLEngine, wake_deliverer: asynci
             elif alias is not None and alias.merged_into is not None:
                 person_id = alias.merged_into  # merged: later events join the surviving record
             resolved = accepted.model_copy(update={"subject": person_id})
-            for person_event in (resolved, *routed(resolved, settings.routing)):
+            for person_event in (resolved, *routed(resolved, routing)):
                 batch.send(person_events, str(person_id).encode(), encode_event(person_event), decoded=person_event)
 
     async def follow(batch: Batch) -> None:
@@ -121,7 +122,7 @@ def journey_stages(settings: Settings, engine: SQLEngine, wake_deliverer: asynci
         for record, person_event in batch.decoded(decode_event, UndecodableEvent):
             history = batch.load(record.partition, record.key, History)
             try:
-                recorded = handlers.record(history, person_event, settings.zone, refold_window)
+                recorded = handlers.record(history, person_event, zone, refold_window)
             except handlers.Rejected as rejection:
                 batch.dead_letter(record, f"rejected: {rejection.reason}")
                 continue
