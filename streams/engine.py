@@ -14,9 +14,12 @@ once, where the next batch's steps find them), and then, in this order:
 4. the input offsets are committed.
 
 While a batch goes through 1-4 the next batch is fetched and decided (the worker's CPU would
-otherwise sit idle for a quarter of the time, waiting on SQLite and Kafka); its own 1-4 begin
-when the batch before has finished, so batches finish in order, never more than one at a time,
-and one that fails stops the worker before anything of a later batch is written.
+otherwise sit idle for a quarter of the time, waiting on SQLite and Kafka), and begins its own:
+its read model is written after the batch before's, its outputs are sent at once (the producer
+keeps each partition's order), and its changelog and offsets wait until the batch before has
+finished. So states and offsets are written in the order the batches were decided, never more
+than two batches are finishing, and one that fails stops the worker before a later batch
+commits. A crash with two batches finishing redelivers both, as it would one.
 
 A crash anywhere in between redelivers the batch, which each stage decides again from its state
 before the batch: the same outputs with the same ids, which downstream keeps once (every step
@@ -203,6 +206,15 @@ class Stage:
             yield from list(self.store[partition].items())
 
 
+@dataclass(frozen=True, slots=True)
+class Finishing:
+    """A decided batch on its way: `written` once its read-model writes are made, `done` once it
+    has finished (offsets committed), or failed."""
+
+    written: asyncio.Future[None]
+    done: asyncio.Future[None]
+
+
 class EngineStopped(RuntimeError):
     """A send from outside a batch while the engine is not running."""
 
@@ -232,7 +244,8 @@ class Engine:
         self.consumer: AIOKafkaConsumer | None = None
         self.handed = Handed(room=50_000)
         # The last decided batch's writes, sends and commit, under way while the next is decided.
-        self.finishing: asyncio.Future[None] | None = None
+        self.finishing: Finishing | None = None
+        self.earlier: Finishing | None = None  # the one before it, which may still be finishing too
 
     def stage(self, name: str) -> Stage:
         return next(stage for stage in self.stages.values() if stage.name == name)
@@ -295,8 +308,8 @@ class Engine:
         while True:
             generation = self.generation
             fetched = await self.consumer.getmany(timeout_ms=1000, max_records=self.batch_size)
-            if self.finishing is not None and self.finishing.done():
-                self.finishing.result()  # a batch that failed to finish stops the worker
+            if self.finishing is not None and self.finishing.done.done():
+                self.finishing.done.result()  # a batch that failed to finish stops the worker
             if not fetched:
                 continue
             async with self.lock:
@@ -310,9 +323,9 @@ class Engine:
                             self.consumer.seek(tp, records[0].offset)
                     continue
                 batches = await self._decide(fetched)
-                if self.finishing is not None:
-                    await self.finishing  # one batch finishing while the next is decided, never more
-                self.finishing = asyncio.ensure_future(self._finish(fetched, batches))
+                if self.earlier is not None:
+                    await self.earlier.done  # never more than two batches finishing
+                self.earlier, self.finishing = self.finishing, self._start_finishing(fetched, batches, self.finishing)
 
     async def _decide(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> list[Batch]:
         """Run each stage's step on its share of the fetch and keep the states it changed in
@@ -327,18 +340,36 @@ class Engine:
             batch.write_kept()
         return batches
 
-    async def _finish(self, fetched: dict[TopicPartition, list[ConsumerRecord]], batches: list[Batch]) -> None:
-        """A decided batch's writes, in the order of the module docstring. The loop starts it once
-        the batch before has finished, so batches finish in the order they were decided."""
+    def _start_finishing(self, fetched: dict[TopicPartition, list[ConsumerRecord]], batches: list[Batch],
+                         before: Finishing | None) -> Finishing:
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        return Finishing(written, asyncio.ensure_future(self._finish(fetched, batches, before, written)))
+
+    async def _finish(self, fetched: dict[TopicPartition, list[ConsumerRecord]], batches: list[Batch],
+                      before: Finishing | None, written: asyncio.Future[None]) -> None:
+        """A decided batch's writes, in the order of the module docstring. The read model is
+        written after the batch before's writes, and the outputs are sent at once (the producer
+        keeps each partition's order); the changelog and the offsets wait until the batch before
+        has finished, so they are written in the order the batches were decided, and a batch
+        that failed fails every batch after it."""
         assert self.consumer is not None
-        for batch in batches:
-            # Taken off the batch: a write refers to its batch (to dead-letter refused rows), and
-            # left on it, every batch would live until a full collection of the garbage collector.
-            writes, batch.writes = batch.writes, []
-            for write in writes:
-                await write()
+        try:
+            if before is not None:
+                await before.written
+            for batch in batches:
+                # Taken off the batch: a write refers to its batch (to dead-letter refused rows), and
+                # left on it, every batch would live until a full collection of the garbage collector.
+                writes, batch.writes = batch.writes, []
+                for write in writes:
+                    await write()
+        except BaseException as error:
+            written.set_exception(error if isinstance(error, Exception) else RuntimeError("stopped while writing"))
+            raise
+        written.set_result(None)
         await self._send(output for batch in batches for output in batch.outputs)
         await self.faults.at("after-outputs")
+        if before is not None:
+            await before.done
         await self._send(
             Output(batch.stage.changelog, key, value, partition)
             for batch in batches if batch.stage.changelog
@@ -351,7 +382,7 @@ class Engine:
         """Wait until every decided batch has finished (or failed: the loop stops on that)."""
         if self.finishing is not None:
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.finishing)
+                await asyncio.shield(self.finishing.done)  # which waits for the one before it
 
     async def _send(self, outputs: Iterable[Output]) -> None:
         """Send every output and wait until Kafka has them all; a failure stops the worker (the
