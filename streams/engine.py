@@ -39,7 +39,7 @@ import contextlib
 import logging
 import random
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -126,7 +126,7 @@ class Batch:
                 if state is not None:
                     cache[where] = state
             while len(cache) > room:
-                del cache[next(iter(cache))]  # the least lately seen
+                cache.popitem(last=False)  # the least lately seen
 
     def send(self, topic: str, key: bytes | None, value: bytes, decoded: Any = None) -> None:
         """Send a value after the step. `decoded`: what the value decodes to, for a stage of this
@@ -170,13 +170,15 @@ class Handed:
 
     def __init__(self, room: int) -> None:
         self.room = room
-        self.values: dict[bytes, Any] = {}
+        # Ordered: dropping the oldest of a plain dict scans past every slot already taken out of
+        # it, which was 5% of the worker's time.
+        self.values: OrderedDict[bytes, Any] = OrderedDict()
 
     def keep(self, value: bytes, decoded: Any) -> None:
         if self.room:
             self.values[value] = decoded
             if len(self.values) > self.room:
-                del self.values[next(iter(self.values))]
+                self.values.popitem(last=False)
 
     def take(self, value: bytes | None) -> Any:
         return self.values.pop(value, None) if self.values and value is not None else None
@@ -198,7 +200,7 @@ class Stage:
     keep_decoded: int = 0
     store: dict[int, dict[bytes, bytes]] = field(default_factory=lambda: defaultdict(dict))
     # The decoded states kept; emptied whenever partitions move.
-    cache: dict[tuple[int, bytes], BaseModel] = field(default_factory=dict)
+    cache: OrderedDict[tuple[int, bytes], BaseModel] = field(default_factory=OrderedDict)
 
     def values(self) -> Iterable[tuple[bytes, bytes]]:
         """Every key's state in the partitions this worker holds now."""
