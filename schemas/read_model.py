@@ -372,8 +372,10 @@ bed_command_refusals = Table(
 )
 
 
-def connect(url: str) -> Engine:
-    """An engine for the read model, with its tables created."""
+def connect(url: str, *, page_cache_mib: int | None = None) -> Engine:
+    """An engine for the read model, with its tables created. `page_cache_mib`: SQLite's page
+    cache for each connection, instead of its 2 MiB (the worker's writes insert into indexes of
+    random ids: at 100,000 events 32 MiB took its CPU per event from ~350 µs to ~300 µs)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -392,6 +394,8 @@ def connect(url: str) -> Engine:
                         raise
                     time.sleep(0.05)
             cursor.execute("PRAGMA synchronous=NORMAL")
+            if page_cache_mib:
+                cursor.execute(f"PRAGMA cache_size=-{int(page_cache_mib) * 1024}")
             cursor.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)

@@ -217,7 +217,7 @@ class Worker(mode.Service):
         # 700 allocations and walked the kept histories, a fifth of the worker's CPU.
         gc.set_threshold(*GC_THRESHOLDS)
         # One read-model engine for every stage and timer: connecting migrates, once.
-        self.read_model = connect(settings.resolved_database_url)
+        self.read_model = connect(settings.resolved_database_url, page_cache_mib=32)
         self.deliverer = Deliverer(settings, self.read_model)
         self.notifier = Notifier(settings, self.read_model)
         self.engine = create_engine(settings, self.read_model, self.deliverer, self.notifier)
