@@ -26,7 +26,6 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -59,27 +58,16 @@ def produce(settings: Settings, events: list[tuple[bytes, bytes]]) -> None:
     default partitioner's partition), in record batches built by aiokafka's C code: kafka-python's
     producer took ~140 µs of CPU an event, on the two cores the worker and the broker need."""
     from aiokafka import AIOKafkaProducer
-    from aiokafka.partitioner import DefaultPartitioner
+
+    from streams.engine import Output, send_in_batches
 
     async def send_all() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
                                     max_batch_size=512 * 1024)
         await producer.start()
         try:
-            topic, choose = settings.topic(INTAKE), DefaultPartitioner()
-            every = sorted(await producer.partitions_for(topic))
-            building: dict[int, Any] = {}
-            pending = []
-            for key, value in events:
-                partition = choose(key, every, every)
-                builder = building.setdefault(partition, producer.create_batch())
-                if builder.append(key=key, value=value, timestamp=None) is None:
-                    pending.append(await producer.send_batch(builder, topic, partition=partition))
-                    builder = building[partition] = producer.create_batch()
-                    builder.append(key=key, value=value, timestamp=None)
-            for partition, builder in building.items():
-                pending.append(await producer.send_batch(builder, topic, partition=partition))
-            await asyncio.gather(*pending)
+            topic = settings.topic(INTAKE)
+            await send_in_batches(producer, (Output(topic, key, value) for key, value in events))
         finally:
             await producer.stop()
 

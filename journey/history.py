@@ -33,6 +33,7 @@ from journey.state import Journey
 from schemas.events import Event, decode_event
 
 _NULL = msgspec.Raw(b"null")
+_UNREAD = object()  # a settled journey not decoded yet
 _PERSONAL = frozenset({"personal"})
 
 
@@ -152,9 +153,6 @@ class History:
     def model_dump_json(self) -> str:
         return _encode(_Stored(str(self.person_id), msgspec.Raw(self.journey_json), self.settled_json,
                                self.settled_ids, self.recent)).decode()
-
-
-_UNREAD = object()
 
 
 def order_key(event: Event | Recent) -> tuple[datetime, int, str]:

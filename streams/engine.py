@@ -54,13 +54,6 @@ from schemas.updates import DeadLetter
 from streams.faults import Faults
 
 log = logging.getLogger("journeys.engine")
-
-
-@lru_cache(maxsize=262_144)
-def _key_hash(key: bytes) -> int:
-    """The default partitioner's hash of a key (murmur2, as Kafka's clients compute it). aiokafka's
-    is pure Python, ~5 µs a key: a person's key is hashed once, not once per output."""
-    return murmur2(key) & 0x7FFFFFFF
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -215,6 +208,46 @@ class Finishing:
 
     written: asyncio.Future[None]
     done: asyncio.Future[None]
+
+
+@lru_cache(maxsize=262_144)
+def _key_hash(key: bytes) -> int:
+    """The default partitioner's hash of a key (murmur2, as Kafka's clients compute it). aiokafka's
+    is pure Python, ~5 µs a key: a person's key is hashed once, not once per output."""
+    return murmur2(key) & 0x7FFFFFFF
+
+
+async def send_in_batches(producer: AIOKafkaProducer, outputs: Iterable[Output]) -> None:
+    """Send outputs, in order, and wait until Kafka has them all: gathered into one record batch
+    per partition (aiokafka's `send_batch`; one `send` each cost ~20 µs, as much as folding an
+    event). Keyed outputs go where aiokafka's and Kafka's default partitioner would put them; one
+    larger than a batch goes alone, after what was queued for its partition."""
+    pending: list[asyncio.Future[Any]] = []
+    building: dict[tuple[str, int], Any] = {}
+    partitions: dict[str, list[int]] = {}
+    for output in outputs:
+        partition = output.partition
+        if partition is None:
+            if output.topic not in partitions:
+                partitions[output.topic] = sorted(await producer.partitions_for(output.topic))
+            every = partitions[output.topic]
+            keyed = output.key is not None
+            partition = every[_key_hash(output.key) % len(every)] if keyed else random.choice(every)
+        where = (output.topic, partition)
+        builder = building.get(where)
+        if builder is not None and builder.append(key=output.key, value=output.value, timestamp=None) is not None:
+            continue
+        if builder is not None:  # full: on its way, and a new one begun (never an empty one sent)
+            pending.append(await producer.send_batch(building.pop(where), output.topic, partition=partition))
+        builder = producer.create_batch()
+        if builder.append(key=output.key, value=output.value, timestamp=None) is None:
+            pending.append(await producer.send(output.topic, output.value, key=output.key, partition=partition))
+        else:
+            building[where] = builder
+    for (topic, partition), builder in building.items():
+        pending.append(await producer.send_batch(builder, topic, partition=partition))
+    if pending:
+        await asyncio.gather(*pending)
 
 
 class EngineStopped(RuntimeError):
@@ -390,39 +423,9 @@ class Engine:
 
     async def _send(self, outputs: Iterable[Output]) -> None:
         """Send every output and wait until Kafka has them all; a failure stops the worker (the
-        batch is redelivered to whoever takes over), never skips an output.
-
-        Outputs are gathered into one record batch per partition (aiokafka's `send_batch`), in
-        order: sending them one at a time cost ~20 µs each, as much as folding an event. Keyed
-        outputs go where aiokafka's and Kafka's default partitioner would put them."""
-        producer = self.producer
-        assert producer is not None
-        pending: list[asyncio.Future[Any]] = []
-        building: dict[tuple[str, int], Any] = {}
-        partitions: dict[str, list[int]] = {}
-        for output in outputs:
-            partition = output.partition
-            if partition is None:
-                if output.topic not in partitions:
-                    partitions[output.topic] = sorted(await producer.partitions_for(output.topic))
-                every = partitions[output.topic]
-                keyed = output.key is not None
-                partition = every[_key_hash(output.key) % len(every)] if keyed else random.choice(every)
-            where = (output.topic, partition)
-            builder = building.get(where)
-            if builder is None:
-                builder = building[where] = producer.create_batch()
-            if builder.append(key=output.key, value=output.value, timestamp=None) is None:
-                pending.append(await producer.send_batch(builder, output.topic, partition=partition))
-                builder = building[where] = producer.create_batch()
-                if builder.append(key=output.key, value=output.value, timestamp=None) is None:
-                    # Larger than a batch: sent alone, after what was queued for its partition.
-                    del building[where]
-                    pending.append(await producer.send(output.topic, output.value, key=output.key, partition=partition))
-        for (topic, partition), builder in building.items():
-            pending.append(await producer.send_batch(builder, topic, partition=partition))
-        if pending:
-            await asyncio.gather(*pending)
+        batch is redelivered to whoever takes over), never skips an output."""
+        assert self.producer is not None
+        await send_in_batches(self.producer, outputs)
 
     async def restore(self, assigned: set[TopicPartition]) -> None:
         """Read the changelog partitions of the partitions just given to this worker."""

@@ -14,10 +14,11 @@ from streams.faults import Faults
 
 
 class Builder(list):
-    """A record batch being filled: room for two records, to show what a full one does."""
+    """A record batch being filled: room for two records, to show what a full one does; a value
+    of 100 bytes or more never fits."""
 
     def append(self, *, key: bytes | None, value: bytes, timestamp: None) -> bool | None:  # type: ignore[override]
-        if len(self) == 2:
+        if len(self) == 2 or len(value) >= 100:
             return None
         super().append((key, value))
         return True
@@ -36,7 +37,13 @@ class NeverAcknowledges:
     def create_batch(self) -> Builder:
         return Builder()
 
+    async def send(self, topic: str, value: bytes, *, key: bytes | None, partition: int) -> asyncio.Future[None]:
+        self.sent.append((topic, value))
+        self.batches.append((topic, partition, [(key, value)]))  # a batch of its own
+        return asyncio.get_running_loop().create_future()
+
     async def send_batch(self, batch: Builder, topic: str, *, partition: int) -> asyncio.Future[None]:
+        assert batch, "an empty record batch was sent"
         self.sent.extend((topic, value) for _key, value in batch)
         self.batches.append((topic, partition, list(batch)))
         return asyncio.get_running_loop().create_future()
@@ -79,7 +86,9 @@ def test_outputs_go_in_order_in_one_batch_per_partition_where_the_default_partit
         stream, producer = engine(), NeverAcknowledges()
         stream.producer = producer  # type: ignore[assignment]
         outputs = [Output("updates", key, b"%d" % n) for n, key in enumerate(keys)]
-        sending = asyncio.create_task(stream._send([*outputs, Output("changelog", b"k", b"kept", partition=2)]))
+        big = [Output("changelog", b"k", b"x" * 100, partition=1), Output("changelog", b"k", b"1", partition=1),
+               Output("changelog", b"k", b"y" * 100, partition=1)]  # too big for a batch: first, then after one
+        sending = asyncio.create_task(stream._send([*outputs, Output("changelog", b"k", b"kept", partition=2), *big]))
         await asyncio.sleep(0.05)
         sending.cancel()
         return producer
@@ -91,6 +100,8 @@ def test_outputs_go_in_order_in_one_batch_per_partition_where_the_default_partit
                 for key, _value in batch]
         assert sent == [key for key in keys if where[key] == partition]  # in order, all of them, nowhere else
     assert ("changelog", 2, [(b"k", b"kept")]) in producer.batches  # a partition given is kept
+    assert [batch for topic, p, batch in producer.batches if (topic, p) == ("changelog", 1)] == [
+        [(b"k", b"x" * 100)], [(b"k", b"1")], [(b"k", b"y" * 100)]]  # in order, the big ones alone
     assert len(producer.batches) > 5  # full batches were sent and new ones begun
 
 
