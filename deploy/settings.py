@@ -45,10 +45,11 @@ class Settings(BaseSettings):
 
     app_id: str = Field("journeys", description="Application id: the worker's consumer group is APP_ID.stages.")
     worker_batch_size: int = Field(
-        2_000, description="Most records the worker takes in one batch. Under load, bigger batches share each "
-                           "batch's round trips (SQL commit, acknowledgements, offset commit): 500 gave 1,570 "
-                           "events/s end to end, 2,000 gave 2,255, 5,000 no more. A quiet stream makes small "
-                           "batches whatever this is.",
+        2_000, description="Most records the worker takes in one batch from the topics its own stages feed "
+                           "(person-events, taken first), and as many again from the others. Under load, "
+                           "bigger batches share each batch's round trips (SQL commit, acknowledgements, offset "
+                           "commit): 500 gave 1,570 events/s end to end, 2,000 gave 2,255, 5,000 no more. A "
+                           "quiet stream makes small batches whatever this is.",
     )
     worker_batch_within_s: float = Field(0.01, description="Longest the worker waits for a fetch to fill.")
     worker_producer_linger_s: float = Field(

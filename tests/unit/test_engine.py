@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiokafka import TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from streams.engine import Engine, EngineStopped, Output
@@ -107,27 +108,35 @@ def test_outputs_go_in_order_in_one_batch_per_partition_where_the_default_partit
 
 def test_an_event_identify_hands_on_is_the_one_its_bytes_decode_to() -> None:
     """The follow stage takes what identify hands on instead of decoding the bytes: for every
-    family the scenario sends, and the routing of its reports, the two must be equal."""
+    family the scenario sends, and the routing of its reports, the two must be equal, whether
+    identify sends the bytes it was given (the event named its person) or encodes them anew."""
     from datetime import UTC, date, datetime
+    from uuid import uuid4
     from zoneinfo import ZoneInfo
 
     from deploy.scenario import generate, intake_records
     from deploy.settings import Settings
     from journey.identity import resolve_person
-    from schemas.events import decode_event, encode_event
-    from streams.app import routed
+    from schemas.events import decode_event
+    from streams.app import person_events_of
 
     zone = ZoneInfo("Europe/London")
     story = generate(date(2026, 11, 2), zone, people=60, seed=3)
     records, _ = intake_records(story, datetime(2026, 11, 2, 12, tzinfo=UTC))
-    families = set()
+    families, passed_on, encoded = set(), 0, 0
     for _key, value in records:
         accepted = decode_event(value)
-        resolved = accepted.model_copy(update={"subject": resolve_person(accepted.subject, accepted.id)})
-        for handed in (resolved, *routed(resolved, Settings().routing)):
-            assert decode_event(encode_event(handed)) == handed
-            families.add(handed.type.split(".")[0])
+        # As resolved, and as merged into someone else (a person id the event does not name).
+        for person_id in (resolve_person(accepted.subject, accepted.id), uuid4()):
+            sent = person_events_of(accepted, value, person_id, Settings().routing)
+            for handed, sent_value in sent:
+                assert decode_event(sent_value) == handed
+                assert handed.subject == person_id
+                families.add(handed.type.split(".")[0])
+            passed_on += sent[0][1] is value
+            encoded += sent[0][1] is not value
     assert families >= {"report", "contact", "case", "accommodation", "work"}
+    assert passed_on and encoded  # both ways were taken
 
 
 def test_values_handed_on_are_taken_once_and_the_oldest_give_way() -> None:
@@ -139,3 +148,45 @@ def test_values_handed_on_are_taken_once_and_the_oldest_give_way() -> None:
     assert handed.take(b"v0") is None  # gave way to the newer two
     assert (handed.take(b"v1"), handed.take(b"v1"), handed.take(b"v2")) == (1, None, 2)
     assert Handed(room=0).take(b"v") is None
+
+
+class Prefetched:
+    """A consumer holding prefetched records, handed out as aiokafka does: from the partitions
+    asked for (all, if none), in the order they were fetched, at most `max_records`."""
+
+    def __init__(self, held: dict[TopicPartition, list[int]]) -> None:
+        self.held = held
+        self.asked: list[tuple[tuple[TopicPartition, ...], int]] = []
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.held)
+
+    async def getmany(self, *partitions: TopicPartition, timeout_ms: int,
+                      max_records: int) -> dict[TopicPartition, list[int]]:
+        self.asked.append((partitions, timeout_ms))
+        given: dict[TopicPartition, list[int]] = {}
+        for tp in [tp for tp in self.held if not partitions or tp in partitions]:
+            room = max_records - sum(len(records) for records in given.values())
+            if room and self.held[tp]:
+                given[tp], self.held[tp] = self.held[tp][:room], self.held[tp][room:]
+        return given
+
+
+def test_a_batch_takes_what_the_worker_handed_on_before_more_of_what_feeds_it() -> None:
+    """Identify must not run far ahead of follow (follow would decode what it was handed, once
+    the handed values gave way): the records of topics values were handed to come first, up to a
+    batch, then up to a batch of the rest, in each partition's order."""
+    intake, person_events = TopicPartition("intake", 0), TopicPartition("person-events", 0)
+    run = engine()
+    run.batch_size = 3
+    run.consumer = Prefetched({intake: list(range(100, 110)), person_events: [1, 2]})  # type: ignore[assignment]
+    run.handed.topics.add("person-events")
+
+    fetched = asyncio.run(run._fetch())
+    assert fetched == {person_events: [1, 2], intake: [100, 101, 102]}
+    assert run.consumer.asked[0] == ((person_events,), 0)  # type: ignore[attr-defined]  # without waiting
+    fetched = asyncio.run(run._fetch())
+    assert fetched == {intake: [103, 104, 105]}
+    run.handed.topics.clear()  # nothing handed on: as the consumer gives them
+    run.consumer.held[person_events] = [3, 4]  # type: ignore[attr-defined]
+    assert asyncio.run(run._fetch()) == {intake: [106, 107, 108]}
