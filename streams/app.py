@@ -64,6 +64,7 @@ from streams.engine import Batch, Engine, EngineStopped, Stage
 from streams.faults import Faults
 from streams.projector import project_into, record_verdicts
 from streams.reporters import Notifier
+from streams.store import StateStore
 from streams.wiring import persist
 
 log = logging.getLogger("journeys.follow")
@@ -210,6 +211,8 @@ def create_engine(settings: Settings, read_model: SQLEngine, deliverer: Delivere
         instance_id=settings.worker_instance_id,
         faults=Faults(settings.fault_injection),
         linger_ms=int(settings.worker_producer_linger_s * 1000),
+        states=StateStore(settings.state_dir / "stages", cache_mib=settings.worker_state_cache_mib,
+                          write_buffer_mib=settings.worker_state_write_buffer_mib),
     )
 
 

@@ -26,10 +26,10 @@ before the batch: the same outputs with the same ids, which downstream keeps onc
 is idempotent by event id). A crash after 2 and before 3 finds the state already moved on: the
 steps recognise events they have applied and send their outputs again.
 
-State lives in memory, a dict per partition, and its changelog partition is the input
-partition, so a worker that is given a partition reads that partition's changelog and nothing
-else before it goes on (restoring reads ~200,000 records/s). mode, the service runtime
-faust-streaming is built on, runs the process (streams/app.py).
+State lives in a local RocksDB (streams/store.py), a column family per stage and partition, and
+its changelog partition is the input partition, so a worker that is given a partition reads that
+partition's changelog and nothing else before it goes on (restoring reads ~200,000 records/s).
+mode, the service runtime faust-streaming is built on, runs the process (streams/app.py).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from pydantic import BaseModel
 
 from schemas.updates import DeadLetter
 from streams.faults import Faults
+from streams.store import PartitionState, StateStore
 
 log = logging.getLogger("journeys.engine")
 M = TypeVar("M", bound=BaseModel)
@@ -104,15 +105,14 @@ class Batch:
         self.kept.add((partition, key))
 
     def write_kept(self) -> None:
+        changes: dict[int, dict[bytes, bytes | None]] = defaultdict(dict)
         for where in self.kept:
             state = self.states[where]
-            partition, key = where
-            store = self.stage.store[partition]
-            if state is None:
-                store.pop(key, None)
-            else:
-                store[key] = state.model_dump_json().encode()
-            self.changed[where] = store.get(key)
+            value = None if state is None else state.model_dump_json().encode()
+            changes[where[0]][where[1]] = value
+            self.changed[where] = value
+        for partition, values in changes.items():
+            self.stage.store[partition].write(values)
         cache, room = self.stage.cache, self.stage.keep_decoded
         if room:
             for where, state in self.states.items():
@@ -193,14 +193,17 @@ class Stage:
     # How many keys' decoded states to keep beside their JSON from one batch to the next (worth
     # it where decoding costs more than the step; each costs the garbage collector).
     keep_decoded: int = 0
-    store: dict[int, dict[bytes, bytes]] = field(default_factory=lambda: defaultdict(dict))
+    # The states of the partitions this worker holds (streams/store.py), set by the engine.
+    store: dict[int, PartitionState] = field(default_factory=dict)
     # The decoded states kept; emptied whenever partitions move.
     cache: OrderedDict[tuple[int, bytes], BaseModel] = field(default_factory=OrderedDict)
 
     def values(self) -> Iterable[tuple[bytes, bytes]]:
         """Every key's state in the partitions this worker holds now."""
         for partition in list(self.store):
-            yield from list(self.store[partition].items())
+            # A partition taken away while the caller awaited between two partitions is skipped.
+            if (state := self.store.get(partition)) is not None:
+                yield from list(state.items())
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +264,7 @@ class Engine:
 
     def __init__(self, *, bootstrap: str, group: str, stages: list[Stage], dead_letter_topic: str,
                  batch_size: int, fetch_wait_ms: int, session_timeout_s: float, instance_id: str | None,
-                 faults: Faults, linger_ms: int) -> None:
+                 faults: Faults, linger_ms: int, states: StateStore) -> None:
         self.bootstrap = bootstrap
         self.group = group
         self.stages = {stage.topic: stage for stage in stages}
@@ -272,6 +275,7 @@ class Engine:
         self.instance_id = instance_id
         self.faults = faults
         self.linger_ms = linger_ms
+        self.states = states
         self.lock = asyncio.Lock()
         self.generation = 0
         self.ready = asyncio.Event()
@@ -341,6 +345,9 @@ class Engine:
             self.running = False
             self.stopping.set()
             await self.producer.stop()
+            for stage in self.stages.values():
+                stage.store.clear()
+            self.states.close()
 
     async def _loop(self) -> None:
         assert self.consumer is not None
@@ -453,8 +460,8 @@ class Engine:
         for stage in self.stages.values():
             stage.cache.clear()
         for tp in assigned:
-            if tp.topic in self.stages:
-                self.stages[tp.topic].store[tp.partition] = {}
+            if stage := self.stages.get(tp.topic):
+                stage.store[tp.partition] = self.states.fresh(stage.name, tp.partition)
         if wanted:
             owner = {stage.changelog: stage for stage in self.stages.values() if stage.changelog}
             reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
@@ -467,12 +474,8 @@ class Engine:
                 remaining = {tp for tp in wanted if end[tp] > 0}
                 while remaining:
                     for tp, records in (await reader.getmany(*remaining, timeout_ms=1000)).items():
-                        store = owner[tp.topic].store[tp.partition]
-                        for record in records:
-                            if record.value is None:
-                                store.pop(record.key, None)
-                            else:
-                                store[record.key] = record.value
+                        # The newest record of each key, in one write (None deletes the key).
+                        owner[tp.topic].store[tp.partition].write({record.key: record.value for record in records})
                         count += len(records)
                     # Done when the position reached the end: compaction leaves gaps in the
                     # offsets, so the last record read need not sit just before the end.
@@ -499,6 +502,7 @@ class _Rebalance(ConsumerRebalanceListener):
             for tp in revoked:
                 if stage := self.engine.stages.get(tp.topic):
                     stage.store.pop(tp.partition, None)
+                    self.engine.states.drop(stage.name, tp.partition)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         async with self.engine.lock:

@@ -5,6 +5,7 @@ The producer here is a stand-in that never acknowledges: the coordination is wha
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from aiokafka import TopicPartition
@@ -12,6 +13,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from streams.engine import Engine, EngineStopped, Output
 from streams.faults import Faults
+from streams.store import StateStore
 
 
 class Builder(list):
@@ -50,14 +52,15 @@ class NeverAcknowledges:
         return asyncio.get_running_loop().create_future()
 
 
-def engine() -> Engine:
+def engine(tmp_path: Path) -> Engine:
     return Engine(bootstrap="127.0.0.1:9", group="g", stages=[], dead_letter_topic="dead", batch_size=1,
-                  fetch_wait_ms=1, session_timeout_s=10, instance_id=None, faults=Faults(None), linger_ms=0)
+                  fetch_wait_ms=1, session_timeout_s=10, instance_id=None, faults=Faults(None), linger_ms=0,
+                  states=StateStore(tmp_path, cache_mib=8, write_buffer_mib=8))
 
 
-def test_a_send_under_way_gives_way_when_the_engine_stops() -> None:
+def test_a_send_under_way_gives_way_when_the_engine_stops(tmp_path: Path) -> None:
     async def run() -> None:
-        stream, producer = engine(), NeverAcknowledges()
+        stream, producer = engine(tmp_path), NeverAcknowledges()
         stream.producer, stream.running = producer, True  # type: ignore[assignment]
         sending = asyncio.create_task(stream.send_all("audit", [(b"k", b"v")]))
         await asyncio.sleep(0.05)
@@ -69,9 +72,9 @@ def test_a_send_under_way_gives_way_when_the_engine_stops() -> None:
     asyncio.run(run())
 
 
-def test_a_send_after_the_engine_stopped_is_refused_at_once() -> None:
+def test_a_send_after_the_engine_stopped_is_refused_at_once(tmp_path: Path) -> None:
     async def run() -> None:
-        stream = engine()
+        stream = engine(tmp_path)
         stream.producer = NeverAcknowledges()  # type: ignore[assignment]
         with pytest.raises(EngineStopped):
             await stream.send_all("audit", [(b"k", b"v")])
@@ -80,11 +83,11 @@ def test_a_send_after_the_engine_stopped_is_refused_at_once() -> None:
     asyncio.run(run())
 
 
-def test_outputs_go_in_order_in_one_batch_per_partition_where_the_default_partitioner_puts_them() -> None:
+def test_outputs_go_in_order_in_one_batch_per_partition_where_the_default_partitioner_puts_them(tmp_path: Path) -> None:
     keys = [f"person-{n}".encode() for n in range(40)]
 
     async def run() -> NeverAcknowledges:
-        stream, producer = engine(), NeverAcknowledges()
+        stream, producer = engine(tmp_path), NeverAcknowledges()
         stream.producer = producer  # type: ignore[assignment]
         outputs = [Output("updates", key, b"%d" % n) for n, key in enumerate(keys)]
         big = [Output("changelog", b"k", b"x" * 100, partition=1), Output("changelog", b"k", b"1", partition=1),
@@ -172,12 +175,12 @@ class Prefetched:
         return given
 
 
-def test_a_batch_takes_what_the_worker_handed_on_before_more_of_what_feeds_it() -> None:
+def test_a_batch_takes_what_the_worker_handed_on_before_more_of_what_feeds_it(tmp_path: Path) -> None:
     """Identify must not run far ahead of follow (follow would decode what it was handed, once
     the handed values gave way): the records of topics values were handed to come first, up to a
     batch, then up to a batch of the rest, in each partition's order."""
     intake, person_events = TopicPartition("intake", 0), TopicPartition("person-events", 0)
-    run = engine()
+    run = engine(tmp_path)
     run.batch_size = 3
     run.consumer = Prefetched({intake: list(range(100, 110)), person_events: [1, 2]})  # type: ignore[assignment]
     run.handed.topics.add("person-events")
