@@ -187,6 +187,28 @@ def project(engine: Engine, updates: Sequence[Applied], now: datetime) -> None:
             project_into(connection, updates, now)
 
 
+def _journey_row(update: Applied, now: datetime) -> dict[str, Any]:
+    """The journeys row of a person's newest update (its JSON made once per history, not again)."""
+    journey = update.journey
+    return {
+        "person_id": str(journey.person_id),
+        "sequence": journey.sequence,
+        "stage": journey.stage.value,
+        "first_seen": journey.first_seen,
+        "last_seen": journey.last_seen,
+        "last_area": journey.last_area,
+        "reports": journey.reports,
+        "contacts": journey.contacts,
+        "rough_sleeping_nights": len(journey.rough_sleeping_nights),
+        "emergency_bed_nights": len(journey.emergency_bed_nights),
+        "provisional": int(journey.provisional),
+        "merged_into": str(journey.merged_into) if journey.merged_into else None,
+        "state": update.history.journey_json if update.history and update.history.journey is journey
+        else journey.model_dump_json(),
+        "updated_at": now,
+    }
+
+
 def project_into(connection: Connection, updates: Sequence[Applied], now: datetime) -> None:
     """Store a batch of updates in the caller's transaction. Replaying any of them changes nothing."""
     # Rows are built from attributes, and JSON columns get JSON text from pydantic's serialiser:
@@ -214,26 +236,7 @@ def project_into(connection: Connection, updates: Sequence[Applied], now: dateti
         person = update.journey.person_id
         if person not in newest or newest[person].journey.sequence < update.journey.sequence:
             newest[person] = update
-    latest = [
-        {
-            "person_id": str(journey.person_id),
-            "sequence": journey.sequence,
-            "stage": journey.stage.value,
-            "first_seen": journey.first_seen,
-            "last_seen": journey.last_seen,
-            "last_area": journey.last_area,
-            "reports": journey.reports,
-            "contacts": journey.contacts,
-            "rough_sleeping_nights": len(journey.rough_sleeping_nights),
-            "emergency_bed_nights": len(journey.emergency_bed_nights),
-            "provisional": int(journey.provisional),
-            "merged_into": str(journey.merged_into) if journey.merged_into else None,
-            "state": update.history.journey_json if update.history and update.history.journey is journey
-            else journey.model_dump_json(),
-            "updated_at": now,
-        }
-        for update in newest.values() for journey in (update.journey,)
-    ]
+    latest = [_journey_row(update, now) for update in newest.values()]
     # The event id is the key; a newer place (a late event arrived before it) wins, an older
     # redelivered one changes nothing. The event's data and personal part never change.
     upsert_newer(connection, timeline_entries, ["event_id"], entries, keep=("data", "personal"))

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
+pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc",
+                                reason="mallopt and malloc_trim are glibc's; elsewhere the worker leaves malloc as is")
 
 # In a process of its own, so what this suite allocated does not count: 200,000 values of 600
 # bytes (past Python's small-object allocator, so they come from malloc), every hundredth kept so
