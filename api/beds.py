@@ -14,12 +14,13 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
-from api.intake import IdempotencyConflict, claim, fingerprint, keyed_id, produced
+from api.intake import IdempotencyConflict, claim, fingerprint, produced
 from api.keys import Principal, Role
 from api.producer import EventProducer
 from deploy.settings import Settings
 from deploy.topics import BED_COMMANDS, BED_REQUESTS
 from journey.beds import capacity_of
+from journey.identity import keyed_id
 from journey.nights import night_of
 from schemas.beds import (
     BedCommand,

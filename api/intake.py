@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
@@ -13,12 +13,11 @@ from api.keys import Principal
 from api.producer import EventProducer
 from deploy.settings import Settings
 from deploy.topics import INTAKE
-from journey.identity import resolve_person
+from journey.identity import keyed_id, resolve_person
 from schemas.events import Event, encode_event
 from schemas.read_model import submissions
 from schemas.submissions import Accepted, Submission
 
-IDEMPOTENCY = uuid5(NAMESPACE_URL, "journeys:idempotency-key")
 
 class IdempotencyConflict(ValueError):
     """The key was used before for a different submission."""
@@ -57,7 +56,9 @@ def submit(
     if once is None:
         event_id = uuid4()
     else:
-        event_id = submission.event_id or keyed_id(principal.organisation, once)
+        # The client's id is its own token: the stored id is derived from it and the organisation,
+        # so an id another organisation chose can never name (or overwrite) this organisation's event.
+        event_id = keyed_id(principal.organisation, once)
         earlier_id = claim(engine, principal.organisation, once, event_id, _fingerprint(submission), now)
         if earlier_id is not None:
             return Accepted(event_id=earlier_id, person_id=resolve_person(submission.person_id, earlier_id),
@@ -82,12 +83,6 @@ def _fingerprint(submission: Submission) -> str:
 
 def fingerprint(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
-
-
-def keyed_id(organisation: str, key: str) -> UUID:
-    """The id of what an organisation sends under an idempotency key: the same on every retry,
-    so a copy produced twice (the first ack was lost) is recognised downstream."""
-    return uuid5(IDEMPOTENCY, f"{organisation}\n{key}")
 
 
 def claim(engine: Engine, organisation: str, key: str, event_id: UUID, body_sha256: str,

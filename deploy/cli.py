@@ -104,16 +104,17 @@ def cmd_policy(_args: argparse.Namespace, _settings: Settings) -> int:
 
 def demo_keys(settings: Settings) -> dict[str, str]:
     from api.keys import Role, issue_key
+    from deploy.scenario import ORGANISATIONS
     from schemas.read_model import connect
 
     engine = connect(settings.resolved_database_url)
     now = datetime.now(UTC)
     return {
-        "outreach": issue_key(engine, organisation="town-centre-outreach", role=Role.OUTREACH, now=now),
-        "frontline": issue_key(engine, organisation="council-street-services", role=Role.FRONTLINE, now=now),
-        "brick": issue_key(engine, organisation="the-brick", role=Role.CHARITY, now=now),
+        "outreach": issue_key(engine, organisation=ORGANISATIONS["outreach"], role=Role.OUTREACH, now=now),
+        "frontline": issue_key(engine, organisation=ORGANISATIONS["frontline"], role=Role.FRONTLINE, now=now),
+        "brick": issue_key(engine, organisation=ORGANISATIONS["charity"], role=Role.CHARITY, now=now),
         "shelter": issue_key(engine, organisation="station-shelter-trust", role=Role.CHARITY, now=now),
-        "council": issue_key(engine, organisation="town-council", role=Role.COUNCIL, now=now),
+        "council": issue_key(engine, organisation=ORGANISATIONS["council"], role=Role.COUNCIL, now=now),
     }
 
 

@@ -12,8 +12,8 @@ from uuid import UUID, uuid5
 
 import httpx
 
-from deploy.scenario import generate
-from journey.identity import provisional_person_id
+from deploy.scenario import ORGANISATIONS, generate
+from journey.identity import keyed_id, provisional_person_id
 
 DEMO = UUID("0d6c1b1e-8a4f-5a59-9c63-3f7e1a2b4c5d")
 AREAS = ("TC-MARKET", "TC-STATION", "TC-PARK", "TC-LIBRARY")
@@ -37,7 +37,8 @@ def demo_events(now: datetime, people: int = 12, seed: int = 7) -> list[tuple[st
             "personal": {"person_description": "Sleeping in a doorway with a green sleeping bag",
                          "place": {"description": f"Doorway near {area.split('-')[1].title()}"}},
         }))
-        person = provisional_person_id(report_id)
+        # The person the report describes: its id derives from the platform's id of the report.
+        person = provisional_person_id(keyed_id(ORGANISATIONS["frontline"], str(report_id)))
         for visit in range(rng.randint(1, 4)):
             met = seen + timedelta(days=visit * rng.randint(1, 3), hours=10)
             engaged = visit > 0 or rng.random() < 0.4
@@ -80,7 +81,8 @@ def send_scenario(api_url: str, keys: dict[str, str], zone: tzinfo, people: int 
         def get(path: str) -> int:
             return client.get(path, headers={"X-API-Key": keys["outreach"]}).status_code
 
-        first_report = next(body["event_id"] for path, _, body in scenario.phase(1) if path == "/v1/reports")
+        first_report = next(keyed_id(scenario.organisations[role], body["event_id"])
+                            for path, role, body in scenario.phase(1) if path == "/v1/reports")
         if get(f"/v1/reports/{first_report}") == 200:
             return 0
 

@@ -27,7 +27,7 @@ from uuid import UUID, uuid5
 
 from api.intake import build_event
 from api.keys import Principal, Role
-from journey.identity import provisional_person_id
+from journey.identity import keyed_id, provisional_person_id
 from journey.nights import night_of
 from schemas.submissions import (
     AccommodationSubmission,
@@ -105,13 +105,29 @@ class Scenario:
     submissions: list[tuple[int, str, str, dict[str, Any]]]
     truth: Truth
     people: int
+    organisations: dict[str, str]  # role -> the organisation that sends its submissions
 
     def phase(self, number: int) -> list[tuple[str, str, dict[str, Any]]]:
         return [(path, role, body) for phase, path, role, body in self.submissions if phase == number]
 
 
-def generate(today: date, zone: tzinfo, people: int = 1000, seed: int = 12) -> Scenario:
-    """Twelve weeks ending yesterday (local dates), for `people` people."""
+# The organisation each role's submissions come from (the demo's keys: deploy/cli.py). Event ids
+# are the platform's, derived from the organisation and the client's id, so a later submission
+# naming a report or a new person must know who sent the first.
+ORGANISATIONS = {"frontline": "council-street-services", "outreach": "town-centre-outreach",
+                 "council": "town-council", "charity": "the-brick"}
+
+
+def generate(today: date, zone: tzinfo, people: int = 1000, seed: int = 12,
+             organisations: dict[str, str] | None = None) -> Scenario:
+    """Twelve weeks ending yesterday (local dates), for `people` people, sent by `organisations`
+    (role -> organisation; ORGANISATIONS by default)."""
+    sender = organisations or ORGANISATIONS
+
+    def first_of(role: str, client_id: str) -> str:
+        """The person first described by what `role` sent under `client_id`."""
+        return str(provisional_person_id(keyed_id(sender[role], client_id)))
+
     rng = random.Random(seed)
     start = today - timedelta(days=WEEKS * 7)
     truth = Truth(start=start)
@@ -135,7 +151,8 @@ def generate(today: date, zone: tzinfo, people: int = 1000, seed: int = 12) -> S
         record: str | None = None
         if reported_first:
             report_id = ident(p, "report")
-            record = str(provisional_person_id(UUID(report_id)))
+            record = first_of("frontline", report_id)
+            report = keyed_id(sender["frontline"], report_id)
             seen_at = at(first, 21, rng.randint(0, 59))
             wants = rng.random() < 0.6
             out.append((1, "/v1/reports", "frontline", {
@@ -148,14 +165,14 @@ def generate(today: date, zone: tzinfo, people: int = 1000, seed: int = 12) -> S
             outcome = "found_and_engaged" if found else rng.choice(["not_found", "no_longer_there"])
             truth.reports.append((start + timedelta(days=first), area, outcome))
             attempted = at(first + 1, 6, rng.randint(0, 59))
-            out.append((2, f"/v1/reports/{report_id}/steps", "outreach",
+            out.append((2, f"/v1/reports/{report}/steps", "outreach",
                         {"event_id": ident(p, "attempt"), "what": "attempted", "occurred_at": attempted.isoformat(),
                          "team": TEAM}))
-            out.append((2, f"/v1/reports/{report_id}/steps", "outreach",
+            out.append((2, f"/v1/reports/{report}/steps", "outreach",
                         {"event_id": ident(p, "outcome"), "what": "outcome",
                          "occurred_at": (attempted + timedelta(minutes=20)).isoformat(), "outcome": outcome}))
             if wants:
-                out.append((2, f"/v1/reports/{report_id}/steps", "outreach",
+                out.append((2, f"/v1/reports/{report}/steps", "outreach",
                             {"event_id": ident(p, "told"), "what": "reporter_told",
                              "occurred_at": at(first + 3, 11).isoformat()}))
             if not found:
@@ -174,7 +191,7 @@ def generate(today: date, zone: tzinfo, people: int = 1000, seed: int = 12) -> S
             if duplicate_from is not None and k >= duplicate_from and k % 2 == 1:
                 # Another worker does not recognise them and starts a second record.
                 if duplicate is None:
-                    duplicate = str(provisional_person_id(UUID(event_id)))
+                    duplicate = first_of("outreach", event_id)
                     target = None
                 else:
                     target = duplicate
@@ -184,7 +201,7 @@ def generate(today: date, zone: tzinfo, people: int = 1000, seed: int = 12) -> S
             body = _contact(event_id, target, moment, area, engaged, known_as)
             out.append((1, "/v1/contacts", "outreach", body))
             if record is None:
-                record = str(provisional_person_id(UUID(event_id)))
+                record = first_of("outreach", event_id)
             truth.nights.setdefault(p, set()).add(start + timedelta(days=day))
             if not active:
                 # The early-morning walk's contact belongs to the night before: the same night.
@@ -233,7 +250,7 @@ def generate(today: date, zone: tzinfo, people: int = 1000, seed: int = 12) -> S
         truth.active_at[p] = [(start + timedelta(days=day), now_active) for day, kind, now_active in changes]
     # As a live feed would send them: in the order things happened, phase by phase.
     out.sort(key=lambda s: (s[0], datetime.fromisoformat(s[3].get("occurred_at", "1970-01-01T00:00:00+00:00"))))
-    return Scenario(submissions=out, truth=truth, people=people)
+    return Scenario(submissions=out, truth=truth, people=people, organisations=sender)
 
 
 def _nights(rng: random.Random, story: str, first: int) -> list[int]:
@@ -290,8 +307,10 @@ def intake_records(scenario: Scenario, recorded_at: datetime) -> tuple[list[tupl
     entries = 0
     for path, role, body in scenario.phase(1):
         submission = kinds[path].model_validate(body)
-        principal = Principal(key_id="scenario", member_id="scenario", organisation=f"scenario-{role}", role=Role(role))
-        event = build_event(submission, event_id=submission.event_id, principal=principal, now=recorded_at)
+        organisation = scenario.organisations[role]
+        principal = Principal(key_id="scenario", member_id="scenario", organisation=organisation, role=Role(role))
+        event = build_event(submission, event_id=keyed_id(organisation, str(submission.event_id)),
+                            principal=principal, now=recorded_at)
         subject = event.subject or provisional_person_id(event.id)
         records.append((str(subject).encode(), event.model_dump_json().encode()))
         entries += 2 if path == "/v1/reports" else 1

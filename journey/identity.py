@@ -7,7 +7,7 @@ the same person. Matching provisional people to known ones is a human decision b
 
 from __future__ import annotations
 
-from uuid import UUID, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,6 +15,15 @@ from journey.state import Journey
 from schemas.events import IdentityChanged
 
 PROVISIONAL_PERSON = UUID("6f1d8a3e-2c4b-5e7f-9a0b-1c2d3e4f5a6b")
+CLIENT_TOKEN = uuid5(NAMESPACE_URL, "journeys:idempotency-key")
+
+
+def keyed_id(organisation: str, token: str) -> UUID:
+    """The platform's id of what an organisation sends under its own token (an Idempotency-Key or
+    the client's event id): the same on every retry, so a copy produced twice is recognised
+    downstream, and never the same as another organisation's, whatever id it chooses. A client's
+    id is only its own token, never a key into someone else's records."""
+    return uuid5(CLIENT_TOKEN, f"{organisation}\n{token}")
 
 
 def provisional_person_id(first_event_id: UUID) -> UUID:

@@ -57,7 +57,8 @@ class Submission(Strict, Generic[D, P]):
     """One event as a client submits it: when it happened, what, and the personal part apart."""
 
     event_id: UUID | None = Field(
-        None, description="Client-chosen event id; a retry with the same id produces nothing new"
+        None, description="The client's own id for this submission: a retry with the same id produces nothing "
+        "new. It is this organisation's idempotency token, not the stored event's id (the answer's event_id)"
     )
     person_id: UUID | None = Field(None, description="The person, when the submitter knows them")
     occurred_at: SubmittedTime = Field(description="When it happened, with a timezone")
@@ -178,7 +179,8 @@ class CaseSubmission(StepSubmission[CaseDetails, CasePersonal]):
 class ReportStep(Strict):
     """Outreach went to look for a reported person, found an outcome, or told the reporter."""
 
-    event_id: UUID | None = Field(None, description="Client-chosen event id; a retry produces nothing new")
+    event_id: UUID | None = Field(None, description="The client's own id (its idempotency token); a retry produces "
+                                    "nothing new. The stored event's id is the answer's event_id")
     what: Literal["attempted", "outcome", "reporter_told"]
     occurred_at: SubmittedTime
     team: ShortText | None = None
@@ -213,7 +215,8 @@ class IdentitySubmission(StepSubmission[IdentityDetails, NoPersonal]):
 class IdentityDecision(Strict):
     """Two records and, for a merge or its undo, which one is kept."""
 
-    event_id: UUID | None = Field(None, description="Client-chosen event id; a retry produces nothing new")
+    event_id: UUID | None = Field(None, description="The client's own id (its idempotency token); a retry produces "
+                                    "nothing new. The stored event's id is the answer's event_id")
     person_id: UUID = Field(description="The record merged, linked or split")
     other: UUID = Field(description="The record kept (merge), or the other record of the pair")
     reason: ShortText | None = Field(None, description="Why, in words that name no one")

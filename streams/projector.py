@@ -159,6 +159,7 @@ def write_many(connection: Connection, statement: Executable, rows: list[dict[st
 
 
 _entry = timeline_entries.c
+_ENTRY_FIXED = ("person_id", "type", "source", "occurred_at", "recorded_at", "data", "personal")
 _MOVE_ENTRY = (
     sql_update(timeline_entries)
     .where(_entry.event_id == bindparam("id"), _entry.sequence < bindparam("new_sequence"))
@@ -238,8 +239,9 @@ def project_into(connection: Connection, updates: Sequence[Applied], now: dateti
             newest[person] = update
     latest = [_journey_row(update, now) for update in newest.values()]
     # The event id is the key; a newer place (a late event arrived before it) wins, an older
-    # redelivered one changes nothing. The event's data and personal part never change.
-    upsert_newer(connection, timeline_entries, ["event_id"], entries, keep=("data", "personal"))
+    # redelivered one changes nothing. What the entry is (its person, source, type, times, data
+    # and personal part) never changes: a second event under a known id must not relabel it.
+    upsert_newer(connection, timeline_entries, ["event_id"], entries, keep=_ENTRY_FIXED)
     write_many(connection, _MOVE_ENTRY, moved)
     # An older update redelivered after a newer one must not roll the journey back.
     upsert_newer(connection, journeys, ["person_id"], latest)

@@ -44,7 +44,9 @@ def _send(system: System, submissions: list) -> int:
 
 def test_the_statistics_equal_the_scenarios_ground_truth(system: System) -> None:
     zone = system.settings.zone
-    scenario = generate(datetime.now(zone).date(), zone, people=60, seed=3)
+    scenario = generate(datetime.now(zone).date(), zone, people=60, seed=3, organisations={
+        "frontline": "street-services", "outreach": "town-centre-outreach", "council": "the-council",
+        "charity": "the-brick"})
     merges = [b for p, _, b in scenario.phase(2) if p == "/v1/identity/merges"]
     assert merges, "the scenario has duplicates to merge"
 
