@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select
 from api.intake import IdempotencyConflict, claim, fingerprint, produced
 from api.keys import Principal, Role
 from api.producer import EventProducer
+from api.sharing import NotVisible, writable
 from deploy.settings import Settings
 from deploy.topics import BED_COMMANDS, BED_REQUESTS
 from journey.beds import capacity_of
@@ -145,6 +146,12 @@ def request_bed(submission: BedRequestSubmission, *, caller: Caller, engine: Eng
         raise BedsError(422, f"night must be between tonight ({first}) and {settings.bed_booking_days} nights ahead",
                         "night")
     _provider(engine, submission.provider_id)
+    try:
+        # A bed allocated makes the provider work with the person: asking for one is a write
+        # about them, which needs the right to see them.
+        writable(engine, caller.principal, submission.person_id, caller.now)
+    except NotVisible:
+        raise BedsError(404, "no such person for this organisation", "person_id") from None
     envelope = caller.envelope(submission.provider_id)
     request_id = submission.request_id or envelope["id"]
     command = BedRequested(**{**envelope, "id": request_id}, person_id=submission.person_id, night=night,

@@ -21,6 +21,7 @@ from api.routes import (
     open311,
     pages,
     people,
+    referrals,
     statistics,
     stream,
     submissions,
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness: no key needed."""
         return {"status": "ok"}
 
-    for routes in (submissions, people, beds, identity, statistics, accounts, subscriptions, stream):
+    for routes in (submissions, referrals, people, beds, identity, statistics, accounts, subscriptions, stream):
         app.include_router(declare(routes.router))
     # Pages for people and Open311: outside /v1 and its document (they have their own rules).
     app.include_router(pages.router)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 
 from api.keys import Principal
 from api.people import get_journey, journey_of, load_journey, profiles, summary_fields
+from api.referrals import status_now
 from deploy.settings import Settings
 from journey import policy
 from journey.matching import Profile, Search, found
@@ -21,7 +22,7 @@ from journey.reports import Routing
 from journey.state import Journey, contact_point, works_with
 from schemas.read_model import audit_entries, break_glass, journeys, sighting_reports, timeline_entries
 from schemas.sharing import Category
-from schemas.views import JourneyView, PersonFound, TimelineItem
+from schemas.views import JourneyView, PersonFound, ReferralView, TimelineItem
 
 
 def breaking_glass(engine: Engine, principal: Principal, person_id: UUID, now: datetime) -> bool:
@@ -42,6 +43,23 @@ def grant_break_glass(engine: Engine, principal: Principal, person_id: UUID, rea
             grant_id=grant_id, member_id=principal.member_id, organisation=principal.organisation,
             person_id=str(person_id), reason=reason, started_at=now, until=until))
     return grant_id
+
+
+class NotVisible(LookupError):
+    """The member's organisation may not see the person, so may not record about them either:
+    the API answers as it does for a person nobody knows (404)."""
+
+
+def writable(engine: Engine, principal: Principal, person_id: UUID, now: datetime) -> Journey | None:
+    """The journey (the kept record's, for a merged one) the member is about to record about, if
+    their organisation may: a write needs the right to see (journey/policy.py's may_write).
+    None: outreach or the council writing about a person not (yet) in the read model."""
+    journey = load_journey(engine, person_id)
+    if journey is not None and journey.merged_into is not None:
+        journey = load_journey(engine, journey.merged_into) or journey
+    if not policy.may_write(principal.viewer, journey, now):
+        raise NotVisible
+    return journey
 
 
 def access_to(engine: Engine, principal: Principal, person_id: UUID, journey: Journey, now: datetime) -> Access:
@@ -88,7 +106,7 @@ def disclosed_journey(engine: Engine, principal: Principal, person_id: UUID, set
     if shown is None:
         return None
     seen = set(decided.categories)
-    if any(e["source"] == principal.organisation for e in shown.get("timeline", ())):
+    if any(policy.recorded_by(e, principal.viewer) for e in shown.get("timeline", ())):
         seen.add("own_records")
     audit(engine, principal.viewer, person_id, seen, decided.rule.value, endpoint, now)
     return shown
@@ -195,7 +213,7 @@ def disclosed_updates(engine: Engine, pushes: Sequence[Push], *, settings: Setti
                                     inactive_after_days=settings.case_inactive_after_days)
             summaries[push.person_id] = JourneyView(**fields).model_dump(mode="json", exclude={"timeline"})
         summary = policy.visible(summaries[push.person_id], JourneyView, decided.categories)
-        own = entry["source"] == push.viewer.organisation
+        own = policy.recorded_by(entry, push.viewer)
         shown_entry = None
         if own or Category.CORE in decided.categories:
             team, told = routed.get(push.event_id, (None, True))
@@ -217,3 +235,22 @@ def disclosed_updates(engine: Engine, pushes: Sequence[Push], *, settings: Setti
 
 def disclosed_update(engine: Engine, push: Push, *, settings: Settings, now: datetime) -> dict[str, Any] | None:
     return disclosed_updates(engine, [push], settings=settings, now=now)[0]
+
+
+def disclosed_referrals(engine: Engine, principal: Principal, rows: Sequence[Any], now: datetime,
+                        endpoint: str) -> list[ReferralView]:
+    """Referrals as this member's organisation may see them (the ones it made or received), each
+    audited as a read of the person's coordination (the referral names them and says why)."""
+    shown = [row for row in rows if policy.sees_referral(principal.viewer, row.from_organisation, row.to_organisation)]
+    if shown:
+        with engine.begin() as connection:
+            connection.execute(audit_entries.insert(), [
+                {"at": now, "member_id": principal.member_id, "organisation": principal.organisation,
+                 "person_id": row.person_id, "categories": Category.COORDINATION.value,
+                 "rule": policy.Rule.REFERRAL.value, "endpoint": endpoint} for row in shown])
+    return [ReferralView(
+        referral_id=UUID(row.referral_id), person_id=UUID(row.person_id), from_organisation=row.from_organisation,
+        to_organisation=row.to_organisation, made_at=row.made_at, reason=row.reason,
+        categories=[Category(c) for c in row.categories.split(",") if c], expires_at=row.expires_at,
+        status=status_now(row, now), answered_at=row.answered_at, decline_reason=row.decline_reason,
+    ) for row in shown]

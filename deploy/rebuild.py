@@ -28,7 +28,7 @@ from sqlalchemy import delete
 from deploy.processes import start_worker
 from deploy.settings import Settings
 from deploy.topics import PERSON_EVENTS, changelog
-from schemas.read_model import connect, journeys, sighting_reports, timeline_entries
+from schemas.read_model import connect, journeys, referrals, sighting_reports, timeline_entries
 
 
 class RebuildRefused(RuntimeError):
@@ -51,7 +51,7 @@ def rebuild(settings: Settings, say: Callable[[str], None], group_timeout_s: flo
         say(f"forgot the journey state of {forgotten:,} people")
         engine = connect(settings.resolved_database_url)
         with engine.begin() as connection:
-            for table in (timeline_entries, journeys, sighting_reports):
+            for table in (timeline_entries, journeys, sighting_reports, referrals):
                 connection.execute(delete(table))
         engine.dispose()
         say("emptied the journey tables of the read model")

@@ -151,6 +151,8 @@ class Settings(BaseSettings):
         {"*": 24.0, "TC-MARKET": 12.0, "TC-STATION": 12.0},
         description='Target hours from a report to the first outreach attempt, per area, as JSON; "*" for the rest.',
     )
+    referral_expiry_days: int = Field(
+        14, ge=1, le=90, description="How long a referral may be accepted when its maker names no expiry.")
     case_inactive_after_days: int = Field(
         90, description="A person with no contact for this many days counts as inactive (Built for Zero)."
     )

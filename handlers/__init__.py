@@ -28,6 +28,7 @@ from schemas.events import (
     DutyRecorded,
     Event,
     IdentityChanged,
+    ReferralRecorded,
     ReportProgressed,
     ReportReceived,
     WorkRecorded,
@@ -62,6 +63,7 @@ def _handlers(zone: tzinfo) -> dict[type, Handler]:
         CaseRecorded: moves.case_recorded,
         IdentityChanged: identity.identity_changed,
         ConsentRecorded: sharing.consent_recorded,
+        ReferralRecorded: sharing.referral_recorded,
     }
 
 

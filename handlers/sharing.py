@@ -3,7 +3,7 @@ stream, so every read path sees the same relationships and consents."""
 
 from __future__ import annotations
 
-from journey.state import Consent, Journey, Relationship
+from journey.state import Consent, Journey, Referral, Relationship
 from schemas.events import (
     AccommodationRecorded,
     BedOutcome,
@@ -12,14 +12,17 @@ from schemas.events import (
     ContactRecorded,
     DutyRecorded,
     Event,
+    ReferralRecorded,
     WorkRecorded,
 )
 
 # The families whose recording organisation works with the person (reports do not: a member of
-# the public or a passing officer does not work with the person they saw).
+# the public or a passing officer does not work with the person they saw). The API lets only an
+# organisation that may already see the person write them. Consent begins nothing: recording
+# that a person agreed to share with you must never be how you come to see them.
 _RELATING: dict[type, str] = {
     ContactRecorded: "contact", CaseRecorded: "case", BedOutcome: "bed", AccommodationRecorded: "accommodation",
-    WorkRecorded: "work", DutyRecorded: "duty", ConsentRecorded: "consent",
+    WorkRecorded: "work", DutyRecorded: "duty",
 }
 
 
@@ -43,6 +46,10 @@ def relate(journey: Journey, event: Event) -> Journey:
             relationships = _related(relationships, event.source, event, reason)
         if isinstance(event, CaseRecorded) and event.type == "case.key_worker_assigned" and event.data.organisation:
             relationships = _related(relationships, event.data.organisation, event, "key_worker")
+        if isinstance(event, ReferralRecorded) and event.type == "referral.accepted" and any(
+                r.referral_id == event.data.referral and r.status == "accepted" for r in journey.referrals):
+            # Only an acceptance the referral handler took (by the receiver, in time) begins it.
+            relationships = _related(relationships, event.source, event, "referral")
     if relationships is journey.relationships:
         return journey
     return journey.model_copy(update={"relationships": relationships})
@@ -64,3 +71,43 @@ def consent_recorded(journey: Journey, event: ConsentRecorded) -> tuple[Journey,
         return journey.model_copy(update={"consents": ()}), "Consent withdrawn: all"
     kept = tuple(c for c in journey.consents if c.consent_id != details.consent)
     return journey.model_copy(update={"consents": kept}), "Consent withdrawn"
+
+
+def referral_recorded(journey: Journey, event: ReferralRecorded) -> tuple[Journey, str]:
+    """A referral made (with the consent the person gave to share with the receiver), or its
+    answer. An answer that does not fit (not the receiver, not open, too late) changes nothing:
+    the API refuses those, and a replay must give the same journey."""
+    details = event.data
+    if event.type == "referral.made":
+        receiver = details.to_organisation or ""
+        referral = Referral(referral_id=event.id, from_organisation=event.source, to_organisation=receiver,
+                            made_at=event.time, reason=details.reason, expires_at=details.expires_at,
+                            categories=tuple(c.value for c in details.categories))
+        consent = Consent(consent_id=event.id, recorded_by=event.source, given_at=event.time,
+                          organisations=(receiver,), categories=referral.categories)
+        return journey.model_copy(update={
+            "referrals": (*(r for r in journey.referrals if r.referral_id != event.id), referral),
+            "consents": (*(c for c in journey.consents if c.consent_id != event.id), consent),
+        }), f"Referred by {event.source} to {receiver}"
+    answer = event.type.removeprefix("referral.")
+    referral = next((r for r in journey.referrals if r.referral_id == details.referral), None)
+    if referral is None or referral.status != "open":
+        return journey, f"Referral {answer}: no open referral, nothing changed"
+    answering = referral.from_organisation if answer == "withdrawn" else referral.to_organisation
+    if answer != "expired" and event.source != answering:
+        return journey, f"Referral {answer} by {event.source}: not theirs to answer, nothing changed"
+    late = referral.expires_at is not None and event.time >= referral.expires_at
+    if answer == "accepted" and late:
+        return journey, "Referral accepted after it expired: nothing changed"
+    answered = referral.model_copy(update={
+        "status": answer, "answered_at": event.time,
+        "decline_reason": details.decline_reason.value if details.decline_reason else None})
+    changes: dict[str, object] = {
+        "referrals": tuple(answered if r.referral_id == referral.referral_id else r for r in journey.referrals)}
+    if answer != "accepted":
+        # What the person agreed to share went with the referral: it lapses with it.
+        changes["consents"] = tuple(c for c in journey.consents if c.consent_id != referral.referral_id)
+    summary = f"Referral to {referral.to_organisation} {answer}"
+    if answered.decline_reason:
+        summary += f" ({answered.decline_reason})"
+    return journey.model_copy(update=changes), summary

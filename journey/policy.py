@@ -84,6 +84,7 @@ class Rule(StrEnum):
     RELATIONSHIP = "relationship"
     CONSENT = "consent"
     BREAK_GLASS = "break_glass"
+    REFERRAL = "referral"  # a referral the reader's organisation made or received (its inbox)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,68 @@ def access(viewer: Viewer, journey: Journey, now: datetime, *, break_glass: bool
     if added - before:
         return Access(before | added, Rule.CONSENT)
     return Access(before, Rule.RELATIONSHIP)
+
+
+# ---------------------------------------------------------------- writes
+
+# Kinds of organisation that may record about anyone they may see, relationship or not: street
+# outreach finds people nobody works with yet, and the council holds the statutory duties.
+MAY_WRITE_ABOUT_ANYONE = frozenset({T.OUTREACH, T.COUNCIL})
+# Kinds of organisation that can take a person on (receive a referral, hold a key worker).
+MAY_TAKE_ON = frozenset({T.COUNCIL, T.OUTREACH, T.CHARITY, T.HOUSING_PROVIDER, T.HEALTH})
+
+
+def may_write(viewer: Viewer, journey: Journey | None, now: datetime) -> bool:
+    """Whether this organisation may record something about the person: a write needs the right
+    to see them. Outreach and the council may (a person nobody has recorded yet too); others
+    only about a person they may already see something of (a relationship, begun by an act the
+    policy trusts: an accepted referral, a key worker assigned by outreach or the council, a bed
+    allocated on a request)."""
+    if viewer.type in MAY_WRITE_ABOUT_ANYONE:
+        return True
+    return journey is not None and access(viewer, journey, now).anything
+
+
+def may_record_consent(viewer: Viewer, journey: Journey | None) -> bool:
+    """Consent is recorded by an organisation that works with the person (who asked them)."""
+    return viewer.type in MAY_TAKE_ON and journey is not None and works_with(journey, viewer.organisation)
+
+
+def may_refer(viewer: Viewer, journey: Journey | None) -> bool:
+    """A referral is made by an organisation that works with the person, or by outreach or the
+    council."""
+    if viewer.type in MAY_WRITE_ABOUT_ANYONE:
+        return True
+    return viewer.type in MAY_TAKE_ON and journey is not None and works_with(journey, viewer.organisation)
+
+
+def may_assign_key_worker(viewer: Viewer, journey: Journey | None) -> bool:
+    """Key workers are assigned by outreach, the council, or the current key worker's organisation."""
+    if viewer.type in MAY_WRITE_ABOUT_ANYONE:
+        return True
+    return journey is not None and journey.case.key_worker_organisation == viewer.organisation
+
+
+def may_close_case(viewer: Viewer, journey: Journey | None, reason: str) -> bool:
+    """The key worker's organisation or the council closes a case (with no key worker, an
+    organisation that works with the person); a death only the council records or confirms."""
+    if viewer.type is T.COUNCIL:
+        return True
+    if reason == "died" or journey is None or viewer.type not in MAY_TAKE_ON:
+        return False
+    holder = journey.case.key_worker_organisation
+    return holder == viewer.organisation if holder else works_with(journey, viewer.organisation)
+
+
+def may_work_report(viewer: Viewer, routed_to: str | None) -> bool:
+    """Report steps (attempted, outcome, reporter told) are recorded by the outreach team the
+    report was routed to, or the council."""
+    return viewer.type is T.COUNCIL or (viewer.type is T.OUTREACH and routed_to == viewer.organisation)
+
+
+def sees_referral(viewer: Viewer, from_organisation: str, to_organisation: str) -> bool:
+    """A referral is seen by the organisation that made it and the one it was made to."""
+    return viewer.organisation in (from_organisation, to_organisation)
 
 
 # A member of the person's outreach team may need to call the reporter back; nobody else does,
@@ -181,13 +244,21 @@ def visible(fields: Mapping[str, Any], model: type[BaseModel], allowed: frozense
 
 
 _WHOLE = frozenset(Category)
+# An answer to a referral is about the referral, not a record the answering organisation made of
+# the person: a receiver that declined must not see the person through its own "no".
+_REFERRAL_ANSWERS = frozenset({"referral.accepted", "referral.declined", "referral.withdrawn", "referral.expired"})
+
+
+def recorded_by(entry: Mapping[str, Any], viewer: Viewer) -> bool:
+    """Whether the viewer's organisation recorded this timeline entry (and so sees it whole)."""
+    return entry["source"] == viewer.organisation and entry["type"] not in _REFERRAL_ANSWERS
 
 
 def disclose_entry(entry: Mapping[str, Any], viewer: Viewer, allowed: frozenset[Category], *,
                    reporter: bool = False) -> dict[str, Any]:
     """A timeline entry as this viewer may see it: whole if its organisation recorded it;
     otherwise the envelope with the data and personal fields of allowed categories."""
-    if entry["source"] == viewer.organisation:
+    if recorded_by(entry, viewer):
         allowed = _WHOLE
     elif reporter:
         allowed = allowed | {Category.REPORTER}
@@ -206,7 +277,7 @@ def disclose_journey(view: Mapping[str, Any], viewer: Viewer, allowed: frozenset
     this viewer may see. None when the viewer may see nothing of the person."""
     shown = visible({k: v for k, v in view.items() if k != "timeline"}, JourneyView, allowed)
     entries = [disclose_entry(e, viewer, allowed, reporter=str(e["event_id"]) in reporters)
-               for e in view.get("timeline", ()) if Category.CORE in allowed or e["source"] == viewer.organisation]
+               for e in view.get("timeline", ()) if Category.CORE in allowed or recorded_by(e, viewer)]
     if entries or Category.CORE in allowed:
         shown["timeline"] = entries
     if not shown:

@@ -59,8 +59,9 @@ class Case(Strict):
 
 class Relationship(Strict):
     """An organisation works with the person: one of its members recorded a contact, a case
-    step, a bed, an accommodation, training or work step, a duty or consent about them, or it
-    holds the key worker. It ends when the case closes, and is kept (for the audit)."""
+    step, a bed, an accommodation, training or work step or a duty about them (each allowed only
+    to those who may already see the person), it accepted a referral, or it holds the key
+    worker. It ends when the case closes, and is kept (for the audit)."""
 
     organisation: str
     since: datetime
@@ -78,6 +79,29 @@ class Consent(Strict):
     organisation_types: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     until: datetime | None = None
+
+
+class Referral(Strict):
+    """A referral of the person to another organisation, as its events left it. An open referral
+    past its expiry can no longer be accepted: `referral_status` says "expired" from then on."""
+
+    referral_id: UUID
+    from_organisation: str
+    to_organisation: str
+    made_at: datetime
+    reason: str | None = None
+    expires_at: datetime | None = None
+    categories: tuple[str, ...] = ()
+    status: str = Field("open", description="open, accepted, declined, withdrawn or expired")
+    answered_at: datetime | None = None
+    decline_reason: str | None = None
+
+
+def referral_status(referral: Referral, now: datetime) -> str:
+    """The referral's status at `now`: an open one past its expiry has expired."""
+    if referral.status == "open" and referral.expires_at is not None and referral.expires_at <= now:
+        return "expired"
+    return referral.status
 
 
 class Journey(Strict):
@@ -109,6 +133,7 @@ class Journey(Strict):
     not_same_as: tuple[UUID, ...] = Field((), description="Records split from this one: never proposed again")
     relationships: tuple[Relationship, ...] = ()
     consents: tuple[Consent, ...] = Field((), description="Consents given and not withdrawn (expired ones too)")
+    referrals: tuple[Referral, ...] = Field((), description="Referrals made about the person, with their answers")
 
 
 def contact_point(journey: Journey) -> dict[str, Any]:

@@ -324,9 +324,20 @@ class IdentityDetails(Strict):
 # ---------------------------------------------------------------- consent
 
 
+class ConsentEvidence(StrEnum):
+    """How the person's consent was obtained (HMIS's Release of Information records the same)."""
+
+    VERBAL = "verbal"  # said to the worker, who recorded it at once
+    WRITTEN = "written"  # a signed form, kept by the recording organisation
+    DIGITAL = "digital"  # given by the person on a device of the recording organisation
+
+
 class ConsentDetails(Strict):
     """What the person agreed to share, with whom, until when (given), or which consent they
     took back (withdrawn: one by its event id, or every consent when left out)."""
+
+    obtained: Annotated[ConsentEvidence | None, of(Category.CORE)] = Field(
+        None, description="given: how the consent was obtained (required for new consents)")
 
     organisations: Annotated[tuple[ShortText, ...], of(Category.CORE)] = Field(
         (), max_length=50, description="Organisations the person agreed may see the categories")
@@ -337,6 +348,41 @@ class ConsentDetails(Strict):
         None, description="When the consent lapses; null: until withdrawn")
     consent: Annotated[UUID | None, of(Category.CORE)] = Field(
         None, description="withdrawn: the consent.given event withdrawn; null withdraws every consent")
+
+
+# ---------------------------------------------------------------- referrals
+
+
+class DeclineReason(StrEnum):
+    """Why a referral was declined: said to the referrer, naming no one."""
+
+    NO_CAPACITY = "no_capacity"
+    NOT_ELIGIBLE = "not_eligible"
+    PERSON_DECLINED = "person_declined"
+    ALREADY_SUPPORTED = "already_supported"
+    OTHER = "other"
+
+
+class ReferralDetails(Strict):
+    """One agency handing a person to another (made), and the answer (accepted, declined with a
+    reason, withdrawn by the referrer, expired). Accepting is what begins the receiver's work
+    with the person; what the person agreed to share goes with the referral as their consent."""
+
+    referral: Annotated[UUID | None, of(Category.COORDINATION)] = Field(
+        None, description="accepted, declined, withdrawn, expired: the referral.made event answered")
+    to_organisation: Annotated[ShortText | None, of(Category.COORDINATION)] = Field(
+        None, description="made: the organisation the person is referred to")
+    reason: Annotated[ShortText | None, of(Category.COORDINATION)] = Field(
+        None, description="made: why, in words for the receiver (no health or offending detail: that goes "
+        "in personal.notes, seen only with consent)")
+    categories: Annotated[tuple[Category, ...], of(Category.COORDINATION)] = Field(
+        (), max_length=len(Category), description="made: what the person agreed the receiver may see once it "
+        "accepts (recorded as their consent, obtained by the referrer)")
+    consent_obtained: Annotated[ConsentEvidence | None, of(Category.COORDINATION)] = Field(
+        None, description="made: how the referrer obtained that consent")
+    expires_at: Annotated[AwareDatetime | None, IsoText, of(Category.COORDINATION)] = Field(
+        None, description="made: after this the referral can no longer be accepted")
+    decline_reason: Annotated[DeclineReason | None, of(Category.COORDINATION)] = None
 
 
 # ---------------------------------------------------------------- the envelope
@@ -449,9 +495,19 @@ class ConsentRecorded(Envelope):
     personal: FreeTextPersonal = FreeTextPersonal()
 
 
+class ReferralRecorded(Envelope):
+    """A referral made to another organisation, or its answer."""
+
+    type: Literal["referral.made", "referral.accepted", "referral.declined", "referral.withdrawn",
+                  "referral.expired"]
+    schema_version: Literal[1] = 1
+    data: ReferralDetails
+    personal: FreeTextPersonal = FreeTextPersonal()
+
+
 Event = Annotated[
     ReportReceived | ContactRecorded | BedOutcome | ReportProgressed | AccommodationRecorded | WorkRecorded
-    | DutyRecorded | CaseRecorded | IdentityChanged | ConsentRecorded,
+    | DutyRecorded | CaseRecorded | IdentityChanged | ConsentRecorded | ReferralRecorded,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -101,6 +101,28 @@ sighting_reports = Table(
     Index("ix_sighting_reports_received", "received_at"),
 )
 
+# Referrals as the journey stage left them (journey/state.py's Referral): the receiver's inbox
+# and the referrer's view. Written with the journey, so a referral and its answer are never ahead
+# of the person's record; `sequence` is the journey's, so an older update never rolls one back.
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("referral_id", String(36), primary_key=True),
+    Column("person_id", String(36), nullable=False),
+    Column("from_organisation", String(120), nullable=False),
+    Column("to_organisation", String(120), nullable=False),
+    Column("made_at", UTCDateTime, nullable=False),
+    Column("reason", String(200)),
+    Column("categories", String(400), nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("status", String(16), nullable=False),
+    Column("answered_at", UTCDateTime),
+    Column("decline_reason", String(32)),
+    Column("sequence", Integer, nullable=False),
+    Index("ix_referrals_to", "to_organisation", "made_at"),
+    Index("ix_referrals_from", "from_organisation", "made_at"),
+)
+
 # The event id is the primary key: a redelivered journey update inserts nothing, and because
 # it is written in the same transaction as the journey row, "applied" and "stored" never differ.
 timeline_entries = Table(

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
 
 from deploy.settings import get_settings
-from schemas.common import IsoText, ShortText, Strict
+from schemas.common import IsoText, LongText, ShortText, Strict
 from schemas.events import (
     AccommodationDetails,
     AccommodationRecorded,
@@ -17,16 +17,20 @@ from schemas.events import (
     CasePersonal,
     CaseRecorded,
     ConsentDetails,
+    ConsentEvidence,
     ConsentRecorded,
     ContactDetails,
     ContactPersonal,
     ContactRecorded,
+    DeclineReason,
     DutyDetails,
     DutyRecorded,
     FreeTextPersonal,
     IdentityChanged,
     IdentityDetails,
     NoPersonal,
+    ReferralDetails,
+    ReferralRecorded,
     ReportDetails,
     ReportOutcome,
     ReportPersonal,
@@ -36,6 +40,7 @@ from schemas.events import (
     WorkDetails,
     WorkRecorded,
 )
+from schemas.sharing import Category
 
 
 def _not_in_future(moment: datetime) -> datetime:
@@ -176,6 +181,61 @@ class CaseSubmission(StepSubmission[CaseDetails, CasePersonal]):
         return self
 
 
+class ReferralSubmission(StepSubmission[ReferralDetails, FreeTextPersonal]):
+    """A referral made, or its answer: what the API puts on the intake (built from a
+    ReferralRequest or a ReferralAnswer; the route checks who may)."""
+
+    what: Literal["made", "accepted", "declined", "withdrawn"]
+    personal: FreeTextPersonal = FreeTextPersonal()
+    event_class = ReferralRecorded
+    family = "referral"
+    needs = {"made": ("to_organisation", "reason", "expires_at"), "accepted": ("referral",),
+             "declined": ("referral", "decline_reason"), "withdrawn": ("referral",)}
+
+
+class ReferralRequest(Strict):
+    """A referral of a person to another organisation: why, what the person agreed the receiver
+    may see once it accepts (recorded as their consent: say how it was obtained), and until when
+    it may be accepted.
+
+    Rules across fields: `categories` needs `consent_obtained`; `expires_at` (default: 14 days
+    after `occurred_at`) is after `occurred_at`."""
+
+    event_id: UUID | None = Field(None, description="The client's own id (its idempotency token); a retry produces "
+                                    "nothing new. The stored event's id is the answer's event_id")
+    person_id: UUID = Field(description="The person referred")
+    to_organisation: ShortText = Field(description="The organisation the person is referred to")
+    occurred_at: SubmittedTime
+    reason: ShortText = Field(description="Why, in words for the receiver: no health or offending detail")
+    categories: tuple[Category, ...] = Field(
+        (), max_length=len(Category), description="What the person agreed the receiver may see once it accepts")
+    consent_obtained: ConsentEvidence | None = Field(None, description="How that agreement was obtained")
+    expires_at: Annotated[AwareDatetime | None, IsoText] = Field(
+        None, description="After this it can no longer be accepted")
+    notes: LongText | None = Field(None, description="More for the receiver, seen only with support_needs consent")
+
+    @model_validator(mode="after")
+    def _consent_says_how(self) -> ReferralRequest:
+        if self.categories and self.consent_obtained is None:
+            raise ValueError("categories need consent_obtained: how the person agreed to share them")
+        if Category.REPORTER in self.categories:
+            raise ValueError("categories cannot include reporter: a reporter's details are never shared")
+        if self.expires_at is not None and self.expires_at <= self.occurred_at:
+            raise ValueError("expires_at must be after occurred_at")
+        return self
+
+
+class ReferralAnswer(Strict):
+    """The receiver's answer to a referral (accept, decline with a reason), or the referrer's
+    withdrawal.
+
+    Rules across fields: a decline needs `decline_reason`."""
+
+    event_id: UUID | None = Field(None, description="The client's own id (its idempotency token)")
+    occurred_at: SubmittedTime
+    decline_reason: DeclineReason | None = None
+
+
 class ReportStep(Strict):
     """Outreach went to look for a reported person, found an outcome, or told the reporter."""
 
@@ -258,8 +318,10 @@ class ConsentSubmission(StepSubmission[ConsentDetails, FreeTextPersonal]):
     until when) or withdrawn (one consent by its event id, or all). Withdrawal rules every read
     as soon as the worker has applied it.
 
-    Rules across fields: `given` needs `details.categories` and `details.organisations` or
-    `details.organisation_types`, and takes no `details.consent`."""
+    Rules across fields: `given` needs `details.categories`, `details.obtained` (how the person
+    agreed) and `details.organisations` or `details.organisation_types`, and takes no
+    `details.consent`. Only an organisation that works with the person records it; recording it
+    begins no relationship."""
 
     what: Literal["given", "withdrawn"]
     personal: FreeTextPersonal = FreeTextPersonal()
@@ -271,6 +333,8 @@ class ConsentSubmission(StepSubmission[ConsentDetails, FreeTextPersonal]):
         details = self.details
         if self.what == "given" and not details.categories:
             raise ValueError("given needs details.categories")
+        if self.what == "given" and details.obtained is None:
+            raise ValueError("given needs details.obtained: how the person's consent was obtained")
         if self.what == "given" and not (details.organisations or details.organisation_types):
             raise ValueError("given needs details.organisations or details.organisation_types")
         if self.what == "given" and details.consent is not None:

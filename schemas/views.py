@@ -94,3 +94,21 @@ class PersonFound(BaseModel):
     last_area: Annotated[str | None, of(Category.COORDINATION)] = None
     names: Annotated[list[str] | None, of(Category.CORE)] = Field(None, description="Names and aliases recorded")
     date_of_birth: Annotated[date | None, of(Category.CORE)] = None
+
+
+class ReferralView(BaseModel):
+    """A referral as its maker and its receiver see it: who, why, what the person agreed to
+    share, until when, and the answer. Nothing else about the person: the receiver sees the
+    person through the policy once it has accepted."""
+
+    referral_id: UUID
+    person_id: UUID
+    from_organisation: str
+    to_organisation: str
+    made_at: datetime
+    reason: str | None
+    categories: list[Category]
+    expires_at: datetime | None
+    status: Literal["open", "accepted", "declined", "withdrawn", "expired"]
+    answered_at: datetime | None
+    decline_reason: str | None

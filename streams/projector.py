@@ -17,12 +17,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.expression import Executable
 
-from schemas.events import ReportProgressed, ReportReceived
+from schemas.events import ReferralRecorded, ReportProgressed, ReportReceived
 from schemas.read_model import (
     JSONDocument,
     UTCDateTime,
     identity_decisions,
     journeys,
+    referrals,
     sighting_reports,
     timeline_entries,
 )
@@ -246,6 +247,25 @@ def project_into(connection: Connection, updates: Sequence[Applied], now: dateti
     # An older update redelivered after a newer one must not roll the journey back.
     upsert_newer(connection, journeys, ["person_id"], latest)
     _project_reports(connection, [u.event for u in updates])
+    _project_referrals(connection, [newest[u.journey.person_id] for u in updates
+                                    if isinstance(u.event, ReferralRecorded)])
+
+
+def _project_referrals(connection: Connection, updates: Sequence[Applied]) -> None:
+    """The referrals of each person a referral event of the batch was about, as their newest
+    journey holds them (a handful a person: written whole, never rolled back)."""
+    rows = {}
+    for update in updates:
+        journey = update.journey
+        for referral in journey.referrals:
+            rows[referral.referral_id] = {
+                "referral_id": str(referral.referral_id), "person_id": str(journey.person_id),
+                "from_organisation": referral.from_organisation, "to_organisation": referral.to_organisation,
+                "made_at": referral.made_at, "reason": referral.reason, "categories": ",".join(referral.categories),
+                "expires_at": referral.expires_at, "status": referral.status, "answered_at": referral.answered_at,
+                "decline_reason": referral.decline_reason, "sequence": journey.sequence,
+            }
+    upsert_newer(connection, referrals, ["referral_id"], list(rows.values()))
 
 
 @lru_cache

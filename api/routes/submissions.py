@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -11,10 +12,11 @@ from fastapi import APIRouter, Header, HTTPException, status
 from api.deps import EngineDep, ProducerDep, SettingsDep, allow
 from api.intake import IdempotencyConflict, submit
 from api.keys import Principal, Role
-from api.people import load_journey
 from api.producer import NotAccepted
 from api.reports import find_report, overdue_reports, report_status
-from journey.state import works_with
+from api.sharing import NotVisible, writable
+from journey import policy
+from journey.state import Journey
 from schemas.events import ReportProgress
 from schemas.submissions import (
     Accepted,
@@ -50,12 +52,30 @@ CASEWORK = allow(Role.OUTREACH, Role.COUNCIL, Role.CHARITY, Role.HOUSING_PROVIDE
 REPORT_WORKERS = allow(Role.OUTREACH, Role.COUNCIL)
 
 
+# A rule a route adds to "a write needs the right to see": given the person's journey as the
+# worker has applied it so far, why this member may not record this (403), or None.
+Rule = Callable[[Journey | None], str | None]
+
+
 def accept(submission: Submission, key: str | None, principal: Principal,
-           engine: EngineDep, producer: ProducerDep, settings: SettingsDep, **destination: Any) -> Accepted:
+           engine: EngineDep, producer: ProducerDep, settings: SettingsDep, *, rule: Rule | None = None,
+           admitted_by_referral: bool = False, **destination: Any) -> Accepted:
+    """Put the submission on the intake once, if its writer may record it. A write about an
+    existing person needs the right to see them (otherwise 404, as for a read); `rule` adds
+    what the family needs (403 with the reason). The one exception is the answer to a referral
+    made to the writer (`admitted_by_referral`, checked by api/routes/referrals.py)."""
+    now = datetime.now(UTC)
+    if submission.person_id is not None and not admitted_by_referral:
+        try:
+            journey = writable(engine, principal, submission.person_id, now)
+        except NotVisible:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such person for this organisation") from None
+        if rule is not None and (refusal := rule(journey)):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
     try:
         return submit(
             submission, idempotency_key=key, principal=principal, engine=engine,
-            producer=producer, settings=settings, now=datetime.now(UTC), **destination,
+            producer=producer, settings=settings, now=now, **destination,
         )
     except IdempotencyConflict as conflict:
         raise HTTPException(status.HTTP_409_CONFLICT, str(conflict)) from None
@@ -113,41 +133,60 @@ def post_duty(submission: DutySubmission, engine: EngineDep, producer: ProducerD
 def post_case(submission: CaseSubmission, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
               idempotency_key: IdempotencyKey = None, principal: Principal = CASEWORK) -> Accepted:
     """Key worker assigned, strengths and goals recorded, case closed (with the reason) or reopened.
-    Only the key worker's organisation or the council may close a case (a death is a closing
-    reason); with no key worker, an organisation that works with the person. Others get 403. The
-    check reads the journey as the worker has applied it so far: a key worker assigned a moment
-    ago may not count yet, and a retry then succeeds."""
-    if submission.what == "closed" and principal.role is not Role.COUNCIL:
-        journey = load_journey(engine, submission.person_id)
-        holder = journey.case.key_worker_organisation if journey else None
-        may = holder == principal.organisation if holder else (
-            journey is not None and works_with(journey, principal.organisation))
-        if not may:
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                "only the key worker's organisation or the council may close this case (a key "
-                                "worker assigned a moment ago may not be applied yet: retry)")
-    return accept(submission, idempotency_key, principal, engine, producer, settings)
+    Only outreach, the council or the current key worker's organisation assign a key worker.
+    Only the key worker's organisation or the council may close a case; with no key worker, an
+    organisation that works with the person; a death only the council records. Others get 403.
+    The check reads the journey as the worker has applied it so far: a key worker assigned a
+    moment ago may not count yet, and a retry then succeeds."""
+
+    def rule(journey: Journey | None) -> str | None:
+        if submission.what == "key_worker_assigned" and not policy.may_assign_key_worker(principal.viewer, journey):
+            return "only outreach, the council or the current key worker's organisation may assign a key worker"
+        reason = submission.details.close_reason
+        if submission.what == "closed" and not policy.may_close_case(principal.viewer, journey, reason or ""):
+            if reason == "died":
+                return "a death is recorded or confirmed by the council"
+            return ("only the key worker's organisation or the council may close this case (a key worker "
+                    "assigned a moment ago may not be applied yet: retry)")
+        return None
+
+    return accept(submission, idempotency_key, principal, engine, producer, settings, rule=rule)
 
 
 @router.post("/consents", status_code=status.HTTP_202_ACCEPTED)
 def post_consent(submission: ConsentSubmission, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
                  idempotency_key: IdempotencyKey = None, principal: Principal = CASEWORK) -> Accepted:
-    """The person's consent to share, given or withdrawn, recorded by whoever asked them. It
-    rules every read (and every push to partners) once the worker has applied it."""
-    return accept(submission, idempotency_key, principal, engine, producer, settings)
+    """The person's consent to share, given (saying how it was obtained) or withdrawn, recorded by
+    an organisation that works with the person (others: 403). It rules every read (and every push
+    to partners) once the worker has applied it. Recording it begins no relationship."""
+
+    def rule(journey: Journey | None) -> str | None:
+        if not policy.may_record_consent(principal.viewer, journey):
+            return "only an organisation that works with the person records their consent"
+        return None
+
+    return accept(submission, idempotency_key, principal, engine, producer, settings, rule=rule)
 
 
 @router.post("/reports/{report_id}/steps", status_code=status.HTTP_202_ACCEPTED)
 def post_report_step(report_id: UUID, step: ReportStep, engine: EngineDep, producer: ProducerDep,
                      settings: SettingsDep, idempotency_key: IdempotencyKey = None,
                      principal: Principal = REPORT_WORKERS) -> Accepted:
-    """Outreach went to look (attempted), found an outcome, or told the reporter."""
+    """Outreach went to look (attempted), found an outcome, or told the reporter: recorded by the
+    team the report was routed to (or the council). The team is the caller's organisation; a
+    report routed to another team is not found (404), as is one not routed yet."""
     report = find_report(engine, report_id)
-    if report is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such report (a new report takes a moment to arrive)")
+    if report is None or not policy.may_work_report(principal.viewer, report.team):
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            "no such report for this team (a new report takes a moment to arrive and be routed)")
+    team = report.team if principal.role is Role.COUNCIL else principal.organisation
+    if step.team is not None and step.team != team:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
+            "loc": ["body", "team"], "type": "value_error",
+            "msg": "is the team the report was routed to, the caller's own; leave it out"}])
     submission = ReportProgressSubmission(
         event_id=step.event_id, person_id=UUID(report.person_id), occurred_at=step.occurred_at, what=step.what,
-        details=ReportProgress(report_id=report_id, team=step.team, outcome=step.outcome),
+        details=ReportProgress(report_id=report_id, team=team, outcome=step.outcome),
     )
     return accept(submission, idempotency_key, principal, engine, producer, settings)
 

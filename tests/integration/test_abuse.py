@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from api.keys import Role, issue_key
 from schemas.read_model import audit_entries, timeline_entries
-from tests.builders import contact_body
+from tests.builders import contact_body, report_body, step_body
 from tests.conftest import System
 
 pytestmark = pytest.mark.integration
@@ -77,3 +77,101 @@ def test_another_organisations_event_id_names_nothing_of_theirs(system: System) 
     seen = system.call("GET", f"/v1/people/{mine}/journey", rival).json()
     assert "Victim Name" not in str(seen) and "mental_health" not in str(seen)
     assert [e["personal"].get("known_as") for e in seen["timeline"]] == ["Someone Else", "Someone Else"]
+
+
+def test_a_partner_cannot_grant_itself_consent_or_a_relationship_by_writing(system: System) -> None:
+    """Self-granted consent and self-made relationships: before, any charity could post
+    consent.given naming itself for any person id (which also made it "work with" them), or
+    write a case, work or accommodation step about anyone, and then read health fields."""
+    at = datetime.now(UTC) - timedelta(hours=3)
+    person, _ = _victim(system, at)
+    before = _entries(system, person)
+    housing = _key(system, "any-housing", Role.HOUSING_PROVIDER)
+    attempts = [
+        ("/v1/consents", step_body(person, "given", at + timedelta(minutes=5), {
+            "organisations": ["the-brick"], "categories": ["core", "health", "support_needs", "offending"],
+            "obtained": "verbal"}), system.brick_key),
+        ("/v1/cases", step_body(person, "strengths_recorded", at + timedelta(minutes=6), {},
+                                {"strengths": ["Cooking"]}), system.brick_key),
+        ("/v1/work", step_body(person, "course_enrolled", at + timedelta(minutes=7), {"programme": "Kitchen"}),
+         system.brick_key),
+        ("/v1/accommodation", step_body(person, "tenancy_started", at + timedelta(minutes=8), {}), housing),
+        ("/v1/beds/requests", {"person_id": person, "provider_id": "no-such-provider", "bed_type": "general"},
+         system.brick_key),
+    ]
+    for path, body, key in attempts:
+        answer = system.call("POST", path, key, body)
+        assert answer.status_code == 404, (path, answer.status_code, answer.text)
+    # Nothing reached the person's record, and the partner still sees nothing of them.
+    for key in (system.brick_key, housing):
+        assert system.call("GET", f"/v1/people/{person}/journey", key).status_code == 404
+    system.wait_journey(person, 1)
+    assert _entries(system, person) == before
+    assert not [a for a in _audit(system) if a[0] in ("the-brick", "any-housing")]
+
+
+def test_consent_is_recorded_only_by_an_organisation_that_works_with_the_person(system: System) -> None:
+    """Even an organisation that may see the person (the council sees everyone's core) records
+    consent only if it works with them, and must say how it was obtained."""
+    at = datetime.now(UTC) - timedelta(hours=3)
+    person, _ = _victim(system, at)
+    given = {"organisations": ["the-council"], "categories": ["health"], "obtained": "written"}
+    answer = system.call("POST", "/v1/consents", system.council_key, step_body(person, "given", at, given))
+    assert answer.status_code == 403, answer.text
+    unsaid = system.call("POST", "/v1/consents", system.outreach_key, step_body(
+        person, "given", at, {"organisations": ["the-council"], "categories": ["health"]}))
+    assert unsaid.status_code == 422 and "obtained" in unsaid.text
+
+
+def test_only_the_routed_team_records_a_reports_steps_and_the_team_is_the_callers(system: System) -> None:
+    """Before, any outreach team could record attempted, outcome or reporter_told on a report
+    routed to another team (the team was free text in the body): a forged reporter_told erased
+    the reporter's details before they were told."""
+    at = datetime.now(UTC) - timedelta(hours=2)
+    sent = _accepted(system.post("/v1/reports", report_body(at=at, details={"wants_update": True},
+                                                            personal={"reporter": {"phone": "01234 567890"}})))
+    report = sent["event_id"]
+    system.wait_for("the report routed", lambda: system.call(
+        "GET", f"/v1/reports/{report}", system.outreach_key).json().get("team"))
+    rival = _key(system, "rival-outreach", Role.OUTREACH)
+    for what in ("attempted", "reporter_told"):
+        forged = system.call("POST", f"/v1/reports/{report}/steps", rival, {
+            "what": what, "occurred_at": (at + timedelta(minutes=5)).isoformat(), "team": "rival-outreach"})
+        assert forged.status_code == 404, forged.text
+    # The routed team cannot name another team either.
+    named = system.call("POST", f"/v1/reports/{report}/steps", system.outreach_key, {
+        "what": "attempted", "occurred_at": (at + timedelta(minutes=5)).isoformat(), "team": "rival-outreach"})
+    assert named.status_code == 422, named.text
+    status = system.call("GET", f"/v1/reports/{report}", system.outreach_key).json()
+    assert status["status"] == "routed" and status["reporter_told_at"] is None
+    whole = system.journey(sent["person_id"]).json()
+    assert whole["timeline"][0]["personal"]["reporter"]["phone"] == "01234 567890"
+
+
+def test_a_partner_cannot_make_itself_key_worker_nor_record_a_death(system: System) -> None:
+    """Before, any casework organisation could assign itself key worker and then close the case
+    as died. Now key workers come from outreach, the council or the current holder, and a death
+    from the council."""
+    at = datetime.now(UTC) - timedelta(hours=3)
+    person, _ = _victim(system, at)
+    made = _accepted(system.call("POST", "/v1/referrals", system.outreach_key, {
+        "person_id": person, "to_organisation": "the-brick", "occurred_at": (at + timedelta(minutes=1)).isoformat(),
+        "reason": "Day centre place"}))
+    system.wait_for("the referral", lambda: _referrals(system, system.brick_key))
+    _accepted(system.call("POST", f"/v1/referrals/{made['event_id']}/accept", system.brick_key,
+                          {"occurred_at": (at + timedelta(minutes=2)).isoformat()}))
+    system.wait_for("the Brick to work with the person", lambda: system.call(
+        "GET", f"/v1/people/{person}/journey", system.brick_key).status_code == 200)
+    itself = system.call("POST", "/v1/cases", system.brick_key, step_body(
+        person, "key_worker_assigned", at + timedelta(minutes=3), {"key_worker": "B1", "organisation": "the-brick"}))
+    assert itself.status_code == 403, itself.text
+    died = system.call("POST", "/v1/cases", system.brick_key, step_body(
+        person, "closed", at + timedelta(minutes=4), {"close_reason": "died"}))
+    assert died.status_code == 403 and "council" in died.json()["detail"], died.text
+    assert system.journey(person).json()["case"]["closed_at"] is None
+
+
+def _referrals(system: System, key: str, box: str = "received") -> list[dict[str, Any]]:
+    answer = system.call("GET", f"/v1/referrals?box={box}", key)
+    assert answer.status_code == 200, answer.text
+    return answer.json()

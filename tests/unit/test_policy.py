@@ -14,8 +14,16 @@ from pydantic import BaseModel
 import handlers
 from journey import policy
 from journey.policy import BEFORE_CONSENT, CONSENT_CAN_ADD, Rule, Viewer, access, disclose_journey, safe_statistics
-from journey.state import Journey
-from schemas.events import ConsentDetails, ConsentRecorded, ContactPersonal, Event
+from journey.state import Journey, referral_status
+from schemas.events import (
+    ConsentDetails,
+    ConsentRecorded,
+    ContactPersonal,
+    DeclineReason,
+    Event,
+    ReferralDetails,
+    ReferralRecorded,
+)
 from schemas.sharing import SPECIAL, Category, OrganisationType, category_of
 from schemas.views import JourneyView
 from tests.events import T0, case, contact, report
@@ -213,3 +221,110 @@ def test_small_counts_are_hidden_and_the_rest_rounded_for_everyone_but_the_counc
 def test_the_readme_holds_the_policy_table_as_it_is() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert policy.as_markdown() in readme
+
+
+# ---------------------------------------------------------------- referrals and writes
+
+
+def referral(organisation: str, what: str, *, to: str = "", answered: uuid.UUID | None = None,
+             categories: tuple[Category, ...] = (), at: Any = T0, expires: Any = None) -> ReferralRecorded:
+    return ReferralRecorded(
+        id=uuid.uuid4(), type=f"referral.{what}", source=organisation, actor="m1", subject=PERSON, time=at,
+        recorded_at=at, data=ReferralDetails(
+            referral=answered, to_organisation=to or None, reason="Day centre place" if what == "made" else None,
+            categories=categories, expires_at=expires,
+            decline_reason=DeclineReason.NO_CAPACITY if what == "declined" else None))
+
+
+def test_consent_recorded_by_an_organisation_begins_no_relationship() -> None:
+    # Before, recording a consent made its recorder an organisation that works with the person.
+    journey = fold(by("someone-else", report(PERSON, T0)),
+                   consent("the-brick", to=("the-brick",), categories=tuple(Category)))
+    assert journey.relationships == ()
+    assert access(viewer("the-brick", T.CHARITY), journey, NOW).categories == set()
+
+
+def test_an_accepted_referral_begins_the_receivers_relationship_with_the_consent_it_carried() -> None:
+    brick = viewer("the-brick", T.CHARITY)
+    made = referral("town-outreach", "made", to="the-brick", categories=(Category.CORE, Category.SUPPORT_NEEDS))
+    waiting = fold(by("town-outreach", contact(PERSON, T0)), made)
+    assert waiting.referrals[0].status == "open"
+    assert access(brick, waiting, NOW).categories == set(), "an open referral shows the receiver nothing yet"
+    accepted = fold(by("town-outreach", contact(PERSON, T0)), made,
+                    referral("the-brick", "accepted", answered=made.id, at=T0 + timedelta(hours=1)))
+    assert accepted.referrals[0].status == "accepted"
+    assert [(r.organisation, r.reason) for r in accepted.relationships] == [
+        ("town-outreach", "contact"), ("the-brick", "referral")]
+    assert access(brick, accepted, NOW).categories == {
+        Category.CONTACT_POINT, Category.COORDINATION, Category.CORE, Category.SUPPORT_NEEDS}
+    assert access(brick, accepted, NOW).rule is Rule.CONSENT
+
+
+@pytest.mark.parametrize(("answer", "by_whom"), [
+    ("accepted", "someone-else"),  # only the receiver accepts
+    ("withdrawn", "the-brick"),  # only the referrer withdraws
+    ("declined", "the-brick"), ("withdrawn", "town-outreach"),
+])
+def test_a_referral_answered_by_another_or_closed_gives_the_receiver_nothing(answer: str, by_whom: str) -> None:
+    made = referral("town-outreach", "made", to="the-brick", categories=(Category.HEALTH,))
+    journey = fold(by("town-outreach", contact(PERSON, T0)), made,
+                   referral(by_whom, answer, answered=made.id, at=T0 + timedelta(hours=1)),
+                   referral("the-brick", "accepted", answered=made.id, at=T0 + timedelta(hours=2)))
+    relationships = {r.organisation for r in journey.relationships}
+    if (answer, by_whom) in (("accepted", "someone-else"), ("withdrawn", "the-brick")):
+        # An answer not theirs to give changed nothing; the receiver's own acceptance then counted.
+        assert journey.referrals[0].status == "accepted" and relationships == {"town-outreach", "the-brick"}
+        return
+    assert "the-brick" not in relationships and "someone-else" not in relationships
+    assert access(viewer("the-brick", T.CHARITY), journey, NOW).categories == set()
+    # Declined or withdrawn: what the person agreed to share with the receiver lapsed with it.
+    assert all(c.consent_id != made.id for c in journey.consents)
+
+
+def test_a_referral_accepted_after_it_expired_changes_nothing() -> None:
+    made = referral("town-outreach", "made", to="the-brick", expires=T0 + timedelta(days=14))
+    journey = fold(by("town-outreach", contact(PERSON, T0)), made,
+                   referral("the-brick", "accepted", answered=made.id, at=T0 + timedelta(days=15)))
+    assert journey.referrals[0].status == "open"
+    assert referral_status(journey.referrals[0], T0 + timedelta(days=15)) == "expired"
+    assert {r.organisation for r in journey.relationships} == {"town-outreach"}
+
+
+# Who may record what about a person, for every kind of organisation: related or not, with a
+# referral accepted or not, with consent or not.
+@pytest.mark.parametrize(("kind", "related", "referred", "consented"), list(product(
+    OrganisationType, (False, True), (False, True), (False, True))))
+def test_the_write_matrix(kind: OrganisationType, related: bool, referred: bool, consented: bool) -> None:
+    organisation = f"org-{kind.value}"
+    events: list[Any] = [by("someone-else", report(PERSON, T0)), by("town-outreach", contact(PERSON, T0))]
+    if related:
+        events.append(by(organisation, contact(PERSON, T0 + timedelta(minutes=1))))
+    if referred:
+        made = referral("town-outreach", "made", to=organisation, categories=(Category.HEALTH,),
+                        at=T0 + timedelta(minutes=2))
+        events += [made, referral(organisation, "accepted", answered=made.id, at=T0 + timedelta(minutes=3))]
+    if consented:
+        events.append(consent("town-outreach", to=(organisation,), categories=tuple(Category)))
+    journey = fold(*events)
+    me = viewer(organisation, kind)
+    takes_on = kind in (T.COUNCIL, T.OUTREACH, T.CHARITY, T.HOUSING_PROVIDER, T.HEALTH)
+    works = (related or referred) and takes_on
+    anyone = kind in (T.OUTREACH, T.COUNCIL)
+    assert policy.may_write(me, journey, NOW) == (anyone or bool(access(me, journey, NOW).categories))
+    # Nobody but outreach, the council and those who work with the person (police see whom to
+    # call, and may report): consent alone never opens a door.
+    if kind not in (T.OUTREACH, T.COUNCIL, T.POLICE):
+        assert policy.may_write(me, journey, NOW) == works
+    assert policy.may_record_consent(me, journey) == works
+    assert policy.may_refer(me, journey) == (anyone or works)
+    assert policy.may_assign_key_worker(me, journey) == anyone
+    assert policy.may_close_case(me, journey, "died") == (kind is T.COUNCIL)
+    assert policy.may_write(me, None, NOW) == anyone, "a person nobody recorded: only outreach and the council"
+
+
+def test_report_steps_are_the_routed_teams_or_the_councils() -> None:
+    assert policy.may_work_report(viewer("north-outreach", T.OUTREACH), "north-outreach")
+    assert not policy.may_work_report(viewer("south-outreach", T.OUTREACH), "north-outreach")
+    assert not policy.may_work_report(viewer("south-outreach", T.OUTREACH), None)
+    assert policy.may_work_report(viewer("council", T.COUNCIL), "north-outreach")
+    assert not policy.may_work_report(viewer("the-brick", T.CHARITY), "the-brick")
