@@ -3,7 +3,7 @@ module loads what it needs, and writes the one audit entry of the read."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -254,3 +254,29 @@ def disclosed_referrals(engine: Engine, principal: Principal, rows: Sequence[Any
         categories=[Category(c) for c in row.categories.split(",") if c], expires_at=row.expires_at,
         status=status_now(row, now), answered_at=row.answered_at, decline_reason=row.decline_reason,
     ) for row in shown]
+
+
+def told_people(engine: Engine, viewer: Viewer, people: Collection[str], now: datetime, *, related_only: bool,
+                endpoint: str | None = None) -> frozenset[str]:
+    """The people among `people` a subscriber may be told about now (policy.may_be_told): what a
+    delivery listing shows and a replay queues. Each person shown is audited under `endpoint`,
+    when given (a listing names them)."""
+    if not people:
+        return frozenset()
+    with engine.connect() as connection:
+        states = connection.execute(select(journeys.c.person_id, journeys.c.state)
+                                    .where(journeys.c.person_id.in_(list(people)))).all()
+    shown: dict[str, Access] = {}
+    for person, state in states:
+        if not state:
+            continue
+        journey = journey_of(state)
+        if policy.may_be_told(viewer, journey, now, related_only=related_only):
+            shown[person] = policy.access(viewer, journey, now)
+    if endpoint and shown:
+        with engine.begin() as connection:
+            connection.execute(audit_entries.insert(), [
+                {"at": now, "member_id": viewer.member, "organisation": viewer.organisation, "person_id": person,
+                 "categories": ",".join(sorted(decided.categories)), "rule": decided.rule.value, "endpoint": endpoint}
+                for person, decided in shown.items()])
+    return frozenset(shown)

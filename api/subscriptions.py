@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -82,8 +83,10 @@ def rotate(engine: Engine, subscription_id: str, now: datetime) -> tuple[str, da
     return secret, now + ROTATION_OVERLAP
 
 
-def replay(engine: Engine, subscription_id: str, wanted: Wanted, since: datetime, now: datetime) -> int:
-    """Deliver again every update recorded since `since` that the subscription wants, under new
+def replay(engine: Engine, subscription_id: str, wanted: Wanted, since: datetime, now: datetime, *,
+           told: Callable[[set[str]], frozenset[str]]) -> int:
+    """Deliver again every update recorded since `since` that the subscription wants, about the
+    people `told` says the subscriber may be told about now (api/sharing.told_people), under new
     webhook-ids (the partner asked for them again), each person's in timeline order, after
     anything already pending. The policy is asked again when each is sent."""
     replay_id = uuid.uuid4().hex
@@ -95,12 +98,14 @@ def replay(engine: Engine, subscription_id: str, wanted: Wanted, since: datetime
             .order_by(timeline_entries.c.person_id, timeline_entries.c.occurred_at, timeline_entries.c.sequence)
             .limit(REPLAY_LIMIT)
         ).all()
+        people = told({e.person_id for e in entries})
         rows = [{
             "delivery_id": delivery_id(subscription_id, e.event_id, e.sequence, False, replay=replay_id),
             "subscription_id": subscription_id, "person_id": e.person_id, "event_id": e.event_id,
             "event_type": e.type, "refolded": 0, "status": "pending", "attempts": 0, "next_try_at": now,
             "created_at": now,
-        } for e in entries if wants(wanted, event_type=e.type, stage=e.stage, area=area_of(e.data or {}))]
+        } for e in entries
+            if e.person_id in people and wants(wanted, event_type=e.type, stage=e.stage, area=area_of(e.data or {}))]
         if rows:
             connection.execute(insert(deliveries), rows)
     return len(rows)

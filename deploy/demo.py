@@ -73,8 +73,9 @@ def send_demo(api_url: str, keys: dict[str, str], now: datetime | None = None) -
 
 def send_scenario(api_url: str, keys: dict[str, str], zone: tzinfo, people: int = 200, threads: int = 4,
                   timeout: float = 300.0) -> int:
-    """Post the scenario (phase 1 in parallel, phase 2 once what it needs is visible); return how
-    many submissions were sent. A scenario sent before (same event ids) is not sent again."""
+    """Post the scenario (phase 1 in parallel, then phases 2 and 3 once what each needs is
+    visible); return how many submissions were sent. A scenario sent before (same event ids) is
+    not sent again."""
     scenario = generate(datetime.now(zone).date(), zone, people=people)
     role_key = {"frontline": "frontline", "outreach": "outreach", "council": "council", "charity": "brick"}
     with httpx.Client(base_url=api_url, timeout=30, limits=httpx.Limits(max_connections=threads)) as client:
@@ -91,12 +92,14 @@ def send_scenario(api_url: str, keys: dict[str, str], zone: tzinfo, people: int 
             deadline = time.monotonic() + timeout
             while True:
                 response = client.post(path, json=body, headers={"X-API-Key": keys[role_key[role]]})
-                # Closing a case is checked against the journey as applied so far: the key worker
-                # assigned a moment earlier (sent in parallel) may still be on its way.
                 if response.status_code == 429:  # sending faster than a key may: wait as told
                     time.sleep(float(response.headers.get("Retry-After", "1")))
                     continue
-                if response.status_code != 403 or body.get("what") != "closed" or time.monotonic() > deadline:
+                # What a later phase needs may still be on its way through the worker: a report's
+                # routing, a referral or its acceptance (404 until then), a key worker assigned a
+                # moment earlier (closing a case is 403 until then).
+                waiting = response.status_code == 404 or (response.status_code == 403 and body.get("what") == "closed")
+                if not waiting or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
             response.raise_for_status()
@@ -104,14 +107,14 @@ def send_scenario(api_url: str, keys: dict[str, str], zone: tzinfo, people: int 
         with ThreadPoolExecutor(max_workers=threads) as pool:
             list(pool.map(post, scenario.phase(1)))
         deadline = time.monotonic() + timeout
-        for item in scenario.phase(2):
+        for item in (*scenario.phase(2), *scenario.phase(3)):
             path, _, body = item
-            needed = ([f"/v1/people/{body['person_id']}/journey", f"/v1/people/{body['other']}/journey"]
-                      if path.startswith("/v1/identity") else [path.rsplit("/steps", 1)[0]])
-            while any(get(p) != 200 for p in needed):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"demo: the scenario's phase 1 did not arrive within {timeout:.0f}s")
-                time.sleep(0.2)
+            if path.startswith("/v1/identity"):
+                needed = [f"/v1/people/{body['person_id']}/journey", f"/v1/people/{body['other']}/journey"]
+                while any(get(p) != 200 for p in needed):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"demo: the scenario's phase 1 did not arrive within {timeout:.0f}s")
+                    time.sleep(0.2)
             post(item)
     return len(scenario.submissions)
 

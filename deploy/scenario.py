@@ -12,8 +12,9 @@ later confirms); some are recorded twice by outreach under different street name
 that a worker merges). Both must count once.
 
 Every submission is a (phase, path, role, body). Phase 1 is everything a client can send at
-once; phase 2 needs phase 1 to have reached the read model (report outcomes need the report,
-merges need both records).
+once; phase 2 needs phase 1 to have reached the read model (report outcomes need the report
+routed, merges need both records, a referral's acceptance needs the referral); phase 3 needs
+phase 2 (The Brick records courses and jobs once its referral is accepted).
 """
 
 from __future__ import annotations
@@ -228,11 +229,20 @@ def generate(today: date, zone: tzinfo, people: int = 1000, seed: int = 12,
             if moved + 10 < WEEKS * 7 and rng.random() < 0.5:
                 _housing(out, ident, p, record, at(moved + 10, 11), "tenancy_started", truth)
             if moved + 5 < WEEKS * 7 and rng.random() < 0.5:
+                # Outreach refers the person to The Brick, which accepts: only then may it record
+                # their course and job.
+                referral = ident(p, "referral")
+                out.append((1, "/v1/referrals", "outreach", {
+                    "event_id": referral, "person_id": record, "to_organisation": sender["charity"],
+                    "occurred_at": at(moved + 4, 10).isoformat(), "reason": "Kitchen skills course",
+                    "categories": ["core", "strengths_goals"], "consent_obtained": "verbal"}))
+                out.append((2, f"/v1/referrals/{keyed_id(sender['outreach'], referral)}/accept", "charity", {
+                    "event_id": ident(p, "referral-accepted"), "occurred_at": at(moved + 4, 15).isoformat()}))
                 _step(out, ident(p, "course"), "/v1/work", "charity", record, at(moved + 5, 10), "course_enrolled",
-                      {"programme": "Kitchen skills", "provider": "The Brick"}, truth, "work.course_enrolled")
+                      {"programme": "Kitchen skills", "provider": "The Brick"}, truth, "work.course_enrolled", phase=3)
                 if moved + 8 < WEEKS * 7 and rng.random() < 0.5:
                     _step(out, ident(p, "job"), "/v1/work", "charity", record, at(moved + 8, 9), "job_started",
-                          {"programme": "Cafe 73"}, truth, "work.job_started")
+                          {"programme": "Cafe 73"}, truth, "work.job_started", phase=3)
         if story in ("long_term", "housed", "returner"):
             _step(out, ident(p, "kw"), "/v1/cases", "outreach", record, at(nights[0] + 1, 12), "key_worker_assigned",
                   {"key_worker": f"KW{p % 9 + 1:02d}"}, None, "")
@@ -291,8 +301,8 @@ def _housing(out: list, ident: Any, p: int, person: str | None, moment: datetime
 
 
 def _step(out: list, event_id: str, path: str, role: str, person: str | None, moment: datetime, what: str,
-          details: dict[str, Any], truth: Truth | None, move: str) -> None:
-    out.append((1, path, role, {"event_id": event_id, "person_id": person, "what": what,
+          details: dict[str, Any], truth: Truth | None, move: str, phase: int = 1) -> None:
+    out.append((phase, path, role, {"event_id": event_id, "person_id": person, "what": what,
                                 "occurred_at": moment.isoformat(), "details": details}))
     if truth is not None and move:
         truth.moves.append((night_of(moment, moment.tzinfo), move))
@@ -300,12 +310,16 @@ def _step(out: list, event_id: str, path: str, role: str, person: str | None, mo
 
 def intake_records(scenario: Scenario, recorded_at: datetime) -> tuple[list[tuple[bytes, bytes]], int]:
     """Phase 1 as the API would put it on the intake topic (for the benchmark, which measures
-    the worker and not HTTP), and how many timeline entries it makes (a report makes two)."""
+    the worker and not HTTP), and how many timeline entries it makes (a report makes two).
+    Referrals are left out: the API makes their events from a request (api/routes/referrals.py),
+    and phase 1 holds only the few made for The Brick."""
     kinds = {"/v1/reports": ReportSubmission, "/v1/contacts": ContactSubmission,
              "/v1/accommodation": AccommodationSubmission, "/v1/work": WorkSubmission, "/v1/cases": CaseSubmission}
     records: list[tuple[bytes, bytes]] = []
     entries = 0
     for path, role, body in scenario.phase(1):
+        if path not in kinds:
+            continue
         submission = kinds[path].model_validate(body)
         organisation = scenario.organisations[role]
         principal = Principal(key_id="scenario", member_id="scenario", organisation=organisation, role=Role(role))

@@ -143,7 +143,8 @@ class Settings(BaseSettings):
         False, description="Development only: accept http:// subscription URLs to 127.0.0.1 or localhost.")
 
     outreach_teams: dict[str, str] = Field(
-        {"*": "borough-outreach", "TC-MARKET": "town-centre-outreach", "TC-STATION": "town-centre-outreach"},
+        {"*": "borough-outreach", "TC-MARKET": "town-centre-outreach", "TC-STATION": "town-centre-outreach",
+         "TC-PARK": "town-centre-outreach", "TC-LIBRARY": "town-centre-outreach"},
         description='The outreach organisation per area code, as JSON; "*" is every other area. Reports are '
                     "routed to it, and its members see the reporter's contact details until the reporter is told.",
     )

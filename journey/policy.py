@@ -190,6 +190,17 @@ def may_work_report(viewer: Viewer, routed_to: str | None) -> bool:
     return viewer.type is T.COUNCIL or (viewer.type is T.OUTREACH and routed_to == viewer.organisation)
 
 
+def may_be_told(viewer: Viewer, journey: Journey, now: datetime, *, own: bool = False,
+                related_only: bool = False) -> bool:
+    """Whether an update about this person may be queued for, listed to or replayed to a
+    subscriber now: pushes follow reads. `own`: the update is of an entry the subscriber's
+    organisation recorded itself (recorded_by); `related_only`: the subscription asked only for
+    the people its organisation works with."""
+    if related_only and not works_with(journey, viewer.organisation):
+        return False
+    return own or access(viewer, journey, now).anything
+
+
 def sees_referral(viewer: Viewer, from_organisation: str, to_organisation: str) -> bool:
     """A referral is seen by the organisation that made it and the one it was made to."""
     return viewer.organisation in (from_organisation, to_organisation)

@@ -48,7 +48,7 @@ from journey.delivery import (
     update_of,
     wants,
 )
-from journey.policy import Viewer
+from journey.policy import Viewer, may_be_told, recorded_by
 from schemas.read_model import deliveries, delivery_attempts, organisations, subscriptions
 from schemas.sharing import OrganisationType
 from schemas.updates import Applied
@@ -110,16 +110,22 @@ def push(connection: Connection, applied: Sequence[Applied], now: datetime) -> P
     wanting = subscriptions_in(connection, ("active", "paused"), now) if applied else []
     # Without a subscription only report outcomes are looked at (making every Update was a tenth of
     # the read model's write).
-    updates = [update_of(a.entry, a.event, a.refolded) for a in applied
-               if wanting or a.entry.type == "report.outcome"]
+    told = [(a, update_of(a.entry, a.event, a.refolded)) for a in applied
+            if wanting or a.entry.type == "report.outcome"]
+    updates = [u for _, u in told]
+    # Pushes follow reads: a delivery is queued only for a subscriber that may see the person now
+    # (the policy is asked again when it is sent), so no row names a person it may not see.
     rows = [
         {"delivery_id": delivery_id(s.subscription_id, u.event_id, u.sequence, u.refolded),
          "subscription_id": s.subscription_id, "person_id": u.person_id, "event_id": u.event_id,
          "event_type": u.event_type, "refolded": int(u.refolded), "status": "pending", "attempts": 0,
          "created_at": now, "next_try_at": now}
-        for u in updates
+        for a, u in told
         for s in wanting
         if wants(s.wanted, event_type=u.event_type, stage=u.stage, area=u.area)
+        and may_be_told(s.viewer, a.journey, now, own=recorded_by({"source": a.entry.source, "type": a.entry.type},
+                                                                  s.viewer),
+                        related_only=s.wanted.scope is Scope.RELATED)
     ]
     if rows:
         connection.execute(

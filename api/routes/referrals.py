@@ -84,8 +84,11 @@ def _answer(referral_id: UUID, answer: ReferralAnswer, what: Literal["accepted",
         # Not made to (or by) this organisation: the same answer as for no referral at all.
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             "no such referral for this organisation (a new referral takes a moment to arrive)")
-    now = datetime.now(UTC)
-    if (current := status_now(row, now)) != "open":
+    if answer.occurred_at < row.made_at:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
+            "loc": ["body", "occurred_at"], "type": "value_error", "msg": "is before the referral was made"}])
+    # As of when the answer was given (a phone offline sends it late), as the journey will judge it.
+    if (current := status_now(row, answer.occurred_at)) != "open":
         raise HTTPException(status.HTTP_409_CONFLICT, f"the referral is {current}")
     if what == "declined" and answer.decline_reason is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from api import subscriptions as stored
 from api.deps import EngineDep, SettingsDep, allow
 from api.keys import Principal, Role
+from api.sharing import told_people
 from journey.delivery import RETRY_AFTER, Scope, Wanted
 from journey.policy import MAY_READ_PEOPLE, event_families
 from journey.state import Stage
@@ -215,14 +216,23 @@ def get_deliveries(subscription_id: str, engine: EngineDep, principal: Principal
                    state: Annotated[Literal["pending", "delivered", "failed", "withheld", "cancelled"] | None,
                                     Query(alias="status")] = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[DeliveryView]:
-    """The newest deliveries first, each with its attempts."""
-    _owned(engine, principal, subscription_id)
-    where = [deliveries.c.subscription_id == subscription_id]
+    """The newest deliveries first, each with its attempts: only those about people the
+    organisation may be told about now (pushes follow reads; each person listed is audited).
+    Withheld deliveries (the policy showed the organisation nothing when they were due) are
+    counted in the subscription's figures, never listed."""
+    subscription = _owned(engine, principal, subscription_id)
+    where = [deliveries.c.subscription_id == subscription_id, deliveries.c.status != "withheld"]
     if state:
         where.append(deliveries.c.status == state)
     with engine.connect() as connection:
         rows = connection.execute(select(deliveries).where(*where).order_by(deliveries.c.position.desc())
                                   .limit(limit)).all()
+    now = datetime.now(UTC)
+    shown = told_people(engine, principal.viewer, {r.person_id for r in rows}, now,
+                        related_only=stored.wanted_of(subscription).scope is Scope.RELATED,
+                        endpoint=f"GET /v1/subscriptions/{subscription_id}/deliveries")
+    rows = [r for r in rows if r.person_id in shown]
+    with engine.connect() as connection:
         attempts = connection.execute(select(delivery_attempts).where(
             delivery_attempts.c.delivery_id.in_([r.delivery_id for r in rows])).order_by(delivery_attempts.c.at)
         ).all() if rows else []
@@ -247,6 +257,11 @@ def post_replay(subscription_id: str, replay: Replay, engine: EngineDep,
         raise HTTPException(422, [{
             "loc": ["body", "since"], "msg": "since must be within the last 30 days", "type": "value_error"}])
     row = _owned(engine, principal, subscription_id)
-    made = stored.replay(engine, subscription_id, stored.wanted_of(row), replay.since, now)
+    wanted = stored.wanted_of(row)
+
+    def told(people: set[str]) -> frozenset[str]:
+        return told_people(engine, principal.viewer, people, now, related_only=wanted.scope is Scope.RELATED)
+
+    made = stored.replay(engine, subscription_id, wanted, replay.since, now, told=told)
     return Replayed(deliveries=made)
 

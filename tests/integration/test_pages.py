@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from api.keys import Role, issue_key
 from deploy.processes import start_api
 from deploy.settings import Settings
 from tests.builders import contact_body
@@ -156,7 +157,9 @@ def test_open311_maps_onto_reports_with_nothing_personal_in_the_status(site: tup
         assert status["status"] == "open" and status["agency_responsible"] == "borough-outreach"
         outcome = {"what": "outcome", "outcome": "found_and_engaged",
                    "occurred_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()}
-        team_key = system.outreach_key
+        # Only the team the report was routed to records its steps.
+        team_key = issue_key(system.engine, organisation="borough-outreach", role=Role.OUTREACH, now=datetime.now(UTC))
+        assert system.call("POST", f"/v1/reports/{request_id}/steps", system.outreach_key, outcome).status_code == 404
         assert system.call("POST", f"/v1/reports/{request_id}/steps", team_key, outcome).status_code == 202
         closed = system.wait_for("the request closed", lambda: (
             s := client.get(f"/requests/{request_id}.json").json()[0])["status"] == "closed" and s)
@@ -343,7 +346,8 @@ def test_outreach_records_a_reports_outcome_and_asks_for_a_bed_from_the_phone(
 
 
 def test_a_charity_member_sees_only_what_the_policy_allows(site: tuple[System, str]) -> None:
-    """The Brick works with one person (it recorded their course) and not with another: its member
+    """The Brick works with one person (outreach made it the key worker's organisation, and it
+    recorded their course) and not with another: its member
     finds and opens the first as far as the policy lets a charity see (the stage, where they were
     seen, the next step, and the Brick's own entry; not their name or outreach's notes), cannot open the
     second, is refused the outreach pages, and sees the board's small numbers suppressed. The
@@ -355,10 +359,15 @@ def test_a_charity_member_sees_only_what_the_policy_allows(site: tuple[System, s
     system, base = site
     worked_with = system.post("/v1/contacts", contact_body(None, personal={"known_as": "Dave"})).json()["person_id"]
     stranger = system.post("/v1/contacts", contact_body(None, personal={"known_as": "Davey"})).json()["person_id"]
+    # Outreach makes The Brick the key worker's organisation; only then may it record the course.
+    assigned = step_body(worked_with, "key_worker_assigned", datetime.now(UTC) - timedelta(minutes=20),
+                         {"key_worker": "B1", "organisation": "the-brick"})
+    assert system.call("POST", "/v1/cases", system.outreach_key, assigned).status_code == 202
+    system.wait_journey(worked_with, 2)
     course = step_body(worked_with, "course_enrolled", datetime.now(UTC) - timedelta(minutes=10),
                        {"programme": "Kitchen skills"})
     assert system.call("POST", "/v1/work", system.brick_key, course).status_code == 202
-    system.wait_journey(worked_with, 2)
+    system.wait_journey(worked_with, 3)
     system.wait_journey(stranger, 1)
 
     def sign_in(page: Any, key: str, where: str) -> None:

@@ -200,18 +200,19 @@ def test_signed_updates_arrive_in_order_through_an_outage_filtered_by_the_policy
         # to share health needs with it, then withdraws.
         assert brick_endpoint.handled == []
         person = people[0]
-        _accepted(system.post("/v1/cases", step_body(person, "strengths_recorded", at + timedelta(hours=1), {},
-                                                     {"goals": ["a flat"]}), key=system.brick_key))
+        _accepted(system.post("/v1/cases", step_body(person, "key_worker_assigned", at + timedelta(hours=1), {
+            "key_worker": "B1", "organisation": "the-brick"}), key=system.outreach_key))
         needs = {"needs": ["drugs", "mental_health"]}
         _accepted(system.post("/v1/contacts", contact_body(person, at=at + timedelta(hours=2), personal=needs)))
-        system.wait_for("the charity's own step and the contact", lambda: len(brick_endpoint.handled) >= 2)
+        system.wait_for("the key worker step and the contact", lambda: len(brick_endpoint.handled) >= 2)
         contact = next(e for e in brick_endpoint.handled if e["type"] == "uk.journeys.contact.recorded")
         JourneyUpdateEvent.model_validate(contact)
         assert contact["data"]["entry"] is None, "without consent a charity sees no contact's details"
         assert set(contact["data"]["person"]) <= {"person_id", "known_to_outreach", "key_worker_organisation",
                                                    "stage", "status", "last_area", "next_step"}
         _accepted(system.post("/v1/consents", step_body(person, "given", at + timedelta(hours=3), {
-            "organisations": ["the-brick"], "categories": ["core", "health"]}), key=system.outreach_key))
+            "organisations": ["the-brick"], "categories": ["core", "health"], "obtained": "verbal"}),
+            key=system.outreach_key))
         _accepted(system.post("/v1/contacts", contact_body(person, at=at + timedelta(hours=4), personal=needs)))
         system.wait_for("the contact after consent", lambda: sum(
             e["type"] == "uk.journeys.contact.recorded" for e in brick_endpoint.handled) >= 2)
