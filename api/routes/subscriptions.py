@@ -109,22 +109,44 @@ def _view(row: Any) -> dict[str, Any]:
     }
 
 
+def _internal(host: str) -> bool:
+    """Whether a host names this platform's own network rather than a partner's: a loopback,
+    private, unique-local, link-local (cloud metadata), multicast, reserved or unspecified
+    address (IPv4 inside IPv6 too), or a name kept for local use."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        name = host.lower().rstrip(".")
+        return name in LOOPBACK_NAMES or name.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa"))
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (address.is_loopback or address.is_private or address.is_link_local or address.is_multicast
+            or address.is_reserved or address.is_unspecified)
+
+
 def _url_refused(url: str, allow_loopback_http: bool) -> str | None:
+    """Why a subscription URL is refused, or None. A webhook must reach a partner, never inside
+    the platform's network: an internal host would make the deliverer a way to probe it."""
     parts = urlsplit(url)
     if not parts.hostname:
         return "the URL has no host"
-    if parts.scheme == "https":
-        return None
-    if parts.scheme == "http" and allow_loopback_http:
-        host = parts.hostname
+    host = parts.hostname
+    if parts.scheme not in ("https", "http"):
+        return "the URL must be https"
+    if allow_loopback_http:
         try:
             loopback = ipaddress.ip_address(host).is_loopback
         except ValueError:
             loopback = host in LOOPBACK_NAMES
         if loopback:
             return None
-        return "http is accepted only to a loopback address (127.0.0.1, localhost); use https"
-    return "the URL must be https"
+    if parts.scheme == "http":
+        if allow_loopback_http:
+            return "http is accepted only to a loopback address (127.0.0.1, localhost); use https"
+        return "the URL must be https"
+    if _internal(host):
+        return "the URL's host is an internal address (loopback, private, link-local or reserved), not a partner's"
+    return None
 
 
 def _owned(engine: EngineDep, principal: Principal, subscription_id: str) -> Any:

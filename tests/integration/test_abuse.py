@@ -175,3 +175,17 @@ def _referrals(system: System, key: str, box: str = "received") -> list[dict[str
     answer = system.call("GET", f"/v1/referrals?box={box}", key)
     assert answer.status_code == 200, answer.text
     return answer.json()
+
+
+def test_a_webhook_cannot_point_inside_the_platforms_network(system: System) -> None:
+    """Webhooks reaching inside: before, any https URL was accepted, loopback, private ranges,
+    link-local (cloud metadata) and [::1] included; the deliveries listing then told the
+    subscriber whether each address answered."""
+    for url in ("https://127.0.0.1/hook", "https://[::1]/hook", "https://10.0.0.5/hook", "https://192.168.1.1/",
+                "https://169.254.169.254/latest/meta-data/", "https://[fd00::1]/", "https://[::ffff:10.0.0.1]/",
+                "https://0.0.0.0/", "https://localhost/hook", "https://db.internal/", "https://224.0.0.1/"):
+        refused = system.call("POST", "/v1/subscriptions", system.brick_key, {"url": url})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["loc"] == ["body", "url"], (url, refused.text)
+    assert system.call("GET", "/v1/subscriptions", system.brick_key).json() == []
+    made = system.call("POST", "/v1/subscriptions", system.brick_key, {"url": "https://partner.example.org/hook"})
+    assert made.status_code == 201, made.text
