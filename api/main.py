@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from api.access_log import AccessLog
 from api.guard import Guard, KeyAllowance
 from api.problems import declare, install
 from api.producer import EventProducer
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install(app)
     app.add_middleware(Guard, engine=lambda: app.state.engine, max_body=settings.max_payload_bytes,
                        allowance=app.state.key_allowance)
+    app.add_middleware(AccessLog)  # outermost: it sees every answer, the guard's refusals too
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -79,7 +80,11 @@ def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
 
     from api.main import create_app
 
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info")
+    # uvicorn's access log writes query strings and client addresses: api/access_log.py writes
+    # the route template instead.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info",
+                access_log=False)
     return 0
 
 
