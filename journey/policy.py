@@ -304,7 +304,8 @@ def disclose_journey(view: Mapping[str, Any], viewer: Viewer, allowed: frozenset
 EXACT_STATISTICS = frozenset({T.COUNCIL})
 SMALL = 5
 # Measures over a count: shown only when the count they are taken over is not small.
-MEASURED_OVER = {"hours_to_first_attempt_median": "attempted", "hours_to_first_attempt_p90": "attempted"}
+MEASURED_OVER = {"hours_to_first_attempt_median": "attempted", "hours_to_first_attempt_p90": "attempted",
+                 "hours_to_accept_median": "accepted"}
 
 
 def _rounded(count: int) -> int | str:

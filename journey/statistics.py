@@ -296,6 +296,29 @@ def moves(facts: Sequence[Fact], start: date, end: date, rules: Rules, area: str
     return dict(sorted(counts.items()))
 
 
+def referrals(facts: Sequence[Fact], start: date, end: date, rules: Rules,
+              area: str | None = None) -> dict[str, Any]:
+    """Referrals made in the period, the answers given in it, and the median hours from a
+    referral being made to its acceptance (over the acceptances in the period)."""
+    areas = last_areas(facts, night_starts(end, rules.zone)) if area else {}
+    made_at = {f.event_id: f.at for f in facts if f.type == "referral.made"}
+    counts: Counter[str] = Counter()
+    waits: list[float] = []
+    for fact in facts:
+        if not fact.type.startswith("referral.") or not (start <= night_of(fact.at, rules.zone) < end):
+            continue
+        if area is not None and areas.get(fact.person) != area:
+            continue
+        counts[fact.type.removeprefix("referral.")] += 1
+        made = made_at.get(str(fact.data.get("referral")))
+        if fact.type == "referral.accepted" and made is not None:
+            waits.append((_aware(fact.at) - _aware(made)).total_seconds() / 3600)
+    median = percentile(waits, 0.5)
+    return {"made": counts["made"], "accepted": counts["accepted"], "declined": counts["declined"],
+            "withdrawn": counts["withdrawn"],
+            "hours_to_accept_median": round(median, 1) if median is not None else None}
+
+
 def all_statistics(facts: Sequence[Fact], start: date, end: date, rules: Rules,
                    area: str | None = None) -> dict[str, Any]:
     return {
@@ -303,4 +326,5 @@ def all_statistics(facts: Sequence[Fact], start: date, end: date, rules: Rules,
         "built_for_zero": built_for_zero(facts, start, end, rules, area),
         "reports": report_response(facts, start, end, rules, area),
         "moves": moves(facts, start, end, rules, area),
+        "referrals": referrals(facts, start, end, rules, area),
     }

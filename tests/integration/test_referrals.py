@@ -91,6 +91,16 @@ def test_a_referral_accepted_shows_the_receiver_what_the_person_agreed_and_a_dec
     assert [(r["referral_id"], r["decline_reason"]) for r in sent] == [(to_shelter, "no_capacity")]
     assert system.call("GET", f"/v1/people/{person}/journey", shelter).status_code == 404
 
+    # The figures: made, answered, and the wait for an acceptance (counts only; exact for the council).
+    today = datetime.now(system.settings.zone).date()
+    figures = system.call("GET", f"/v1/statistics?start={today - timedelta(days=2)}&end={today + timedelta(days=1)}",
+                          system.council_key).json()["referrals"]
+    assert figures == {"made": 2, "accepted": 1, "declined": 1, "withdrawn": 0, "hours_to_accept_median": 0.1}
+    suppressed = system.call("GET", f"/v1/statistics?start={today - timedelta(days=2)}"
+                             f"&end={today + timedelta(days=1)}", system.brick_key).json()["referrals"]
+    assert suppressed == {"made": "<5", "accepted": "<5", "declined": "<5", "withdrawn": 0,
+                          "hours_to_accept_median": None}
+
 
 def test_who_may_refer_and_to_whom(system: System) -> None:
     at = datetime.now(UTC) - timedelta(hours=3)
