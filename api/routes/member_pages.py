@@ -23,16 +23,18 @@ from api.deps import EngineDep, ProducerDep, SettingsDep
 from api.intake import IdempotencyConflict, submit
 from api.keys import Principal, Role, authenticate
 from api.producer import NotAccepted
+from api.referrals import ReferralRefused, answer_submission, referrals_of
 from api.reports import find_report, open_reports
 from api.routes.pages import page, templates
 from api.routes.stream import broadcaster
-from api.sharing import disclosed_journey, search_people, seen_lately
+from api.sharing import disclosed_journey, disclosed_referrals, search_people, seen_lately
+from journey import policy
 from journey.matching import Search
 from journey.nights import night_starts
 from journey.policy import MAY_READ_PEOPLE, safe_statistics
 from journey.reports import OUTCOME_WORDS
 from schemas.beds import BedRequestSubmission
-from schemas.events import ReportOutcome, ReportProgress
+from schemas.events import DeclineReason, ReportOutcome, ReportProgress
 from schemas.submissions import ContactSubmission, ReportProgressSubmission
 
 router = APIRouter(include_in_schema=False)
@@ -129,7 +131,7 @@ REFUSED_TITLES = {403: "Not for you", 404: "Not found", 409: "That could not be 
 def _refused(request: Request, said: str, status: int = 403) -> HTMLResponse:
     """A member's page or form that could not be served: what went wrong and the way back."""
     section = "/" + request.url.path.split("/")[1]
-    home = section if section in ("/outreach", "/people", "/board") else "/beds"
+    home = section if section in ("/outreach", "/people", "/board", "/referrals") else "/beds"
     return page(request, "refused.html", status, title=REFUSED_TITLES[status], service=SERVICE, home=home, said=said)
 
 
@@ -390,7 +392,9 @@ async def outreach_report_step(report_id: UUID, request: Request, engine: Engine
     report = find_report(engine, report_id)
     what = form.get("what")
     outcome = form.get("outcome") if what == "outcome" else None
-    if report is None or what not in ("attempted", "outcome") or (what == "outcome" and outcome not in OUTCOME_WORDS):
+    if report is None or not policy.may_work_report(principal.viewer, report.team):
+        return _refused(request, "That report is not one routed to your team.", 404)
+    if what not in ("attempted", "outcome") or (what == "outcome" and outcome not in OUTCOME_WORDS):
         return _refused(request, "Choose what happened to a report of yours.", 422)
     submission = ReportProgressSubmission(
         person_id=UUID(report.person_id), occurred_at=datetime.now(UTC).isoformat(), what=what,
@@ -424,3 +428,59 @@ async def outreach_bed(person_id: UUID, request: Request, engine: EngineDep, pro
     except NotAccepted:
         return _refused(request, "The request could not be sent just now: try again in a minute.", 503)
     return RedirectResponse(f"/outreach/people/{person_id}?done=bed", status_code=303)
+
+
+# ---------------------------------------------------------------- referrals
+
+TAKERS = frozenset(policy.MAY_TAKE_ON)
+DECLINE_WORDS = {"no_capacity": "No space", "not_eligible": "Not eligible for our service",
+                 "person_declined": "The person said no", "already_supported": "Already supported elsewhere",
+                 "other": "Another reason"}
+ANSWERED = {"accept": ("accepted", "Accepted: you now work with the person."),
+            "decline": ("declined", "Declined: the referrer sees why.")}
+
+
+@router.get("/referrals", response_class=HTMLResponse)
+def referrals_page(request: Request, engine: EngineDep, settings: SettingsDep, done: str | None = None) -> Response:
+    """The organisation's inbox of referrals, with accept and decline (each shown one audited)."""
+    member = _page_member(request, engine, TAKERS, "Referrals are for organisations that can take a person on.")
+    if isinstance(member, Response):
+        return member
+    principal, csrf = member
+    now = datetime.now(UTC)
+    shown = disclosed_referrals(engine, principal, referrals_of(engine, principal.organisation, "received"), now,
+                                "GET /referrals")
+    zone = settings.zone
+    rows = [{**r.model_dump(mode="json"), "made": f"{r.made_at.astimezone(zone):%-d %B %Y %H:%M}",
+             "expires": f"{r.expires_at.astimezone(zone):%-d %B %Y %H:%M}" if r.expires_at else None,
+             "agreed": ", ".join(c.value.replace("_", " ") for c in r.categories) or "nothing beyond the referral"}
+            for r in shown]
+    return page(request, "referrals.html", title="Referrals", service=SERVICE, home="/referrals", csrf=csrf,
+                referrals=rows, organisation=principal.organisation, reasons=list(DECLINE_WORDS.items()),
+                flash=ANSWERED[done][1] if done in ANSWERED else None)
+
+
+@router.post("/referrals/{referral_id}/{action}")
+async def referral_answer(referral_id: UUID, action: str, request: Request, engine: EngineDep,
+                          producer: ProducerDep, settings: SettingsDep) -> Response:
+    member = _member(request, engine)
+    if member is None:
+        return RedirectResponse("/sign-in?next=/referrals", status_code=303)
+    principal, csrf = member
+    form = await request.form()
+    sent = form.get("csrf")
+    if action not in ANSWERED or not (isinstance(sent, str) and hmac.compare_digest(sent, csrf)):
+        return _refused(request, "That form could not be used: go back to the referrals page and try again.")
+    reason = form.get("decline_reason") if action == "decline" else None
+    if action == "decline" and reason not in DECLINE_WORDS:
+        return _refused(request, "Choose why you decline.", 422)
+    try:
+        submission = answer_submission(engine, principal.organisation, referral_id, ANSWERED[action][0],
+                                       datetime.now(UTC), DeclineReason(reason) if reason else None)
+        submit(submission, idempotency_key=None, principal=principal, engine=engine, producer=producer,
+               settings=settings, now=datetime.now(UTC))
+    except ReferralRefused as refused:
+        return _refused(request, str(refused), refused.status)
+    except (IdempotencyConflict, NotAccepted):
+        return _refused(request, "That could not be recorded just now: try again in a minute.", 503)
+    return RedirectResponse(f"/referrals?done={action}", status_code=303)

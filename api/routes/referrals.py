@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from api.deps import EngineDep, ProducerDep, SettingsDep, allow
 from api.keys import Principal
-from api.referrals import find_referral, referrals_of, status_now
+from api.referrals import Answer, ReferralRefused, answer_submission, referrals_of
 from api.routes.submissions import IdempotencyKey, accept
 from api.sharing import disclosed_referrals
 from journey import policy
@@ -75,27 +75,16 @@ def list_referrals(engine: EngineDep, box: Annotated[Literal["received", "sent"]
                                f"GET /v1/referrals?box={box}")
 
 
-def _answer(referral_id: UUID, answer: ReferralAnswer, what: Literal["accepted", "declined", "withdrawn"],
-            engine: EngineDep, producer: ProducerDep, settings: SettingsDep, key: str | None,
-            principal: Principal) -> Accepted:
-    row = find_referral(engine, referral_id)
-    answering = (row.from_organisation if what == "withdrawn" else row.to_organisation) if row else None
-    if row is None or answering != principal.organisation:
-        # Not made to (or by) this organisation: the same answer as for no referral at all.
-        raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            "no such referral for this organisation (a new referral takes a moment to arrive)")
-    if answer.occurred_at < row.made_at:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
-            "loc": ["body", "occurred_at"], "type": "value_error", "msg": "is before the referral was made"}])
-    # As of when the answer was given (a phone offline sends it late), as the journey will judge it.
-    if (current := status_now(row, answer.occurred_at)) != "open":
-        raise HTTPException(status.HTTP_409_CONFLICT, f"the referral is {current}")
-    if what == "declined" and answer.decline_reason is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
-            "loc": ["body", "decline_reason"], "type": "missing", "msg": "a decline needs a reason"}])
-    submission = ReferralSubmission(
-        event_id=answer.event_id, person_id=UUID(row.person_id), occurred_at=answer.occurred_at, what=what,
-        details=ReferralDetails(referral=referral_id, decline_reason=answer.decline_reason))
+def _answer(referral_id: UUID, answer: ReferralAnswer, what: Answer, engine: EngineDep, producer: ProducerDep,
+            settings: SettingsDep, key: str | None, principal: Principal) -> Accepted:
+    try:
+        submission = answer_submission(engine, principal.organisation, referral_id, what, answer.occurred_at,
+                                       answer.decline_reason, answer.event_id)
+    except ReferralRefused as refused:
+        if refused.field:
+            raise HTTPException(refused.status, [{"loc": ["body", refused.field], "type": "value_error",
+                                                  "msg": str(refused)}]) from None
+        raise HTTPException(refused.status, str(refused)) from None
     # The referral is what admits the receiver: it may answer without seeing the person yet.
     return accept(submission, key, principal, engine, producer, settings, admitted_by_referral=True)
 

@@ -430,3 +430,64 @@ def test_a_charity_member_sees_only_what_the_policy_allows(site: tuple[System, s
                                      for p in (worked_with, stranger)}
         _accessible(page, "outreach with people seen lately")
         browser.close()
+
+
+def test_a_referral_accepted_in_the_browser_opens_what_the_person_agreed(site: tuple[System, str]) -> None:
+    """Outreach refers Jonno to The Brick with his consent to share who he is and his support
+    needs; The Brick's member sees the referral in its inbox (and nothing of Jonno), accepts it,
+    and then opens his record as the policy and that consent allow: his name and benefits need,
+    not his mental health. A referral declined in the same inbox shows the other person nothing."""
+    from playwright.sync_api import sync_playwright
+
+    system, base = site
+    at = datetime.now(UTC) - timedelta(hours=2)
+    jonno = system.post("/v1/contacts", contact_body(None, at=at, personal={
+        "known_as": "Jonno", "needs": ["benefits", "mental_health"]})).json()["person_id"]
+    other = system.post("/v1/contacts", contact_body(None, at=at, personal={"known_as": "Kel"})).json()["person_id"]
+    system.wait_journey(jonno, 1)
+    system.wait_journey(other, 1)
+    made = {}
+    for person, categories in ((jonno, ["core", "support_needs"]), (other, ["core"])):
+        answer = system.call("POST", "/v1/referrals", system.outreach_key, {
+            "person_id": person, "to_organisation": "the-brick", "occurred_at": (at + timedelta(minutes=5)).isoformat(),
+            "reason": "Day centre place", "categories": categories, "consent_obtained": "verbal"})
+        assert answer.status_code == 202, answer.text
+        made[person] = answer.json()["event_id"]
+    system.wait_for("both referrals", lambda: len(system.call("GET", "/v1/referrals", system.brick_key).json()) == 2)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{base}/sign-in?next=/referrals")
+        page.fill("#key", system.brick_key)
+        page.click("button[type=submit]")
+        assert page.locator("h1").inner_text() == "Referrals"
+        inbox = page.locator("#inbox").inner_text()
+        assert "town-centre-outreach" in inbox and "Day centre place" in inbox and "core, support needs" in inbox
+        assert "Jonno" not in inbox and "Kel" not in inbox, "the inbox shows the referral, not the person"
+        _accessible(page, "a charity's referrals")
+        page.goto(f"{base}/people/{jonno}")
+        assert page.locator("h1").inner_text() == "Not found"
+
+        page.goto(f"{base}/referrals")
+        page.click(f"#accept-{made[jonno]}")
+        assert "Accepted" in page.locator("#flash").inner_text()
+        page.select_option(f"#reason-{made[other]}", "no_capacity")
+        page.click(f"#decline-{made[other]}")
+        assert "Declined" in page.locator("#flash").inner_text()
+
+        def opened() -> bool:
+            page.goto(f"{base}/people/{jonno}")
+            return page.locator("h1").inner_text() != "Not found"
+
+        system.wait_for("Jonno's record to open for The Brick", opened)
+        said = page.locator("main").inner_text()
+        assert "Jonno" in said and "mental" not in said.lower(), "his name was agreed, health was not"
+        # The page shows no needs; the same read through the API shows only the agreed one.
+        seen = system.call("GET", f"/v1/people/{jonno}/journey", system.brick_key).json()
+        assert [e["personal"].get("needs") for e in seen["timeline"] if e["type"] == "contact.recorded"] == [
+            ["benefits"]]
+        _accessible(page, "a person referred to a charity")
+        page.goto(f"{base}/people/{other}")
+        assert page.locator("h1").inner_text() == "Not found", "a declined referral shows nothing"
+        browser.close()
