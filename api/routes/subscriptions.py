@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
@@ -20,12 +18,12 @@ from journey.policy import MAY_READ_PEOPLE, event_families
 from journey.state import Stage
 from schemas.common import AreaCode, IsoText, Strict
 from schemas.read_model import deliveries, delivery_attempts, subscriptions
+from schemas.webhooks.targets import Targets, url_refused
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 
 SUBSCRIBERS = allow(*(role for role in Role if role in MAY_READ_PEOPLE))
 Family = Literal[tuple(event_families())]  # type: ignore[valid-type]
-LOOPBACK_NAMES = {"localhost"}
 _SCHEDULE = ", ".join(f"{int(d.total_seconds())} s" for d in RETRY_AFTER)
 
 
@@ -71,7 +69,8 @@ class SecretRotated(BaseModel):
 class Attempt(BaseModel):
     at: datetime
     status_code: int | None = Field(description="The endpoint's HTTP status; null when it did not answer")
-    error: str | None = Field(description="What went wrong without an answer: timeout, ConnectError, ...")
+    error: str | None = Field(description="What went wrong without an answer, coarsely: timeout, connect, tls, "
+                                            "protocol or refused-address (its name resolved to an internal address)")
     answer: Literal["delivered", "retry", "failed", "gone"]
     took_ms: int
 
@@ -109,46 +108,6 @@ def _view(row: Any) -> dict[str, Any]:
     }
 
 
-def _internal(host: str) -> bool:
-    """Whether a host names this platform's own network rather than a partner's: a loopback,
-    private, unique-local, link-local (cloud metadata), multicast, reserved or unspecified
-    address (IPv4 inside IPv6 too), or a name kept for local use."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        name = host.lower().rstrip(".")
-        return name in LOOPBACK_NAMES or name.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa"))
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return (address.is_loopback or address.is_private or address.is_link_local or address.is_multicast
-            or address.is_reserved or address.is_unspecified)
-
-
-def _url_refused(url: str, allow_loopback_http: bool) -> str | None:
-    """Why a subscription URL is refused, or None. A webhook must reach a partner, never inside
-    the platform's network: an internal host would make the deliverer a way to probe it."""
-    parts = urlsplit(url)
-    if not parts.hostname:
-        return "the URL has no host"
-    host = parts.hostname
-    if parts.scheme not in ("https", "http"):
-        return "the URL must be https"
-    if allow_loopback_http:
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = host in LOOPBACK_NAMES
-        if loopback:
-            return None
-    if parts.scheme == "http":
-        if allow_loopback_http:
-            return "http is accepted only to a loopback address (127.0.0.1, localhost); use https"
-        return "the URL must be https"
-    if _internal(host):
-        return "the URL's host is an internal address (loopback, private, link-local or reserved), not a partner's"
-    return None
-
-
 def _owned(engine: EngineDep, principal: Principal, subscription_id: str) -> Any:
     row = stored.find(engine, principal.organisation, subscription_id)
     if row is None:
@@ -168,7 +127,8 @@ subscription; any other answer is recorded as failed and not tried again."""
 @router.post("", status_code=status.HTTP_201_CREATED, description=ABOUT_DELIVERY)
 def post_subscription(new: NewSubscription, engine: EngineDep, settings: SettingsDep,
                       principal: Principal = SUBSCRIBERS) -> SubscriptionMade:
-    refused = _url_refused(new.url, settings.webhook_allow_loopback_http)
+    refused = url_refused(new.url, Targets(loopback_http=settings.webhook_allow_loopback_http,
+                                           private=settings.webhook_allow_private))
     if refused:
         raise HTTPException(422,
                             [{"loc": ["body", "url"], "msg": refused, "type": "value_error"}])
