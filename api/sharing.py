@@ -116,7 +116,8 @@ def search_people(engine: Engine, principal: Principal, search: Search, now: dat
                   endpoint: str = "GET /v1/people") -> list[dict[str, Any]]:
     """The people matching the search that this reader may see, each as far as they may see it
     (one audit entry per person shown, naming where the search was made)."""
-    return _shown_people(engine, principal, found(list(profiles(engine).values()), search), now, endpoint)
+    return _shown_people(engine, principal, found(list(profiles(engine).values()), search), now, endpoint,
+                         needs=frozenset(search.terms().values()))
 
 
 def seen_lately(engine: Engine, principal: Principal, routing: Routing, since: datetime, now: datetime,
@@ -148,13 +149,18 @@ def seen_lately(engine: Engine, principal: Principal, routing: Routing, since: d
 
 
 def _shown_people(engine: Engine, principal: Principal, people: Sequence[Profile], now: datetime,
-                  endpoint: str) -> list[dict[str, Any]]:
+                  endpoint: str, needs: frozenset[Category] = frozenset()) -> list[dict[str, Any]]:
+    """`needs`: the categories the search's terms were matched against. A person is shown only
+    to a reader who may see all of them of that person: otherwise whether they were found would
+    tell the reader a field it may not see (a date of birth tried value by value)."""
     shown = []
     for profile in people:
         journey = load_journey(engine, profile.person_id)
         if journey is None:
             continue
         decided = access_to(engine, principal, profile.person_id, journey, now)
+        if not needs <= decided.categories:
+            continue
         whole = {**contact_point(journey), "stage": journey.stage.value, "last_area": journey.last_area,
                  "names": sorted(profile.names),
                  "date_of_birth": profile.date_of_birth}

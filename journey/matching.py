@@ -13,6 +13,8 @@ from uuid import UUID
 
 import jellyfish
 
+from schemas.sharing import Category
+
 # A pair is proposed at or above this score.
 PROPOSE_AT = 0.6
 
@@ -128,6 +130,19 @@ class Search:
     date_of_birth: date | None = None
     description: str | None = None
     area: str | None = None
+
+    def terms(self) -> dict[str, Category]:
+        """Each term given, with the category of what it is matched against. A reader may search
+        only by what it may see of the people found, or a search would confirm a hidden field."""
+        given = {"name": self.name, "date_of_birth": self.date_of_birth, "description": self.description,
+                 "area": self.area}
+        return {term: SEARCHED_IN[term] for term, value in given.items() if value}
+
+
+# What each search term is matched against: names, date of birth and description are who the
+# person is (core); the areas they were seen in are coordination.
+SEARCHED_IN = {"name": Category.CORE, "date_of_birth": Category.CORE, "description": Category.CORE,
+               "area": Category.COORDINATION}
 
 
 def _name_likeness(wanted: str, names: frozenset[str]) -> float:

@@ -73,6 +73,13 @@ CONSENT_CAN_ADD: Mapping[OrganisationType, frozenset[Category]] = {
 # any person is looked up.
 MAY_READ_PEOPLE = frozenset(t for t in OrganisationType if any(BEFORE_CONSENT[t]) or CONSENT_CAN_ADD[t])
 
+
+
+def most_seen(organisation_type: OrganisationType) -> frozenset[Category]:
+    """The most an organisation of this type can ever see of anyone (a relationship and consent)."""
+    return BEFORE_CONSENT[organisation_type][1] | CONSENT_CAN_ADD[organisation_type]
+
+
 # Who may read beyond the policy with a stated reason (break-glass): those who may hold a case.
 MAY_BREAK_GLASS = frozenset({T.COUNCIL, T.OUTREACH, T.CHARITY, T.HOUSING_PROVIDER, T.HEALTH})
 

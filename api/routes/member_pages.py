@@ -16,7 +16,9 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy import Engine
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
 
 from api import beds, board, sessions
 from api.deps import EngineDep, ProducerDep, SettingsDep
@@ -28,10 +30,11 @@ from api.reports import find_report, open_reports
 from api.routes.pages import page, templates
 from api.routes.stream import broadcaster
 from api.sharing import disclosed_journey, disclosed_referrals, search_people, seen_lately
+from deploy.settings import Settings
 from journey import policy
 from journey.matching import Search
 from journey.nights import night_starts
-from journey.policy import MAY_READ_PEOPLE, safe_statistics
+from journey.policy import MAY_READ_PEOPLE, most_seen, safe_statistics
 from journey.reports import OUTCOME_WORDS
 from schemas.beds import BedRequestSubmission
 from schemas.events import DeclineReason, ReportOutcome, ReportProgress
@@ -102,10 +105,26 @@ def _page_member(request: Request, engine: EngineDep, roles: frozenset[Role],
     return member
 
 
-def _search(name: str | None, description: str | None, area: str | None) -> Search:
-    """A search from a page's query, each part cut to a sane length."""
-    return Search(name=(name or None) and name[:120], description=(description or None) and description[:200],
-                  area=(area or None) and area[:32])
+async def _searched(request: Request, engine: Engine) -> Search | Response:
+    """A search from a page's form (its CSRF token checked), each part cut to a sane length; the
+    terms a member's organisation may never search by (journey/matching.SEARCHED_IN) are dropped."""
+    member = await run_in_threadpool(_member, request, engine)
+    if member is None:
+        return RedirectResponse(f"/sign-in?next={request.url.path}", status_code=303)
+    principal, csrf = member
+    form = await request.form()
+    sent = form.get("csrf")
+    if not (isinstance(sent, str) and hmac.compare_digest(sent, csrf)):
+        return _refused(request, "That form could not be used: go back and try again.")
+
+    def term(key: str, longest: int) -> str | None:
+        value = form.get(key)
+        return value.strip()[:longest] or None if isinstance(value, str) else None
+
+    search = Search(name=term("name", 120), description=term("description", 200), area=term("area", 32))
+    allowed = most_seen(principal.role)
+    kept = {t: getattr(search, t) for t, category in search.terms().items() if category in allowed}
+    return Search(**kept)
 
 
 async def _checked(request: Request, csrf: str) -> bool:
@@ -244,10 +263,22 @@ SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "outreach-s
 
 
 @router.get("/outreach", response_class=HTMLResponse)
-def outreach_page(request: Request, engine: EngineDep, settings: SettingsDep, name: str | None = None,
-                  description: str | None = None, area: str | None = None, done: str | None = None) -> Response:
+def outreach_page(request: Request, engine: EngineDep, settings: SettingsDep, done: str | None = None) -> Response:
     """The outreach worker's phone: the team's open reports, the people seen lately in the team's
     areas, and finding someone."""
+    return _outreach(request, engine, settings, Search(), OUTREACH_DONE.get(done or ""))
+
+
+@router.post("/outreach", response_class=HTMLResponse)
+async def outreach_search(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+    """The same page with what a search found: the terms come in the form's body, never the URL."""
+    search = await _searched(request, engine)
+    if isinstance(search, Response):
+        return search
+    return await run_in_threadpool(_outreach, request, engine, settings, search, None)
+
+
+def _outreach(request: Request, engine: Engine, settings: Settings, search: Search, flash: str | None) -> Response:
     member = _page_member(request, engine, OUTREACH_PAGES, "These pages are for outreach teams.")
     if isinstance(member, Response):
         return member
@@ -257,17 +288,15 @@ def outreach_page(request: Request, engine: EngineDep, settings: SettingsDep, na
                 "due": f"{r.due_by:%H:%M %-d %b}" if r.due_by else "",
                 "attempted": f"{r.first_attempt_at:%H:%M %-d %b}" if r.first_attempt_at else ""}
                for r in open_reports(engine, team=principal.organisation, now=now)]
-    search = _search(name, description, area)
-    searched = any((search.name, search.description, search.area))
-    found = search_people(engine, principal, search, now, "GET /outreach") if searched else []
+    searched = bool(search.terms())
+    found = search_people(engine, principal, search, now, "POST /outreach") if searched else []
     since = night_starts(beds.tonight(now, settings) - timedelta(days=SEEN_LATELY_NIGHTS - 1), settings.zone)
     lately = [{**p, "when": f"{p['seen_at'].astimezone(settings.zone):%H:%M %-d %b}"}
               for p in seen_lately(engine, principal, settings.routing, since, now, limit=SEEN_LATELY_SHOWN)]
     return page(request, "outreach.html", title="Outreach", service=SERVICE, home="/outreach", csrf=csrf,
                 organisation=principal.organisation, reports=reports, search=search, searched=searched, found=found,
                 lately=lately, lately_nights=SEEN_LATELY_NIGHTS,
-                outcomes=[(o.value, OUTCOME_WORDS[o.value]) for o in ReportOutcome],
-                flash=OUTREACH_DONE.get(done or ""))
+                outcomes=[(o.value, OUTCOME_WORDS[o.value]) for o in ReportOutcome], flash=flash)
 
 
 @router.get("/outreach/people/{person_id}", response_class=HTMLResponse)
@@ -282,17 +311,28 @@ def outreach_person(person_id: UUID, request: Request, engine: EngineDep, settin
 
 
 @router.get("/people", response_class=HTMLResponse)
-def people_page(request: Request, engine: EngineDep, name: str | None = None, description: str | None = None,
-                area: str | None = None) -> Response:
+def people_page(request: Request, engine: EngineDep) -> Response:
     """Finding a person, for members of every organisation that may see people: each found
     person is shown only as far as the policy lets this member see them (and the read audited)."""
+    return _people(request, engine, Search())
+
+
+@router.post("/people", response_class=HTMLResponse)
+async def people_search(request: Request, engine: EngineDep) -> Response:
+    """The same page with what a search found (terms in the body, never the URL)."""
+    search = await _searched(request, engine)
+    if isinstance(search, Response):
+        return search
+    return await run_in_threadpool(_people, request, engine, search)
+
+
+def _people(request: Request, engine: Engine, search: Search) -> Response:
     member = _page_member(request, engine, PEOPLE_PAGES, "Your organisation does not see people's journeys.")
     if isinstance(member, Response):
         return member
     principal, csrf = member
-    search = _search(name, description, area)
-    searched = any((search.name, search.description, search.area))
-    found = search_people(engine, principal, search, datetime.now(UTC), "GET /people") if searched else []
+    searched = bool(search.terms())
+    found = search_people(engine, principal, search, datetime.now(UTC), "POST /people") if searched else []
     return page(request, "people.html", title="People", service=SERVICE, home="/people", csrf=csrf,
                 organisation=principal.organisation, search=search, searched=searched, found=found)
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field, StringConstraints
 
 from api.deps import EngineDep, SettingsDep, allow
@@ -15,7 +15,7 @@ from api.keys import Principal, Role
 from api.people import as_dict, explain_match, load_journey, proposed_matches
 from api.sharing import access_to, audit, disclosed_journey, grant_break_glass, search_people
 from journey.matching import Search
-from journey.policy import MAY_BREAK_GLASS, MAY_READ_PEOPLE
+from journey.policy import MAY_BREAK_GLASS, MAY_READ_PEOPLE, most_seen
 from schemas.common import Strict
 from schemas.sharing import Category
 from schemas.views import JourneyView, PersonFound
@@ -39,26 +39,40 @@ class MatchView(BaseModel):
     reasons: list[str]
 
 
-@router.get("", response_model=list[PersonFound], response_model_exclude_unset=True,
-            responses={422: {"description": "No search term given"}})
-def search(
-    engine: EngineDep,
-    name: Annotated[str | None, Query(min_length=2, max_length=120, description="Name or alias, as heard")] = None,
-    date_of_birth: Annotated[date | None, Query()] = None,
-    description: Annotated[str | None, Query(min_length=3, max_length=200, description="Words of a description")]
-    = None,
-    area: Annotated[str | None, Query(max_length=32, description="An area the person was seen in")] = None,
-    principal: Principal = READERS,
-) -> list[dict[str, Any]]:
-    """Find people without knowing their id: every term given must match. Only people this
-    reader may see are returned, each as far as the policy allows (police: known to outreach,
-    and whom to call); every person shown is audited."""
-    if not (name or date_of_birth or description or area):
+class PersonSearch(Strict):
+    """What the searcher knows. Sent in the body, never the URL: URLs end up in logs, histories and
+    proxies. Every term given must match."""
+
+    name: Annotated[str | None, Field(min_length=2, max_length=120, description="Name or alias, as heard")] = None
+    date_of_birth: date | None = None
+    description: Annotated[str | None, Field(min_length=3, max_length=200, description="Words of a description")] \
+        = None
+    area: Annotated[str | None, Field(max_length=32, description="An area the person was seen in")] = None
+
+
+@router.post("/search", response_model=list[PersonFound], response_model_exclude_unset=True,
+             responses={422: {"description": "No search term given, or a term the searcher may not search by"}})
+def search(wanted: PersonSearch, engine: EngineDep, principal: Principal = READERS) -> list[dict[str, Any]]:
+    """Find people without knowing their id. Only people this reader may see are returned, each as
+    far as the policy allows, and only by terms it may see of them: names, date of birth and
+    description need the core category, an area coordination (so police, who see only whom to
+    call, cannot search: a search by a field one cannot see would confirm it). Every person shown
+    is audited."""
+    search = Search(name=wanted.name, date_of_birth=wanted.date_of_birth, description=wanted.description,
+                    area=wanted.area)
+    terms = search.terms()
+    if not terms:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
-            "loc": ["query"], "type": "value_error",
+            "loc": ["body"], "type": "value_error",
             "msg": "give at least one of name, date_of_birth, description, area"}])
-    wanted = Search(name=name, date_of_birth=date_of_birth, description=description, area=area)
-    return search_people(engine, principal, wanted, datetime.now(UTC))
+    never = most_seen(principal.role)
+    refused = [term for term, category in terms.items() if category not in never]
+    if refused:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
+            "loc": ["body", term], "type": "value_error",
+            "msg": f"a {principal.role.value} organisation never sees {terms[term].value} information, so it "
+                   f"may not search by {term}"} for term in refused])
+    return search_people(engine, principal, search, datetime.now(UTC))
 
 
 @router.get("/{person_id}/journey", response_model=JourneyView, response_model_exclude_unset=True,

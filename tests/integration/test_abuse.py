@@ -189,3 +189,36 @@ def test_a_webhook_cannot_point_inside_the_platforms_network(system: System) -> 
     assert system.call("GET", "/v1/subscriptions", system.brick_key).json() == []
     made = system.call("POST", "/v1/subscriptions", system.brick_key, {"url": "https://partner.example.org/hook"})
     assert made.status_code == 201, made.text
+
+
+def test_a_search_never_confirms_a_field_the_searcher_cannot_see(system: System) -> None:
+    """Search as an oracle: before, filters matched names, date of birth and description whatever
+    the reader could see, and police (who see only whom to call) confirmed a date of birth by
+    trying values: found for the right one, not for the others. Terms travelled in the URL too."""
+    at = datetime.now(UTC) - timedelta(hours=3)
+    person, _ = _victim(system, at)
+    police = _key(system, "county-police", Role.POLICE)
+    before = _audit(system)
+    for tried in ("1979-04-05", "1980-01-01"):
+        answer = system.call("POST", "/v1/people/search", police, {"name": "Victim Name", "date_of_birth": tried})
+        assert answer.status_code == 422, answer.text
+        assert {e["loc"][-1] for e in answer.json()["errors"]} == {"name", "date_of_birth"}
+    assert system.call("GET", "/v1/people?name=Victim&date_of_birth=1979-04-05", police).status_code == 404
+
+    # The Brick, once referred, sees the person's stage and area (coordination) but not their
+    # name: it finds them by area and never by a name or date of birth, right or wrong.
+    made = _accepted(system.call("POST", "/v1/referrals", system.outreach_key, {
+        "person_id": person, "to_organisation": "the-brick", "occurred_at": (at + timedelta(minutes=1)).isoformat(),
+        "reason": "Day centre place"}))
+    system.wait_for("the referral", lambda: _referrals(system, system.brick_key))
+    _accepted(system.call("POST", f"/v1/referrals/{made['event_id']}/accept", system.brick_key,
+                          {"occurred_at": (at + timedelta(minutes=2)).isoformat()}))
+    system.wait_for("the Brick to work with the person", lambda: system.call(
+        "GET", f"/v1/people/{person}/journey", system.brick_key).status_code == 200)
+    by_area = system.call("POST", "/v1/people/search", system.brick_key, {"area": "TC-MARKET"}).json()
+    assert person in [p["person_id"] for p in by_area]
+    for terms in ({"name": "Victim Name"}, {"area": "TC-MARKET", "date_of_birth": "1979-04-05"},
+                  {"area": "TC-MARKET", "date_of_birth": "1980-01-01"}, {"description": "tall beard"}):
+        found = system.call("POST", "/v1/people/search", system.brick_key, terms)
+        assert found.status_code == 200 and person not in [p["person_id"] for p in found.json()], terms
+    assert [a for a in _audit(system)[len(before):] if a[0] == "county-police"] == []
