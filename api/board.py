@@ -68,7 +68,7 @@ def figures(engine: Engine, settings: Settings, now: datetime, viewer: Organisat
                     "overdue": count_overdue(engine, now=now), "attempted": len(waits),
                     "hours_to_first_attempt_median": round(statistics.median(waits), 1) if waits else None},
     }
-    return {"night": night, "last_night": last_night, **safe_statistics(shown, viewer)}
+    return {"night": night, "last_night": last_night, **safe_statistics(shown, viewer, keep_zeros=True)}
 
 
 # ---------------------------------------------------------------- the month's flow

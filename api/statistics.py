@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -30,8 +31,13 @@ def load_facts(engine: Engine, until: datetime) -> list[Fact]:
     return people_as_one(facts, same)
 
 
-def statistics(engine: Engine, *, start: date, end: date, area: str | None, rules: Rules) -> dict[str, Any]:
-    # The whole day `end` in any time zone ends before the next UTC midnight + a day.
-    until = datetime(end.year, end.month, end.day, tzinfo=rules.zone) + timedelta(days=1)
+def statistics(engine: Engine, *, start: date | None = None, end: date | None = None, area: str | None,
+               rules: Rules, periods: Sequence[tuple[date, date]] = ()) -> Any:
+    """The figures for one period (start, end), or a list of them for `periods` (the facts loaded once)."""
+    wanted = list(periods) or [(start, end)]
+    last = max(e for _, e in wanted)
+    # The whole day `last` in any time zone ends before the next UTC midnight + a day.
+    until = datetime(last.year, last.month, last.day, tzinfo=rules.zone) + timedelta(days=1)
     facts = load_facts(engine, until)
-    return {"start": start, "end": end, "area": area, **all_statistics(facts, start, end, rules, area)}
+    figures = [{"start": s, "end": e, "area": area, **all_statistics(facts, s, e, rules, area)} for s, e in wanted]
+    return figures if periods else figures[0]

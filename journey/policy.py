@@ -18,9 +18,9 @@ README prints it for data protection officers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from typing import Any, get_args
@@ -321,26 +321,76 @@ def _rounded(count: int) -> int | str:
     return SMALL * round(count / SMALL)
 
 
-def safe_statistics(figures: Any, viewer_type: OrganisationType) -> Any:
-    """Statistics as this kind of organisation may see them."""
+def safe_statistics(figures: Any, viewer_type: OrganisationType, neighbours: Sequence[Any] = (), *,
+                    keep_zeros: bool = False) -> Any:
+    """Statistics as this kind of organisation may see them. `neighbours`: the exact figures of
+    the periods another request could set beside this one to take a difference (the period
+    without its first or its last week or month): a count that differs from its neighbour's by 1
+    to 4 is withheld (secondary suppression), so no difference of published figures reveals one.
+    `keep_zeros`: the board's live counts of where people are tonight and which beds are free,
+    whose zeros are the point ("no one at the station", "no bed free") and say nothing of who."""
     if viewer_type in EXACT_STATISTICS:
         return figures
-    return _suppressed(figures)
+    return _suppressed(figures, list(neighbours), keep_zeros)
 
 
-def _suppressed(value: Any) -> Any:
+WITHHELD = "withheld"  # a count whose difference from a neighbouring period's would reveal a small one
+
+
+def _small(count: Any) -> bool:
+    return isinstance(count, int) and not isinstance(count, bool) and 0 < count < SMALL
+
+
+def _suppressed(value: Any, neighbours: list[Any], keep_zeros: bool) -> Any:
     if isinstance(value, dict):
-        shown = {key: _suppressed(item) for key, item in value.items()}
+        shown = {key: _suppressed(item, [n.get(key) if isinstance(n, dict) else None for n in neighbours], keep_zeros)
+                 for key, item in value.items()}
         for measure, base in MEASURED_OVER.items():
-            count = value.get(base)
-            if measure in shown and isinstance(count, int) and 0 < count < SMALL:
+            if measure in shown and _small(value.get(base)):
                 shown[measure] = None
+        # A zero beside a small count would say where the few are (3 seen, 0 of them new: all
+        # returners); shown as small too.
+        if not keep_zeros and any(_small(item) for item in value.values()):
+            shown = {key: f"<{SMALL}" if item == 0 and not isinstance(item, bool) else item
+                     for key, item in shown.items()}
         return shown
     if isinstance(value, list):
-        return [_suppressed(item) for item in value]
+        return [_suppressed(item, [n[i] if isinstance(n, list) and i < len(n) else None for n in neighbours],
+                            keep_zeros) for i, item in enumerate(value)]
     if isinstance(value, int) and not isinstance(value, bool):
+        if any(isinstance(n, int) and _small(abs(value - n)) for n in neighbours):
+            return WITHHELD
         return _rounded(value)
     return value
+
+
+def statistics_period_refused(start: date, end: date, viewer_type: OrganisationType) -> str | None:
+    """Why this kind of organisation may not have statistics for this period, or None. Everyone
+    but the council's analysts asks for whole ISO weeks (Monday to Monday) or whole calendar
+    months: one-night windows slid a day at a time would difference out what rounding hides."""
+    if viewer_type in EXACT_STATISTICS:
+        return None
+    if start.weekday() == 0 and (end - start).days % 7 == 0:
+        return None
+    if start.day == 1 and end.day == 1:
+        return None
+    return "the period must be whole weeks (start on a Monday, a multiple of 7 days) or whole calendar months " \
+           "(start and end on the 1st)"
+
+
+def statistics_neighbours(start: date, end: date) -> list[tuple[date, date]]:
+    """The periods one cell shorter than this one that a reader may also ask for: without its
+    first or its last week (or month). Their figures are the differences to guard."""
+    if start.weekday() == 0 and (end - start).days % 7 == 0:
+        step_start, step_end = start + timedelta(days=7), end - timedelta(days=7)
+    elif start.day == 1 and end.day == 1:
+        step_start = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+        step_end = (end - timedelta(days=1)).replace(day=1)
+    else:
+        return []
+    if step_start >= end:
+        return []  # one cell: nothing shorter to difference it with
+    return [(step_start, end), (start, step_end)]
 
 
 # ---------------------------------------------------------------- the table, for people

@@ -9,7 +9,12 @@ from fastapi import APIRouter, HTTPException, Query, status
 from api.deps import EngineDep, SettingsDep, allow
 from api.keys import Principal, Role
 from api.statistics import statistics
-from journey.policy import safe_statistics
+from journey.policy import (
+    EXACT_STATISTICS,
+    safe_statistics,
+    statistics_neighbours,
+    statistics_period_refused,
+)
 from schemas.common import IsoDate
 
 router = APIRouter(prefix="/v1", tags=["statistics"])
@@ -29,8 +34,11 @@ def read_statistics(
     principal: Principal = VIEWERS,
 ) -> dict[str, Any]:
     """The statistics of journeys/statistics.py, as the README defines them. Exact for the
-    council; for everyone else counts from 1 to 4 read "<5" and the others are rounded to the
-    nearest 5 (measures over a small count are null), so no figure points at a person."""
+    council. Everyone else asks for whole weeks (Monday to Monday) or whole calendar months;
+    counts from 1 to 4 read "<5" (and a zero beside one), the others are rounded to the nearest 5,
+    measures over a small count are null, and a count that differs by 1 to 4 from the same
+    period's without its first or last week (or month) reads "withheld": so no figure, and no
+    difference of two, points at a person."""
     if end <= start:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             [{"loc": ["query", "end"], "msg": "end must be after start", "type": "value_error"}])
@@ -38,5 +46,12 @@ def read_statistics(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             [{"loc": ["query", "end"], "msg": f"a period is at most {LONGEST_PERIOD_DAYS} days",
                               "type": "value_error"}])
-    figures = statistics(engine, start=start, end=end, area=area, rules=settings.statistics_rules)
-    return safe_statistics(figures, principal.role)
+    refused = statistics_period_refused(start, end, principal.role)
+    if refused:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            [{"loc": ["query", "start"], "msg": refused, "type": "value_error"}])
+    if principal.role in EXACT_STATISTICS:
+        return statistics(engine, start=start, end=end, area=area, rules=settings.statistics_rules)
+    figures, *neighbours = statistics(engine, periods=[(start, end), *statistics_neighbours(start, end)], area=area,
+                                      rules=settings.statistics_rules)
+    return safe_statistics(figures, principal.role, neighbours)

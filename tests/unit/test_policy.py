@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from itertools import product
 from pathlib import Path
 from typing import Any, get_args
@@ -211,11 +211,51 @@ def test_contact_personal_fields_are_categorised_as_practitioners_expect() -> No
 
 def test_small_counts_are_hidden_and_the_rest_rounded_for_everyone_but_the_council() -> None:
     figures = {"chain": {"new": 3, "stock": 12, "returner": 0}, "reports": {
-        "attempted": 2, "hours_to_first_attempt_median": 1.5, "outcomes": {"not_found": 1}}, "area": "TC"}
+        "attempted": 2, "hours_to_first_attempt_median": 1.5, "outcomes": {"not_found": 1}}, "area": "TC",
+        "moves": {"housed": 0, "evicted": 0, "moved": 15}}
     safe = safe_statistics(figures, T.POLICE)
-    assert safe == {"chain": {"new": "<5", "stock": 10, "returner": 0}, "reports": {
-        "attempted": "<5", "hours_to_first_attempt_median": None, "outcomes": {"not_found": "<5"}}, "area": "TC"}
+    # The zero beside a small count is small too: "3 new, 0 returners" would say who the few are.
+    assert safe == {"chain": {"new": "<5", "stock": 10, "returner": "<5"}, "reports": {
+        "attempted": "<5", "hours_to_first_attempt_median": None, "outcomes": {"not_found": "<5"}}, "area": "TC",
+        "moves": {"housed": 0, "evicted": 0, "moved": 15}}
     assert safe_statistics(figures, T.COUNCIL) == figures
+
+
+def test_a_difference_with_a_period_one_week_shorter_never_reveals_a_small_count() -> None:
+    # Three weeks with 12 seen; without the last week 9: that week holds 3 people, so the
+    # longer figure is withheld. Without the first week 12: nothing to hide, rounded as usual.
+    figures = {"chain": {"seen": 12, "new": 7}, "reports": [{"received": 20}]}
+    shorter = [{"chain": {"seen": 12, "new": 7}, "reports": [{"received": 20}]},
+               {"chain": {"seen": 9, "new": 7}, "reports": [{"received": 14}]}]
+    assert safe_statistics(figures, T.CHARITY, shorter) == {
+        "chain": {"seen": policy.WITHHELD, "new": 5}, "reports": [{"received": 20}]}
+    assert safe_statistics(figures, T.COUNCIL, shorter) == figures
+
+
+@pytest.mark.parametrize(("start", "end", "allowed"), [
+    ("2026-11-30", "2026-12-07", True),  # a Monday, one week
+    ("2026-11-02", "2026-11-30", True),  # four weeks
+    ("2026-11-01", "2026-12-01", True),  # a calendar month
+    ("2026-01-01", "2027-01-01", True),  # a year of months
+    ("2026-12-01", "2026-12-02", False),  # one night
+    ("2026-12-01", "2026-12-08", False),  # seven days from a Tuesday: slid by a day
+    ("2026-11-30", "2026-12-03", False),  # part of a week
+])
+def test_partners_ask_for_whole_weeks_or_months_and_the_council_for_any_period(start: str, end: str,
+                                                                               allowed: bool) -> None:
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    assert (policy.statistics_period_refused(first, last, T.POLICE) is None) is allowed
+    assert policy.statistics_period_refused(first, last, T.COUNCIL) is None
+
+
+def test_the_neighbours_are_the_period_without_its_first_or_last_week_or_month() -> None:
+    d = date.fromisoformat
+    assert policy.statistics_neighbours(d("2026-11-02"), d("2026-11-23")) == [
+        (d("2026-11-09"), d("2026-11-23")), (d("2026-11-02"), d("2026-11-16"))]
+    assert policy.statistics_neighbours(d("2026-10-01"), d("2026-12-01")) == [
+        (d("2026-11-01"), d("2026-12-01")), (d("2026-10-01"), d("2026-11-01"))]
+    assert policy.statistics_neighbours(d("2026-11-30"), d("2026-12-07")) == []
+    assert policy.statistics_neighbours(d("2026-11-01"), d("2026-12-01")) == []
 
 
 def test_the_readme_holds_the_policy_table_as_it_is() -> None:
