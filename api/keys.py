@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from journey.policy import Viewer
-from schemas.read_model import api_keys, members, organisations
+from schemas.read_model import account_events, api_keys, members, organisations, page_sessions, subscriptions
 from schemas.sharing import OrganisationType
 
 # A key's role is its organisation's type: what the organisation may do and see.
@@ -33,6 +33,7 @@ class Principal:
     organisation: str
     role: Role
     data_protection_lead: bool = False
+    key_expires_at: datetime | None = None  # a key a member issues themself never outlives this one
 
     @property
     def viewer(self) -> Viewer:
@@ -47,8 +48,21 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# Who did an account change that no member did: the command line, run by an operator.
+OPERATOR = "operator"
+
+
+def account_event(connection: Connection, *, organisation: str, actor: str, action: str, now: datetime,
+                  member_id: str | None = None, key_id: str | None = None, detail: str | None = None) -> int:
+    """One row of the account audit, in the caller's transaction; its entry id."""
+    done = connection.execute(account_events.insert().values(
+        at=now, organisation=organisation, actor=actor, action=action, member_id=member_id, key_id=key_id,
+        detail=detail))
+    return int(done.inserted_primary_key[0])
+
+
 def add_member(engine: Engine, *, organisation: str, organisation_type: Role, name: str, now: datetime,
-               data_protection_lead: bool = False) -> str:
+               data_protection_lead: bool = False, email: str | None = None, actor: str = OPERATOR) -> str:
     """A new member of an organisation (made on first use, with its type); returns the member id."""
     member_id = f"m{secrets.token_hex(8)}"
     with engine.begin() as connection:
@@ -61,11 +75,45 @@ def add_member(engine: Engine, *, organisation: str, organisation_type: Role, na
             raise AccountError(f"organisation {organisation!r} is of type {known}, not {organisation_type.value}")
         connection.execute(members.insert().values(
             member_id=member_id, organisation=organisation, name=name,
-            data_protection_lead=int(data_protection_lead), created_at=now))
+            data_protection_lead=int(data_protection_lead), created_at=now, email=email))
+        account_event(connection, organisation=organisation, actor=actor, action="member.added", now=now,
+                      member_id=member_id, detail="data protection lead" if data_protection_lead else None)
     return member_id
 
 
-def issue_member_key(engine: Engine, *, member_id: str, now: datetime, expires_at: datetime | None = None) -> str:
+def member_of(engine: Engine, member_id: str) -> Any:
+    """A member still on the platform (organisation, data protection lead), or None."""
+    with engine.connect() as connection:
+        return connection.execute(select(members).where(
+            members.c.member_id == member_id, members.c.removed_at.is_(None))).first()
+
+
+def remove_member(engine: Engine, member_id: str, *, actor: str, now: datetime) -> dict[str, int] | None:
+    """Removes a member: their keys are revoked, their page sessions ended and the subscriptions
+    they made (which read as them) disabled, in one transaction, and the change audited. None when
+    there is no such member."""
+    with engine.begin() as connection:
+        member = connection.execute(select(members).where(
+            members.c.member_id == member_id, members.c.removed_at.is_(None))).first()
+        if member is None:
+            return None
+        connection.execute(update(members).where(members.c.member_id == member_id).values(removed_at=now))
+        keys = [k for (k,) in connection.execute(select(api_keys.c.key_id).where(api_keys.c.member_id == member_id))]
+        revoked = connection.execute(update(api_keys).where(
+            api_keys.c.member_id == member_id, api_keys.c.revoked_at.is_(None)).values(revoked_at=now)).rowcount
+        ended = connection.execute(update(page_sessions).where(
+            page_sessions.c.key_id.in_(keys), page_sessions.c.ended_at.is_(None)).values(ended_at=now)).rowcount
+        disabled = connection.execute(update(subscriptions).where(
+            subscriptions.c.created_by == member_id, subscriptions.c.status.in_(("active", "paused")))
+            .values(status="disabled", status_reason="the member who made it was removed", changed_at=now)).rowcount
+        done = {"keys": revoked, "sessions": ended, "subscriptions": disabled}
+        account_event(connection, organisation=member.organisation, actor=actor, action="member.removed", now=now,
+                      member_id=member_id, detail=", ".join(f"{n} {what}" for what, n in done.items()))
+    return done
+
+
+def issue_member_key(engine: Engine, *, member_id: str, now: datetime, expires_at: datetime | None = None,
+                     actor: str = OPERATOR) -> str:
     """A key for an existing member; this is the only time its secret is seen."""
     with engine.begin() as connection:
         row = connection.execute(
@@ -80,14 +128,17 @@ def issue_member_key(engine: Engine, *, member_id: str, now: datetime, expires_a
         connection.execute(api_keys.insert().values(
             key_id=key_id, secret_sha256=_digest(secret), organisation=row.organisation, role=row.type,
             member_id=member_id, created_at=now, expires_at=expires_at))
+        account_event(connection, organisation=row.organisation, actor=actor, action="key.issued", now=now,
+                      member_id=member_id, key_id=key_id,
+                      detail=f"expires {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else "never expires")
     return f"{PREFIX}_{key_id}_{secret}"
 
 
 def issue_key(engine: Engine, *, organisation: str, role: Role, now: datetime, member_name: str = "member",
-              data_protection_lead: bool = False, expires_at: datetime | None = None) -> str:
+              data_protection_lead: bool = False, expires_at: datetime | None = None, email: str | None = None) -> str:
     """A new member of the organisation and their first key (the CLI's and the tests' way in)."""
     member_id = add_member(engine, organisation=organisation, organisation_type=role, name=member_name, now=now,
-                           data_protection_lead=data_protection_lead)
+                           data_protection_lead=data_protection_lead, email=email)
     return issue_member_key(engine, member_id=member_id, now=now, expires_at=expires_at)
 
 
@@ -106,12 +157,17 @@ def key_id_of(token: str) -> str:
     return token.split("_")[1]
 
 
-def revoke_key(engine: Engine, key_id: str, now: datetime) -> bool:
+def revoke_key(engine: Engine, key_id: str, now: datetime, actor: str = OPERATOR) -> bool:
     """Revoke a key; False when there is no such live key."""
     with engine.begin() as connection:
+        row = connection.execute(select(api_keys.c.organisation, api_keys.c.member_id).where(
+            api_keys.c.key_id == key_id)).first()
         done = connection.execute(
             update(api_keys).where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
             .values(revoked_at=now))
+        if done.rowcount == 1:
+            account_event(connection, organisation=row.organisation, actor=actor, action="key.revoked", now=now,
+                          member_id=row.member_id, key_id=key_id)
     return done.rowcount == 1
 
 
@@ -130,7 +186,7 @@ def _live(row: Any, now: datetime) -> Principal | None:
     if row.expires_at is not None and row.expires_at <= now:
         return None
     return Principal(key_id=row.key_id, member_id=row.member_id, organisation=row.organisation, role=Role(row.role),
-                     data_protection_lead=bool(row.data_protection_lead))
+                     data_protection_lead=bool(row.data_protection_lead), key_expires_at=row.expires_at)
 
 
 def live_key(engine: Engine, key_id: str, now: datetime) -> Principal | None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
-from api.keys import Principal
+from api.keys import Principal, account_event
 from api.people import get_journey, journey_of, load_journey, profiles, summary_fields
 from api.referrals import status_now
 from deploy.settings import Settings
@@ -20,7 +20,14 @@ from journey.matching import Profile, Search, found
 from journey.policy import Access, Viewer
 from journey.reports import Routing
 from journey.state import Journey, contact_point, works_with
-from schemas.read_model import audit_entries, break_glass, journeys, sighting_reports, timeline_entries
+from schemas.read_model import (
+    audit_entries,
+    break_glass,
+    journeys,
+    lead_alerts,
+    sighting_reports,
+    timeline_entries,
+)
 from schemas.sharing import Category
 from schemas.views import JourneyView, PersonFound, ReferralView, TimelineItem
 
@@ -35,13 +42,34 @@ def breaking_glass(engine: Engine, principal: Principal, person_id: UUID, now: d
         ).first() is not None
 
 
+class BreakGlassCapped(Exception):
+    """The member has used break-glass as often as a day allows: their data protection lead must
+    look first (they are told of the refusal too)."""
+
+
 def grant_break_glass(engine: Engine, principal: Principal, person_id: UUID, reason: str, until: datetime,
-                      now: datetime) -> str:
+                      now: datetime, *, daily_cap: int) -> str:
+    """Records a grant, or refuses one over the member's daily cap; either way the organisation's
+    data protection lead is told at once (an account event and an alert the worker emails)."""
     grant_id = str(uuid4())
     with engine.begin() as connection:
-        connection.execute(break_glass.insert().values(
-            grant_id=grant_id, member_id=principal.member_id, organisation=principal.organisation,
-            person_id=str(person_id), reason=reason, started_at=now, until=until))
+        taken = connection.execute(select(func.count()).select_from(break_glass).where(
+            break_glass.c.member_id == principal.member_id,
+            break_glass.c.started_at > now - timedelta(days=1))).scalar_one()
+        capped = taken >= daily_cap
+        if not capped:
+            connection.execute(break_glass.insert().values(
+                grant_id=grant_id, member_id=principal.member_id, organisation=principal.organisation,
+                person_id=str(person_id), reason=reason, started_at=now, until=until))
+        entry = account_event(
+            connection, organisation=principal.organisation, actor=principal.member_id, now=now,
+            action="break_glass.refused" if capped else "break_glass.taken", member_id=principal.member_id,
+            detail=f"{taken} in the last 24 hours, the cap is {daily_cap}" if capped else f"grant {grant_id}")
+        connection.execute(lead_alerts.insert().values(
+            entry_id=entry, organisation=principal.organisation, status="pending", attempts=0, next_try_at=now,
+            created_at=now))
+    if capped:
+        raise BreakGlassCapped
     return grant_id
 
 

@@ -95,6 +95,7 @@ def cmd_api_key(args: argparse.Namespace, settings: Settings) -> int:
     token = issue_key(
         connect(settings.resolved_database_url), organisation=args.organisation, role=Role(args.role),
         now=datetime.now(UTC), member_name=args.member, data_protection_lead=args.data_protection_lead,
+        email=args.email,
     )
     print(token)
     return 0
@@ -238,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     key.add_argument("--organisation", required=True)
     key.add_argument("--role", required=True, choices=[r for r in _roles()])
     key.add_argument("--member", default="member", help="the member's name, as the audit shows it")
-    key.add_argument("--data-protection-lead", action="store_true", help="may read the audit")
+    key.add_argument("--data-protection-lead", action="store_true",
+                     help="may read the audit, and add and remove the organisation's members and their keys")
+    key.add_argument("--email", help="a data protection lead's work address: told at once of each break-glass")
     key.set_defaults(run=cmd_api_key)
     commands.add_parser("policy", help="print the sharing policy's table").set_defaults(run=cmd_policy)
     args = parser.parse_args(argv)

@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     stream_heartbeat_s: float = Field(15.0, description="Seconds between keep-alive comments on an idle live stream.")
     webhook_allow_loopback_http: bool = Field(
         False, description="Development only: accept http:// subscription URLs to 127.0.0.1 or localhost.")
+    break_glass_daily_cap: int = Field(
+        3, ge=1, description="Break-glass grants a member may take in 24 hours; the next is refused (429) and the "
+                             "organisation's data protection lead told, as for every grant.")
     webhook_allow_private: bool = Field(
         False, description="On-premises partners: let webhooks reach private addresses (10/8, 172.16/12, "
                            "192.168/16, fc00::/7). Loopback, link-local and metadata addresses stay refused.")

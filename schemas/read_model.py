@@ -163,6 +163,9 @@ members = Table(
     Column("data_protection_lead", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("removed_at", UTCDateTime),
+    # A data protection lead's work address: where the platform tells them at once of a
+    # break-glass read by their organisation. Only leads have one.
+    Column("email", String(254)),
 )
 
 api_keys = Table(
@@ -210,6 +213,37 @@ break_glass = Table(
     Column("reason", String(500), nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("until", UTCDateTime, nullable=False),
+)
+
+# Append-only: who changed whose account (members added and removed, keys issued and revoked)
+# and each break-glass taken or refused. What a data protection lead reviews besides the reads.
+account_events = Table(
+    "account_events",
+    metadata,
+    Column("entry_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("organisation", String(120), nullable=False, index=True),  # whose account it is
+    Column("actor", String(32), nullable=False),  # the member who did it
+    Column("action", String(32), nullable=False),
+    Column("member_id", String(32)),  # the member it was done to
+    Column("key_id", String(32)),
+    Column("detail", String(200)),  # never personal data: counts, an expiry, a grant id
+)
+
+# A data protection lead to be told of an account event (a break-glass read) by email, at once,
+# retried on the webhooks' schedule. One row per event; the worker's notifier sends it.
+lead_alerts = Table(
+    "lead_alerts",
+    metadata,
+    Column("entry_id", Integer, primary_key=True),  # the account event
+    Column("organisation", String(120), nullable=False),
+    Column("status", String(16), nullable=False),  # pending, sent, no_lead, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_try_at", UTCDateTime, nullable=False),
+    Column("leased_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime),
+    Index("ix_lead_alerts_due", "status", "next_try_at"),
 )
 
 # Members signed in to the pages: a random token in an HttpOnly cookie, kept here only as its

@@ -64,6 +64,7 @@ from streams.beds import bed_stages, release_no_shows
 from streams.delivery import Deliverer, Pushed, push
 from streams.engine import Batch, Engine, EngineStopped, Stage
 from streams.faults import Faults
+from streams.leads import LeadAlerter
 from streams.projector import project_into, record_verdicts
 from streams.reporters import Notifier
 from streams.store import StateStore
@@ -265,6 +266,7 @@ class Worker(mode.Service):
         self.read_model = connect(settings.resolved_database_url, page_cache_mib=32)
         self.deliverer = Deliverer(settings, self.read_model)
         self.notifier = Notifier(settings, self.read_model)
+        self.lead_alerter = LeadAlerter(settings, self.read_model)
         self.engine = create_engine(settings, self.read_model, self.deliverer, self.notifier)
 
     @mode.Service.task
@@ -293,6 +295,11 @@ class Worker(mode.Service):
     async def _tell_reporters(self) -> None:
         await self.engine.ready.wait()
         await self.notifier.run(self.engine)
+
+    @mode.Service.task
+    async def _tell_data_protection_leads(self) -> None:
+        await self.engine.ready.wait()
+        await self.lead_alerter.run()
 
     @mode.Service.task
     async def _relay_audit(self) -> None:

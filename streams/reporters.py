@@ -154,10 +154,14 @@ class Notifier:
                                    {"status": "sent", "attempts": notice.attempts + 1, "done_at": now})
 
     def send(self, email: EmailMessage) -> None:
-        s = self.settings
-        with smtplib.SMTP(s.smtp_host or "", s.smtp_port, timeout=s.smtp_timeout_s) as smtp:
-            if s.smtp_starttls:
-                smtp.starttls()
-            if s.smtp_user:
-                smtp.login(s.smtp_user, s.smtp_password or "")
-            smtp.send_message(email)
+        send_email(self.settings, email)
+
+
+def send_email(s: Settings, email: EmailMessage) -> None:
+    """Hands one email to the mail server (blocking: call it from a thread)."""
+    with smtplib.SMTP(s.smtp_host or "", s.smtp_port, timeout=s.smtp_timeout_s) as smtp:
+        if s.smtp_starttls:
+            smtp.starttls()
+        if s.smtp_user:
+            smtp.login(s.smtp_user, s.smtp_password or "")
+        smtp.send_message(email)

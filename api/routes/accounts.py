@@ -10,14 +10,23 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.deps import CurrentPrincipal, EngineDep, allow
-from api.keys import AccountError, Principal, Role, add_member, issue_member_key, key_id_of, revoke_key
+from api.deps import CurrentPrincipal, EngineDep
+from api.keys import (
+    AccountError,
+    Principal,
+    Role,
+    add_member,
+    issue_member_key,
+    key_id_of,
+    member_of,
+    remove_member,
+    revoke_key,
+)
 from schemas.common import ShortText, Strict
-from schemas.read_model import api_keys, audit_entries, break_glass, members
+from schemas.read_model import account_events, api_keys, audit_entries, break_glass, members
 
 router = APIRouter(prefix="/v1", tags=["accounts and audit"])
 
-ADMIN = allow(Role.ADMIN)
 
 
 def data_protection_lead(principal: CurrentPrincipal) -> Principal:
@@ -34,10 +43,24 @@ class NewMember(Strict):
     organisation_type: Role
     name: ShortText = Field(description="How colleagues know the member; shown in the audit")
     data_protection_lead: bool = False
+    email: Annotated[str | None, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description=(
+        "A data protection lead's work address: told at once of every break-glass read by the organisation"))] = None
 
 
 class MemberAdded(BaseModel):
     member_id: str
+
+
+class MemberRemoved(BaseModel):
+    keys: int = Field(description="Keys revoked")
+    sessions: int = Field(description="Page sessions ended")
+    subscriptions: int = Field(description="Subscriptions the member made, disabled")
+
+
+def _manages(principal: Principal, organisation: str) -> bool:
+    """Who changes an organisation's members and their keys: an admin, or that organisation's
+    data protection lead. Never a member on their own say-so."""
+    return principal.role is Role.ADMIN or (principal.data_protection_lead and principal.organisation == organisation)
 
 
 class NewKey(Strict):
@@ -59,27 +82,58 @@ class KeyView(BaseModel):
     revoked_at: datetime | None
 
 
-@router.post("/members", status_code=status.HTTP_201_CREATED, responses={409: {"description": "Type mismatch"}})
-def post_member(new: NewMember, engine: EngineDep, principal: Principal = ADMIN) -> MemberAdded:
-    """A member of an organisation (made with its type on first use). Admin keys only."""
+@router.post("/members", status_code=status.HTTP_201_CREATED, responses={
+    403: {"description": "Only an admin, or the organisation's data protection lead"},
+    409: {"description": "Type mismatch"}})
+def post_member(new: NewMember, engine: EngineDep, principal: CurrentPrincipal) -> MemberAdded:
+    """A member of an organisation (made with its type on first use): by an admin, or by the
+    organisation's data protection lead for their own organisation. Audited."""
+    if not _manages(principal, new.organisation) or (
+            principal.role is not Role.ADMIN and new.organisation_type is not principal.role):
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            "only an admin or the organisation's data protection lead adds its members")
+    if new.email and not new.data_protection_lead:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
+            "loc": ["body", "email"], "type": "value_error",
+            "msg": "only a data protection lead's address is kept (to tell them of break-glass reads)"}])
     try:
         member_id = add_member(engine, organisation=new.organisation, organisation_type=new.organisation_type,
-                               name=new.name, now=datetime.now(UTC), data_protection_lead=new.data_protection_lead)
+                               name=new.name, now=datetime.now(UTC), data_protection_lead=new.data_protection_lead,
+                               email=new.email, actor=principal.member_id)
     except AccountError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return MemberAdded(member_id=member_id)
 
 
+@router.delete("/members/{member_id}", responses={404: {"description": "No such member for this caller"}})
+def delete_member(member_id: str, engine: EngineDep, principal: CurrentPrincipal) -> MemberRemoved:
+    """Remove a member (someone who left): their keys are revoked and their page sessions ended
+    at once, and the subscriptions they made are disabled. By an admin or the organisation's data
+    protection lead; audited."""
+    member = member_of(engine, member_id)
+    if member is None or not _manages(principal, member.organisation):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
+    done = remove_member(engine, member_id, actor=principal.member_id, now=datetime.now(UTC))
+    if done is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
+    return MemberRemoved(**done)
+
+
 @router.post("/members/{member_id}/keys", status_code=status.HTTP_201_CREATED,
              responses={404: {"description": "No such member for this caller"}})
 def post_key(member_id: str, new: NewKey, engine: EngineDep, principal: CurrentPrincipal) -> KeyIssued:
-    """A new key for a member: by the member themself or an admin. It expires."""
-    if principal.role is not Role.ADMIN and principal.member_id != member_id:
+    """A new key for a member, by an admin or the organisation's data protection lead. A member
+    may also replace their own key, but the new one expires no later than the key that asks for it
+    (a stolen key cannot mint a longer-lived one). Audited."""
+    member = member_of(engine, member_id)
+    if member is None or not (_manages(principal, member.organisation) or principal.member_id == member_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
     now = datetime.now(UTC)
     expires_at = now + timedelta(days=new.expires_in_days)
+    if not _manages(principal, member.organisation):
+        expires_at = min(expires_at, principal.key_expires_at or now + timedelta(days=NewKey().expires_in_days))
     try:
-        key = issue_member_key(engine, member_id=member_id, now=now, expires_at=expires_at)
+        key = issue_member_key(engine, member_id=member_id, now=now, expires_at=expires_at, actor=principal.member_id)
     except AccountError:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member") from None
     return KeyIssued(key=key, key_id=key_id_of(key), expires_at=expires_at)
@@ -109,7 +163,7 @@ def delete_key(key_id: str, engine: EngineDep, principal: CurrentPrincipal) -> R
     with engine.connect() as connection:
         row = connection.execute(select(api_keys.c.key_id).where(api_keys.c.key_id == key_id,
                                                                  _keys_seen_by(principal))).first()
-    if row is None or not revoke_key(engine, key_id, datetime.now(UTC)):
+    if row is None or not revoke_key(engine, key_id, datetime.now(UTC), actor=principal.member_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such live key")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -155,6 +209,30 @@ def get_disclosures(person_id: UUID, engine: EngineDep, limit: Limit = 1000,
     if principal.role is not Role.COUNCIL:
         condition = condition & (audit_entries.c.organisation == principal.organisation)
     return _entries(engine, condition, limit)
+
+
+class AccountEvent(BaseModel):
+    at: datetime
+    organisation: str
+    actor: str = Field(description="The member who made the change (operator: the command line)")
+    action: str = Field(description="member.added, member.removed, key.issued, key.revoked, break_glass.taken, "
+                                    "break_glass.refused")
+    member_id: str | None
+    key_id: str | None
+    detail: str | None
+
+
+@router.get("/audit/accounts")
+def get_account_events(engine: EngineDep, principal: CurrentPrincipal, limit: Limit = 200) -> list[AccountEvent]:
+    """Who changed whose account, and every break-glass taken or refused, newest first: the lead's
+    own organisation's (every organisation's for an admin)."""
+    if principal.role is not Role.ADMIN and not principal.data_protection_lead:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only a data protection lead may read the audit")
+    condition = True if principal.role is Role.ADMIN else account_events.c.organisation == principal.organisation
+    with engine.connect() as connection:
+        rows = connection.execute(select(account_events).where(condition)
+                                  .order_by(account_events.c.entry_id.desc()).limit(limit)).all()
+    return [AccountEvent.model_validate(row, from_attributes=True) for row in rows]
 
 
 class BreakGlassView(BaseModel):

@@ -13,7 +13,14 @@ from pydantic import BaseModel, Field, StringConstraints
 from api.deps import EngineDep, SettingsDep, allow
 from api.keys import Principal, Role
 from api.people import as_dict, explain_match, load_journey, proposed_matches
-from api.sharing import access_to, audit, disclosed_journey, grant_break_glass, search_people
+from api.sharing import (
+    BreakGlassCapped,
+    access_to,
+    audit,
+    disclosed_journey,
+    grant_break_glass,
+    search_people,
+)
 from journey.matching import Search
 from journey.policy import MAY_BREAK_GLASS, MAY_READ_PEOPLE, most_seen
 from schemas.common import Strict
@@ -134,15 +141,23 @@ class BreakGlassGranted(BaseModel):
 
 
 @router.post("/{person_id}/break-glass", status_code=status.HTTP_201_CREATED,
-             responses={404: {"description": "Nobody known by this id"}})
-def post_break_glass(person_id: UUID, request: BreakGlass, engine: EngineDep,
+             responses={404: {"description": "Nobody known by this id"},
+                        429: {"description": "The member's break-glass reads for the day are used up"}})
+def post_break_glass(person_id: UUID, request: BreakGlass, engine: EngineDep, settings: SettingsDep,
                      principal: Principal = BREAKERS) -> BreakGlassGranted:
     """Read beyond the policy for a limited time with a stated reason. The grant is recorded and
-    listed for the organisation's data protection lead; every read under it is audited as such."""
+    listed for the organisation's data protection lead, who is told at once by email; every read
+    under it is audited as such. At most BREAK_GLASS_DAILY_CAP grants per member in 24 hours."""
     if load_journey(engine, person_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no journey for this person (yet)")
     now = datetime.now(UTC)
     until = now + timedelta(minutes=request.minutes)
-    grant_id = grant_break_glass(engine, principal, person_id, request.reason, until, now)
+    try:
+        grant_id = grant_break_glass(engine, principal, person_id, request.reason, until, now,
+                                     daily_cap=settings.break_glass_daily_cap)
+    except BreakGlassCapped:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"break-glass is limited to {settings.break_glass_daily_cap} grants a day per member; "
+                            "your data protection lead has been told") from None
     log.warning("break-glass granted grant=%s organisation=%s", grant_id, principal.organisation)
     return BreakGlassGranted(grant_id=UUID(grant_id), until=until)
