@@ -1,4 +1,5 @@
-"""Size and type before work: what every /v1 request passes before a route sees it.
+"""Size and type before work: what every /v1 request passes before a route sees it (and, for the
+pages' forms outside /v1, a type and a size limit before anything parses them).
 
 In this order, each refusal an RFC 9457 problem naming what was wrong:
 1. the API key (401): nothing of an unauthenticated request is read, however large;
@@ -34,6 +35,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_DEPTH = 32
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+# Open311 reads its own bounded form and answers in GeoReport's error format (api/routes/open311.py).
+OPEN311 = "/open311/"
+_PAGE_TYPES = frozenset({"application/x-www-form-urlencoded", "application/json"})
 _JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json\s*(?:;.*)?$", re.IGNORECASE)
 
 
@@ -106,18 +110,23 @@ class KeyAllowance:
 class Guard:
     """ASGI middleware in front of the API's /v1 routes (health and the docs pass untouched)."""
 
-    def __init__(self, app: ASGIApp, *, engine: Callable[[], Engine], max_body: int, allowance: KeyAllowance) -> None:
+    def __init__(self, app: ASGIApp, *, engine: Callable[[], Engine], max_body: int, allowance: KeyAllowance,
+                 max_page_body: int = 64 * 1024) -> None:
         self.app = app
         self.engine = engine
         self.max_body = max_body
+        self.max_page_body = max_page_body
         self.allowance = allowance
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         try:
-            receive = await self._checked(scope, receive)
+            if scope["path"].startswith("/v1/"):
+                receive = await self._checked(scope, receive)
+            elif scope["method"] in ("POST", "PUT", "PATCH") and not scope["path"].startswith(OPEN311):
+                receive = await self._page_body(scope, receive)
         except Refused as refused:
             response = problem_response(refused.status, refused.title, refused.detail, headers=refused.headers)
             await response(scope, receive, send)
@@ -150,8 +159,23 @@ class Guard:
             check_json(body)
         return _replay(body)
 
-    async def _read(self, receive: Receive) -> bytes:
+    async def _page_body(self, scope: Scope, receive: Receive) -> Receive:
+        """A page's form (or the phone's JSON contact, or Open311's post): a form or JSON only
+        (no multipart: no page takes a file, and its parser is the costly one) and at most
+        max_page_body bytes, read before anything parses it."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        kind = headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind and kind not in _PAGE_TYPES:
+            raise Refused(415, "Unsupported media type",
+                          f"a page's form is sent as {' or '.join(sorted(_PAGE_TYPES))}, not {kind}")
+        declared = headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_page_body:
+            raise Refused(413, "Content too large", f"the body is {declared} bytes; the limit is {self.max_page_body}")
+        return _replay(await self._read(receive, self.max_page_body))
+
+    async def _read(self, receive: Receive, limit: int | None = None) -> bytes:
         """The body, read as it arrives and abandoned as soon as it passes the limit."""
+        limit = limit or self.max_body
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -159,8 +183,8 @@ class Guard:
                 raise Refused(400, "Disconnected", "the client went away before the body ended")
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
-                raise Refused(413, "Content too large", f"the body is over the limit of {self.max_body} bytes")
+            if size > limit:
+                raise Refused(413, "Content too large", f"the body is over the limit of {limit} bytes")
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.access_log import AccessLog
 from api.guard import Guard, KeyAllowance
+from api.headers import SecurityHeaders
 from api.problems import declare, install
 from api.producer import EventProducer
 from api.public import Allowance
@@ -57,7 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install(app)
     app.add_middleware(Guard, engine=lambda: app.state.engine, max_body=settings.max_payload_bytes,
-                       allowance=app.state.key_allowance)
+                       allowance=app.state.key_allowance, max_page_body=settings.page_max_body_bytes)
+    app.add_middleware(SecurityHeaders, strict_transport=settings.cookies_secure)
     app.add_middleware(AccessLog)  # outermost: it sees every answer, the guard's refusals too
 
     @app.get("/health", tags=["health"])

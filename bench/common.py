@@ -55,6 +55,7 @@ def bench_settings(name: str, **overrides: Any) -> Iterator[Settings]:
             "kafka_bootstrap_servers": servers, "topic_prefix": f"bench-{tag}.", "app_id": f"journeys-bench-{tag}",
             "state_dir": workdir, "database_url": f"sqlite:///{workdir / 'bench.db'}",
             "rate_limit_per_second": 0,  # the benchmarks measure the pipeline, not one key's allowance
+            "cookies_secure": False,  # the board bench signs in over plain http to 127.0.0.1
             **overrides,
         })
         create_topics(settings)

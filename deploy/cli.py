@@ -175,6 +175,10 @@ def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
     # One worker, known to the group by a stable name: restarted after a crash, it takes its
     # partitions back at once.
     settings = settings.model_copy(update={"worker_instance_id": settings.worker_instance_id or "worker-1"})
+    if settings.api_host in ("127.0.0.1", "localhost", "::1"):
+        # The demo's pages are served over plain http on this machine: a Secure cookie would
+        # never come back. Anywhere else the pages sit behind https, and cookies stay Secure.
+        settings = settings.model_copy(update={"cookies_secure": False})
     broker = local_broker(settings) if uses_local_broker(settings) else None
     if broker is not None:
         broker.start(progress=say)

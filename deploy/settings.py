@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     stream_heartbeat_s: float = Field(15.0, description="Seconds between keep-alive comments on an idle live stream.")
     webhook_allow_loopback_http: bool = Field(
         False, description="Development only: accept http:// subscription URLs to 127.0.0.1 or localhost.")
+    cookies_secure: bool = Field(
+        True, description="Sign-in cookies carry the Secure flag and pages send HSTS. Development only: false lets "
+                          "the pages sign in over plain http (deploy/dev up sets it for its loopback address).")
+    page_max_body_bytes: int = Field(
+        64 * 1024, description="Largest body a page's form (outside /v1) may send; checked before it is parsed.")
     break_glass_daily_cap: int = Field(
         3, ge=1, description="Break-glass grants a member may take in 24 hours; the next is refused (429) and the "
                              "organisation's data protection lead told, as for every grant.")

@@ -140,6 +140,8 @@ def make_settings(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
             # Tests send as fast as they can through one key; tests/integration/test_hostile.py
             # turns the limit on to test it.
             "rate_limit_per_second": 0,
+            # The test client and the browser tests speak plain http to 127.0.0.1.
+            "cookies_secure": False,
             **overrides,
         }
         settings = Settings(**values)

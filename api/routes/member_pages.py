@@ -10,10 +10,10 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -27,7 +27,7 @@ from api.keys import Principal, Role, authenticate
 from api.producer import NotAccepted
 from api.referrals import ReferralRefused, answer_submission, referrals_of
 from api.reports import find_report, open_reports
-from api.routes.pages import page, templates
+from api.routes.pages import page, secure_cookies, templates
 from api.routes.stream import broadcaster
 from api.sharing import disclosed_journey, disclosed_referrals, search_people, seen_lately
 from deploy.settings import Settings
@@ -56,11 +56,29 @@ def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") else "/beds"
 
 
+async def _form(request: Request) -> dict[str, str]:
+    """A form's text fields, read on the event loop; the route itself is a plain function that
+    FastAPI runs in a thread, so its database and Kafka calls never hold the loop up."""
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
+async def _body(request: Request) -> bytes:
+    return await request.body()
+
+
+FormDep = Annotated[dict[str, str], Depends(_form)]
+BodyDep = Annotated[bytes, Depends(_body)]
+
+
+def _csrf_ok(form: dict[str, str], csrf: str) -> bool:
+    return hmac.compare_digest(form.get("csrf", ""), csrf)
+
+
 def _sign_in_page(request: Request, code: int, next_page: str, found: dict[str, str]) -> HTMLResponse:
     csrf = request.cookies.get(SIGN_IN_CSRF) or secrets.token_urlsafe(32)
     answer = page(request, "sign_in.html", code, title="Sign in", service=SERVICE, home="/sign-in", csrf=csrf,
                   next=next_page, errors=found)
-    answer.set_cookie(SIGN_IN_CSRF, csrf, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+    answer.set_cookie(SIGN_IN_CSRF, csrf, httponly=True, samesite="strict", secure=secure_cookies(request),
                       path="/sign-in")
     return answer
 
@@ -71,8 +89,7 @@ def sign_in_form(request: Request, next: str | None = None) -> HTMLResponse:  # 
 
 
 @router.post("/sign-in")
-async def sign_in(request: Request, engine: EngineDep) -> Response:
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+def sign_in(request: Request, engine: EngineDep, form: FormDep) -> Response:
     next_page = _safe_next(form.get("next"))
     if not hmac.compare_digest(request.cookies.get(SIGN_IN_CSRF, ""), form.get("csrf", "-")):
         return _sign_in_page(request, 400, next_page, {"key": "Your session ran out: sign in again"})
@@ -83,7 +100,7 @@ async def sign_in(request: Request, engine: EngineDep) -> Response:
             "key": "That key is not known, has expired or was revoked: ask your organisation for a new one"})
     token = sessions.begin(engine, principal, now)
     answer = RedirectResponse(next_page, status_code=303)
-    answer.set_cookie(sessions.COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https",
+    answer.set_cookie(sessions.COOKIE, token, httponly=True, samesite="lax", secure=secure_cookies(request),
                       max_age=int(sessions.LIFETIME.total_seconds()), path="/")
     return answer
 
@@ -105,21 +122,18 @@ def _page_member(request: Request, engine: EngineDep, roles: frozenset[Role],
     return member
 
 
-async def _searched(request: Request, engine: Engine) -> Search | Response:
+def _searched(request: Request, engine: Engine, form: dict[str, str]) -> Search | Response:
     """A search from a page's form (its CSRF token checked), each part cut to a sane length; the
     terms a member's organisation may never search by (journey/matching.SEARCHED_IN) are dropped."""
-    member = await run_in_threadpool(_member, request, engine)
+    member = _member(request, engine)
     if member is None:
         return RedirectResponse(f"/sign-in?next={request.url.path}", status_code=303)
     principal, csrf = member
-    form = await request.form()
-    sent = form.get("csrf")
-    if not (isinstance(sent, str) and hmac.compare_digest(sent, csrf)):
+    if not _csrf_ok(form, csrf):
         return _refused(request, "That form could not be used: go back and try again.")
 
     def term(key: str, longest: int) -> str | None:
-        value = form.get(key)
-        return value.strip()[:longest] or None if isinstance(value, str) else None
+        return form.get(key, "").strip()[:longest] or None
 
     search = Search(name=term("name", 120), description=term("description", 200), area=term("area", 32))
     allowed = most_seen(principal.role)
@@ -127,19 +141,16 @@ async def _searched(request: Request, engine: Engine) -> Search | Response:
     return Search(**kept)
 
 
-async def _checked(request: Request, csrf: str) -> bool:
-    form = await request.form()
-    sent = form.get("csrf")
-    return isinstance(sent, str) and hmac.compare_digest(sent, csrf)
-
-
 @router.post("/sign-out")
-async def sign_out(request: Request, engine: EngineDep) -> Response:
+def sign_out(request: Request, engine: EngineDep, form: FormDep) -> Response:
     member = _member(request, engine)
-    if member is not None and await _checked(request, member[1]):
+    if member is not None and _csrf_ok(form, member[1]):
         sessions.end(engine, request.cookies.get(sessions.COOKIE), datetime.now(UTC))
     answer = RedirectResponse("/sign-in", status_code=303)
-    answer.delete_cookie(sessions.COOKIE, path="/")
+    answer.delete_cookie(sessions.COOKIE, path="/", secure=secure_cookies(request), httponly=True)
+    # What the browser kept of the pages goes too. Not "storage": the phone's outbox of contacts
+    # not yet sent lives there, and is sent after the next sign-in.
+    answer.headers["clear-site-data"] = '"cache", "cookies"'
     return answer
 
 
@@ -177,13 +188,13 @@ def beds_page(request: Request, engine: EngineDep, settings: SettingsDep, done: 
 
 
 @router.post("/beds/requests/{request_id}/{action}")
-async def bed_action(request_id: UUID, action: str, request: Request, engine: EngineDep, producer: ProducerDep,
-                     settings: SettingsDep) -> Response:
+def bed_action(request_id: UUID, action: str, request: Request, engine: EngineDep, producer: ProducerDep,
+               settings: SettingsDep, form: FormDep) -> Response:
     member = _member(request, engine)
     if member is None:
         return RedirectResponse("/sign-in?next=/beds", status_code=303)
     principal, csrf = member
-    if action not in ACTIONS or not await _checked(request, csrf):
+    if action not in ACTIONS or not _csrf_ok(form, csrf):
         return _refused(request, "That form could not be used: go back to the beds page and try again.")
     try:
         beds.record_stay(request_id, ACTIONS[action][0], caller=beds.Caller(principal=principal, now=datetime.now(UTC)),
@@ -236,7 +247,7 @@ def board_figures(request: Request, engine: EngineDep, settings: SettingsDep) ->
 async def board_live(request: Request, engine: EngineDep) -> Response:
     """A "changed" event (no data) whenever journeys change, at most five times a second: the page
     then fetches its figures again. Nothing of any person goes down this stream."""
-    member = _member(request, engine)
+    member = await run_in_threadpool(_member, request, engine)
     if member is None or member[0].role not in BOARD:
         return Response(status_code=403)
     fanout = await asyncio.wait_for(broadcaster(request).started(), 10)
@@ -270,12 +281,12 @@ def outreach_page(request: Request, engine: EngineDep, settings: SettingsDep, do
 
 
 @router.post("/outreach", response_class=HTMLResponse)
-async def outreach_search(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+def outreach_search(request: Request, engine: EngineDep, settings: SettingsDep, form: FormDep) -> Response:
     """The same page with what a search found: the terms come in the form's body, never the URL."""
-    search = await _searched(request, engine)
+    search = _searched(request, engine, form)
     if isinstance(search, Response):
         return search
-    return await run_in_threadpool(_outreach, request, engine, settings, search, None)
+    return _outreach(request, engine, settings, search, None)
 
 
 def _outreach(request: Request, engine: Engine, settings: Settings, search: Search, flash: str | None) -> Response:
@@ -318,12 +329,12 @@ def people_page(request: Request, engine: EngineDep) -> Response:
 
 
 @router.post("/people", response_class=HTMLResponse)
-async def people_search(request: Request, engine: EngineDep) -> Response:
+def people_search(request: Request, engine: EngineDep, form: FormDep) -> Response:
     """The same page with what a search found (terms in the body, never the URL)."""
-    search = await _searched(request, engine)
+    search = _searched(request, engine, form)
     if isinstance(search, Response):
         return search
-    return await run_in_threadpool(_people, request, engine, search)
+    return _people(request, engine, search)
 
 
 def _people(request: Request, engine: Engine, search: Search) -> Response:
@@ -374,8 +385,8 @@ def _person_page(request: Request, engine: EngineDep, settings: SettingsDep, mem
 
 
 @router.post("/outreach/contacts")
-async def outreach_contact(request: Request, engine: EngineDep, producer: ProducerDep,
-                           settings: SettingsDep) -> Response:
+def outreach_contact(request: Request, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
+                     body: BodyDep) -> Response:
     """A contact sent from the phone (now, or later from its outbox): its own event id makes a
     repeat of it nothing new."""
     member = _member(request, engine)
@@ -385,7 +396,7 @@ async def outreach_contact(request: Request, engine: EngineDep, producer: Produc
     if principal.role not in OUTREACH_PAGES or not hmac.compare_digest(request.headers.get("x-csrf-token", ""), csrf):
         return JSONResponse({"detail": "not allowed"}, status_code=403)
     try:
-        submission = ContactSubmission.model_validate_json(await request.body())
+        submission = ContactSubmission.model_validate_json(body)
     except ValidationError as error:
         return JSONResponse({"detail": "invalid contact", "errors": [
             {"loc": list(e["loc"]), "msg": e["msg"]} for e in error.errors()]}, status_code=422)
@@ -402,33 +413,34 @@ async def outreach_contact(request: Request, engine: EngineDep, producer: Produc
 @router.get("/outreach/sw.js")
 def outreach_service_worker() -> Response:
     # Served from /outreach so that it may look after every outreach page.
-    return FileResponse(SERVICE_WORKER, media_type="text/javascript", headers={"cache-control": "no-cache"})
+    # Its path allows it /outreach/ only; the header lets it look after /outreach itself too
+    # (without it the browser refused to register it at all).
+    return FileResponse(SERVICE_WORKER, media_type="text/javascript",
+                        headers={"cache-control": "no-cache", "service-worker-allowed": "/outreach"})
 
 
 OUTREACH_DONE = {"attempted": "Recorded: the team went to look.", "outcome": "Recorded: the report's outcome.",
                  "bed": "Asked for a bed tonight: the provider's decision shows on the beds page and the timeline."}
 
 
-async def _outreach_form(request: Request, engine: EngineDep) -> tuple[Principal, dict[str, str]] | Response:
-    """The signed-in outreach member and the form they sent (its CSRF token checked)."""
+def _outreach_form(request: Request, engine: EngineDep, form: dict[str, str]) -> Principal | Response:
+    """The signed-in outreach member who sent the form (its CSRF token checked)."""
     member = _member(request, engine)
     if member is None:
         return RedirectResponse("/sign-in?next=/outreach", status_code=303)
     principal, csrf = member
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    if principal.role not in OUTREACH_PAGES or not hmac.compare_digest(form.get("csrf", ""), csrf):
+    if principal.role not in OUTREACH_PAGES or not _csrf_ok(form, csrf):
         return _refused(request, "That form could not be used: go back and try again.")
-    return principal, form
+    return principal
 
 
 @router.post("/outreach/reports/{report_id}/steps")
-async def outreach_report_step(report_id: UUID, request: Request, engine: EngineDep, producer: ProducerDep,
-                               settings: SettingsDep) -> Response:
+def outreach_report_step(report_id: UUID, request: Request, engine: EngineDep, producer: ProducerDep,
+                         settings: SettingsDep, form: FormDep) -> Response:
     """The team went to look for a reported person, or found the report's outcome."""
-    checked = await _outreach_form(request, engine)
-    if isinstance(checked, Response):
-        return checked
-    principal, form = checked
+    principal = _outreach_form(request, engine, form)
+    if isinstance(principal, Response):
+        return principal
     report = find_report(engine, report_id)
     what = form.get("what")
     outcome = form.get("outcome") if what == "outcome" else None
@@ -449,13 +461,12 @@ async def outreach_report_step(report_id: UUID, request: Request, engine: Engine
 
 
 @router.post("/outreach/people/{person_id}/bed")
-async def outreach_bed(person_id: UUID, request: Request, engine: EngineDep, producer: ProducerDep,
-                       settings: SettingsDep) -> Response:
+def outreach_bed(person_id: UUID, request: Request, engine: EngineDep, producer: ProducerDep,
+                 settings: SettingsDep, form: FormDep) -> Response:
     """Ask a provider for a bed tonight for this person."""
-    checked = await _outreach_form(request, engine)
-    if isinstance(checked, Response):
-        return checked
-    principal, form = checked
+    principal = _outreach_form(request, engine, form)
+    if isinstance(principal, Response):
+        return principal
     try:
         wanted = BedRequestSubmission.model_validate({"person_id": str(person_id),
                                                       "provider_id": form.get("provider_id", "")})
@@ -501,15 +512,13 @@ def referrals_page(request: Request, engine: EngineDep, settings: SettingsDep, d
 
 
 @router.post("/referrals/{referral_id}/{action}")
-async def referral_answer(referral_id: UUID, action: str, request: Request, engine: EngineDep,
-                          producer: ProducerDep, settings: SettingsDep) -> Response:
+def referral_answer(referral_id: UUID, action: str, request: Request, engine: EngineDep,
+                    producer: ProducerDep, settings: SettingsDep, form: FormDep) -> Response:
     member = _member(request, engine)
     if member is None:
         return RedirectResponse("/sign-in?next=/referrals", status_code=303)
     principal, csrf = member
-    form = await request.form()
-    sent = form.get("csrf")
-    if action not in ANSWERED or not (isinstance(sent, str) and hmac.compare_digest(sent, csrf)):
+    if action not in ANSWERED or not _csrf_ok(form, csrf):
         return _refused(request, "That form could not be used: go back to the referrals page and try again.")
     reason = form.get("decline_reason") if action == "decline" else None
     if action == "decline" and reason not in DECLINE_WORDS:

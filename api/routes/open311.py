@@ -5,11 +5,11 @@ public status says how far the report got, never anything about the person or th
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import EngineDep, ProducerDep, SettingsDep
@@ -70,13 +70,20 @@ async def _form(request: Request, limit: int) -> dict[str, str]:
     return form
 
 
-@router.post("/requests.json")
-async def post_request(request: Request, engine: EngineDep, producer: ProducerDep,
-                       settings: SettingsDep) -> JSONResponse:
+async def _read(request: Request) -> dict[str, str] | _Unreadable:
+    """The form, read on the event loop (the route then runs in a thread: its database and Kafka
+    calls never hold the loop up), or why it could not be read."""
     try:
-        form = await _form(request, settings.max_payload_bytes)
+        return await _form(request, request.app.state.settings.max_payload_bytes)
     except _Unreadable as unreadable:
-        return _refused(unreadable.status, unreadable.description)
+        return unreadable
+
+
+@router.post("/requests.json")
+def post_request(request: Request, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
+                 form: Annotated[dict[str, str] | _Unreadable, Depends(_read)]) -> JSONResponse:
+    if isinstance(form, _Unreadable):
+        return _refused(form.status, form.description)
     now = datetime.now(UTC)
     principal = authenticate(engine, form.get("api_key", ""), now)
     if principal is None:

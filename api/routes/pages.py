@@ -11,10 +11,10 @@ import secrets
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -54,9 +54,14 @@ def _form(request: Request, settings: SettingsDep, code: int, form: dict[str, An
                   errors=found, notice=notice, areas=_areas(settings), csrf=csrf)
     # Double-submit: the form's hidden token must match this cookie, which another site's page
     # cannot read or set, so it cannot post the form in a visitor's name.
-    answer.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+    answer.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure_cookies(request),
                       path="/report")
     return answer
+
+
+def secure_cookies(request: Request) -> bool:
+    """Cookies carry the Secure flag unless the development setting says otherwise (COOKIES_SECURE)."""
+    return request.app.state.settings.cookies_secure or request.url.scheme == "https"
 
 
 @router.get("/report", response_class=HTMLResponse)
@@ -65,10 +70,14 @@ def report_form(request: Request, settings: SettingsDep) -> HTMLResponse:
     return _form(request, settings, 200, {"occurred_at": f"{now:%Y-%m-%dT%H:%M}"}, {})
 
 
+async def _fields(request: Request) -> dict[str, str]:
+    """The form's text fields, read on the event loop; the route runs in a thread."""
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
 @router.post("/report", response_class=HTMLResponse)
-async def send_report(request: Request, engine: EngineDep, producer: ProducerDep,
-                      settings: SettingsDep) -> HTMLResponse:
-    fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+def send_report(request: Request, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
+                fields: Annotated[dict[str, str], Depends(_fields)]) -> HTMLResponse:
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie, fields.get("csrf", "")):
         return _form(request, settings, 400, fields, {"occurred_at": "Your session ran out: send the form again"},

@@ -17,6 +17,7 @@
       ' waiting to be sent. They will go when the phone has a signal.';
   }
 
+  var form = document.getElementById('contact');
   var sending = false;
   function sendAll() {
     if (sending || !navigator.onLine) { show(); return; }
@@ -24,9 +25,12 @@
     if (items.length === 0) { show(); return; }
     sending = true;
     var item = items[0];
+    // The open page's token: a contact kept from before a sign-out and a new sign-in carries
+    // the old session's, which would be refused (and the contact lost).
+    var current = form ? form.dataset.csrf : item.csrf;
     fetch('/outreach/contacts', {
       method: 'POST', credentials: 'same-origin',
-      headers: { 'content-type': 'application/json', 'x-csrf-token': item.csrf },
+      headers: { 'content-type': 'application/json', 'x-csrf-token': current || item.csrf },
       body: JSON.stringify(item.contact)
     }).then(function (answer) {
       // Sent (or refused for good): off the phone. A network failure or 5xx: kept for later.
@@ -38,7 +42,6 @@
     }).catch(function () { sending = false; show(); });
   }
 
-  var form = document.getElementById('contact');
   if (form) {
     form.addEventListener('submit', function (event) {
       event.preventDefault();

@@ -222,3 +222,36 @@ def test_a_search_never_confirms_a_field_the_searcher_cannot_see(system: System)
         found = system.call("POST", "/v1/people/search", system.brick_key, terms)
         assert found.status_code == 200 and person not in [p["person_id"] for p in found.json()], terms
     assert [a for a in _audit(system)[len(before):] if a[0] == "county-police"] == []
+
+
+def test_pages_are_kept_nowhere_and_their_bodies_are_checked_before_parsing(
+        make_settings: Any) -> None:
+    """Before: page bodies outside /v1 had no size limit before the CSRF check (Starlette parsed
+    ~1,000 fields of 1 MB), multipart was parsed, the Secure flag depended on uvicorn seeing
+    https, pages had no no-store, and sign-out left the browser's copies."""
+    system = System(make_settings(cookies_secure=True))  # as in production; no worker needed
+    try:
+        client = system.client
+        form = client.get("/sign-in")
+        assert form.headers["cache-control"] == "no-store"
+        assert form.headers["strict-transport-security"].startswith("max-age=")
+        assert form.headers["referrer-policy"] == "no-referrer"
+        assert "secure" in form.headers["set-cookie"].lower()
+        assert "no-store" not in client.get("/static/journeys.css").headers.get("cache-control", "")
+        csrf = form.headers["set-cookie"].split("=", 1)[1].split(";")[0]
+        client.cookies.clear()
+        signed = client.post("/sign-in", data={"key": system.outreach_key, "csrf": csrf, "next": "/outreach"},
+                             headers={"cookie": f"journeys_sign_in_csrf={csrf}"}, follow_redirects=False)
+        assert signed.status_code == 303, signed.text
+        session = signed.headers["set-cookie"]
+        assert "journeys_session=" in session and "secure" in session.lower() and "httponly" in session.lower()
+
+        huge = client.post("/people", content=b"name=" + b"a" * (1024 * 1024),
+                           headers={"content-type": "application/x-www-form-urlencoded"})
+        assert huge.status_code == 413, huge.text
+        files = client.post("/people", files={"name": ("x.txt", b"Dave")})
+        assert files.status_code == 415, files.text
+        out = client.post("/sign-out", data={"csrf": "wrong"}, follow_redirects=False)
+        assert out.status_code == 303 and out.headers["clear-site-data"] == '"cache", "cookies"'
+    finally:
+        system.close()

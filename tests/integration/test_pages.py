@@ -292,6 +292,20 @@ def test_a_contact_recorded_offline_is_sent_once_when_the_signal_returns(site: t
         timeline = system.wait_journey(person, 2)["timeline"]
         assert len(timeline) == 2 and timeline[-1]["personal"].get("next_step") == "Meet at the hub at 9"
         print("\noutreach: a contact recorded offline was sent once when the signal returned")
+        # The phone keeps no page: a person's page asked for with no signal is a notice, and
+        # nothing the service worker kept is a page.
+        page.reload()
+        system.wait_for("the service worker to control the page", lambda: page.evaluate(
+            "() => navigator.serviceWorker.controller !== null"), timeout=10)
+        context.set_offline(True)
+        page.goto(f"{base}/outreach/people/{person}")
+        assert page.locator("h1").inner_text() == "No signal" and "Dave" not in page.content()
+        kept_urls = page.evaluate("""async () => { const urls = [];
+            for (const name of await caches.keys()) {
+              for (const r of await (await caches.open(name)).keys()) { urls.push(r.url); } }
+            return urls; }""")
+        assert kept_urls and all("/static/" in url for url in kept_urls), kept_urls
+        context.set_offline(False)
         browser.close()
 
 
