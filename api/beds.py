@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 from api.intake import IdempotencyConflict, claim, fingerprint, produced
 from api.keys import Principal, Role
 from api.producer import EventProducer
-from api.sharing import NotVisible, writable
+from api.sharing import NotVisible, disclosed_bed_requests, writable
 from deploy.settings import Settings
 from deploy.topics import BED_COMMANDS, BED_REQUESTS
 from journey.beds import capacity_of
@@ -205,10 +205,11 @@ def _request_row(engine: Engine, request_id: UUID) -> Any:
 
 class BedRequestView(BaseModel):
     request_id: UUID
-    person_id: UUID
+    person_id: UUID | None = Field(description="Null for a reader who may not see the person (the sharing policy)")
     provider_id: str
     night: date
-    bed_type: BedType
+    bed_type: BedType | None = Field(description=(
+        "Null where the type would say what the reader may not see (no recourse to public funds: immigration)"))
     status: str
     bed: int | None
     waitlist_position: int | None
@@ -264,8 +265,10 @@ def get_request(engine: Engine, request_id: UUID, caller: Caller) -> BedRequestV
             select(bed_command_refusals).where(bed_command_refusals.c.request_id == str(request_id))
             .order_by(bed_command_refusals.c.refused_at)
         ).all()
+    shown, = disclosed_bed_requests(engine, caller.principal, [row._mapping], caller.now,
+                                    "GET /v1/beds/requests/{request_id}")
     return BedRequestView.model_validate({
-        **row._mapping,
+        **shown,
         "refused_commands": [CommandRefused(command_id=r.command_id, request_id=r.request_id, command=r.command,
                                             reason=r.reason, at=r.refused_at) for r in refusals],
     })
@@ -281,7 +284,9 @@ def list_requests(engine: Engine, provider_id: str, night: date, caller: Caller)
             .where(bed_requests.c.provider_id == provider_id, bed_requests.c.night == night)
             .order_by(bed_requests.c.status, bed_requests.c.bed, bed_requests.c.waitlist_position)
         ).all()
-    return [BedRequestView.model_validate(row, from_attributes=True) for row in rows]
+    shown = disclosed_bed_requests(engine, caller.principal, [row._mapping for row in rows], caller.now,
+                                   "GET /v1/beds/providers/{provider_id}/requests")
+    return [BedRequestView.model_validate(row) for row in shown]
 
 
 def list_providers(engine: Engine) -> list[ProviderView]:

@@ -3,7 +3,7 @@ module loads what it needs, and writes the one audit entry of the read."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -314,3 +314,24 @@ def told_people(engine: Engine, viewer: Viewer, people: Collection[str], now: da
                  "categories": ",".join(sorted(decided.categories)), "rule": decided.rule.value, "endpoint": endpoint}
                 for person, decided in shown.items()])
     return frozenset(shown)
+
+
+def disclosed_bed_requests(engine: Engine, principal: Principal, rows: Sequence[Mapping[str, Any]], now: datetime,
+                           endpoint: str) -> list[dict[str, Any]]:
+    """Bed requests as this reader may see them (journey/policy.disclose_bed_request); each one
+    that names its person is audited."""
+    shown = []
+    for row in rows:
+        journey = load_journey(engine, row["person_id"])
+        decided = access_to(engine, principal, UUID(str(row["person_id"])), journey, now) if journey else None
+        # A person not in the read model yet (the request's own events on their way): what the
+        # reader's type sees of anyone it has no relationship with.
+        allowed = decided.categories if decided else policy.BEFORE_CONSENT[principal.role][0]
+        # The asker named the person and chose the bed type itself: its own request, whole.
+        own = row["requested_by"] == principal.organisation
+        fields = dict(row) if own else policy.disclose_bed_request(row, allowed)
+        if fields["person_id"] is not None and decided is not None:
+            audit(engine, principal.viewer, row["person_id"], allowed & {Category.COORDINATION, Category.IMMIGRATION},
+                  decided.rule.value, endpoint, now)
+        shown.append(fields)
+    return shown

@@ -303,6 +303,26 @@ def disclose_journey(view: Mapping[str, Any], viewer: Viewer, allowed: frozenset
     return {"person_id": view["person_id"], **shown}
 
 
+# ---------------------------------------------------------------- bed requests
+
+# A bed type that says something of the person: a bed for people with no recourse to public
+# funds says their immigration status.
+_BED_TYPE_CATEGORY = {"no_recourse_to_public_funds": C.IMMIGRATION}
+
+
+def disclose_bed_request(fields: Mapping[str, Any], allowed: frozenset[Category]) -> dict[str, Any]:
+    """A bed request as a reader who sees `allowed` of its person may see it: who it is for only
+    to a reader who may see the person at all, a bed type that tells a category only to a reader
+    of that category (the request, its night, bed and status are the provider's own business)."""
+    shown = dict(fields)
+    if not allowed:
+        shown["person_id"] = None
+    category = _BED_TYPE_CATEGORY.get(str(shown.get("bed_type")))
+    if category is not None and category not in allowed:
+        shown["bed_type"] = None
+    return shown
+
+
 # ---------------------------------------------------------------- statistics
 
 # Kinds of organisation that see exact counts (the council's own analysts); everyone else sees

@@ -255,3 +255,41 @@ def test_pages_are_kept_nowhere_and_their_bodies_are_checked_before_parsing(
         assert out.status_code == 303 and out.headers["clear-site-data"] == '"cache", "cookies"'
     finally:
         system.close()
+
+
+def test_a_bed_request_shows_its_person_and_an_immigration_coded_bed_only_through_the_policy(
+        system: System) -> None:
+    """Before, every bed endpoint returned the person's id and the bed type whatever the reader
+    could see: a provider learned a stranger's id, and a "no recourse to public funds" bed told
+    it their immigration status without the person's consent."""
+    from tests.integration.test_beds import register
+
+    register(system, "nrpf-hub", beds=1)
+    night = system.call("GET", "/v1/beds/availability", system.outreach_key).json()["night"]
+    opened = system.call("POST", "/v1/beds/providers/nrpf-hub/capacity", system.brick_key, {
+        "change": "opened", "bed_type": "no_recourse_to_public_funds", "beds": 2, "first_night": night})
+    assert opened.status_code == 202, opened.text
+    person, _ = _victim(system, datetime.now(UTC) - timedelta(hours=1))
+    asked = _accepted(system.call("POST", "/v1/beds/requests", system.outreach_key, {
+        "person_id": person, "provider_id": "nrpf-hub", "bed_type": "no_recourse_to_public_funds"}))
+    decided = system.wait_for("the allocation", lambda: [
+        d for d in [system.call("GET", f"/v1/beds/requests/{asked['request_id']}", system.outreach_key).json()]
+        if d.get("status") == "allocated"])[0]
+    assert (decided["person_id"], decided["bed_type"]) == (person, "no_recourse_to_public_funds")  # the asker's own
+    # The provider does not work with the person: it sees the request, not whom it is for.
+    def as_the_brick() -> list[dict[str, Any]]:
+        return [system.call("GET", f"/v1/beds/requests/{asked['request_id']}", system.brick_key).json(),
+                *system.call("GET", f"/v1/beds/providers/nrpf-hub/requests?night={night}", system.brick_key).json()]
+
+    assert [(s["person_id"], s["bed_type"]) for s in as_the_brick()] == [(None, None)] * 2
+    assert [a for a in _audit(system) if a[0] == "the-brick"] == []
+    # Once outreach makes it the key worker's organisation it sees who, still not why that bed
+    # (no consent to immigration information); each look that names the person is audited.
+    _accepted(system.call("POST", "/v1/cases", system.outreach_key, step_body(
+        person, "key_worker_assigned", datetime.now(UTC) - timedelta(minutes=30),
+        {"key_worker": "B1", "organisation": "the-brick"})))
+    system.wait_for("the Brick to work with the person", lambda: system.call(
+        "GET", f"/v1/people/{person}/journey", system.brick_key).status_code == 200)
+    before = len(_audit(system))
+    assert [(s["person_id"], s["bed_type"]) for s in as_the_brick()] == [(person, None)] * 2
+    assert [a[0] for a in _audit(system)[before:] if a[1] == person] == ["the-brick"] * 2
