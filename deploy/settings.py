@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     )
     bed_waitlist_limit: int = Field(10, description="Default waitlist places per provider per night.")
     bed_booking_days: int = Field(14, description="How many nights ahead a bed may be requested.")
+    referral_expiry_check_s: float = Field(
+        60.0, description="How often the worker records referral.expired for open referrals past their expiry.")
     bed_no_show_check_s: float = Field(30.0, description="How often the worker looks for no-shows to release.")
     audit_relay_s: float = Field(1.0, description="How often the worker sends new audit entries to the audit topic.")
     webhook_timeout_s: float = Field(5.0, description="How long a partner's endpoint has to answer a delivery.")

@@ -66,6 +66,7 @@ from streams.engine import Batch, Engine, EngineStopped, Stage
 from streams.faults import Faults
 from streams.leads import LeadAlerter
 from streams.projector import project_into, record_verdicts
+from streams.referrals import expire_referrals
 from streams.reporters import Notifier
 from streams.store import StateStore
 from streams.wiring import persist
@@ -313,6 +314,14 @@ class Worker(mode.Service):
         while not self.should_stop:
             await self.sleep(TRIM_EVERY_S)
             give_back_free_memory()
+
+    @mode.Service.task
+    async def _expire_referrals(self) -> None:
+        await self.engine.ready.wait()
+        while not self.should_stop:
+            await self.sleep(self.settings.referral_expiry_check_s)
+            with contextlib.suppress(EngineStopped):  # stopping: the next worker expires the rest
+                await expire_referrals(self.settings, self.read_model, self.engine)
 
     @mode.Service.task
     async def _release_no_shows(self) -> None:

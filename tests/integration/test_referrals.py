@@ -3,6 +3,7 @@ organisation that does not work with them yet."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -128,3 +129,33 @@ def test_who_may_refer_and_to_whom(system: System) -> None:
     late = system.call("POST", f"/v1/referrals/{made}/accept", system.brick_key,
                        {"occurred_at": datetime.now(UTC).isoformat()})
     assert late.status_code == 409 and "expired" in late.json()["detail"]
+
+
+def test_a_referral_nobody_answers_expires_and_its_consent_lapses(make_settings: Any) -> None:
+    system = System(make_settings(referral_expiry_check_s=0.3))
+    system.start_worker()
+    try:
+        now = datetime.now(UTC)
+        person = _accepted(system.post("/v1/contacts", contact_body(None, at=now - timedelta(minutes=10)),
+                                       key=system.outreach_key))["person_id"]
+        system.wait_journey(person, 1)
+        referral = refer(system, person, "the-brick", now - timedelta(minutes=5),
+                         expires_at=(now + timedelta(seconds=3)).isoformat(), categories=["support_needs"],
+                         consent_obtained="verbal")
+        system.wait_for("the referral in the inbox", lambda: _box(system, system.brick_key))
+        journey = system.wait_for("referral.expired on the timeline", lambda: [
+            j for j in [system.wait_journey(person, 2)]
+            if "referral.expired" in [e["type"] for e in j["timeline"]]], timeout=30)[0]
+        expired = [e for e in journey["timeline"] if e["type"] == "referral.expired"]
+        assert len(expired) == 1 and expired[0]["source"] == "journeys"
+        assert [(r["referral_id"], r["status"]) for r in _box(system, system.outreach_key, "sent")] == [
+            (referral, "expired")]
+        late = system.call("POST", f"/v1/referrals/{referral}/accept", system.brick_key,
+                           {"occurred_at": datetime.now(UTC).isoformat()})
+        assert late.status_code == 409, late.text
+        assert system.call("GET", f"/v1/people/{person}/journey", system.brick_key).status_code == 404
+        time.sleep(1)  # more rounds of the timer: still one expiry
+        again = system.wait_journey(person, 3)
+        assert [e["type"] for e in again["timeline"]].count("referral.expired") == 1
+    finally:
+        system.close()
