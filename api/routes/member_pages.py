@@ -493,7 +493,8 @@ ANSWERED = {"accept": ("accepted", "Accepted: you now work with the person."),
 
 @router.get("/referrals", response_class=HTMLResponse)
 def referrals_page(request: Request, engine: EngineDep, settings: SettingsDep, done: str | None = None) -> Response:
-    """The organisation's inbox of referrals, with accept and decline (each shown one audited)."""
+    """The organisation's inbox of referrals, with accept and decline, and the status of the ones it
+    made (each shown one audited)."""
     member = _page_member(request, engine, TAKERS, "Referrals are for organisations that can take a person on.")
     if isinstance(member, Response):
         return member
@@ -501,14 +502,19 @@ def referrals_page(request: Request, engine: EngineDep, settings: SettingsDep, d
     now = datetime.now(UTC)
     shown = disclosed_referrals(engine, principal, referrals_of(engine, principal.organisation, "received"), now,
                                 "GET /referrals")
+    sent = disclosed_referrals(engine, principal, referrals_of(engine, principal.organisation, "sent"), now,
+                               "GET /referrals")
     zone = settings.zone
-    rows = [{**r.model_dump(mode="json"), "made": f"{r.made_at.astimezone(zone):%-d %B %Y %H:%M}",
-             "expires": f"{r.expires_at.astimezone(zone):%-d %B %Y %H:%M}" if r.expires_at else None,
-             "agreed": ", ".join(c.value.replace("_", " ") for c in r.categories) or "nothing beyond the referral"}
-            for r in shown]
+
+    def row(r: Any) -> dict[str, Any]:
+        return {**r.model_dump(mode="json"), "made": f"{r.made_at.astimezone(zone):%-d %B %Y %H:%M}",
+                "expires": f"{r.expires_at.astimezone(zone):%-d %B %Y %H:%M}" if r.expires_at else None,
+                "agreed": ", ".join(c.value.replace("_", " ") for c in r.categories) or "nothing beyond the referral",
+                "decline_words": DECLINE_WORDS.get(r.decline_reason or "", "")}
+
     return page(request, "referrals.html", title="Referrals", service=SERVICE, home="/referrals", csrf=csrf,
-                referrals=rows, organisation=principal.organisation, reasons=list(DECLINE_WORDS.items()),
-                flash=ANSWERED[done][1] if done in ANSWERED else None)
+                referrals=[row(r) for r in shown], sent=[row(r) for r in sent], organisation=principal.organisation,
+                reasons=list(DECLINE_WORDS.items()), flash=ANSWERED[done][1] if done in ANSWERED else None)
 
 
 @router.post("/referrals/{referral_id}/{action}")

@@ -516,4 +516,19 @@ def test_a_referral_accepted_in_the_browser_opens_what_the_person_agreed(site: t
         _accessible(page, "a person referred to a charity")
         page.goto(f"{base}/people/{other}")
         assert page.locator("h1").inner_text() == "Not found", "a declined referral shows nothing"
+
+        # Outreach sees what became of the referrals it made, with the reason for a decline.
+        page.context.clear_cookies()
+        page.goto(f"{base}/sign-in?next=/referrals")
+        page.fill("#key", system.outreach_key)
+        page.click("button[type=submit]")
+
+        def answered() -> bool:
+            page.goto(f"{base}/referrals")
+            return "open" not in page.locator("#sent").inner_text()
+
+        system.wait_for("both answers on the referrer's page", answered)
+        assert "accepted" in page.locator(f"#sent-{made[jonno]}").inner_text()
+        assert "declined (No space)" in page.locator(f"#sent-{made[other]}").inner_text()
+        _accessible(page, "the referrals an outreach team made")
         browser.close()
