@@ -22,7 +22,7 @@ from api.statistics import load_facts
 from deploy.settings import Settings
 from journey.nights import night_of, night_starts
 from journey.policy import safe_statistics
-from journey.statistics import built_for_zero, chain
+from journey.statistics import built_for_zero, chain, referrals
 from schemas.read_model import connect, sighting_reports, timeline_entries
 from schemas.sharing import OrganisationType
 
@@ -96,6 +96,8 @@ def month_flow(engine: Engine, settings: Settings, now: datetime) -> dict[str, A
         "chain": [{"measure": label, "this": this_month[key], "last": last_month[key]} for key, label in CHAIN_SHOWN],
         "active": flows[-1][1]["active"],
         "weeks": [{"week": f"{start:%-d %b}", "inflow": f["inflow"], "outflow": f["outflow"]} for start, f in flows],
+        # Counts only: made, accepted, declined, withdrawn, and the median hours to an acceptance.
+        "referrals": referrals(facts, first, after, rules),
     }
 
 
