@@ -46,6 +46,13 @@ def _absorbed(engine: Engine, journey: Journey) -> list[Journey]:
     return found
 
 
+def person_as_one(engine: Engine, journey: Journey) -> Journey:
+    """The kept record's journey combined with every record merged into it: whoever works with
+    any of them works with the person (a walk-in a partner recorded, merged by outreach, keeps
+    the partner's relationship)."""
+    return combined(journey, _absorbed(engine, journey))
+
+
 def summary_fields(journey: Journey, *, now: datetime, zone: tzinfo, inactive_after_days: int) -> dict[str, Any]:
     """The journey view's fields that come from the journey state alone (not its timeline): the
     whole view's head, and the summary pushed to partners with each update."""
@@ -107,7 +114,7 @@ def profiles(engine: Engine, only: Collection[str] | None = None) -> dict[UUID, 
     words: dict[str, set[str]] = {}
     live = select(journeys.c.person_id, journeys.c.state).where(journeys.c.merged_into.is_(None))
     said = (select(timeline_entries.c.person_id, timeline_entries.c.data, timeline_entries.c.personal)
-            .where(timeline_entries.c.type.in_(("report.received", "contact.recorded"))))
+            .where(timeline_entries.c.type.in_(("report.received", "contact.recorded", "case.walked_in"))))
     if only is not None:
         live = live.where(journeys.c.person_id.in_(list(only)))
         said = said.where(timeline_entries.c.person_id.in_(list(only)))

@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import Engine, func, select
 
 from api.keys import Principal, account_event
-from api.people import get_journey, journey_of, load_journey, profiles, summary_fields
+from api.people import get_journey, journey_of, load_journey, person_as_one, profiles, summary_fields
 from api.referrals import status_now
 from deploy.settings import Settings
 from journey import policy
@@ -85,6 +85,8 @@ def writable(engine: Engine, principal: Principal, person_id: UUID, now: datetim
     journey = load_journey(engine, person_id)
     if journey is not None and journey.merged_into is not None:
         journey = load_journey(engine, journey.merged_into) or journey
+    if journey is not None:
+        journey = person_as_one(engine, journey)
     if not policy.may_write(principal.viewer, journey, now):
         raise NotVisible
     return journey

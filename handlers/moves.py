@@ -80,6 +80,8 @@ def case_recorded(journey: Journey, event: CaseRecorded) -> tuple[Journey, str]:
         reason = details.close_reason.value if details.close_reason else "other"
         case = case.model_copy(update={"closed_at": event.time, "close_reason": reason})
         said = f"Case closed: {_words(reason)}"
+    elif step == "walked_in":
+        said = f"Walked in to {event.source}: a new record until outreach or the council links it"
     else:
         case = case.model_copy(update={"closed_at": None, "close_reason": None})
         said = "Case reopened"

@@ -304,8 +304,12 @@ class CaseDetails(Strict):
 
 
 class CasePersonal(Strict):
-    """Strengths and goals: what matters to the person, in their words. Personal."""
+    """Strengths and goals: what matters to the person, in their words; for a walk-in, who they
+    said they are (so outreach or the council can find and link the record). Personal."""
 
+    known_as: Annotated[PersonName | None, of(Category.CORE)] = None
+    date_of_birth: Annotated[IsoDate | None, of(Category.CORE)] = None
+    person_description: Annotated[LongText | None, of(Category.CORE)] = None
     strengths: Annotated[tuple[ShortText, ...], of(Category.STRENGTHS_GOALS)] = Field((), max_length=20)
     goals: Annotated[tuple[ShortText, ...], of(Category.STRENGTHS_GOALS)] = Field((), max_length=20)
     notes: Annotated[LongText | None, of(Category.SUPPORT_NEEDS)] = None
@@ -468,7 +472,8 @@ class DutyRecorded(Envelope):
 
 
 class CaseRecorded(Envelope):
-    type: Literal["case.key_worker_assigned", "case.strengths_recorded", "case.closed", "case.reopened"]
+    type: Literal["case.key_worker_assigned", "case.strengths_recorded", "case.closed", "case.reopened",
+                  "case.walked_in"]
     schema_version: Literal[1] = 1
     data: CaseDetails
     personal: CasePersonal = CasePersonal()

@@ -181,6 +181,29 @@ class CaseSubmission(StepSubmission[CaseDetails, CasePersonal]):
         return self
 
 
+class WalkInSubmission(Submission[CaseDetails, CasePersonal]):
+    """Someone who walked in to a partner that does not know them: a new person record, with the
+    partner working with them. Outreach or the council link it to a record they already have
+    (POST /v1/identity/merges); the partner keeps its relationship with the person.
+
+    Rules across fields: no `person_id` (a known person comes through a referral);
+    `personal.known_as` or `personal.person_description`, so the record can be found."""
+
+    personal: CasePersonal
+    event_class = CaseRecorded
+
+    def event_type(self) -> str:
+        return "case.walked_in"
+
+    @model_validator(mode="after")
+    def _a_new_person_who_can_be_found(self) -> WalkInSubmission:
+        if self.person_id is not None:
+            raise ValueError("a walk-in is a new person: leave out person_id (a known person is referred to you)")
+        if not (self.personal.known_as or self.personal.person_description):
+            raise ValueError("a walk-in needs personal.known_as or personal.person_description")
+        return self
+
+
 class ReferralSubmission(StepSubmission[ReferralDetails, FreeTextPersonal]):
     """A referral made, or its answer: what the API puts on the intake (built from a
     ReferralRequest or a ReferralAnswer; the route checks who may)."""

@@ -30,6 +30,7 @@ from schemas.submissions import (
     ReportStep,
     ReportSubmission,
     Submission,
+    WalkInSubmission,
     WorkSubmission,
 )
 
@@ -151,6 +152,16 @@ def post_case(submission: CaseSubmission, engine: EngineDep, producer: ProducerD
         return None
 
     return accept(submission, idempotency_key, principal, engine, producer, settings, rule=rule)
+
+
+@router.post("/cases/walk-ins", status_code=status.HTTP_202_ACCEPTED)
+def post_walk_in(submission: WalkInSubmission, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
+                 idempotency_key: IdempotencyKey = None, principal: Principal = CASEWORK) -> Accepted:
+    """Someone walked in who is not known to the organisation: a new person record (the answer's
+    person_id), which the organisation works with. Outreach or the council link it to a record
+    they hold (POST /v1/identity/merges), and the organisation keeps working with the person.
+    A person the organisation already knows of is referred to it instead."""
+    return accept(submission, idempotency_key, principal, engine, producer, settings)
 
 
 @router.post("/consents", status_code=status.HTTP_202_ACCEPTED)

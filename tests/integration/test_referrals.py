@@ -159,3 +159,34 @@ def test_a_referral_nobody_answers_expires_and_its_consent_lapses(make_settings:
         assert [e["type"] for e in again["timeline"]].count("referral.expired") == 1
     finally:
         system.close()
+
+
+def test_a_walk_in_is_a_new_record_that_outreach_links_and_the_partner_keeps(system: System) -> None:
+    at = datetime.now(UTC) - timedelta(hours=2)
+    known = _accepted(system.post("/v1/contacts", contact_body(None, at=at, personal={"known_as": "Jonno Walker"}),
+                                  key=system.outreach_key))["person_id"]
+    system.wait_journey(known, 1)
+    # A known person cannot be claimed by walking in: that is what a referral is for.
+    claimed = system.call("POST", "/v1/cases/walk-ins", system.brick_key, {
+        "person_id": known, "occurred_at": at.isoformat(), "details": {}, "personal": {"known_as": "Jonno"}})
+    assert claimed.status_code == 422 and "referred" in claimed.text
+    walked = _accepted(system.call("POST", "/v1/cases/walk-ins", system.brick_key, {
+        "occurred_at": (at + timedelta(hours=1)).isoformat(), "details": {},
+        "personal": {"known_as": "Jonno Walker", "person_description": "Came in for breakfast"}}))
+    record = walked["person_id"]
+    assert record != known
+    system.wait_for("the walk-in's record", lambda: system.call(
+        "GET", f"/v1/people/{record}/journey", system.brick_key).status_code == 200)
+    assert system.call("GET", f"/v1/people/{known}/journey", system.brick_key).status_code == 404
+
+    # Outreach finds both records by name and merges the walk-in into the one it holds.
+    found = system.call("POST", "/v1/people/search", system.outreach_key, {"name": "Jonno Walker"}).json()
+    assert {known, record} <= {p["person_id"] for p in found}
+    merged = system.call("POST", "/v1/identity/merges", system.outreach_key, {"person_id": record, "other": known})
+    assert merged.status_code == 202, merged.text
+    # The Brick keeps working with the person, now under the kept record.
+    system.wait_for("The Brick to see the kept record", lambda: system.call(
+        "GET", f"/v1/people/{known}/journey", system.brick_key).status_code == 200)
+    step = {"person_id": known, "occurred_at": (at + timedelta(hours=1, minutes=5)).isoformat(),
+            "what": "strengths_recorded", "details": {}, "personal": {"goals": ["a flat"]}}
+    assert system.call("POST", "/v1/cases", system.brick_key, step).status_code == 202
