@@ -153,7 +153,10 @@ def request_bed(submission: BedRequestSubmission, *, caller: Caller, engine: Eng
     except NotVisible:
         raise BedsError(404, "no such person for this organisation", "person_id") from None
     envelope = caller.envelope(submission.provider_id)
-    request_id = submission.request_id or envelope["id"]
+    # A client's request id is its own token: the platform's id derives from it and the
+    # organisation, so it can never name, probe or collide with another organisation's request.
+    request_id = (keyed_id(caller.principal.organisation, str(submission.request_id)) if submission.request_id
+                  else envelope["id"])
     command = BedRequested(**{**envelope, "id": request_id}, person_id=submission.person_id, night=night,
                            bed_type=submission.bed_type)
     # Keyed by the person: their stage lets one request per night through to any provider. The

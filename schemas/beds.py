@@ -113,7 +113,9 @@ class ProviderRegistration(Strict):
 class BedRequestSubmission(Strict):
     """A bed for a person on a night. Retrying with the same request_id asks only once."""
 
-    request_id: UUID | None = None
+    request_id: UUID | None = Field(None, description=(
+        "The client's own id for this request: a retry with the same id asks only once. It is this organisation's "
+        "token, not the request's id (the answer's request_id, used to read and change it)"))
     person_id: UUID
     provider_id: ProviderId
     night: IsoDate | None = Field(None, description="Default: tonight (nights run noon to noon, local time)")

@@ -293,3 +293,19 @@ def test_a_bed_request_shows_its_person_and_an_immigration_coded_bed_only_throug
     before = len(_audit(system))
     assert [(s["person_id"], s["bed_type"]) for s in as_the_brick()] == [(person, None)] * 2
     assert [a[0] for a in _audit(system)[before:] if a[1] == person] == ["the-brick"] * 2
+
+
+def test_a_bed_request_id_is_the_askers_token_and_names_nothing_of_others(system: System) -> None:
+    """Before, a client's request id was the request's id in one namespace for everyone: another
+    organisation reusing it got 409 "used before" (so ids could be probed) and could read or
+    change the request by it where its organisation ran the provider."""
+    from tests.integration.test_beds import register
+
+    register(system, "token-hub", beds=2)
+    token = str(uuid.uuid4())
+    mine = _accepted(system.call("POST", "/v1/beds/requests", system.outreach_key,
+                                 {"request_id": token, "person_id": str(uuid.uuid4()), "provider_id": "token-hub"}))
+    theirs = _accepted(system.call("POST", "/v1/beds/requests", system.council_key,
+                                   {"request_id": token, "person_id": str(uuid.uuid4()), "provider_id": "token-hub"}))
+    assert theirs["duplicate"] is False and len({token, mine["request_id"], theirs["request_id"]}) == 3
+    assert system.call("GET", f"/v1/beds/requests/{token}", system.outreach_key).status_code == 404
