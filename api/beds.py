@@ -18,8 +18,6 @@ from api.intake import IdempotencyConflict, claim, fingerprint, produced
 from api.keys import Principal, Role
 from api.producer import EventProducer
 from api.sharing import NotVisible, disclosed_bed_requests, writable
-from deploy.settings import Settings
-from deploy.topics import BED_COMMANDS, BED_REQUESTS
 from journey.beds import capacity_of
 from journey.identity import keyed_id
 from journey.nights import night_of
@@ -40,6 +38,8 @@ from schemas.beds import (
 )
 from schemas.events import BedType
 from schemas.read_model import bed_command_refusals, bed_nights, bed_providers, bed_requests
+from schemas.settings import Settings
+from schemas.topics import BED_COMMANDS, BED_REQUESTS
 
 
 class BedsError(Exception):

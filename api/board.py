@@ -19,11 +19,11 @@ from sqlalchemy import Engine, select
 from api.beds import availability, tonight
 from api.reports import count_overdue
 from api.statistics import load_facts
-from deploy.settings import Settings
 from journey.nights import night_of, night_starts
 from journey.policy import safe_statistics
-from journey.statistics import built_for_zero, chain, referrals
+from journey.statistics import Rules, built_for_zero, chain, referrals
 from schemas.read_model import connect, sighting_reports, timeline_entries
+from schemas.settings import Settings
 from schemas.sharing import OrganisationType
 
 log = logging.getLogger("journeys.board")
@@ -82,7 +82,7 @@ def month_flow(engine: Engine, settings: Settings, now: datetime) -> dict[str, A
     """This month's CHAIN flow against last month's, Built for Zero's active count, and its
     inflow and outflow for each of the last eight weeks (the definitions of journey/statistics.py,
     exact: the viewer's suppression is applied when shown)."""
-    rules = settings.statistics_rules
+    rules = Rules.configured(settings)
     night = tonight(now, settings)
     after = night + timedelta(days=1)
     first = night.replace(day=1)

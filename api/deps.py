@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from api.keys import Principal, Role
 from api.producer import EventProducer
-from deploy.settings import Settings
+from schemas.settings import Settings
 
 
 def get_settings(request: Request) -> Settings:

@@ -11,12 +11,12 @@ from sqlalchemy.exc import IntegrityError
 
 from api.keys import Principal
 from api.producer import EventProducer
-from deploy.settings import Settings
-from deploy.topics import INTAKE
 from journey.identity import keyed_id, resolve_person
 from schemas.events import Event, encode_event
 from schemas.read_model import submissions
+from schemas.settings import Settings
 from schemas.submissions import Accepted, Submission
+from schemas.topics import INTAKE
 
 
 class IdempotencyConflict(ValueError):

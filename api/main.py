@@ -29,8 +29,8 @@ from api.routes import (
     submissions,
     subscriptions,
 )
-from deploy.settings import Settings, get_settings
 from schemas.read_model import connect
+from schemas.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -14,7 +14,6 @@ from sqlalchemy import Engine, func, select
 from api.keys import Principal, account_event
 from api.people import get_journey, journey_of, load_journey, person_as_one, profiles, summary_fields
 from api.referrals import status_now
-from deploy.settings import Settings
 from journey import policy
 from journey.matching import Profile, Search, found
 from journey.policy import Access, Viewer
@@ -28,6 +27,7 @@ from schemas.read_model import (
     sighting_reports,
     timeline_entries,
 )
+from schemas.settings import Settings
 from schemas.sharing import Category
 from schemas.views import JourneyView, PersonFound, ReferralView, TimelineItem
 

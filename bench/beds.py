@@ -26,12 +26,13 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from bench.common import bench_settings, machine, percentile
+from bench.common import machine, percentile
 from deploy.processes import start_worker
-from deploy.settings import Settings
-from deploy.topics import BED_COMMANDS, BED_REQUESTS, BED_UPDATES
+from deploy.throwaway import throwaway_settings
 from handlers.beds import claim_night, decide
 from schemas.beds import BedRequested, BedUpdate, CapacityChanged, ProviderRegistered
+from schemas.settings import Settings
+from schemas.topics import BED_COMMANDS, BED_REQUESTS, BED_UPDATES
 
 DECISIONS = {"bed.allocated", "bed.waitlisted", "bed.refused"}
 
@@ -152,7 +153,7 @@ def main() -> None:
     args = parser.parse_args()
 
     # No-shows stay out of the measurement: the timer would only add commands.
-    with bench_settings("bench-beds", bed_no_show_check_s=3600) as settings:
+    with throwaway_settings("bench-beds", bed_no_show_check_s=3600) as settings:
         run(settings, args)
 
 

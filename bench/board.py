@@ -30,9 +30,10 @@ import httpx
 from sqlalchemy import select
 
 from api.keys import Role, issue_key
-from bench.common import bench_settings, machine
+from bench.common import machine
 from bench.pipeline import end_to_end, scenario
 from deploy.processes import free_port, start_api, start_worker
+from deploy.throwaway import throwaway_settings
 from schemas.read_model import connect, timeline_entries
 
 # Evaluated by Playwright, not by the page, so the pages' content security policy (no eval) holds.
@@ -60,7 +61,7 @@ def main() -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         raise SystemExit("no chromium: apt-get install chromium")
-    with bench_settings("board", api_port=free_port()) as settings:
+    with throwaway_settings("board", api_port=free_port()) as settings:
         workdir = settings.state_dir
         engine = connect(settings.resolved_database_url)
         parts = []

@@ -32,12 +32,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from api.keys import Role, issue_key
-from bench.common import bench_settings, machine, percentile
+from bench.common import machine, percentile
 from deploy.processes import free_port, start_api, start_worker
 from deploy.scenario import generate, intake_records
-from deploy.settings import Settings, get_settings
-from deploy.topics import INTAKE
+from deploy.throwaway import throwaway_settings
 from schemas.read_model import connect, journeys, timeline_entries
+from schemas.settings import Settings, get_settings
+from schemas.topics import INTAKE
 
 
 def scenario(count: int, seed: int = 1) -> tuple[list[tuple[bytes, bytes]], int]:
@@ -272,7 +273,7 @@ def main() -> None:
     overrides = {"api_port": free_port()}
     if os.environ.get("DATABASE_URL"):
         overrides["database_url"] = os.environ["DATABASE_URL"]
-    with bench_settings("bench", **overrides) as settings:
+    with throwaway_settings("bench", **overrides) as settings:
         run(settings, args)
 
 

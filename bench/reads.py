@@ -24,12 +24,12 @@ from api.people import get_journey
 from api.sharing import disclosed_journey
 from bench.common import machine
 from bench.pipeline import scenario
-from deploy.settings import get_settings
+from journey.applied import Applied
 from journey.history import History
 from journey.identity import resolve_person
 from schemas.events import decode_event
 from schemas.read_model import connect
-from schemas.updates import Applied
+from schemas.settings import get_settings
 from streams.projector import project
 
 

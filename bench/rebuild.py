@@ -19,10 +19,11 @@ import time
 
 from sqlalchemy import func, select
 
-from bench.common import bench_settings, machine
+from bench.common import machine
 from bench.pipeline import end_to_end, scenario
 from deploy.processes import start_worker
 from deploy.rebuild import rebuild
+from deploy.throwaway import throwaway_settings
 from schemas.read_model import connect, journeys, timeline_entries
 
 
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300_000)
     args = parser.parse_args()
     overrides = {"database_url": os.environ["DATABASE_URL"]} if os.environ.get("DATABASE_URL") else {}
-    with bench_settings("rebuild", **overrides) as settings:
+    with throwaway_settings("rebuild", **overrides) as settings:
         engine = connect(settings.resolved_database_url)
         try:
             print(f"machine: {machine()}")

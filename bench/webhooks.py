@@ -31,10 +31,11 @@ import aiohttp
 import httpx
 
 from api.keys import Role, issue_key
-from bench.common import bench_settings, machine, percentile
+from bench.common import machine, percentile
 from deploy.processes import free_port, start_api, start_worker
-from deploy.settings import Settings
+from deploy.throwaway import throwaway_settings
 from schemas.read_model import connect
+from schemas.settings import Settings
 
 
 def arrivals(log: Path, after: int = 0) -> list[tuple[str, str, str, float]]:
@@ -118,7 +119,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the latency run")
     parser.add_argument("--slow", type=float, default=5.0, help="seconds the slow subscriber takes to answer")
     args = parser.parse_args()
-    with bench_settings("webhooks", api_port=free_port(), webhook_allow_loopback_http=True,
+    with throwaway_settings("webhooks", api_port=free_port(), webhook_allow_loopback_http=True,
                         webhook_timeout_s=max(10.0, args.slow * 2)) as settings:
         run(settings, args)
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from deploy.kafka.broker import BrokerUnavailable, LocalBroker
-from deploy.settings import Settings, get_settings
+from schemas.settings import Settings, get_settings
 
 
 def say(message: str) -> None:

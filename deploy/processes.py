@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from deploy.settings import Settings
+from schemas.settings import Settings
 
 
 def free_port() -> int:

@@ -26,9 +26,9 @@ from kafka.structs import OffsetAndMetadata
 from sqlalchemy import delete
 
 from deploy.processes import start_worker
-from deploy.settings import Settings
-from deploy.topics import PERSON_EVENTS, changelog
 from schemas.read_model import connect, journeys, referrals, sighting_reports, timeline_entries
+from schemas.settings import Settings
+from schemas.topics import PERSON_EVENTS, changelog
 
 
 class RebuildRefused(RuntimeError):

@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 
-from bench.common import bench_settings  # the one way to make a throwaway system's settings
 from deploy.cli import demo_keys
 from deploy.demo import send_demo, send_demo_beds, send_scenario
 from deploy.processes import free_port, start_api, start_worker
+from deploy.throwaway import throwaway_settings
 
 PHONE = {"width": 390, "height": 844}
 WALL = {"width": 1920, "height": 1080}
@@ -38,7 +38,7 @@ def main() -> None:
     if chromium is None:
         raise SystemExit("no chromium: apt-get install chromium")
     args.out.mkdir(parents=True, exist_ok=True)
-    with bench_settings("screenshots", api_port=free_port()) as settings:
+    with throwaway_settings("screenshots", api_port=free_port()) as settings:
         parts = [start_worker(settings, settings.state_dir / "worker.log")]
         try:
             parts.append(start_api(settings, settings.state_dir / "api.log"))

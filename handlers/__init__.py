@@ -18,7 +18,7 @@ from handlers import contacts, identity, moves, reports, sharing, stays
 from handlers.errors import Rejected
 from journey.history import History, Recent, due_to_settle, place_of
 from journey.identity import provisional_person_id
-from journey.state import Journey, Stage
+from journey.state import Journey
 from schemas.events import (
     AccommodationRecorded,
     BedOutcome,
@@ -33,6 +33,7 @@ from schemas.events import (
     ReportReceived,
     WorkRecorded,
 )
+from schemas.progress import Stage
 from schemas.updates import TimelineEntry
 
 __all__ = ["Outcome", "Recorded", "Rejected", "apply", "fold", "record"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import tzinfo
 
 from journey.nights import night_of
-from journey.state import HOUSED, Journey, Stage, seen, with_night
+from journey.state import HOUSED, Journey, seen, with_night
 from schemas.events import ContactRecorded
+from schemas.progress import Stage
 
 
 def stage_after_contact(stage: Stage, *, engaged: bool, bedded_down: bool) -> Stage:

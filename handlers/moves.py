@@ -6,8 +6,9 @@ stage (accommodation), a strand beside it (training, work), the open duty, or th
 
 from __future__ import annotations
 
-from journey.state import Journey, Stage
+from journey.state import Journey
 from schemas.events import AccommodationRecorded, CaseRecorded, DutyRecorded, WorkRecorded
+from schemas.progress import Stage
 
 _STAGE_AFTER = {
     "supported_housing_entered": Stage.SUPPORTED_ACCOMMODATION,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from journey.state import Journey, OpenReport, seen
+from journey.state import Journey, seen
 from schemas.events import ReportProgressed, ReportReceived
+from schemas.progress import OpenReport
 
 
 def report_received(journey: Journey, event: ReportReceived) -> tuple[Journey, str]:

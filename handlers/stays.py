@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from journey.state import Journey, Stage, with_night
+from journey.state import Journey, with_night
 from schemas.events import BedOutcome
+from schemas.progress import Stage
 
 _SAID = {
     "bed.allocated": "Bed {bed} allocated",

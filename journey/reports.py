@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 # The key that stands for "any area not named": routing and targets fall back to it.
 ANY_AREA = "*"
@@ -20,12 +21,24 @@ OUTCOME_WORDS = {
 }
 
 
+class RoutingSettings(Protocol):
+    """What routing needs of the settings (schemas/settings.py): the domain never reads them."""
+
+    outreach_teams: Mapping[str, str]
+    report_response_hours: Mapping[str, float]
+
+
 @dataclass(frozen=True)
 class Routing:
     """The outreach team for each area, and each area's target time to the first attempt."""
 
     teams: Mapping[str, str] = field(default_factory=lambda: {ANY_AREA: "Outreach"})
     response_hours: Mapping[str, float] = field(default_factory=lambda: {ANY_AREA: 24.0})
+
+    @classmethod
+    def configured(cls, settings: RoutingSettings) -> Routing:
+        """The routing the operator configured (OUTREACH_TEAMS, REPORT_RESPONSE_HOURS)."""
+        return cls(teams=settings.outreach_teams, response_hours=settings.report_response_hours)
 
     def team_for(self, area_code: str | None) -> str:
         return self.teams.get(area_code or ANY_AREA) or self.teams.get(ANY_AREA, "Outreach")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -11,50 +10,10 @@ from pydantic import Field
 
 from journey.nights import nights_between
 from schemas.common import Strict
-
-
-class Stage(StrEnum):
-    """Where the person is on the road from the street, as far as events tell.
-
-    reported -> contacted -> engaged -> emergency_accommodation -> supported_accommodation ->
-    tenancy, with returned_to_street when someone housed is seen bedded down again, and
-    reconnected when they moved to another area with support. Training and work are strands
-    beside the stages, not stages: a person can be on a course from a night shelter.
-    """
-
-    REPORTED = "reported"
-    CONTACTED = "contacted"
-    ENGAGED = "engaged"
-    EMERGENCY_ACCOMMODATION = "emergency_accommodation"
-    SUPPORTED_ACCOMMODATION = "supported_accommodation"
-    TENANCY = "tenancy"
-    RETURNED_TO_STREET = "returned_to_street"
-    RECONNECTED = "reconnected"
-
+from schemas.progress import Case, OpenReport, Stage
 
 # Stages in which the person has somewhere to stay tonight.
 HOUSED = frozenset({Stage.EMERGENCY_ACCOMMODATION, Stage.SUPPORTED_ACCOMMODATION, Stage.TENANCY})
-
-
-class OpenReport(Strict):
-    """A sighting report about this person that has no outcome yet."""
-
-    report_id: UUID
-    received_at: datetime
-    area_code: str | None = None
-    team: str | None = None
-    due_by: datetime | None = None
-    attempted_at: datetime | None = None
-
-
-class Case(Strict):
-    """The case around the person: who holds it and whether it is open."""
-
-    key_worker: str | None = None
-    key_worker_organisation: str | None = None
-    strengths_recorded_at: datetime | None = None
-    closed_at: datetime | None = None
-    close_reason: str | None = None
 
 
 class Relationship(Strict):

@@ -49,7 +49,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from statistics import median
-from typing import Any
+from typing import Any, Protocol
 
 from journey.nights import night_of, night_starts
 
@@ -78,6 +78,22 @@ class Rules:
     inactive_after_days: int = 90
     living_on_streets_nights: int = 5
     living_on_streets_span_days: int = 21
+
+    @classmethod
+    def configured(cls, settings: RulesSettings) -> Rules:
+        """The numbers the operator configured (schemas/settings.py): the domain never reads them."""
+        return cls(zone=settings.zone, inactive_after_days=settings.case_inactive_after_days,
+                   living_on_streets_nights=settings.living_on_streets_nights,
+                   living_on_streets_span_days=settings.living_on_streets_span_days)
+
+
+class RulesSettings(Protocol):
+    @property
+    def zone(self) -> tzinfo: ...
+
+    case_inactive_after_days: int
+    living_on_streets_nights: int
+    living_on_streets_span_days: int
 
 
 def people_as_one(facts: Iterable[Fact], same_person: Iterable[tuple[str, str]]) -> list[Fact]:

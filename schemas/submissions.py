@@ -8,7 +8,6 @@ from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
 
-from deploy.settings import get_settings
 from schemas.common import IsoText, LongText, ShortText, Strict
 from schemas.events import (
     AccommodationDetails,
@@ -40,6 +39,7 @@ from schemas.events import (
     WorkDetails,
     WorkRecorded,
 )
+from schemas.settings import get_settings
 from schemas.sharing import Category
 
 

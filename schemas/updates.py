@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from journey.history import History
-from journey.state import Journey, Stage
 from schemas.events import Event
+from schemas.progress import Stage
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer  # collections.abc has it from Python 3.12
@@ -52,19 +50,6 @@ def journey_update_json(entry: TimelineEntry, event_json: Buffer, refolded: bool
     the personal part): joined as text, because dumping the event again cost ~15 µs an event."""
     return b"".join((b'{"entry":', entry.model_dump_json().encode(), b',"event":', event_json,
                      b',"refolded":true}' if refolded else b',"refolded":false}'))
-
-
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """What the journey step hands the read model for one applied event: the journey after it,
-    its timeline entry, the event, and whether it was folded again behind a late one; and the
-    history kept after it, whose journey's JSON the read model stores (made once for both)."""
-
-    journey: Journey
-    entry: TimelineEntry
-    event: Event
-    refolded: bool = False
-    history: History | None = None
 
 
 class DeadLetter(BaseModel):

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from journey.state import Case, OpenReport, Stage
+from schemas.progress import Case, OpenReport, Stage
 from schemas.sharing import Category, of
 from schemas.updates import TimelineEntry
 

@@ -32,17 +32,7 @@ from aiokafka.structs import ConsumerRecord
 from sqlalchemy import Engine as SQLEngine
 
 import handlers
-from deploy.settings import Settings
-from deploy.topics import (
-    BED_REQUESTS,
-    DEAD_LETTER,
-    IDENTITY_DECISIONS,
-    IDENTITY_KEY,
-    INTAKE,
-    JOURNEY_UPDATES,
-    PERSON_EVENTS,
-    changelog,
-)
+from journey.applied import Applied
 from journey.history import History
 from journey.identity import Alias, IdentityGraph, alias_after, both_halves, judge, resolve_person
 from journey.reports import Routing
@@ -58,7 +48,18 @@ from schemas.events import (
     encode_event,
 )
 from schemas.read_model import connect
-from schemas.updates import Applied, journey_update_json
+from schemas.settings import Settings
+from schemas.topics import (
+    BED_REQUESTS,
+    DEAD_LETTER,
+    IDENTITY_DECISIONS,
+    IDENTITY_KEY,
+    INTAKE,
+    JOURNEY_UPDATES,
+    PERSON_EVENTS,
+    changelog,
+)
+from schemas.updates import journey_update_json
 from streams.audit import relay_audit
 from streams.beds import bed_stages, release_no_shows
 from streams.delivery import Deliverer, Pushed, push
@@ -110,7 +111,7 @@ def journey_stages(settings: Settings, engine: SQLEngine, wake_deliverer: asynci
     bed_requests = settings.topic(BED_REQUESTS)
     journey_updates = settings.topic(JOURNEY_UPDATES)
     refold_window = timedelta(days=settings.journey_refold_days)
-    routing, zone = settings.routing, settings.zone  # made once: each is a new object per call
+    routing, zone = Routing.configured(settings), settings.zone  # made once: each is a new object per call
 
     async def identify(batch: Batch) -> None:
         for record, accepted in batch.decoded(decode_event, UndecodableEvent):

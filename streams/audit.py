@@ -13,9 +13,9 @@ import logging
 from aiokafka import TopicPartition
 from sqlalchemy import Engine, select
 
-from deploy.settings import Settings
-from deploy.topics import AUDIT, PERSON_EVENTS
 from schemas.read_model import audit_entries, audit_relayed
+from schemas.settings import Settings
+from schemas.topics import AUDIT, PERSON_EVENTS
 from streams.engine import Engine as StreamEngine
 
 log = logging.getLogger("journeys.audit")

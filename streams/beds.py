@@ -18,8 +18,6 @@ from uuid import NAMESPACE_URL, uuid5
 
 from sqlalchemy import Engine as SQLEngine
 
-from deploy.settings import Settings
-from deploy.topics import BED_COMMANDS, BED_REQUESTS, BED_UPDATES, PERSON_EVENTS, changelog
 from handlers.beds import claim_night, decide
 from journey.beds import PersonNights, ProviderBeds, due_no_shows, picture
 from schemas.beds import (
@@ -31,6 +29,8 @@ from schemas.beds import (
     decode_person_message,
 )
 from schemas.events import BedOutcome, UndecodableEvent, decoder, encode_event
+from schemas.settings import Settings
+from schemas.topics import BED_COMMANDS, BED_REQUESTS, BED_UPDATES, PERSON_EVENTS, changelog
 from streams.bed_projector import project_beds
 from streams.engine import Batch, Engine, Stage
 from streams.wiring import persist

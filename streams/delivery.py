@@ -37,7 +37,7 @@ from standardwebhooks import Webhook
 
 from api.sharing import Push, disclosed_updates
 from api.subscriptions import stop, wanted_of
-from deploy.settings import Settings
+from journey.applied import Applied
 from journey.delivery import (
     Answer,
     Scope,
@@ -51,8 +51,8 @@ from journey.delivery import (
 )
 from journey.policy import Viewer, may_be_told, recorded_by
 from schemas.read_model import deliveries, delivery_attempts, organisations, subscriptions
+from schemas.settings import Settings
 from schemas.sharing import OrganisationType
-from schemas.updates import Applied
 from schemas.webhooks.targets import Targets, address_refused, url_refused
 from streams.projector import dialect_insert
 from streams.reporters import make_notices

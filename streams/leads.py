@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from deploy.settings import Settings
 from journey.delivery import next_try
 from schemas.read_model import account_events, lead_alerts, members
+from schemas.settings import Settings
 from streams.reporters import send_email
 
 log = logging.getLogger("journeys.leads")

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.expression import Executable
 
+from journey.applied import Applied
 from schemas.events import ReferralRecorded, ReportProgressed, ReportReceived
 from schemas.read_model import (
     JSONDocument,
@@ -27,7 +28,6 @@ from schemas.read_model import (
     sighting_reports,
     timeline_entries,
 )
-from schemas.updates import Applied
 
 
 def dialect_insert(engine: Engine) -> Any:

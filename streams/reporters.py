@@ -23,12 +23,12 @@ from uuid import UUID, uuid5
 
 from sqlalchemy import Connection, Engine, select, update
 
-from deploy.settings import Settings
-from deploy.topics import INTAKE
 from journey.delivery import next_try
 from journey.reports import OUTCOME_WORDS
 from schemas.events import ReportProgress, ReportProgressed, encode_event
 from schemas.read_model import reporter_notices, sighting_reports, timeline_entries
+from schemas.settings import Settings
+from schemas.topics import INTAKE
 from streams.engine import Engine as StreamEngine
 from streams.engine import EngineStopped
 from streams.projector import dialect_insert

@@ -22,9 +22,9 @@ from api.keys import Role, issue_key
 from api.main import create_app
 from deploy.kafka.broker import LocalBroker
 from deploy.processes import Part, free_port, start_worker
-from deploy.settings import Settings
 from deploy.topics import create_topics
 from schemas.read_model import connect
+from schemas.settings import Settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 

@@ -21,9 +21,9 @@ from api.keys import Principal, Role
 from api.people import load_journey
 from api.problems import NOT_FOUND
 from api.routes.submissions import IdempotencyKey, accept
-from deploy.topics import IDENTITY_DECISIONS, IDENTITY_KEY
 from schemas.read_model import identity_decisions
 from schemas.submissions import Accepted, IdentityDecision, IdentitySubmission
+from schemas.topics import IDENTITY_DECISIONS, IDENTITY_KEY
 from schemas.views import IdentityVerdict
 
 router = APIRouter(prefix="/v1/identity", tags=["identity"], responses=NOT_FOUND)  # both records must be known

@@ -30,14 +30,14 @@ from api.reports import find_report, open_reports
 from api.routes.pages import page, secure_cookies, templates
 from api.routes.stream import broadcaster
 from api.sharing import disclosed_journey, disclosed_referrals, search_people, seen_lately
-from deploy.settings import Settings
 from journey import policy
 from journey.matching import Search
 from journey.nights import night_starts
 from journey.policy import MAY_READ_PEOPLE, most_seen, safe_statistics
-from journey.reports import OUTCOME_WORDS
+from journey.reports import OUTCOME_WORDS, Routing
 from schemas.beds import BedRequestSubmission
 from schemas.events import DeclineReason, ReportOutcome, ReportProgress
+from schemas.settings import Settings
 from schemas.submissions import ContactSubmission, ReportProgressSubmission
 
 router = APIRouter(include_in_schema=False)
@@ -303,7 +303,8 @@ def _outreach(request: Request, engine: Engine, settings: Settings, search: Sear
     found = search_people(engine, principal, search, now, "POST /outreach") if searched else []
     since = night_starts(beds.tonight(now, settings) - timedelta(days=SEEN_LATELY_NIGHTS - 1), settings.zone)
     lately = [{**p, "when": f"{p['seen_at'].astimezone(settings.zone):%H:%M %-d %b}"}
-              for p in seen_lately(engine, principal, settings.routing, since, now, limit=SEEN_LATELY_SHOWN)]
+              for p in seen_lately(engine, principal, Routing.configured(settings), since, now,
+                                   limit=SEEN_LATELY_SHOWN)]
     return page(request, "outreach.html", title="Outreach", service=SERVICE, home="/outreach", csrf=csrf,
                 organisation=principal.organisation, reports=reports, search=search, searched=searched, found=found,
                 lately=lately, lately_nights=SEEN_LATELY_NIGHTS,

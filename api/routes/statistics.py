@@ -15,6 +15,7 @@ from journey.policy import (
     statistics_neighbours,
     statistics_period_refused,
 )
+from journey.statistics import Rules
 from schemas.common import IsoDate
 
 router = APIRouter(prefix="/v1", tags=["statistics"])
@@ -51,7 +52,7 @@ def read_statistics(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             [{"loc": ["query", "start"], "msg": refused, "type": "value_error"}])
     if principal.role in EXACT_STATISTICS:
-        return statistics(engine, start=start, end=end, area=area, rules=settings.statistics_rules)
+        return statistics(engine, start=start, end=end, area=area, rules=Rules.configured(settings))
     figures, *neighbours = statistics(engine, periods=[(start, end), *statistics_neighbours(start, end)], area=area,
-                                      rules=settings.statistics_rules)
+                                      rules=Rules.configured(settings))
     return safe_statistics(figures, principal.role, neighbours)

@@ -17,10 +17,10 @@ from api.keys import Principal, authenticate
 from api.routes.subscriptions import SUBSCRIBERS, Family
 from api.sharing import Push, disclosed_update
 from api.stream import Broadcaster, Client, parse_cursor
-from deploy.topics import JOURNEY_UPDATES
 from journey.delivery import Scope, Wanted, update_event, wants
-from journey.state import Stage
 from schemas.common import AreaCode
+from schemas.progress import Stage
+from schemas.topics import JOURNEY_UPDATES
 
 router = APIRouter(prefix="/v1", tags=["subscriptions"])
 

@@ -15,8 +15,8 @@ from api.keys import Principal, Role
 from api.sharing import told_people
 from journey.delivery import RETRY_AFTER, Scope, Wanted
 from journey.policy import MAY_READ_PEOPLE, event_families
-from journey.state import Stage
 from schemas.common import AreaCode, IsoText, Strict
+from schemas.progress import Stage
 from schemas.read_model import deliveries, delivery_attempts, subscriptions
 from schemas.webhooks.targets import Targets, url_refused
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from deploy.processes import start_api
-from deploy.settings import Settings
+from schemas.settings import Settings
 from tests.conftest import System
 
 pytestmark = pytest.mark.integration

@@ -25,10 +25,10 @@ from kafka import KafkaProducer
 from sqlalchemy import select
 
 import handlers
-from deploy.topics import INTAKE
 from journey.history import order_key
 from schemas.events import Event, encode_event
 from schemas.read_model import journeys, timeline_entries
+from schemas.topics import INTAKE
 from tests.conftest import System
 from tests.events import T0, accommodation, case, contact, work
 

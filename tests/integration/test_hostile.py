@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from deploy.topics import INTAKE
+from schemas.topics import INTAKE
 from tests.builders import contact_body, report_body
 from tests.conftest import System
 

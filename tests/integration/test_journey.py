@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from deploy.topics import INTAKE
+from schemas.topics import INTAKE
 from tests.builders import contact_body, local_noon, report_body, step_body
 from tests.conftest import System
 

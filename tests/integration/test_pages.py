@@ -19,7 +19,7 @@ import pytest
 
 from api.keys import Role, issue_key
 from deploy.processes import start_api
-from deploy.settings import Settings
+from schemas.settings import Settings
 from tests.builders import contact_body
 from tests.conftest import System
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from kafka import KafkaProducer
 
-from deploy.topics import DEAD_LETTER, INTAKE
+from schemas.topics import DEAD_LETTER, INTAKE
 from schemas.updates import DeadLetter
 from tests.builders import contact_body, report_body
 from tests.conftest import System

@@ -11,10 +11,10 @@ import pytest
 from kafka import KafkaProducer
 from sqlalchemy import select, text
 
-from deploy.settings import Settings
-from deploy.topics import DEAD_LETTER, INTAKE, PERSON_EVENTS
 from schemas.events import decode_event, encode_event
 from schemas.read_model import journeys, timeline_entries
+from schemas.settings import Settings
+from schemas.topics import DEAD_LETTER, INTAKE, PERSON_EVENTS
 from schemas.updates import DeadLetter
 from tests.builders import contact_body, report_body
 from tests.conftest import System

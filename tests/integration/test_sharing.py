@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 
 from api.keys import Role, issue_key, key_id_of
 from api.people import get_journey
-from deploy.settings import Settings
-from deploy.topics import AUDIT, INTAKE
 from journey.policy import BEFORE_CONSENT, CONSENT_CAN_ADD, MAY_READ_PEOPLE, family_models
 from schemas.events import NEED_CATEGORY, Need
 from schemas.read_model import audit_entries
+from schemas.settings import Settings
 from schemas.sharing import Category, OrganisationType, category_of
+from schemas.topics import AUDIT, INTAKE
 from schemas.views import JourneyView
 from tests.builders import contact_body, local_noon, report_body, step_body
 from tests.conftest import System, fresh_postgres_database

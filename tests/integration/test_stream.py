@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from deploy.processes import start_api
-from deploy.settings import Settings
+from schemas.settings import Settings
 from tests.builders import contact_body, local_noon
 from tests.conftest import System
 

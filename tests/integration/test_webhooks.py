@@ -25,7 +25,7 @@ from fastapi import FastAPI, Request, Response
 from standardwebhooks import Webhook
 
 from deploy.processes import free_port
-from deploy.settings import Settings
+from schemas.settings import Settings
 from schemas.webhooks.payload import JourneyUpdateEvent
 from schemas.webhooks.receiver import receiver
 from tests.builders import contact_body, local_noon, step_body

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 import handlers
 from handlers.beds import claim_night, decide
 from journey.beds import PersonNights, ProviderBeds, capacity_of, due_no_shows, free_bed, picture, release_moment
-from journey.state import Stage
 from schemas.beds import BedRequested, CapacityChanged, ProviderRegistered, RecordMerged, StayCommand
 from schemas.events import BedOutcome, BedType
+from schemas.progress import Stage
 
 NIGHT = date(2026, 11, 23)
 T = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)

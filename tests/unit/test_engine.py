@@ -11,6 +11,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
+from journey.reports import Routing
 from streams.engine import Engine, EngineStopped, Output
 from streams.faults import Faults
 from streams.store import StateStore
@@ -118,9 +119,9 @@ def test_an_event_identify_hands_on_is_the_one_its_bytes_decode_to() -> None:
     from zoneinfo import ZoneInfo
 
     from deploy.scenario import generate, intake_records
-    from deploy.settings import Settings
     from journey.identity import resolve_person
     from schemas.events import decode_event
+    from schemas.settings import Settings
     from streams.app import person_events_of
 
     zone = ZoneInfo("Europe/London")
@@ -132,7 +133,7 @@ def test_an_event_identify_hands_on_is_the_one_its_bytes_decode_to() -> None:
         accepted = decode_event(value)
         # As resolved, and as merged into someone else (a person id the event does not name).
         for person_id in (resolve_person(accepted.subject, accepted.id), uuid4()):
-            sent = person_events_of(accepted, value, person_id, Settings().routing)
+            sent = person_events_of(accepted, value, person_id, Routing.configured(Settings()))
             for handed, sent_value in sent:
                 assert decode_event(sent_value) == handed
                 assert handed.subject == person_id

@@ -72,7 +72,8 @@ def test_a_frozen_models_copy_is_pydantics_copy() -> None:
     """`Strict.model_copy` takes a shorter way than pydantic's; what it makes must not differ."""
     from pydantic import BaseModel
 
-    from journey.state import Journey, Stage
+    from journey.state import Journey
+    from schemas.progress import Stage
 
     journey = Journey(person_id=uuid.uuid4(), stage=Stage.CONTACTED, contacts=2, last_area="TC-MARKET")
     ours = journey.model_copy(update={"contacts": 3, "stage": Stage.ENGAGED})

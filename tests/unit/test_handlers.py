@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import handlers
 from journey.history import History
 from journey.nights import night_of
-from journey.state import Journey, Stage
+from journey.state import Journey
 from schemas.events import (
     ContactDetails,
     ContactPersonal,
@@ -24,6 +24,7 @@ from schemas.events import (
     ReportPersonal,
     ReportReceived,
 )
+from schemas.progress import Stage
 from tests.events import accommodation
 
 PERSON = uuid.UUID("00000000-0000-4000-8000-000000000001")

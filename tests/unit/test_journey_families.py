@@ -14,7 +14,8 @@ import handlers
 from journey.history import History, order_key
 from journey.identity import Alias, alias_after, combined, provisional_person_id
 from journey.reports import Routing, is_overdue
-from journey.state import Journey, Stage, status_today
+from journey.state import Journey, status_today
+from schemas.progress import Stage
 from tests.events import (
     T0,
     accommodation,

@@ -10,9 +10,6 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from journey.reports import Routing
-from journey.statistics import Rules
-
 
 class Settings(BaseSettings):
     """Every knob of the system. Each field's description is its documentation."""
@@ -184,16 +181,6 @@ class Settings(BaseSettings):
         if "kafka_bootstrap_servers" not in self.model_fields_set:
             self.__dict__["kafka_bootstrap_servers"] = f"127.0.0.1:{self.local_broker_port}"
         return self
-
-    @property
-    def routing(self) -> Routing:
-        return Routing(teams=self.outreach_teams, response_hours=self.report_response_hours)
-
-    @property
-    def statistics_rules(self) -> Rules:
-        return Rules(zone=self.zone, inactive_after_days=self.case_inactive_after_days,
-                     living_on_streets_nights=self.living_on_streets_nights,
-                     living_on_streets_span_days=self.living_on_streets_span_days)
 
     @property
     def zone(self) -> ZoneInfo:
