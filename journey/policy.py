@@ -3,7 +3,7 @@
 Every read of a person's data (journey view, timeline, candidates, beds, reports, statistics, and
 what is pushed to partners) asks `access` which categories of information the viewer may see,
 and `visible` drops every field of another category. The table below is the whole policy; the
-README prints it for data protection officers.
+docs/sharing-policy.md prints it for data protection officers.
 
 - Before consent, what an organisation sees depends on its type and on whether it works with the
   person now (a relationship, derived from the events: journey/state.py).
@@ -417,7 +417,7 @@ def statistics_neighbours(start: date, end: date) -> list[tuple[date, date]]:
 
 
 def as_markdown() -> str:
-    """The policy as a table for data protection officers (the README prints this very text)."""
+    """The policy as a table for data protection officers (docs/sharing-policy.md prints this very text)."""
     def names(categories: frozenset[Category]) -> str:
         return ", ".join(c.value for c in Category if c in categories) or "nothing"
 

@@ -1,4 +1,4 @@
-"""A partner's receiver for journey updates: verify, drop repeats, then act (README, "For partners")."""
+"""A partner's receiver for journey updates: verify, drop repeats, then act (docs/partners.md)."""
 from collections.abc import Callable
 from typing import Any
 

@@ -64,12 +64,12 @@ def test_the_published_json_schema_is_the_payload_model() -> None:
         "regenerate: .venv/bin/python -m schemas.webhooks.payload > schemas/webhooks/journey-update.schema.json")
 
 
-def test_the_readme_gives_partners_the_receiver_the_tests_run() -> None:
+def test_the_partners_document_gives_the_receiver_the_tests_run() -> None:
     from pathlib import Path
 
     root = Path(__file__).parents[2]
     receiver = (root / "schemas" / "webhooks" / "receiver.py").read_text()
-    assert f"```python\n{receiver}```" in (root / "README.md").read_text()
+    assert f"```python\n{receiver}```" in (root / "docs" / "partners.md").read_text()
 
 
 def test_the_journey_stage_reads_an_update_as_a_subscriber_of_its_json_would() -> None:

@@ -258,8 +258,8 @@ def test_the_neighbours_are_the_period_without_its_first_or_last_week_or_month()
     assert policy.statistics_neighbours(d("2026-11-01"), d("2026-12-01")) == []
 
 
-def test_the_readme_holds_the_policy_table_as_it_is() -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+def test_the_sharing_policy_document_holds_the_policy_table_as_it_is() -> None:
+    readme = (Path(__file__).parents[2] / "docs" / "sharing-policy.md").read_text()
     assert policy.as_markdown() in readme
 
 
