@@ -22,29 +22,12 @@ from sqlalchemy import Engine, select, update
 from journey.delivery import next_try
 from schemas.read_model import account_events, lead_alerts, members
 from schemas.settings import Settings
-from streams.reporters import send_email
+from streams.reporters import claim_due, send_email
 
 log = logging.getLogger("journeys.leads")
 
 SAID = {"break_glass.taken": "used break-glass to read a person's record beyond the sharing policy",
         "break_glass.refused": "was refused break-glass: the member's daily cap is used up"}
-
-
-def _claim(engine: Engine, now: datetime, lease: timedelta, limit: int = 50) -> list[Any]:
-    with engine.begin() as connection:
-        due = connection.execute(select(lead_alerts).where(
-            lead_alerts.c.status == "pending", lead_alerts.c.next_try_at <= now,
-            lead_alerts.c.leased_until.is_(None) | (lead_alerts.c.leased_until < now))
-            .order_by(lead_alerts.c.next_try_at).limit(limit)).all()
-        taken = []
-        for row in due:
-            got = connection.execute(update(lead_alerts).where(
-                lead_alerts.c.entry_id == row.entry_id,
-                lead_alerts.c.leased_until.is_(None) | (lead_alerts.c.leased_until < now))
-                .values(leased_until=now + lease))
-            if got.rowcount:
-                taken.append(row)
-        return taken
 
 
 def _what_to_say(engine: Engine, alert: Any) -> tuple[Any, str | None, list[str]]:
@@ -98,7 +81,7 @@ class LeadAlerter:
         loop = asyncio.get_running_loop()
         now = datetime.now(UTC)
         lease = timedelta(seconds=self.settings.smtp_timeout_s + 10)
-        for alert in await loop.run_in_executor(None, _claim, self.engine, now, lease):
+        for alert in await loop.run_in_executor(None, claim_due, self.engine, lead_alerts, "entry_id", now, lease):
             await self.tell(alert)
 
     async def tell(self, alert: Any) -> None:

@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from typing import Any
 from uuid import UUID, uuid5
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, Table, select, update
 
 from journey.delivery import next_try
 from journey.reports import OUTCOME_WORDS
@@ -62,22 +62,16 @@ def message(settings: Settings, *, to: str, report_id: str, received_at: datetim
     return email
 
 
-def _claim(engine: Engine, now: datetime, lease: timedelta, limit: int = 50) -> list[Any]:
+def claim_due(engine: Engine, table: Table, key: str, now: datetime, lease: timedelta,
+              limit: int = 50) -> list[Any]:
+    """The pending rows of a notice table (reporters', data protection leads') that are due, each
+    leased to this worker: another worker takes a row only once its lease runs out."""
+    free = table.c.leased_until.is_(None) | (table.c.leased_until < now)
     with engine.begin() as connection:
-        due = connection.execute(
-            select(reporter_notices).where(
-                reporter_notices.c.status == "pending", reporter_notices.c.next_try_at <= now,
-                reporter_notices.c.leased_until.is_(None) | (reporter_notices.c.leased_until < now))
-            .order_by(reporter_notices.c.next_try_at).limit(limit)).all()
-        taken = []
-        for row in due:
-            got = connection.execute(update(reporter_notices).where(
-                reporter_notices.c.report_id == row.report_id,
-                reporter_notices.c.leased_until.is_(None) | (reporter_notices.c.leased_until < now))
-                .values(leased_until=now + lease))
-            if got.rowcount:
-                taken.append(row)
-        return taken
+        due = connection.execute(select(table).where(table.c.status == "pending", table.c.next_try_at <= now, free)
+                                 .order_by(table.c.next_try_at).limit(limit)).all()
+        return [row for row in due if connection.execute(
+            update(table).where(table.c[key] == getattr(row, key), free).values(leased_until=now + lease)).rowcount]
 
 
 def _what_to_say(engine: Engine, report_id: str) -> tuple[Any, str | None]:
@@ -117,7 +111,8 @@ class Notifier:
         loop = asyncio.get_running_loop()
         now = datetime.now(UTC)
         lease = timedelta(seconds=self.settings.smtp_timeout_s + 10)
-        for notice in await loop.run_in_executor(None, _claim, self.engine, now, lease):
+        due = await loop.run_in_executor(None, claim_due, self.engine, reporter_notices, "report_id", now, lease)
+        for notice in due:
             await self.tell(stream, notice)
 
     async def tell(self, stream: StreamEngine, notice: Any) -> None:

@@ -154,6 +154,18 @@ def test_a_partner_cannot_make_itself_key_worker_nor_record_a_death(system: Syst
     from the council."""
     at = datetime.now(UTC) - timedelta(hours=3)
     person, _ = _victim(system, at)
+    _referred_to_the_brick(system, person, at)
+    itself = system.call("POST", "/v1/cases", system.brick_key, step_body(
+        person, "key_worker_assigned", at + timedelta(minutes=3), {"key_worker": "B1", "organisation": "the-brick"}))
+    assert itself.status_code == 403, itself.text
+    died = system.call("POST", "/v1/cases", system.brick_key, step_body(
+        person, "closed", at + timedelta(minutes=4), {"close_reason": "died"}))
+    assert died.status_code == 403 and "council" in died.json()["detail"], died.text
+    assert system.journey(person).json()["case"]["closed_at"] is None
+
+
+def _referred_to_the_brick(system: System, person: str, at: datetime) -> None:
+    """Outreach refers the person to The Brick, which accepts: then it works with them."""
     made = _accepted(system.call("POST", "/v1/referrals", system.outreach_key, {
         "person_id": person, "to_organisation": "the-brick", "occurred_at": (at + timedelta(minutes=1)).isoformat(),
         "reason": "Day centre place"}))
@@ -162,13 +174,6 @@ def test_a_partner_cannot_make_itself_key_worker_nor_record_a_death(system: Syst
                           {"occurred_at": (at + timedelta(minutes=2)).isoformat()}))
     system.wait_for("the Brick to work with the person", lambda: system.call(
         "GET", f"/v1/people/{person}/journey", system.brick_key).status_code == 200)
-    itself = system.call("POST", "/v1/cases", system.brick_key, step_body(
-        person, "key_worker_assigned", at + timedelta(minutes=3), {"key_worker": "B1", "organisation": "the-brick"}))
-    assert itself.status_code == 403, itself.text
-    died = system.call("POST", "/v1/cases", system.brick_key, step_body(
-        person, "closed", at + timedelta(minutes=4), {"close_reason": "died"}))
-    assert died.status_code == 403 and "council" in died.json()["detail"], died.text
-    assert system.journey(person).json()["case"]["closed_at"] is None
 
 
 def _referrals(system: System, key: str, box: str = "received") -> list[dict[str, Any]]:
@@ -207,14 +212,7 @@ def test_a_search_never_confirms_a_field_the_searcher_cannot_see(system: System)
 
     # The Brick, once referred, sees the person's stage and area (coordination) but not their
     # name: it finds them by area and never by a name or date of birth, right or wrong.
-    made = _accepted(system.call("POST", "/v1/referrals", system.outreach_key, {
-        "person_id": person, "to_organisation": "the-brick", "occurred_at": (at + timedelta(minutes=1)).isoformat(),
-        "reason": "Day centre place"}))
-    system.wait_for("the referral", lambda: _referrals(system, system.brick_key))
-    _accepted(system.call("POST", f"/v1/referrals/{made['event_id']}/accept", system.brick_key,
-                          {"occurred_at": (at + timedelta(minutes=2)).isoformat()}))
-    system.wait_for("the Brick to work with the person", lambda: system.call(
-        "GET", f"/v1/people/{person}/journey", system.brick_key).status_code == 200)
+    _referred_to_the_brick(system, person, at)
     by_area = system.call("POST", "/v1/people/search", system.brick_key, {"area": "TC-MARKET"}).json()
     assert person in [p["person_id"] for p in by_area]
     for terms in ({"name": "Victim Name"}, {"area": "TC-MARKET", "date_of_birth": "1979-04-05"},

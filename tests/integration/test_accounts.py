@@ -7,7 +7,6 @@ account changes were not audited, and break-glass had no cap and told nobody."""
 
 from __future__ import annotations
 
-import email
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,17 +20,9 @@ from deploy.processes import free_port
 from schemas.settings import Settings
 from tests.builders import contact_body
 from tests.conftest import System
+from tests.integration.test_reporters import Inbox
 
 pytestmark = pytest.mark.integration
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
 
 
 def _member(system: System, key: str, organisation: str = "the-brick", **extra: Any) -> Any:
