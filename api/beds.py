@@ -15,12 +15,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
 from api.intake import IdempotencyConflict, claim, fingerprint, produced
-from api.keys import Principal, Role
 from api.producer import EventProducer
-from api.sharing import NotVisible, disclosed_bed_requests, writable
 from journey.beds import capacity_of
 from journey.identity import keyed_id
 from journey.nights import night_of
+from readmodel.keys import Principal, Role
+from readmodel.sharing import NotVisible, disclosed_bed_requests, writable
+from readmodel.tables import bed_command_refusals, bed_nights, bed_providers, bed_requests
 from schemas.beds import (
     BedCommand,
     BedCount,
@@ -37,7 +38,6 @@ from schemas.beds import (
     StayCommand,
 )
 from schemas.events import BedType
-from schemas.read_model import bed_command_refusals, bed_nights, bed_providers, bed_requests
 from schemas.settings import Settings
 from schemas.topics import BED_COMMANDS, BED_REQUESTS
 

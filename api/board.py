@@ -22,7 +22,8 @@ from api.statistics import load_facts
 from journey.nights import night_of, night_starts
 from journey.policy import safe_statistics
 from journey.statistics import Rules, built_for_zero, chain, referrals
-from schemas.read_model import connect, sighting_reports, timeline_entries
+from readmodel.database import connect
+from readmodel.tables import sighting_reports, timeline_entries
 from schemas.settings import Settings
 from schemas.sharing import OrganisationType
 

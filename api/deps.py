@@ -8,8 +8,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader
 from sqlalchemy import Engine
 
-from api.keys import Principal, Role
 from api.producer import EventProducer
+from readmodel.keys import Principal, Role
 from schemas.settings import Settings
 
 

@@ -25,8 +25,8 @@ from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from api.keys import authenticate
 from api.problems import problem_response
+from readmodel.keys import authenticate
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

@@ -9,11 +9,11 @@ from uuid import UUID, uuid4
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
-from api.keys import Principal
 from api.producer import EventProducer
 from journey.identity import keyed_id, resolve_person
+from readmodel.keys import Principal
+from readmodel.tables import submissions
 from schemas.events import Event, encode_event
-from schemas.read_model import submissions
 from schemas.settings import Settings
 from schemas.submissions import Accepted, Submission
 from schemas.topics import INTAKE

@@ -29,7 +29,7 @@ from api.routes import (
     submissions,
     subscriptions,
 )
-from schemas.read_model import connect
+from readmodel.database import connect
 from schemas.settings import Settings, get_settings
 
 

@@ -14,8 +14,8 @@ from limits.strategies import MovingWindowRateLimiter
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from api.keys import Principal, Role, service_member
 from journey.reports import OUTCOME_WORDS
+from readmodel.keys import Principal, Role, service_member
 from schemas.submissions import ReportSubmission
 
 WEB_FORM = "public-web"

@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import Engine, func, select
 
 from journey.reports import is_overdue
-from schemas.read_model import sighting_reports
+from readmodel.tables import sighting_reports
 from schemas.submissions import ReportStatus
 
 

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 
-from api.keys import Principal, live_key
-from schemas.read_model import page_sessions
+from readmodel.keys import Principal, live_key
+from readmodel.tables import page_sessions
 
 COOKIE = "journeys_session"
 LIFETIME = timedelta(hours=8)  # a shift

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from journey.statistics import Fact, Rules, all_statistics, people_as_one
-from schemas.read_model import journeys, timeline_entries
+from readmodel.tables import journeys, timeline_entries
 
 
 def load_facts(engine: Engine, until: datetime) -> list[Fact]:

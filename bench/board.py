@@ -29,12 +29,13 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from api.keys import Role, issue_key
 from bench.common import machine
 from bench.pipeline import end_to_end, scenario
 from deploy.processes import free_port, start_api, start_worker
 from deploy.throwaway import throwaway_settings
-from schemas.read_model import connect, timeline_entries
+from readmodel.database import connect
+from readmodel.keys import Role, issue_key
+from readmodel.tables import timeline_entries
 
 # Evaluated by Playwright, not by the page, so the pages' content security policy (no eval) holds.
 PAINT = """() => new Promise(resolve => {

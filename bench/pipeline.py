@@ -31,12 +31,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from api.keys import Role, issue_key
 from bench.common import machine, percentile
 from deploy.processes import free_port, start_api, start_worker
 from deploy.scenario import generate, intake_records
 from deploy.throwaway import throwaway_settings
-from schemas.read_model import connect, journeys, timeline_entries
+from readmodel.database import connect
+from readmodel.keys import Role, issue_key
+from readmodel.tables import journeys, timeline_entries
 from schemas.settings import Settings, get_settings
 from schemas.topics import INTAKE
 

@@ -19,16 +19,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import handlers
-from api.keys import Principal, Role, add_member
-from api.people import get_journey
-from api.sharing import disclosed_journey
 from bench.common import machine
 from bench.pipeline import scenario
 from journey.applied import Applied
 from journey.history import History
 from journey.identity import resolve_person
+from readmodel.database import connect
+from readmodel.keys import Principal, Role, add_member
+from readmodel.people import get_journey
+from readmodel.sharing import disclosed_journey
 from schemas.events import decode_event
-from schemas.read_model import connect
 from schemas.settings import get_settings
 from streams.projector import project
 

@@ -24,7 +24,8 @@ from bench.pipeline import end_to_end, scenario
 from deploy.processes import start_worker
 from deploy.rebuild import rebuild
 from deploy.throwaway import throwaway_settings
-from schemas.read_model import connect, journeys, timeline_entries
+from readmodel.database import connect
+from readmodel.tables import journeys, timeline_entries
 
 
 def main() -> None:

@@ -30,11 +30,11 @@ from pathlib import Path
 import aiohttp
 import httpx
 
-from api.keys import Role, issue_key
 from bench.common import machine, percentile
 from deploy.processes import free_port, start_api, start_worker
 from deploy.throwaway import throwaway_settings
-from schemas.read_model import connect
+from readmodel.database import connect
+from readmodel.keys import Role, issue_key
 from schemas.settings import Settings
 
 

@@ -89,8 +89,8 @@ def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_api_key(args: argparse.Namespace, settings: Settings) -> int:
-    from api.keys import Role, issue_key
-    from schemas.read_model import connect
+    from readmodel.database import connect
+    from readmodel.keys import Role, issue_key
 
     token = issue_key(
         connect(settings.resolved_database_url), organisation=args.organisation, role=Role(args.role),
@@ -109,9 +109,9 @@ def cmd_policy(_args: argparse.Namespace, _settings: Settings) -> int:
 
 
 def demo_keys(settings: Settings) -> dict[str, str]:
-    from api.keys import Role, issue_key
     from deploy.scenario import ORGANISATIONS
-    from schemas.read_model import connect
+    from readmodel.database import connect
+    from readmodel.keys import Role, issue_key
 
     engine = connect(settings.resolved_database_url)
     now = datetime.now(UTC)
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _roles() -> list[str]:
-    from api.keys import Role
+    from readmodel.keys import Role
 
     return [role.value for role in Role]
 

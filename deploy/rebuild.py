@@ -26,7 +26,8 @@ from kafka.structs import OffsetAndMetadata
 from sqlalchemy import delete
 
 from deploy.processes import start_worker
-from schemas.read_model import connect, journeys, referrals, sighting_reports, timeline_entries
+from readmodel.database import connect
+from readmodel.tables import journeys, referrals, sighting_reports, timeline_entries
 from schemas.settings import Settings
 from schemas.topics import PERSON_EVENTS, changelog
 

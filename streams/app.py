@@ -36,6 +36,7 @@ from journey.applied import Applied
 from journey.history import History
 from journey.identity import Alias, IdentityGraph, alias_after, both_halves, judge, resolve_person
 from journey.reports import Routing
+from readmodel.database import connect
 from schemas.beds import RecordMerged
 from schemas.events import (
     Event,
@@ -47,7 +48,6 @@ from schemas.events import (
     decode_event,
     encode_event,
 )
-from schemas.read_model import connect
 from schemas.settings import Settings
 from schemas.topics import (
     BED_REQUESTS,

@@ -13,7 +13,7 @@ import logging
 from aiokafka import TopicPartition
 from sqlalchemy import Engine, select
 
-from schemas.read_model import audit_entries, audit_relayed
+from readmodel.tables import audit_entries, audit_relayed
 from schemas.settings import Settings
 from schemas.topics import AUDIT, PERSON_EVENTS
 from streams.engine import Engine as StreamEngine

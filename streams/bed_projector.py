@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from readmodel.tables import bed_command_refusals, bed_nights, bed_providers, bed_requests
 from schemas.beds import BedUpdate
-from schemas.read_model import bed_command_refusals, bed_nights, bed_providers, bed_requests
 from streams.projector import dialect_insert, upsert_newer
 
 

@@ -35,8 +35,6 @@ from sqlalchemy import Connection, Engine, and_, bindparam, exists, func, select
 from sqlalchemy.orm import aliased
 from standardwebhooks import Webhook
 
-from api.sharing import Push, disclosed_updates
-from api.subscriptions import stop, wanted_of
 from journey.applied import Applied
 from journey.delivery import (
     Answer,
@@ -50,7 +48,9 @@ from journey.delivery import (
     wants,
 )
 from journey.policy import Viewer, may_be_told, recorded_by
-from schemas.read_model import deliveries, delivery_attempts, organisations, subscriptions
+from readmodel.sharing import Push, disclosed_updates
+from readmodel.subscriptions import stop, wanted_of
+from readmodel.tables import deliveries, delivery_attempts, organisations, subscriptions
 from schemas.settings import Settings
 from schemas.sharing import OrganisationType
 from schemas.webhooks.targets import Targets, address_refused, url_refused

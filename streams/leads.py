@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 
 from journey.delivery import next_try
-from schemas.read_model import account_events, lead_alerts, members
+from readmodel.tables import account_events, lead_alerts, members
 from schemas.settings import Settings
 from streams.reporters import claim_due, send_email
 

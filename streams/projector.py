@@ -18,8 +18,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.expression import Executable
 
 from journey.applied import Applied
-from schemas.events import ReferralRecorded, ReportProgressed, ReportReceived
-from schemas.read_model import (
+from readmodel.tables import (
     JSONDocument,
     UTCDateTime,
     identity_decisions,
@@ -28,6 +27,7 @@ from schemas.read_model import (
     sighting_reports,
     timeline_entries,
 )
+from schemas.events import ReferralRecorded, ReportProgressed, ReportReceived
 
 
 def dialect_insert(engine: Engine) -> Any:

@@ -17,8 +17,8 @@ from uuid import UUID, uuid5
 from sqlalchemy import Engine as SQLEngine
 from sqlalchemy import select
 
+from readmodel.tables import referrals
 from schemas.events import ReferralDetails, ReferralRecorded, encode_event
-from schemas.read_model import referrals
 from schemas.settings import Settings
 from schemas.topics import INTAKE
 from streams.engine import Engine

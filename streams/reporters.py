@@ -25,8 +25,8 @@ from sqlalchemy import Connection, Engine, Table, select, update
 
 from journey.delivery import next_try
 from journey.reports import OUTCOME_WORDS
+from readmodel.tables import reporter_notices, sighting_reports, timeline_entries
 from schemas.events import ReportProgress, ReportProgressed, encode_event
-from schemas.read_model import reporter_notices, sighting_reports, timeline_entries
 from schemas.settings import Settings
 from schemas.topics import INTAKE
 from streams.engine import Engine as StreamEngine

@@ -18,12 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 from kafka import KafkaConsumer, TopicPartition
 
-from api.keys import Role, issue_key
 from api.main import create_app
 from deploy.kafka.broker import LocalBroker
 from deploy.processes import Part, free_port, start_worker
 from deploy.topics import create_topics
-from schemas.read_model import connect
+from readmodel.database import connect
+from readmodel.keys import Role, issue_key
 from schemas.settings import Settings
 
 PROJECT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.deps import CurrentPrincipal, EngineDep
-from api.keys import (
+from readmodel.keys import (
     AccountError,
     Principal,
     Role,
@@ -22,8 +22,8 @@ from api.keys import (
     remove_member,
     revoke_key,
 )
+from readmodel.tables import account_events, api_keys, audit_entries, break_glass, members
 from schemas.common import ShortText, Strict
-from schemas.read_model import account_events, api_keys, audit_entries, break_glass, members
 
 router = APIRouter(prefix="/v1", tags=["accounts and audit"])
 

@@ -12,10 +12,10 @@ from fastapi import APIRouter, HTTPException, Query, status
 from api import beds
 from api.beds import Availability, BedRequestView, BedsError, Caller, ProviderView
 from api.deps import EngineDep, ProducerDep, SettingsDep, allow
-from api.keys import Principal, Role
 from api.problems import NOT_FOUND
 from api.producer import NotAccepted
 from api.routes.submissions import IdempotencyKey
+from readmodel.keys import Principal, Role
 from schemas.beds import BedRequestSubmission, CapacityFields, CheckOut, ProviderRegistration, RequestAccepted
 from schemas.common import IsoDate
 from schemas.events import BedType

@@ -17,11 +17,11 @@ from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import select
 
 from api.deps import EngineDep, ProducerDep, SettingsDep, allow
-from api.keys import Principal, Role
-from api.people import load_journey
 from api.problems import NOT_FOUND
 from api.routes.submissions import IdempotencyKey, accept
-from schemas.read_model import identity_decisions
+from readmodel.keys import Principal, Role
+from readmodel.people import load_journey
+from readmodel.tables import identity_decisions
 from schemas.submissions import Accepted, IdentityDecision, IdentitySubmission
 from schemas.topics import IDENTITY_DECISIONS, IDENTITY_KEY
 from schemas.views import IdentityVerdict

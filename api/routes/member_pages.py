@@ -23,18 +23,18 @@ from starlette.concurrency import run_in_threadpool
 from api import beds, board, sessions
 from api.deps import EngineDep, ProducerDep, SettingsDep
 from api.intake import IdempotencyConflict, submit
-from api.keys import Principal, Role, authenticate
 from api.producer import NotAccepted
-from api.referrals import ReferralRefused, answer_submission, referrals_of
 from api.reports import find_report, open_reports
 from api.routes.pages import page, secure_cookies, templates
 from api.routes.stream import broadcaster
-from api.sharing import disclosed_journey, disclosed_referrals, search_people, seen_lately
 from journey import policy
 from journey.matching import Search
 from journey.nights import night_starts
 from journey.policy import MAY_READ_PEOPLE, most_seen, safe_statistics
 from journey.reports import OUTCOME_WORDS, Routing
+from readmodel.keys import Principal, Role, authenticate
+from readmodel.referrals import ReferralRefused, answer_submission, referrals_of
+from readmodel.sharing import disclosed_journey, disclosed_referrals, search_people, seen_lately
 from schemas.beds import BedRequestSubmission
 from schemas.events import DeclineReason, ReportOutcome, ReportProgress
 from schemas.settings import Settings

@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse
 
 from api.deps import EngineDep, ProducerDep, SettingsDep
 from api.intake import IdempotencyConflict, submit
-from api.keys import Role, authenticate
 from api.producer import NotAccepted
 from api.public import PublicReport, progress
 from api.reports import find_report
+from readmodel.keys import Role, authenticate
 
 router = APIRouter(prefix="/open311/v2", include_in_schema=False)
 

@@ -11,9 +11,11 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field, StringConstraints
 
 from api.deps import EngineDep, SettingsDep, allow
-from api.keys import Principal, Role
-from api.people import as_dict, explain_match, load_journey, proposed_matches
-from api.sharing import (
+from journey.matching import Search
+from journey.policy import MAY_BREAK_GLASS, MAY_READ_PEOPLE, most_seen
+from readmodel.keys import Principal, Role
+from readmodel.people import as_dict, explain_match, load_journey, proposed_matches
+from readmodel.sharing import (
     BreakGlassCapped,
     access_to,
     audit,
@@ -21,8 +23,6 @@ from api.sharing import (
     grant_break_glass,
     search_people,
 )
-from journey.matching import Search
-from journey.policy import MAY_BREAK_GLASS, MAY_READ_PEOPLE, most_seen
 from schemas.common import Strict
 from schemas.sharing import Category
 from schemas.views import JourneyView, PersonFound

@@ -13,14 +13,14 @@ from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 
 from api.deps import EngineDep, ProducerDep, SettingsDep, allow
-from api.keys import Principal
-from api.referrals import Answer, ReferralRefused, answer_submission, referrals_of
 from api.routes.submissions import IdempotencyKey, accept
-from api.sharing import disclosed_referrals
 from journey import policy
 from journey.state import Journey
+from readmodel.keys import Principal
+from readmodel.referrals import Answer, ReferralRefused, answer_submission, referrals_of
+from readmodel.sharing import disclosed_referrals
+from readmodel.tables import organisations
 from schemas.events import ReferralDetails
-from schemas.read_model import organisations
 from schemas.sharing import OrganisationType
 from schemas.submissions import Accepted, ReferralAnswer, ReferralRequest, ReferralSubmission
 from schemas.views import ReferralView

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import EngineDep, SettingsDep, allow
-from api.keys import Principal, Role
 from api.statistics import statistics
 from journey.policy import (
     EXACT_STATISTICS,
@@ -16,6 +15,7 @@ from journey.policy import (
     statistics_period_refused,
 )
 from journey.statistics import Rules
+from readmodel.keys import Principal, Role
 from schemas.common import IsoDate
 
 router = APIRouter(prefix="/v1", tags=["statistics"])

@@ -13,11 +13,11 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, SettingsDep
-from api.keys import Principal, authenticate
 from api.routes.subscriptions import SUBSCRIBERS, Family
-from api.sharing import Push, disclosed_update
 from api.stream import Broadcaster, Client, parse_cursor
 from journey.delivery import Scope, Wanted, update_event, wants
+from readmodel.keys import Principal, authenticate
+from readmodel.sharing import Push, disclosed_update
 from schemas.common import AreaCode
 from schemas.progress import Stage
 from schemas.topics import JOURNEY_UPDATES

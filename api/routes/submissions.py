@@ -11,12 +11,12 @@ from fastapi import APIRouter, Header, HTTPException, status
 
 from api.deps import EngineDep, ProducerDep, SettingsDep, allow
 from api.intake import IdempotencyConflict, submit
-from api.keys import Principal, Role
 from api.producer import NotAccepted
 from api.reports import find_report, overdue_reports, report_status
-from api.sharing import NotVisible, writable
 from journey import policy
 from journey.state import Journey
+from readmodel.keys import Principal, Role
+from readmodel.sharing import NotVisible, writable
 from schemas.events import ReportProgress
 from schemas.submissions import (
     Accepted,

@@ -9,15 +9,15 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 
-from api import subscriptions as stored
 from api.deps import EngineDep, SettingsDep, allow
-from api.keys import Principal, Role
-from api.sharing import told_people
 from journey.delivery import RETRY_AFTER, Scope, Wanted
 from journey.policy import MAY_READ_PEOPLE, event_families
+from readmodel import subscriptions as stored
+from readmodel.keys import Principal, Role
+from readmodel.sharing import told_people
+from readmodel.tables import deliveries, delivery_attempts, subscriptions
 from schemas.common import AreaCode, IsoText, Strict
 from schemas.progress import Stage
-from schemas.read_model import deliveries, delivery_attempts, subscriptions
 from schemas.webhooks.targets import Targets, url_refused
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])

@@ -15,8 +15,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from api import sessions
-from api.keys import Role, authenticate, issue_key, key_id_of
 from deploy.processes import free_port
+from readmodel.keys import Role, authenticate, issue_key, key_id_of
 from schemas.settings import Settings
 from tests.builders import contact_body
 from tests.conftest import System

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from api.keys import Role, issue_key
 from deploy.demo import send_demo_beds
 from deploy.processes import start_api
+from readmodel.keys import Role, issue_key
 from tests.conftest import System
 
 # Beds are booked for tonight and released at a local time: the hour the test runs matters.

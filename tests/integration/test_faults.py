@@ -26,8 +26,8 @@ from sqlalchemy import select
 
 import handlers
 from journey.history import order_key
+from readmodel.tables import journeys, timeline_entries
 from schemas.events import Event, encode_event
-from schemas.read_model import journeys, timeline_entries
 from schemas.topics import INTAKE
 from tests.conftest import System
 from tests.events import T0, accommodation, case, contact, work

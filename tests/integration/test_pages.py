@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api.keys import Role, issue_key
 from deploy.processes import start_api
+from readmodel.keys import Role, issue_key
 from schemas.settings import Settings
 from tests.builders import contact_body
 from tests.conftest import System
@@ -138,7 +138,7 @@ def test_the_public_report_form_in_a_browser(site: tuple[System, str]) -> None:
 def _web_reports(system: System) -> int:
     from sqlalchemy import func, select
 
-    from schemas.read_model import sighting_reports
+    from readmodel.tables import sighting_reports
 
     with system.engine.connect() as connection:
         return connection.execute(select(func.count()).select_from(sighting_reports)
@@ -427,7 +427,7 @@ def test_a_charity_member_sees_only_what_the_policy_allows(site: tuple[System, s
         # Every look is audited, naming the page it was made on; nothing for the stranger.
         from sqlalchemy import select
 
-        from schemas.read_model import audit_entries
+        from readmodel.tables import audit_entries
         with system.engine.connect() as connection:
             looked = connection.execute(select(audit_entries.c.person_id, audit_entries.c.endpoint)
                                         .where(audit_entries.c.organisation == "the-brick")).all()

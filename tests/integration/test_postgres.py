@@ -11,8 +11,8 @@ import pytest
 from kafka import KafkaProducer
 from sqlalchemy import select, text
 
+from readmodel.tables import journeys, timeline_entries
 from schemas.events import decode_event, encode_event
-from schemas.read_model import journeys, timeline_entries
 from schemas.settings import Settings
 from schemas.topics import DEAD_LETTER, INTAKE, PERSON_EVENTS
 from schemas.updates import DeadLetter

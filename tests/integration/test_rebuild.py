@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from deploy.rebuild import RebuildRefused, rebuild
-from schemas.read_model import journeys, sighting_reports, timeline_entries
+from readmodel.tables import journeys, sighting_reports, timeline_entries
 from schemas.settings import Settings
 from tests.builders import contact_body, local_noon, report_body
 from tests.conftest import System

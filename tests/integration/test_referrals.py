@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from api.keys import Role, issue_key
-from schemas.read_model import audit_entries
+from readmodel.keys import Role, issue_key
+from readmodel.tables import audit_entries
 from tests.builders import contact_body
 from tests.conftest import System
 

@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from deploy.processes import free_port
-from schemas.read_model import reporter_notices, timeline_entries
+from readmodel.tables import reporter_notices, timeline_entries
 from schemas.settings import Settings
 from tests.builders import local_noon, report_body
 from tests.conftest import System

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from deploy.scenario import generate
-from schemas.read_model import timeline_entries
+from readmodel.tables import timeline_entries
 from tests.conftest import System
 
 # Twelve weeks ending yesterday, counted in local nights.

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from api.keys import Role, issue_key, key_id_of
-from api.people import get_journey
 from journey.policy import BEFORE_CONSENT, CONSENT_CAN_ADD, MAY_READ_PEOPLE, family_models
+from readmodel.keys import Role, issue_key, key_id_of
+from readmodel.people import get_journey
+from readmodel.tables import audit_entries
 from schemas.events import NEED_CATEGORY, Need
-from schemas.read_model import audit_entries
 from schemas.settings import Settings
 from schemas.sharing import Category, OrganisationType, category_of
 from schemas.topics import AUDIT, INTAKE

@@ -1,4 +1,4 @@
-"""The migrations build exactly the tables schemas/read_model.py declares, and bring an older
+"""The migrations build exactly the tables readmodel/tables.py declares, and bring an older
 database (made before migrations, or at an earlier revision) up to date without losing rows."""
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from api.keys import authenticate
-from schemas.read_model import _MIGRATIONS, connect, metadata
+from readmodel.database import connect
+from readmodel.keys import authenticate
+from readmodel.tables import _MIGRATIONS, metadata
 
 
 def _differences(url: str) -> list:

@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from schemas.read_model import connect, journeys, timeline_entries
+from readmodel.database import connect
+from readmodel.tables import journeys, timeline_entries
 from streams.projector import _for_driver, _upsert, upsert_newer
 
 NOON = datetime(2026, 11, 2, 12, tzinfo=UTC)

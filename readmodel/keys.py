@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 
 from journey.policy import Viewer
-from schemas.read_model import account_events, api_keys, members, organisations, page_sessions, subscriptions
+from readmodel.tables import account_events, api_keys, members, organisations, page_sessions, subscriptions
 from schemas.sharing import OrganisationType
 
 # A key's role is its organisation's type: what the organisation may do and see.

@@ -9,8 +9,8 @@ from uuid import UUID
 from sqlalchemy import Engine, select
 
 from journey.state import Referral, referral_status
+from readmodel.tables import referrals
 from schemas.events import DeclineReason, ReferralDetails
-from schemas.read_model import referrals
 from schemas.submissions import ReferralSubmission
 
 Answer = Literal["accepted", "declined", "withdrawn"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from schemas import read_model
+from readmodel import tables as read_model
 
 revision = "0002"
 down_revision = "0001"

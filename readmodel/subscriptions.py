@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from journey.delivery import Scope, Wanted, area_of, delivery_id, wants
-from schemas.read_model import deliveries, subscriptions, timeline_entries
+from readmodel.tables import deliveries, subscriptions, timeline_entries
 
 # After a rotation the old secret also signs for a day: the partner's receiver can take the new
 # one at its own pace, and no delivery fails verification meanwhile.

@@ -1,8 +1,8 @@
-"""Run by Alembic inside `schemas.read_model.migrate`, on the connection it is handed."""
+"""Run by Alembic inside `readmodel.tables.migrate`, on the connection it is handed."""
 
 from alembic import context
 
-from schemas.read_model import metadata
+from readmodel.tables import metadata
 
 connection = context.config.attributes["connection"]
 # SQLite alters a table by copying it: batch mode does that for every change.

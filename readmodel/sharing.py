@@ -11,22 +11,15 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import Engine, func, select
 
-from api.keys import Principal, account_event
-from api.people import get_journey, journey_of, load_journey, person_as_one, profiles, summary_fields
-from api.referrals import status_now
 from journey import policy
 from journey.matching import Profile, Search, found
 from journey.policy import Access, Viewer
 from journey.reports import Routing
 from journey.state import Journey, contact_point, works_with
-from schemas.read_model import (
-    audit_entries,
-    break_glass,
-    journeys,
-    lead_alerts,
-    sighting_reports,
-    timeline_entries,
-)
+from readmodel.keys import Principal, account_event
+from readmodel.people import get_journey, journey_of, load_journey, person_as_one, profiles, summary_fields
+from readmodel.referrals import status_now
+from readmodel.tables import audit_entries, break_glass, journeys, lead_alerts, sighting_reports, timeline_entries
 from schemas.settings import Settings
 from schemas.sharing import Category
 from schemas.views import JourneyView, PersonFound, ReferralView, TimelineItem

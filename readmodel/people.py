@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from journey.identity import combined
 from journey.matching import Match, Profile, candidates, compare, description_words
 from journey.state import Journey, contact_point, status_today
-from schemas.read_model import journeys, timeline_entries
+from readmodel.tables import journeys, timeline_entries
 from schemas.views import JourneyView, TimelineItem
 
 
@@ -72,7 +72,7 @@ def summary_fields(journey: Journey, *, now: datetime, zone: tzinfo, inactive_af
 def get_journey(*, engine: Engine, person_id: UUID, now: datetime, zone: tzinfo,
                 inactive_after_days: int) -> tuple[JourneyView, Journey] | None:
     """The journey of one person with its whole timeline, and the combined journey state it
-    came from; None if nothing is known. Whole: api/sharing.py decides what a reader sees."""
+    came from; None if nothing is known. Whole: readmodel/sharing.py decides what a reader sees."""
     # The journey rows and the timeline are read by separate statements while the worker writes
     # both: a batch committed between them would give a timeline ahead of the counts. Read again
     # until the journeys read are still the newest (a batch is one transaction, so then they agree).

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from schemas.read_model import UTCDateTime
+from readmodel.tables import UTCDateTime
 
 revision = "0004"
 down_revision = "0003"
