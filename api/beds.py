@@ -17,7 +17,6 @@ from sqlalchemy import Engine, select
 from api.intake import IdempotencyConflict, claim, fingerprint, produced
 from api.producer import EventProducer
 from journey.beds import capacity_of
-from journey.identity import keyed_id
 from journey.nights import night_of
 from readmodel.keys import Principal, Role
 from readmodel.sharing import NotVisible, disclosed_bed_requests, writable
@@ -38,6 +37,7 @@ from schemas.beds import (
     StayCommand,
 )
 from schemas.events import BedType
+from schemas.ids import keyed_id
 from schemas.settings import Settings
 from schemas.topics import BED_COMMANDS, BED_REQUESTS
 

@@ -10,10 +10,11 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.producer import EventProducer
-from journey.identity import keyed_id, resolve_person
+from journey.identity import resolve_person
 from readmodel.keys import Principal
 from readmodel.tables import submissions
 from schemas.events import Event, encode_event
+from schemas.ids import keyed_id
 from schemas.settings import Settings
 from schemas.submissions import Accepted, Submission
 from schemas.topics import INTAKE

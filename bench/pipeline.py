@@ -63,7 +63,8 @@ def produce(settings: Settings, events: list[tuple[bytes, bytes]]) -> None:
     producer took ~140 µs of CPU an event, on the two cores the worker and the broker need."""
     from aiokafka import AIOKafkaProducer
 
-    from streams.engine import Output, send_in_batches
+    from streams.runtime import Output
+    from streams.runtime.engine import send_in_batches
 
     async def send_all() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",

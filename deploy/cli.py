@@ -57,7 +57,7 @@ def cmd_topics(_args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
     from mode import Worker as Runtime
 
-    from streams.app import Worker
+    from streams.worker import Worker
 
     Runtime(Worker(settings), loglevel="INFO").execute_from_commandline()
     return 0

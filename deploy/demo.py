@@ -13,7 +13,7 @@ from uuid import UUID, uuid5
 import httpx
 
 from deploy.scenario import ORGANISATIONS, generate
-from journey.identity import keyed_id, provisional_person_id
+from schemas.ids import keyed_id, provisional_person_id
 
 DEMO = UUID("0d6c1b1e-8a4f-5a59-9c63-3f7e1a2b4c5d")
 AREAS = ("TC-MARKET", "TC-STATION", "TC-PARK", "TC-LIBRARY")

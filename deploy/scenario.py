@@ -27,9 +27,9 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from api.intake import build_event
-from journey.identity import keyed_id, provisional_person_id
 from journey.nights import night_of
 from readmodel.keys import Principal, Role
+from schemas.ids import keyed_id, provisional_person_id
 from schemas.submissions import (
     AccommodationSubmission,
     CaseSubmission,

@@ -17,7 +17,6 @@ from uuid import UUID
 from handlers import contacts, identity, moves, reports, sharing, stays
 from handlers.errors import Rejected
 from journey.history import History, Recent, due_to_settle, place_of
-from journey.identity import provisional_person_id
 from journey.state import Journey
 from schemas.events import (
     AccommodationRecorded,
@@ -33,6 +32,7 @@ from schemas.events import (
     ReportReceived,
     WorkRecorded,
 )
+from schemas.ids import provisional_person_id
 from schemas.progress import Stage
 from schemas.updates import TimelineEntry
 

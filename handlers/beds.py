@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from journey.beds import (
     REMEMBERED_COMMANDS,
@@ -39,10 +39,7 @@ from schemas.beds import (
     StayCommand,
 )
 from schemas.events import BedOutcome, BedOutcomeDetails, BedOutcomeType, BedType
-
-# Outcome ids derive from the command that caused them: a redelivered command yields outcomes
-# with the same ids, which the journey recognises as already applied.
-OUTCOMES = uuid5(NAMESPACE_URL, "journeys:bed-outcome")
+from schemas.ids import bed_outcome_id, nights_joined_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +63,9 @@ def outcome(
     **details: object,
 ) -> BedOutcome:
     return BedOutcome(
-        id=uuid5(OUTCOMES, f"{command.id}/{request_id}/{kind}"),
+        # From the command that caused it: a redelivered command yields outcomes with the same ids,
+        # which the journey recognises as already applied.
+        id=bed_outcome_id(command.id, request_id, kind),
         type=kind,
         source=command.source,
         actor=command.actor,
@@ -277,7 +276,6 @@ _WHY_NOT = {
     "allocated": "already has a bed at {} for this night",
     "checked_in": "already has a bed at {} for this night",
 }
-JOINED = uuid5(NAMESPACE_URL, "journeys:nights-joined")
 
 
 def claim_night(state: PersonNights | None,
@@ -337,7 +335,7 @@ def _outcome(state: PersonNights | None, message: BedOutcome) -> ClaimResult:
     if state.merged_into is None or not (joined or released):
         return ClaimResult(changed, outcomes=(message,))
     # A request this record made before its merge was decided: the kept record's stage learns of it.
-    note = NightsJoined(id=uuid5(JOINED, f"{message.id}"), person_id=state.merged_into, merged=state.person_id,
+    note = NightsJoined(id=nights_joined_id(message.id), person_id=state.merged_into, merged=state.person_id,
                         claims=joined, released=released, time=message.time)
     return ClaimResult(changed, outcomes=(message,), to_people=(note,))
 
@@ -348,11 +346,11 @@ def _merged(state: PersonNights, message: RecordMerged) -> ClaimResult | None:
         return None
     if message.type == "person.merged":
         changed = state.model_copy(update={"recent_requests": remembered, "merged_into": message.into})
-        note = NightsJoined(id=uuid5(JOINED, str(message.id)), person_id=message.into, merged=state.person_id,
+        note = NightsJoined(id=nights_joined_id(message.id), person_id=message.into, merged=state.person_id,
                             claims=state.claims, time=message.time)
     else:
         changed = state.model_copy(update={"recent_requests": remembered, "merged_into": None})
-        note = NightsJoined(id=uuid5(JOINED, str(message.id)), person_id=message.into, merged=state.person_id,
+        note = NightsJoined(id=nights_joined_id(message.id), person_id=message.into, merged=state.person_id,
                             claims={}, released=tuple(c.request_id for c in state.claims.values()), time=message.time)
     return ClaimResult(changed, to_people=(note,))
 
@@ -372,7 +370,7 @@ def _joined(state: PersonNights, message: NightsJoined) -> ClaimResult | None:
             claims[night] = claim
         elif claim.status in ("allocated", "waitlisted"):
             withdrawals.append(StayCommand(
-                id=uuid5(JOINED, f"{message.id}/{claim.request_id}"), type="bed.withdraw",
+                id=nights_joined_id(message.id, claim.request_id), type="bed.withdraw",
                 provider_id=claim.provider_id, source="journeys", actor="identity: records merged",
                 time=message.time, request_id=claim.request_id, night=night))
     changed = state.model_copy(update={"claims": claims, "recent_requests": remembered})

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from uuid import UUID, uuid5
 
 # After the first try fails: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (27 h 35 min in all), so
 # that a partner whose endpoint is down over a night and a day still gets everything.
@@ -83,15 +82,6 @@ def wants(wanted: Wanted, *, event_type: str, stage: str, area: str | None) -> b
             and (not wanted.areas or area in wanted.areas))
 
 
-DELIVERY = UUID("5c1f2d4e-8a7b-4c3d-9e0f-1a2b3c4d5e6f")
-
-
-def delivery_id(subscription_id: str, event_id: str, sequence: int, refolded: bool, replay: str | None = None) -> str:
-    """The `webhook-id`: the same for every try of one update to one subscription (so that a
-    redelivered journey update or a restarted deliverer makes no new delivery), another for a
-    refold of the entry, and another for each replay a partner asks for."""
-    name = f"{subscription_id}/{event_id}/{sequence}/{int(refolded)}/{replay or ''}"
-    return "msg_" + uuid5(DELIVERY, name).hex
 
 
 def area_of(data: dict[str, Any]) -> str | None:

@@ -7,28 +7,13 @@ the same person. Matching provisional people to known ones is a human decision b
 
 from __future__ import annotations
 
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
 from journey.state import Journey
 from schemas.events import IdentityChanged
-
-PROVISIONAL_PERSON = UUID("6f1d8a3e-2c4b-5e7f-9a0b-1c2d3e4f5a6b")
-CLIENT_TOKEN = uuid5(NAMESPACE_URL, "journeys:idempotency-key")
-
-
-def keyed_id(organisation: str, token: str) -> UUID:
-    """The platform's id of what an organisation sends under its own token (an Idempotency-Key or
-    the client's event id): the same on every retry, so a copy produced twice is recognised
-    downstream, and never the same as another organisation's, whatever id it chooses. A client's
-    id is only its own token, never a key into someone else's records."""
-    return uuid5(CLIENT_TOKEN, f"{organisation}\n{token}")
-
-
-def provisional_person_id(first_event_id: UUID) -> UUID:
-    """The id of the person first described by this event."""
-    return uuid5(PROVISIONAL_PERSON, str(first_event_id))
+from schemas.ids import other_half_id, provisional_person_id
 
 
 def resolve_person(subject: UUID | None, event_id: UUID) -> UUID:
@@ -148,7 +133,7 @@ def both_halves(decision: IdentityChanged) -> tuple[IdentityChanged, IdentityCha
     derives from the decision's, so a decision sent again gives the same two events."""
     assert decision.subject is not None
     other_half = decision.model_copy(update={
-        "id": uuid5(decision.id, "other-half"),
+        "id": other_half_id(decision.id),
         "type": OTHER_HALF[decision.type],
         "subject": decision.data.other,
         "data": decision.data.model_copy(update={"other": decision.subject}),

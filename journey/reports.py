@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from schemas.events import Event, ReportProgress, ReportProgressed, ReportReceived
+from schemas.ids import routed_id
+
 # The key that stands for "any area not named": routing and targets fall back to it.
 ANY_AREA = "*"
 
@@ -49,6 +52,20 @@ class Routing:
 
     def due_by(self, area_code: str | None, received_at: datetime) -> datetime:
         return received_at + self.target_for(area_code)
+
+
+def routed(event: Event, routing: Routing) -> list[ReportProgressed]:
+    """A report is routed to its area's outreach team as it passes identity. The routing's id
+    comes from the report's, so a redelivered report is routed once."""
+    if not isinstance(event, ReportReceived):
+        return []
+    area = event.data.area_code
+    return [ReportProgressed(
+        id=routed_id(event.id), type="report.routed", source="journeys", actor="router",
+        subject=event.subject, time=event.time, recorded_at=event.recorded_at,
+        data=ReportProgress(report_id=event.id, team=routing.team_for(area), area_code=area,
+                            due_by=routing.due_by(area, event.time)),
+    )]
 
 
 def is_overdue(due_by: datetime | None, first_attempt_at: datetime | None, outcome_at: datetime | None,

@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from journey.delivery import Scope, Wanted, area_of, delivery_id, wants
+from journey.delivery import Scope, Wanted, area_of, wants
 from readmodel.tables import deliveries, subscriptions, timeline_entries
+from schemas.ids import delivery_id
 
 # After a rotation the old secret also signs for a day: the partner's receiver can take the new
 # one at its own pace, and no delivery fails verification meanwhile.

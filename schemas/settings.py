@@ -72,6 +72,52 @@ class Settings(BaseSettings):
         16, description="Memory for the stage states' newest writes before RocksDB flushes them to its files, "
                         "shared by every stage and partition.",
     )
+    worker_handed_values: int = Field(
+        20_000, description="How many values one stage sent to a topic another stage of the same worker reads are "
+                            "kept decoded for it (streams/runtime/stage.py): room for ten batches that identify ran "
+                            "ahead with; in a burst it runs further ahead, and follow decodes the rest. 50,000 kept "
+                            "~130 MB more at the peak.",
+    )
+    worker_key_hashes: int = Field(
+        262_144, description="How many keys' partitioner hashes the worker keeps (aiokafka's murmur2 is pure "
+                             "Python, ~5 µs a key): a person's key is hashed once, not once per output.",
+    )
+    worker_producer_batch_kib: int = Field(
+        512, description="Largest record batch the worker's producer builds per partition (outputs of a whole "
+                         "batch are gathered into one record batch per partition).",
+    )
+    worker_producer_request_mib: int = Field(8, description="Largest request the worker's producer sends.")
+    worker_fetch_mib: int = Field(32, description="Most the worker's consumer fetches in one request.")
+    worker_fetch_partition_mib: int = Field(4, description="Most it fetches of one partition in one request.")
+    worker_max_poll_interval_s: float = Field(
+        300.0, description="Longest between two fetches before Kafka takes the worker's partitions away (a batch "
+                           "whose read-model write waits for a database that is down keeps the worker from fetching).",
+    )
+    worker_restore_fetch_mib: int = Field(
+        64, description="Most a restoring worker fetches of the changelogs in one request (restoring read "
+                        "~200,000 records/s).",
+    )
+    worker_restore_partition_mib: int = Field(16, description="Most it fetches of one changelog partition at once.")
+    worker_gc_thresholds: tuple[int, int, int] = Field(
+        (1_000_000, 20, 100),
+        description="Python's cycle collector thresholds in the worker. The stages make and drop a few hundred "
+                    "thousand small objects a second, nearly all freed by reference counting. Measured on 30,000 "
+                    "events, CPU per event: (700, 10, 10), Python's default, 350-430 µs; (50,000, 20, 100) "
+                    "290-340 µs; collector off 270-290 µs. On 100,000 events (50,000, 20, 100) ran 45 collections "
+                    "that found no garbage and took 2.1 s (one pause of 266 ms): each young object's references "
+                    "reach a heap of hundreds of megabytes. With a million, none ran: 259-269 µs an event instead "
+                    "of 293-306, at the same memory.",
+    )
+    worker_malloc_arenas: int = Field(
+        2, description="glibc malloc arenas the worker's threads share. Read off a worker with gdb's malloc_stats() "
+                       "at 300,000 events: 410 MB taken from the system, 242 MB in use; three threads' arenas held "
+                       "52-54 MB each with 2-39 MB in use. Sharing two, and giving back free memory, took the "
+                       "worker from 698-705 MB to 650 MB.",
+    )
+    worker_trim_every_s: float = Field(
+        10.0, description="How often the worker gives its free malloc pages back to the system (malloc_trim(0) "
+                          "gave back 133 MB of 726 MB resident).",
+    )
     worker_instance_id: str | None = Field(
         None,
         description="A name for this worker process that stays the same across its restarts (Kafka static "

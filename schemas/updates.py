@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -63,3 +63,12 @@ class DeadLetter(BaseModel):
     offset: int
     key: str | None
     payload: bytes
+
+
+def dead_letter_json(record: Any, reason: str) -> bytes:
+    """A Kafka record (anything with topic, partition, offset, key and value) the worker could
+    not apply, with the reason, as the dead-letter topic keeps it."""
+    return DeadLetter(
+        reason=reason, topic=record.topic, partition=record.partition, offset=record.offset,
+        key=record.key.decode(errors="replace") if record.key else None, payload=record.value or b"",
+    ).model_dump_json().encode()

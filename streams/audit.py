@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from readmodel.tables import audit_entries, audit_relayed
 from schemas.settings import Settings
 from schemas.topics import AUDIT, PERSON_EVENTS
-from streams.engine import Engine as StreamEngine
+from streams.runtime import Engine as StreamEngine
 
 log = logging.getLogger("journeys.audit")
 

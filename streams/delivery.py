@@ -36,21 +36,12 @@ from sqlalchemy.orm import aliased
 from standardwebhooks import Webhook
 
 from journey.applied import Applied
-from journey.delivery import (
-    Answer,
-    Scope,
-    Wanted,
-    delivery_id,
-    judge,
-    next_try,
-    update_event,
-    update_of,
-    wants,
-)
+from journey.delivery import Answer, Scope, Wanted, judge, next_try, update_event, update_of, wants
 from journey.policy import Viewer, may_be_told, recorded_by
 from readmodel.sharing import Push, disclosed_updates
 from readmodel.subscriptions import stop, wanted_of
 from readmodel.tables import deliveries, delivery_attempts, organisations, subscriptions
+from schemas.ids import delivery_id
 from schemas.settings import Settings
 from schemas.sharing import OrganisationType
 from schemas.webhooks.targets import Targets, address_refused, url_refused

@@ -12,20 +12,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from sqlalchemy import Engine as SQLEngine
 from sqlalchemy import select
 
 from readmodel.tables import referrals
 from schemas.events import ReferralDetails, ReferralRecorded, encode_event
+from schemas.ids import referral_expired_id
 from schemas.settings import Settings
 from schemas.topics import INTAKE
-from streams.engine import Engine
+from streams.runtime import Engine
 
 log = logging.getLogger("journeys.referrals")
 
-EXPIRED = UUID("5b2f0a7e-9c1d-4f3e-8a6b-2d4c6e8f0a1b")
 AT_ONCE = 500  # referrals expired a round: a backlog goes over several rounds
 
 
@@ -43,7 +43,7 @@ async def expire_referrals(settings: Settings, read_model: SQLEngine, engine: En
     due = await asyncio.get_running_loop().run_in_executor(None, _due, read_model, now)
     for referral_id, person_id, expires_at in due:
         expired = ReferralRecorded(
-            id=uuid5(EXPIRED, referral_id), type="referral.expired", source="journeys", actor="referral timer",
+            id=referral_expired_id(referral_id), type="referral.expired", source="journeys", actor="referral timer",
             subject=UUID(person_id), time=expires_at, recorded_at=now,
             data=ReferralDetails(referral=UUID(referral_id)))
         await engine.send(settings.topic(INTAKE), person_id.encode(), encode_event(expired))

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from sqlalchemy import Connection, Engine, Table, select, update
 
@@ -27,15 +27,15 @@ from journey.delivery import next_try
 from journey.reports import OUTCOME_WORDS
 from readmodel.tables import reporter_notices, sighting_reports, timeline_entries
 from schemas.events import ReportProgress, ReportProgressed, encode_event
+from schemas.ids import reporter_told_id
 from schemas.settings import Settings
 from schemas.topics import INTAKE
-from streams.engine import Engine as StreamEngine
-from streams.engine import EngineStopped
 from streams.projector import dialect_insert
+from streams.runtime import Engine as StreamEngine
+from streams.runtime import EngineStopped
 
 log = logging.getLogger("journeys.reporters")
 
-TOLD = UUID("8d0b6f1e-2c4a-4e0b-9b7e-5f3c2a1d0e9f")
 
 def make_notices(connection: Connection, rows: Sequence[dict[str, Any]], now: datetime) -> None:
     """One notice per report outcome (a report's second outcome makes none), in the caller's
@@ -141,7 +141,7 @@ class Notifier:
                 "attempts": attempts, **({"next_try_at": later} if later else {"status": "failed", "done_at": now})})
             return
         told = ReportProgressed(
-            id=uuid5(TOLD, notice.report_id), type="report.reporter_told", source="journeys", actor="notifier",
+            id=reporter_told_id(notice.report_id), type="report.reporter_told", source="journeys", actor="notifier",
             subject=UUID(notice.person_id), time=now, recorded_at=now,
             data=ReportProgress(report_id=UUID(notice.report_id), team=report.team, area_code=report.area_code))
         await stream.send(self.settings.topic(INTAKE), notice.person_id.encode(), encode_event(told))

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from journey.delivery import RETRY_AFTER, Answer, Scope, Wanted, delivery_id, judge, next_try, wants
+from journey.delivery import RETRY_AFTER, Answer, Scope, Wanted, judge, next_try, wants
+from schemas.ids import delivery_id
 
 NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
 

@@ -12,9 +12,7 @@ from aiokafka import TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from journey.reports import Routing
-from streams.engine import Engine, EngineStopped, Output
-from streams.faults import Faults
-from streams.store import StateStore
+from streams.runtime import DeadLetters, Engine, EngineStopped, Output, StateStore, Tuning
 
 
 class Builder(list):
@@ -54,9 +52,8 @@ class NeverAcknowledges:
 
 
 def engine(tmp_path: Path) -> Engine:
-    return Engine(bootstrap="127.0.0.1:9", group="g", stages=[], dead_letter_topic="dead", batch_size=1,
-                  fetch_wait_ms=1, session_timeout_s=10, instance_id=None, faults=Faults(None), linger_ms=0,
-                  states=StateStore(tmp_path, cache_mib=8, write_buffer_mib=8))
+    return Engine(bootstrap="127.0.0.1:9", group="g", stages=[], dead_letters=DeadLetters("dead", lambda r, why: b""),
+                  states=StateStore(tmp_path, cache_mib=8, write_buffer_mib=8), tuning=Tuning(batch_size=1))
 
 
 def test_a_send_under_way_gives_way_when_the_engine_stops(tmp_path: Path) -> None:
@@ -122,7 +119,7 @@ def test_an_event_identify_hands_on_is_the_one_its_bytes_decode_to() -> None:
     from journey.identity import resolve_person
     from schemas.events import decode_event
     from schemas.settings import Settings
-    from streams.app import person_events_of
+    from streams.identify import person_events_of
 
     zone = ZoneInfo("Europe/London")
     # Twelve weeks ending yesterday, whatever today is: intake refuses events in the future.
@@ -145,7 +142,7 @@ def test_an_event_identify_hands_on_is_the_one_its_bytes_decode_to() -> None:
 
 
 def test_values_handed_on_are_taken_once_and_the_oldest_give_way() -> None:
-    from streams.engine import Handed
+    from streams.runtime.stage import Handed
 
     handed = Handed(room=2)
     for n in range(3):

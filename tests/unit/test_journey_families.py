@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 import handlers
 from journey.history import History, order_key
-from journey.identity import Alias, alias_after, combined, provisional_person_id
+from journey.identity import Alias, alias_after, combined
 from journey.reports import Routing, is_overdue
 from journey.state import Journey, status_today
+from schemas.ids import provisional_person_id
 from schemas.progress import Stage
 from tests.events import (
     T0,

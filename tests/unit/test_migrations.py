@@ -14,9 +14,9 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from readmodel.database import connect
+from readmodel.database import _MIGRATIONS, connect
 from readmodel.keys import authenticate
-from readmodel.tables import _MIGRATIONS, metadata
+from readmodel.tables import metadata
 
 
 def _differences(url: str) -> list:

@@ -1,4 +1,4 @@
-"""The worker's stage states on local disk (streams/store.py), with the real RocksDB, and the
+"""The worker's stage states on local disk (streams/runtime/store.py), with the real RocksDB, and the
 engine's batches reading and writing them."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from streams.engine import Batch, Stage
-from streams.store import StateStore
+from streams.runtime import Batch, DeadLetters, Stage, StateStore
+
+DEAD = DeadLetters("dead", lambda record, reason: reason.encode())
 
 
 def store(root: Path) -> StateStore:
@@ -59,7 +60,7 @@ def test_closing_removes_the_directory(tmp_path: Path) -> None:
 def test_a_dead_workers_directory_is_removed_and_a_live_ones_kept(tmp_path: Path) -> None:
     live = store(tmp_path)
     # A worker killed with SIGKILL leaves its directory; its lock died with it.
-    code = ("import os, sys; from pathlib import Path; from streams.store import StateStore; "
+    code = ("import os, sys; from pathlib import Path; from streams.runtime.store import StateStore; "
             "s = StateStore(Path(sys.argv[1]), cache_mib=8, write_buffer_mib=8); "
             "s.fresh('follow', 0).write({b'k': b'v'}); print(s.path, flush=True); os._exit(0)")
     dead = Path(subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, capture_output=True,
@@ -87,16 +88,16 @@ def test_a_batch_keeps_states_the_next_batch_loads_and_deletes_them(tmp_path: Pa
     states = store(tmp_path)
     stage = Stage("count", "topic", step=None, changelog="count-changelog")  # type: ignore[arg-type]
     stage.store = {0: states.fresh("count", 0), 1: states.fresh("count", 1)}
-    first = Batch(stage, [], "dead")
+    first = Batch(stage, [], DEAD)
     first.keep(0, b"a", Counter(n=1))
     first.keep(1, b"b", Counter(n=2))
     first.write_kept()
     assert first.changed == {(0, b"a"): b'{"n":1}', (1, b"b"): b'{"n":2}'}  # what the changelog gets
-    second = Batch(stage, [], "dead")
+    second = Batch(stage, [], DEAD)
     assert second.load(0, b"a", Counter) == Counter(n=1) and second.load(1, b"a", Counter) is None
     second.keep(0, b"a", None)
     second.write_kept()
     assert second.changed == {(0, b"a"): None}
-    assert Batch(stage, [], "dead").load(0, b"a", Counter) is None
+    assert Batch(stage, [], DEAD).load(0, b"a", Counter) is None
     assert sorted(stage.values()) == [(b"b", b'{"n":2}')]
     states.close()

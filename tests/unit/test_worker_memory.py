@@ -1,4 +1,4 @@
-"""The worker gives the memory it freed back to the system (streams/app.py): glibc's malloc
+"""The worker gives the memory it freed back to the system (streams/runtime/tuning.py): glibc's malloc
 keeps freed memory for reuse unless asked, and the worker's resident size stayed at its peak."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc",
 # the heap cannot simply shrink from its top; then the rest freed.
 MEASURE = """
 import sys
-from streams.app import give_back_free_memory, share_malloc_arenas
-share_malloc_arenas()
+from streams.runtime.tuning import give_back_free_memory, share_malloc_arenas
+share_malloc_arenas(2)
 def rss_mb():
     return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024
 values = [bytes([n % 251]) * 600 for n in range(200_000)]

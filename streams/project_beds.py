@@ -1,16 +1,30 @@
-"""Writes the providers' published pictures and outcomes into the SQL read model."""
+"""project-beds: bed-updates -> the SQL read model (the providers' published pictures of their
+nights, each request's outcomes, and refused commands). Stateless: each row keeps the newest
+provider sequence it has seen."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
 
 from readmodel.tables import bed_command_refusals, bed_nights, bed_providers, bed_requests
 from schemas.beds import BedUpdate
+from schemas.events import UndecodableEvent, decoder
+from schemas.settings import Settings
+from schemas.topics import BED_UPDATES
+from streams.persist import persist
 from streams.projector import dialect_insert, upsert_newer
+from streams.runtime import Batch, Stage
+
+read_update = decoder(BedUpdate)
+
+
+async def project_bed_updates(batch: Batch, *, read_model: Engine) -> None:
+    persist(project_beds, read_model, list(batch.decoded(read_update, UndecodableEvent)), batch)
 
 
 def project_beds(engine: Engine, updates: Sequence[BedUpdate], now: datetime) -> None:
@@ -70,3 +84,7 @@ def project_beds(engine: Engine, updates: Sequence[BedUpdate], now: datetime) ->
         upsert_newer(connection, bed_nights, ["provider_id", "night", "bed_type"], list(nights.values()))
         # The organisation that asked for the bed stays the one that asked, whoever records later.
         upsert_newer(connection, bed_requests, ["request_id"], list(requests.values()), keep=("requested_by",))
+
+
+def stage(settings: Settings, read_model: Engine) -> Stage:
+    return Stage("project-beds", settings.topic(BED_UPDATES), partial(project_bed_updates, read_model=read_model))

@@ -1,38 +1,55 @@
-"""Writing a batch to the read model, whatever the database says."""
+"""Writing a stage's batch to the read model, whatever the database says: the stages' one way to
+ask the runtime for a read-model write (made in a thread, before the batch's outputs are sent)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka.structs import ConsumerRecord
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
-from streams.engine import Batch
+from streams.runtime import Batch
 
 log = logging.getLogger("journeys.projector")
+R = TypeVar("R")
+Write = Callable[[Engine, Sequence[Any], datetime], R]
 
 
-def persist(write: Callable[[Engine, Sequence[Any], datetime], None], engine: Engine,
-            items: Sequence[tuple[ConsumerRecord, Any]], batch: Batch, then: Callable[[], None] | None = None) -> None:
+def persist(write: Write[R], engine: Engine, items: Sequence[tuple[ConsumerRecord, Any]], batch: Batch,
+            then: Callable[[list[R]], None] | None = None) -> None:
     """Have the engine write a batch of (record, row) to the read model once the step is done,
-    in a thread, all in one transaction, before the batch's outputs are sent; then call `then`.
-    See `_persist` for what happens when the database fails or refuses."""
+    in a thread, all in one transaction, before the batch's outputs are sent; then call `then`
+    with what each transaction's `write` returned. See `_persist` for what happens when the
+    database fails or refuses."""
     if items:
-        async def write_them() -> None:
-            await _persist(write, engine, items, batch)
-            if then is not None:
-                then()
-
-        batch.write_then(write_them)
+        batch.write_then(_Persisting(write, engine, items, batch, then))
 
 
-async def _persist(write: Callable[[Engine, Sequence[Any], datetime], None], engine: Engine,
-                   items: Sequence[tuple[ConsumerRecord, Any]], batch: Batch) -> None:
+@dataclass(frozen=True, slots=True)
+class _Persisting:
+    """A batch's write, for the runtime to await."""
+
+    write: Write[Any]
+    engine: Engine
+    items: Sequence[tuple[ConsumerRecord, Any]]
+    batch: Batch
+    then: Callable[[list[Any]], None] | None
+
+    async def __call__(self) -> None:
+        results: list[Any] = []
+        await _persist(self.write, self.engine, self.items, self.batch, results)
+        if self.then is not None:
+            self.then(results)
+
+
+async def _persist(write: Write[Any], engine: Engine, items: Sequence[tuple[ConsumerRecord, Any]], batch: Batch,
+                   results: list[Any]) -> None:
     """Write a batch of (record, row) to the read model in a thread, all in one transaction.
 
     A write the database cannot take now (it is down, locked, unreachable) is retried until it
@@ -44,7 +61,7 @@ async def _persist(write: Callable[[Engine, Sequence[Any], datetime], None], eng
     if not items:
         return
     try:
-        await _written(write, engine, [row for _record, row in items])
+        results.append(await _written(write, engine, [row for _record, row in items]))
     except _Refused as refused:
         if len(items) == 1:
             record = items[0][0]
@@ -53,8 +70,8 @@ async def _persist(write: Callable[[Engine, Sequence[Any], datetime], None], eng
             batch.dead_letter(record, f"read model refused the row: {refused.kind}")
             return
         half = len(items) // 2
-        await _persist(write, engine, items[:half], batch)
-        await _persist(write, engine, items[half:], batch)
+        await _persist(write, engine, items[:half], batch, results)
+        await _persist(write, engine, items[half:], batch, results)
 
 
 class _Refused(Exception):
@@ -63,14 +80,12 @@ class _Refused(Exception):
         self.kind = kind
 
 
-async def _written(write: Callable[[Engine, Sequence[Any], datetime], None], engine: Engine,
-                   rows: Sequence[Any]) -> None:
+async def _written(write: Write[Any], engine: Engine, rows: Sequence[Any]) -> Any:
     loop = asyncio.get_running_loop()
     delay = 0.5
     while True:
         try:
-            await loop.run_in_executor(None, write, engine, rows, datetime.now(UTC))
-            return
+            return await loop.run_in_executor(None, write, engine, rows, datetime.now(UTC))
         except (OperationalError, InterfaceError) as error:
             # The type only: SQL error text can quote the row's values.
             log.warning("read model write failed (%s); retrying in %.1fs", type(error).__name__, delay)

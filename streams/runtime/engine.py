@@ -7,7 +7,7 @@ left undecided for ever). Here one consumer (the client Faust itself uses) fetch
 every input topic, each stage folds its share in memory (its new states are kept in memory at
 once, where the next batch's steps find them), and then, in this order:
 
-1. the read model is written, one transaction per stage (streams/wiring.py);
+1. the read model is written, one transaction per stage (streams/persist.py);
 2. every output is sent and acknowledged (acks=all, idempotent producer), each partition's as one
    record batch;
 3. every state change is sent to the stage's compacted changelog, once per key per batch;
@@ -26,10 +26,10 @@ before the batch: the same outputs with the same ids, which downstream keeps onc
 is idempotent by event id). A crash after 2 and before 3 finds the state already moved on: the
 steps recognise events they have applied and send their outputs again.
 
-State lives in a local RocksDB (streams/store.py), a column family per stage and partition, and
+State lives in a local RocksDB (streams/runtime/store.py), a column family per stage and partition, and
 its changelog partition is the input partition, so a worker that is given a partition reads that
 partition's changelog and nothing else before it goes on (restoring reads ~200,000 records/s).
-mode, the service runtime faust-streaming is built on, runs the process (streams/app.py).
+mode, the service runtime faust-streaming is built on, runs the process (streams/worker.py).
 """
 
 from __future__ import annotations
@@ -39,171 +39,22 @@ import contextlib
 import logging
 import random
 import time
-from collections import OrderedDict, defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord
-from pydantic import BaseModel
 
-from schemas.updates import DeadLetter
-from streams.faults import Faults
-from streams.store import PartitionState, StateStore
+from streams.runtime.faults import Faults
+from streams.runtime.stage import Batch, DeadLetters, Handed, Output, Stage
+from streams.runtime.store import StateStore
+from streams.runtime.tuning import Tuning
 
 log = logging.getLogger("journeys.engine")
-M = TypeVar("M", bound=BaseModel)
-
-
-@dataclass(frozen=True, slots=True)
-class Output:
-    topic: str
-    key: bytes | None
-    value: bytes
-    partition: int | None = None
-
-
-@dataclass(slots=True)
-class Batch:
-    """One stage's share of a fetch, its state, and what it decides to send."""
-
-    stage: Stage
-    records: list[ConsumerRecord]
-    dead_letter_topic: str
-    # Values this worker sent to a topic one of its own stages reads, with what they decode to
-    # (see `send`); shared by every batch of the engine.
-    handed: Handed = field(default_factory=lambda: Handed(0))
-    outputs: list[Output] = field(default_factory=list)
-    changed: dict[tuple[int, bytes], bytes | None] = field(default_factory=dict)
-    states: dict[tuple[int, bytes], BaseModel | None] = field(default_factory=dict)
-    kept: set[tuple[int, bytes]] = field(default_factory=set)
-    writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-
-    def write_then(self, write: Callable[[], Awaitable[None]]) -> None:
-        """A read-model write for the engine to make once the step is done, before the batch's
-        outputs are sent (streams/wiring.py): the next batch is decided meanwhile."""
-        self.writes.append(write)
-
-    def load(self, partition: int, key: bytes, model: type[M]) -> M | None:
-        """A key's state, decoded once per batch (or taken from the stage's decoded cache); after
-        `keep`, what was kept."""
-        where = (partition, key)
-        if where not in self.states:
-            state = self.stage.cache.pop(where, None)
-            if state is None and (stored := self.stage.store[partition].get(key)) is not None:
-                state = model.model_validate_json(stored)
-            self.states[where] = state
-        return self.states[where]  # type: ignore[return-value]
-
-    def keep(self, partition: int, key: bytes, state: BaseModel | None) -> None:
-        """A key's new state (None deletes it): written once at the end of the step, to the store
-        and, with the batch's other writes, to the changelog."""
-        self.states[(partition, key)] = state
-        self.kept.add((partition, key))
-
-    def write_kept(self) -> None:
-        changes: dict[int, dict[bytes, bytes | None]] = defaultdict(dict)
-        for where in self.kept:
-            state = self.states[where]
-            value = None if state is None else state.model_dump_json().encode()
-            changes[where[0]][where[1]] = value
-            self.changed[where] = value
-        for partition, values in changes.items():
-            self.stage.store[partition].write(values)
-        cache, room = self.stage.cache, self.stage.keep_decoded
-        if room:
-            for where, state in self.states.items():
-                if state is not None:
-                    cache[where] = state
-            while len(cache) > room:
-                cache.popitem(last=False)  # the least lately seen
-
-    def send(self, topic: str, key: bytes | None, value: bytes, decoded: Any = None) -> None:
-        """Send a value after the step. `decoded`: what the value decodes to, for a stage of this
-        worker that reads the topic to take as it is instead of decoding it again."""
-        self.outputs.append(Output(topic, key, value))
-        if decoded is not None:
-            self.handed.keep(value, decoded)
-            self.handed.topics.add(topic)
-
-    def dead_letter(self, record: ConsumerRecord, reason: str) -> None:
-        """Keep the whole message with the reason; log where it came from, never what it said."""
-        letter = DeadLetter(
-            reason=reason, topic=record.topic, partition=record.partition, offset=record.offset,
-            key=record.key.decode(errors="replace") if record.key else None, payload=record.value or b"",
-        )
-        self.send(self.dead_letter_topic, record.key, letter.model_dump_json().encode())
-        log.warning("dead-lettered topic=%s partition=%d offset=%d reason=%s",
-                    record.topic, record.partition, record.offset, reason)
-
-    def decoded(self, decode: Callable[[bytes], Any],
-                undecodable: type[Exception]) -> Iterator[tuple[ConsumerRecord, Any]]:
-        """Each record with its decoded value; those that do not decode are dead-lettered."""
-        handed = self.handed.take
-        for record in self.records:
-            value = handed(record.value)
-            if value is None:
-                try:
-                    value = decode(record.value)
-                except undecodable as error:
-                    self.dead_letter(record, f"undecodable: {error}")
-                    continue
-            yield record, value
-
-
-class Handed:
-    """Values sent by one stage to a topic another stage of the same worker reads, with what they
-    decode to: the reading stage takes the decoded value instead of decoding the same bytes again
-    (decoding an event cost ~25 µs, a tenth of the worker's time per event). Only a value equal
-    byte for byte is taken, so what a stage sees is what decoding would have given. At most
-    `room` are kept, the oldest dropped first: values sent to partitions another worker reads are
-    never taken here."""
-
-    def __init__(self, room: int) -> None:
-        self.room = room
-        self.topics: set[str] = set()  # the topics values were handed to
-        # Ordered: dropping the oldest of a plain dict scans past every slot already taken out of
-        # it, which was 5% of the worker's time.
-        self.values: OrderedDict[bytes, Any] = OrderedDict()
-
-    def keep(self, value: bytes, decoded: Any) -> None:
-        if self.room:
-            self.values[value] = decoded
-            if len(self.values) > self.room:
-                self.values.popitem(last=False)
-
-    def take(self, value: bytes | None) -> Any:
-        return self.values.pop(value, None) if self.values and value is not None else None
-
-
-Step = Callable[[Batch], Awaitable[None]]
-
-
-@dataclass(slots=True)
-class Stage:
-    """A named step fed by one topic; `changelog` names the compacted topic of its state."""
-
-    name: str
-    topic: str
-    step: Step
-    changelog: str | None = None
-    # How many keys' decoded states to keep beside their JSON from one batch to the next (worth
-    # it where decoding costs more than the step; each costs the garbage collector).
-    keep_decoded: int = 0
-    # The states of the partitions this worker holds (streams/store.py), set by the engine.
-    store: dict[int, PartitionState] = field(default_factory=dict)
-    # The decoded states kept; emptied whenever partitions move.
-    cache: OrderedDict[tuple[int, bytes], BaseModel] = field(default_factory=OrderedDict)
-
-    def values(self) -> Iterable[tuple[bytes, bytes]]:
-        """Every key's state in the partitions this worker holds now."""
-        for partition in list(self.store):
-            # A partition taken away while the caller awaited between two partitions is skipped.
-            if (state := self.store.get(partition)) is not None:
-                yield from list(state.items())
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,14 +66,15 @@ class Finishing:
     done: asyncio.Future[None]
 
 
-@lru_cache(maxsize=262_144)
-def _key_hash(key: bytes) -> int:
+def key_hash(key: bytes) -> int:
     """The default partitioner's hash of a key (murmur2, as Kafka's clients compute it). aiokafka's
-    is pure Python, ~5 µs a key: a person's key is hashed once, not once per output."""
+    is pure Python, ~5 µs a key: the engine caches it, so a person's key is hashed once, not once
+    per output."""
     return murmur2(key) & 0x7FFFFFFF
 
 
-async def send_in_batches(producer: AIOKafkaProducer, outputs: Iterable[Output]) -> None:
+async def send_in_batches(producer: AIOKafkaProducer, outputs: Iterable[Output],
+                          hash_key: Callable[[bytes], int] = key_hash) -> None:
     """Send outputs, in order, and wait until Kafka has them all: gathered into one record batch
     per partition (aiokafka's `send_batch`; one `send` each cost ~20 µs, as much as folding an
     event). Keyed outputs go where aiokafka's and Kafka's default partitioner would put them; one
@@ -237,7 +89,7 @@ async def send_in_batches(producer: AIOKafkaProducer, outputs: Iterable[Output])
                 partitions[output.topic] = sorted(await producer.partitions_for(output.topic))
             every = partitions[output.topic]
             keyed = output.key is not None
-            partition = every[_key_hash(output.key) % len(every)] if keyed else random.choice(every)
+            partition = every[hash_key(output.key) % len(every)] if keyed else random.choice(every)
         where = (output.topic, partition)
         builder = building.get(where)
         if builder is not None and builder.append(key=output.key, value=output.value, timestamp=None) is not None:
@@ -262,20 +114,21 @@ class EngineStopped(RuntimeError):
 class Engine:
     """Runs stages on one consumer group; see the module docstring for the order of writes."""
 
-    def __init__(self, *, bootstrap: str, group: str, stages: list[Stage], dead_letter_topic: str,
-                 batch_size: int, fetch_wait_ms: int, session_timeout_s: float, instance_id: str | None,
-                 faults: Faults, linger_ms: int, states: StateStore) -> None:
+    def __init__(self, *, bootstrap: str, group: str, stages: list[Stage], dead_letters: DeadLetters,
+                 states: StateStore, tuning: Tuning | None = None, instance_id: str | None = None,
+                 faults: Faults | None = None) -> None:
+        tuning = tuning or Tuning()
         self.bootstrap = bootstrap
         self.group = group
         self.stages = {stage.topic: stage for stage in stages}
-        self.dead_letter_topic = dead_letter_topic
-        self.batch_size = batch_size
-        self.fetch_wait_ms = fetch_wait_ms
-        self.session_timeout_ms = int(session_timeout_s * 1000)
+        self.dead_letters = dead_letters
+        self.tuning = tuning
+        self.batch_size = tuning.batch_size
+        self.session_timeout_ms = tuning.session_timeout_ms
         self.instance_id = instance_id
-        self.faults = faults
-        self.linger_ms = linger_ms
+        self.faults = faults or Faults(None)
         self.states = states
+        self.hash_key = lru_cache(maxsize=tuning.key_hashes)(key_hash)
         self.lock = asyncio.Lock()
         self.generation = 0
         self.ready = asyncio.Event()
@@ -283,9 +136,8 @@ class Engine:
         self.stopping = asyncio.Event()  # set as the engine begins to stop
         self.producer: AIOKafkaProducer | None = None
         self.consumer: AIOKafkaConsumer | None = None
-        # Room for ten batches of events identify ran ahead with: in a burst it runs further ahead
-        # of follow, which then decodes the rest (50,000 kept ~130 MB more at the peak).
-        self.handed = Handed(room=20_000)
+        # In a burst identify runs further ahead of follow, which then decodes the rest.
+        self.handed = Handed(room=tuning.handed_values)
         # The last decided batch's writes, sends and commit, under way while the next is decided.
         self.finishing: Finishing | None = None
         self.earlier: Finishing | None = None  # the one before it, which may still be finishing too
@@ -317,16 +169,17 @@ class Engine:
         sending.result()
 
     async def run(self) -> None:
+        tuning = self.tuning
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True, linger_ms=self.linger_ms,
-            max_batch_size=512 * 1024, max_request_size=8 * 1024 * 1024,
+            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True, linger_ms=tuning.linger_ms,
+            max_batch_size=tuning.producer_batch_bytes, max_request_size=tuning.producer_request_bytes,
         )
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap, group_id=self.group, group_instance_id=self.instance_id,
             enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_uncommitted",
             session_timeout_ms=self.session_timeout_ms, heartbeat_interval_ms=max(self.session_timeout_ms // 4, 500),
-            fetch_max_wait_ms=self.fetch_wait_ms, max_partition_fetch_bytes=4 * 1024 * 1024,
-            fetch_max_bytes=32 * 1024 * 1024, max_poll_interval_ms=300_000,
+            fetch_max_wait_ms=tuning.fetch_wait_ms, max_partition_fetch_bytes=tuning.fetch_partition_bytes,
+            fetch_max_bytes=tuning.fetch_bytes, max_poll_interval_ms=tuning.max_poll_interval_ms,
         )
         await self.producer.start()
         self.running = True
@@ -395,7 +248,7 @@ class Engine:
         by_stage: dict[str, list[ConsumerRecord]] = defaultdict(list)
         for tp, records in fetched.items():
             by_stage[tp.topic].extend(records)
-        batches = [Batch(self.stages[topic], records, self.dead_letter_topic, self.handed)
+        batches = [Batch(self.stages[topic], records, self.dead_letters, self.handed)
                    for topic, records in by_stage.items()]
         await asyncio.gather(*(batch.stage.step(batch) for batch in batches))
         for batch in batches:
@@ -450,7 +303,7 @@ class Engine:
         """Send every output and wait until Kafka has them all; a failure stops the worker (the
         batch is redelivered to whoever takes over), never skips an output."""
         assert self.producer is not None
-        await send_in_batches(self.producer, outputs)
+        await send_in_batches(self.producer, outputs, self.hash_key)
 
     async def restore(self, assigned: set[TopicPartition]) -> None:
         """Read the changelog partitions of the partitions just given to this worker."""
@@ -465,7 +318,8 @@ class Engine:
         if wanted:
             owner = {stage.changelog: stage for stage in self.stages.values() if stage.changelog}
             reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                      fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
+                                      fetch_max_bytes=self.tuning.restore_fetch_bytes,
+                                      max_partition_fetch_bytes=self.tuning.restore_partition_bytes)
             await reader.start()
             try:
                 reader.assign(wanted)
