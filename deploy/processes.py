@@ -32,7 +32,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         value = getattr(settings, name)
         if value is not None:
             # Complex values travel as JSON, which is how pydantic-settings reads them back.
-            env[name.upper()] = json.dumps(value) if isinstance(value, dict | list) else str(value)
+            env[name.upper()] = json.dumps(value) if isinstance(value, dict | list | tuple) else str(value)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

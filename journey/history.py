@@ -78,7 +78,7 @@ class History:
     """What the journey stage keeps per person. Immutable once made.
 
     Stored with `model_dump_json` and read with `model_validate_json`, the names every kept state
-    answers to (streams/engine.py)."""
+    answers to (streams/runtime/stage.py)."""
 
     __slots__ = ("person_id", "journey", "settled_ids", "recent", "_settled", "_settled_json", "_journey_json",
                  "_settled_id_set")

@@ -2,7 +2,7 @@
 
 The sharing policy (journey/policy.py) decides which categories a viewer may see; every field of
 an event family and of the API's views of a person carries one, so a new field cannot be added
-without saying what it is (tests/unit/test_policy.py walks them all). The category is published
+without saying what it is (tests/unit/journey/test_policy.py walks them all). The category is published
 in the OpenAPI document as `x-category`.
 """
 

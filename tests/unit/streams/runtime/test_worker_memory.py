@@ -33,6 +33,6 @@ print(freed, rss_mb(), len(kept))
 
 def test_freed_memory_goes_back_to_the_system() -> None:
     out = subprocess.run([sys.executable, "-c", MEASURE], check=True, capture_output=True, text=True,
-                         cwd=Path(__file__).parents[2]).stdout.split()
+                         cwd=Path(__file__).parents[4]).stdout.split()
     freed, trimmed = float(out[0]), float(out[1])
     assert freed - trimmed > 60, f"resident {freed:.0f} MB after freeing, {trimmed:.0f} MB after giving back"

@@ -60,7 +60,7 @@ def test_the_published_json_schema_is_the_payload_model() -> None:
 
     from schemas.webhooks.payload import json_schema
 
-    published = Path(__file__).parents[2] / "schemas" / "webhooks" / "journey-update.schema.json"
+    published = Path(__file__).parents[3] / "schemas" / "webhooks" / "journey-update.schema.json"
     assert json.loads(published.read_text()) == json_schema(), (
         "regenerate: .venv/bin/python -m schemas.webhooks.payload > schemas/webhooks/journey-update.schema.json")
 
@@ -68,7 +68,7 @@ def test_the_published_json_schema_is_the_payload_model() -> None:
 def test_the_partners_document_gives_the_receiver_the_tests_run() -> None:
     from pathlib import Path
 
-    root = Path(__file__).parents[2]
+    root = Path(__file__).parents[3]
     receiver = (root / "schemas" / "webhooks" / "receiver.py").read_text()
     assert f"```python\n{receiver}```" in (root / "docs" / "partners.md").read_text()
 

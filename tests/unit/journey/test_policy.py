@@ -27,7 +27,7 @@ from schemas.events import (
 from schemas.sharing import SPECIAL, Category, OrganisationType, category_of
 from schemas.views import JourneyView
 from tests.events import T0, case, contact, report
-from tests.unit.test_journey_families import LONDON
+from tests.unit.journey.test_journey_families import LONDON
 
 PERSON = uuid.UUID("00000000-0000-4000-8000-000000000001")
 T = OrganisationType
@@ -259,7 +259,7 @@ def test_the_neighbours_are_the_period_without_its_first_or_last_week_or_month()
 
 
 def test_the_sharing_policy_document_holds_the_policy_table_as_it_is() -> None:
-    readme = (Path(__file__).parents[2] / "docs" / "sharing-policy.md").read_text()
+    readme = (Path(__file__).parents[3] / "docs" / "sharing-policy.md").read_text()
     assert policy.as_markdown() in readme
 
 

@@ -64,7 +64,7 @@ def test_a_dead_workers_directory_is_removed_and_a_live_ones_kept(tmp_path: Path
             "s = StateStore(Path(sys.argv[1]), cache_mib=8, write_buffer_mib=8); "
             "s.fresh('follow', 0).write({b'k': b'v'}); print(s.path, flush=True); os._exit(0)")
     dead = Path(subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, capture_output=True,
-                               text=True, cwd=Path(__file__).parents[2]).stdout.strip())
+                               text=True, cwd=Path(__file__).parents[4]).stdout.strip())
     assert dead.is_dir() and dead != live.path
     newer = store(tmp_path)
     assert not dead.exists()
