@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
-from api.intake import IdempotencyConflict, claim, fingerprint, produced
+from api.intake import Envelope, IdempotencyConflict, fingerprint, send_once
 from api.producer import EventProducer
 from journey.beds import capacity_of
 from journey.nights import night_of
@@ -58,17 +58,16 @@ class Caller:
     idempotency_key: str | None = None
 
     def envelope(self, provider_id: str) -> dict[str, Any]:
-        # Under an idempotency key the command's id is the same on every retry, so a copy sent
-        # twice (the first ack was lost) is one command to the provider's stage.
-        key = self.idempotency_key
-        return {"id": keyed_id(self.principal.organisation, key) if key else uuid4(), "provider_id": provider_id,
-                "source": self.principal.organisation, "actor": self.principal.member_id, "time": self.now}
+        """A command's envelope (api/intake.py): under an idempotency key its id is the same on
+        every retry, so a copy sent twice (the first ack was lost) is one command to the
+        provider's stage."""
+        envelope = Envelope.of(self.principal, self.now, self.idempotency_key)
+        return {"id": envelope.id, "provider_id": provider_id, "source": envelope.source, "actor": envelope.actor,
+                "time": envelope.time}
 
     @property
     def once(self) -> tuple[str, str] | None:
-        key = self.idempotency_key
-        return (self.principal.organisation, key) if key else None
-
+        return Envelope.of(self.principal, self.now, self.idempotency_key).once
 
     def runs(self, provider: Any) -> bool:
         """Whether the caller may act for this provider: its own organisation, the council, admin."""
@@ -97,18 +96,14 @@ def _send(producer: EventProducer, settings: Settings, command: BedCommand, topi
     """Send a command. Under `once` (scope, key) it is sent once: a retry with the same body
     sends nothing new once Kafka has acknowledged the first (returns False), and the same key
     with another body is refused with 409."""
-    if once is not None:
-        body = fingerprint(f"{type(command).__name__}:{command.model_dump_json(exclude={'id', 'time', 'actor'})}")
-        try:
-            if claim(engine, *once, command.id, body, command.time) is not None:
-                return False
-        except IdempotencyConflict:
-            what = "request id" if once[0] == REQUEST_IDS else "idempotency key"
-            raise BedsError(409, f"this {what} was used before for a different command") from None
-    producer.publish(settings.topic(topic), key.encode(), command.model_dump_json().encode())
-    if once is not None:
-        produced(engine, *once)
-    return True
+    body = fingerprint(f"{type(command).__name__}:{command.model_dump_json(exclude={'id', 'time', 'actor'})}")
+    try:
+        earlier = send_once(engine, producer, settings.topic(topic), key.encode(), command.model_dump_json().encode(),
+                            message_id=command.id, once=once, body_sha256=body, now=command.time)
+    except IdempotencyConflict:
+        what = "request id" if once and once[0] == REQUEST_IDS else "idempotency key"
+        raise BedsError(409, f"this {what} was used before for a different command") from None
+    return earlier is None
 
 
 def register_provider(registration: ProviderRegistration, *, caller: Caller, engine: Engine,

@@ -1,8 +1,10 @@
-"""Accepting a submission: idempotency, the event envelope, and the produce that must be acked."""
+"""Sending to Kafka from the API: the one envelope of every event and bed command the API builds,
+and the one way to send a message once however often the same request arrives."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -24,19 +26,60 @@ class IdempotencyConflict(ValueError):
     """The key was used before for a different submission."""
 
 
-def build_event(submission: Submission, *, event_id: UUID, principal: Principal, now: datetime) -> Event:
-    """The envelope around a submission: who, when, and the personal part kept apart."""
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """Who sends, when, and under which id. Under a client's token (an Idempotency-Key or the
+    client's own id for what it sends) the id is the same on every retry, so a copy sent twice is
+    one message downstream, and never another organisation's, whatever token it chooses; without
+    one, a new id."""
+
+    id: UUID
+    source: str
+    actor: str
+    time: datetime
+    token: str | None = None
+
+    @classmethod
+    def of(cls, principal: Principal, now: datetime, token: str | None) -> Envelope:
+        message_id = keyed_id(principal.organisation, token) if token else uuid4()
+        return cls(message_id, principal.organisation, principal.member_id, now, token)
+
+    @property
+    def once(self) -> tuple[str, str] | None:
+        """The (scope, token) a send is claimed under, if the client gave a token."""
+        return (self.source, self.token) if self.token else None
+
+
+def build_event(submission: Submission, envelope: Envelope) -> Event:
+    """The event of a submission: the envelope, the time it happened, and the personal part kept
+    apart."""
     return submission.event_class(
-        id=event_id,
+        id=envelope.id,
         type=submission.event_type(),
-        source=principal.organisation,
-        actor=principal.member_id,
+        source=envelope.source,
+        actor=envelope.actor,
         subject=submission.person_id,
         time=submission.occurred_at,
-        recorded_at=now,
+        recorded_at=envelope.time,
         data=submission.details,
         personal=submission.personal,
     )
+
+
+def send_once(engine: Engine, producer: EventProducer, topic: str, key: bytes, value: bytes, *, message_id: UUID,
+              once: tuple[str, str] | None, body_sha256: str, now: datetime) -> UUID | None:
+    """Put a message in Kafka (acks=all), once per `once` (scope, token) if given: a retry of a
+    send Kafka acknowledged sends nothing and gets the first message's id back; a retry of one it
+    did not is sent again under the same id (downstream keeps one); the same token with another
+    body is refused (IdempotencyConflict). None when this call sent it."""
+    if once is not None:
+        earlier = claim(engine, *once, message_id, body_sha256, now)
+        if earlier is not None:
+            return earlier
+    producer.publish(topic, key, value)
+    if once is not None:
+        produced(engine, *once)
+    return None
 
 
 def submit(
@@ -53,26 +96,21 @@ def submit(
 ) -> Accepted:
     """Put the event in Kafka once, however often the same submission arrives: on intake, keyed
     by the person it is about, unless another topic and key are given."""
-    once = idempotency_key or (str(submission.event_id) if submission.event_id else None)
-    if once is None:
-        event_id = uuid4()
-    else:
-        # The client's id is its own token: the stored id is derived from it and the organisation,
-        # so an id another organisation chose can never name (or overwrite) this organisation's event.
-        event_id = keyed_id(principal.organisation, once)
-        earlier_id = claim(engine, principal.organisation, once, event_id, _fingerprint(submission), now)
-        if earlier_id is not None:
-            return Accepted(event_id=earlier_id, person_id=resolve_person(submission.person_id, earlier_id),
-                            duplicate=True)
+    # The client's id is its own token: the stored id is derived from it and the organisation,
+    # so an id another organisation chose can never name (or overwrite) this organisation's event.
+    envelope = Envelope.of(principal, now, idempotency_key or (str(submission.event_id) if submission.event_id
+                                                              else None))
     # Keyed by the person the event will be about (a new provisional person's id is derived
     # from this event), so that a report and the contacts that follow it share a partition
     # and reach the identity step in the order they were accepted.
-    person_id = resolve_person(submission.person_id, event_id)
-    event = build_event(submission, event_id=event_id, principal=principal, now=now)
-    producer.publish(settings.topic(topic), partition_key or str(person_id).encode(), encode_event(event))
-    if once is not None:
-        produced(engine, principal.organisation, once)
-    return Accepted(event_id=event_id, person_id=person_id)
+    person_id = resolve_person(submission.person_id, envelope.id)
+    event = build_event(submission, envelope)
+    earlier = send_once(engine, producer, settings.topic(topic), partition_key or str(person_id).encode(),
+                        encode_event(event), message_id=envelope.id, once=envelope.once,
+                        body_sha256=_fingerprint(submission), now=now)
+    if earlier is not None:
+        return Accepted(event_id=earlier, person_id=resolve_person(submission.person_id, earlier), duplicate=True)
+    return Accepted(event_id=envelope.id, person_id=person_id)
 
 
 def _fingerprint(submission: Submission) -> str:

@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 from uuid import UUID, uuid5
 
-from api.intake import build_event
+from api.intake import Envelope, build_event
 from journey.nights import night_of
 from readmodel.keys import Principal, Role
 from schemas.ids import keyed_id, provisional_person_id
@@ -323,8 +323,7 @@ def intake_records(scenario: Scenario, recorded_at: datetime) -> tuple[list[tupl
         submission = kinds[path].model_validate(body)
         organisation = scenario.organisations[role]
         principal = Principal(key_id="scenario", member_id="scenario", organisation=organisation, role=Role(role))
-        event = build_event(submission, event_id=keyed_id(organisation, str(submission.event_id)),
-                            principal=principal, now=recorded_at)
+        event = build_event(submission, Envelope.of(principal, recorded_at, str(submission.event_id)))
         subject = event.subject or provisional_person_id(event.id)
         records.append((str(subject).encode(), event.model_dump_json().encode()))
         entries += 2 if path == "/v1/reports" else 1

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta, tzinfo
 from functools import lru_cache, partial
+from typing import Any
 from uuid import UUID
 
 from handlers import contacts, identity, moves, reports, sharing, stays
@@ -47,7 +48,8 @@ class Outcome:
     entry: TimelineEntry
 
 
-Handler = Callable[[Journey, Event], tuple[Journey, str]]
+# Each takes its own family: the table below picks it by the event's class.
+Handler = Callable[[Journey, Any], tuple[Journey, str]]
 
 
 @lru_cache

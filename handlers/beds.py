@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from journey.beds import (
@@ -30,6 +31,7 @@ from schemas.beds import (
     CapacityChanged,
     CapacityWindow,
     Claim,
+    ClaimStatus,
     CommandRefused,
     NightsJoined,
     ProviderCommand,
@@ -60,7 +62,7 @@ def outcome(
     request_id: UUID,
     night: date,
     bed_type: BedType,
-    **details: object,
+    **details: Any,
 ) -> BedOutcome:
     return BedOutcome(
         # From the command that caused it: a redelivered command yields outcomes with the same ids,
@@ -269,7 +271,9 @@ class ClaimResult:
     withdrawals: tuple[StayCommand, ...] = ()
 
 
-_HOLDS = {"bed.allocated": "allocated", "bed.waitlisted": "waitlisted", "bed.checked_in": "checked_in"}
+_HOLDS: dict[str, ClaimStatus] = {
+    "bed.allocated": "allocated", "bed.waitlisted": "waitlisted", "bed.checked_in": "checked_in",
+}
 _WHY_NOT = {
     "pending": "a request for this night at {} is awaiting its decision",
     "waitlisted": "already on the waitlist at {} for this night",

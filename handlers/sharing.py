@@ -90,24 +90,24 @@ def referral_recorded(journey: Journey, event: ReferralRecorded) -> tuple[Journe
             "consents": (*(c for c in journey.consents if c.consent_id != event.id), consent),
         }), f"Referred by {event.source} to {receiver}"
     answer = event.type.removeprefix("referral.")
-    referral = next((r for r in journey.referrals if r.referral_id == details.referral), None)
-    if referral is None or referral.status != "open":
+    open_one = next((r for r in journey.referrals if r.referral_id == details.referral), None)
+    if open_one is None or open_one.status != "open":
         return journey, f"Referral {answer}: no open referral, nothing changed"
-    answering = referral.from_organisation if answer == "withdrawn" else referral.to_organisation
+    answering = open_one.from_organisation if answer == "withdrawn" else open_one.to_organisation
     if answer != "expired" and event.source != answering:
         return journey, f"Referral {answer} by {event.source}: not theirs to answer, nothing changed"
-    late = referral.expires_at is not None and event.time >= referral.expires_at
+    late = open_one.expires_at is not None and event.time >= open_one.expires_at
     if answer == "accepted" and late:
         return journey, "Referral accepted after it expired: nothing changed"
-    answered = referral.model_copy(update={
+    answered = open_one.model_copy(update={
         "status": answer, "answered_at": event.time,
         "decline_reason": details.decline_reason.value if details.decline_reason else None})
     changes: dict[str, object] = {
-        "referrals": tuple(answered if r.referral_id == referral.referral_id else r for r in journey.referrals)}
+        "referrals": tuple(answered if r.referral_id == open_one.referral_id else r for r in journey.referrals)}
     if answer != "accepted":
         # What the person agreed to share went with the referral: it lapses with it.
-        changes["consents"] = tuple(c for c in journey.consents if c.consent_id != referral.referral_id)
-    summary = f"Referral to {referral.to_organisation} {answer}"
+        changes["consents"] = tuple(c for c in journey.consents if c.consent_id != open_one.referral_id)
+    summary = f"Referral to {open_one.to_organisation} {answer}"
     if answered.decline_reason:
         summary += f" ({answered.decline_reason})"
     return journey.model_copy(update=changes), summary

@@ -3,6 +3,7 @@ person holds a bed or is waiting for one (kept by the person's agent). Pure valu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta, tzinfo
 from uuid import UUID
 
@@ -115,7 +116,7 @@ def due_no_shows(state: ProviderBeds, now: datetime, zone: tzinfo) -> list[tuple
     """Allocated beds not checked into by their release moment, if they were given before it."""
     if state.provider is None:
         return []
-    due = []
+    due: list[tuple[date, Stay]] = []
     for night, current in sorted(state.nights.items()):
         release = release_moment(night, state.provider.no_show_release, zone)
         if release > now:
@@ -135,7 +136,7 @@ class PersonNights(Frozen):
     merged_into: UUID | None = None
 
 
-def recent_nights(nights: dict[date, object], newest: date) -> set[date]:
+def recent_nights(nights: Mapping[date, object], newest: date) -> set[date]:
     """The nights still worth keeping, given the newest night seen."""
     horizon = newest - timedelta(days=NIGHTS_KEPT)
     return {night for night in nights if night >= horizon}

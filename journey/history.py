@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from datetime import datetime, timedelta
+from typing import cast
 from uuid import UUID
 
 import msgspec
@@ -34,7 +35,7 @@ from schemas.events import Event, decode_event
 
 _NULL = msgspec.Raw(b"null")
 _UNREAD = object()  # a settled journey not decoded yet
-_PERSONAL = frozenset({"personal"})
+_PERSONAL = {"personal"}  # what model_dump_json leaves out (a set, as its `exclude` asks)
 
 
 class Recent(msgspec.Struct, frozen=True, gc=False):
@@ -108,7 +109,9 @@ class History:
     @property
     def settled_json(self) -> msgspec.Raw:
         if self._settled_json is None:
-            self._settled_json = _NULL if self._settled is None else msgspec.Raw(self._settled.model_dump_json())
+            # Without its JSON, the settled journey is known decoded (see __init__).
+            settled = cast("Journey | None", self._settled)
+            self._settled_json = _NULL if settled is None else msgspec.Raw(settled.model_dump_json())
         return self._settled_json
 
     @property

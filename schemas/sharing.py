@@ -53,7 +53,8 @@ _KEY = "x-category"
 
 def of(category: Category) -> FieldInfo:
     """Field metadata declaring a category: `name: Annotated[str, of(Category.CORE)]`."""
-    return Field(json_schema_extra={_KEY: category.value})
+    declared: FieldInfo = Field(json_schema_extra={_KEY: category.value})
+    return declared
 
 
 def category_of(model: type[BaseModel], name: str) -> Category | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, ClassVar, Generic, Literal, TypeVar
+from typing import Annotated, ClassVar, Generic, Literal, Self, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
@@ -70,12 +70,13 @@ class Submission(Strict, Generic[D, P]):
     details: D
     personal: P
 
-    event_class: ClassVar[type]
+    event_class: ClassVar[type[BaseModel]]
     # Fields the API fills in itself, not the client: left out of the idempotency fingerprint.
     set_by_api: ClassVar[frozenset[str]] = frozenset()
 
     def event_type(self) -> str:
-        return self.event_class.model_fields["type"].default
+        kind: str = self.event_class.model_fields["type"].default
+        return kind
 
 
 class ReportSubmission(Submission[ReportDetails, ReportPersonal]):
@@ -119,7 +120,7 @@ class StepSubmission(Submission[D, P]):
     needs: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     @model_validator(mode="after")
-    def _step_has_its_fields(self) -> StepSubmission:
+    def _step_has_its_fields(self) -> Self:
         # Some steps mean nothing without a field that others leave out: name what is missing.
         missing = [name for name in self.needs.get(self.what, ()) if getattr(self.details, name) is None]
         if missing:

@@ -70,7 +70,8 @@ def key_hash(key: bytes) -> int:
     """The default partitioner's hash of a key (murmur2, as Kafka's clients compute it). aiokafka's
     is pure Python, ~5 µs a key: the engine caches it, so a person's key is hashed once, not once
     per output."""
-    return murmur2(key) & 0x7FFFFFFF
+    hashed: int = murmur2(key)
+    return hashed & 0x7FFFFFFF
 
 
 async def send_in_batches(producer: AIOKafkaProducer, outputs: Iterable[Output],
@@ -88,8 +89,8 @@ async def send_in_batches(producer: AIOKafkaProducer, outputs: Iterable[Output],
             if output.topic not in partitions:
                 partitions[output.topic] = sorted(await producer.partitions_for(output.topic))
             every = partitions[output.topic]
-            keyed = output.key is not None
-            partition = every[hash_key(output.key) % len(every)] if keyed else random.choice(every)
+            key = output.key
+            partition = every[hash_key(key) % len(every)] if key is not None else random.choice(every)
         where = (output.topic, partition)
         builder = building.get(where)
         if builder is not None and builder.append(key=output.key, value=output.value, timestamp=None) is not None:
@@ -341,7 +342,7 @@ class Engine:
         self.ready.set()
 
 
-class _Rebalance(ConsumerRebalanceListener):
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka has no types
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -354,9 +355,9 @@ class _Rebalance(ConsumerRebalanceListener):
             for stage in self.engine.stages.values():
                 stage.cache.clear()
             for tp in revoked:
-                if stage := self.engine.stages.get(tp.topic):
-                    stage.store.pop(tp.partition, None)
-                    self.engine.states.drop(stage.name, tp.partition)
+                if held := self.engine.stages.get(tp.topic):
+                    held.store.pop(tp.partition, None)
+                    self.engine.states.drop(held.name, tp.partition)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         async with self.engine.lock:

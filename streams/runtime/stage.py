@@ -22,7 +22,7 @@ M = TypeVar("M", bound=BaseModel)
 class Output:
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a changelog's tombstone
     partition: int | None = None
 
 

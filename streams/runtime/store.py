@@ -22,7 +22,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch, WriteOptions
 
@@ -57,7 +57,7 @@ class PartitionState:
         self._db.write(batch)
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
-        return iter(self._family.items())
+        return cast(Iterator[tuple[bytes, bytes]], iter(self._family.items()))
 
 
 class StateStore:
@@ -82,7 +82,9 @@ class StateStore:
         options.set_block_based_table_factory(table)
         self._options = options
         self._write = WriteOptions()
-        self._write.disable_wal = True  # nothing here outlives the process (see the module docstring)
+        # Nothing here outlives the process (see the module docstring). rocksdict's stub calls
+        # disable_wal a method; it is an attribute.
+        self._write.disable_wal = True  # type: ignore[method-assign, assignment]
         self._db: Rdict | None = Rdict(str(self.path / "db"), options)
         self._db.set_write_options(self._write)
         self._families: set[str] = set()
