@@ -19,7 +19,7 @@ from api.routes import (
     accounts,
     beds,
     identity,
-    member_pages,
+    members,
     open311,
     pages,
     people,
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(declare(routes.router))
     # Pages for people and Open311: outside /v1 and its document (they have their own rules).
     app.include_router(pages.router)
-    app.include_router(member_pages.router)
+    app.include_router(members.router)
     app.include_router(open311.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
     return app

@@ -1,0 +1,7 @@
+"""Pages for members of partner organisations, one room each: signing in, the providers' beds,
+the board, outreach on a phone, people, referrals. Every route is on `common.router`."""
+
+from api.routes.members import beds, board, outreach, people, referrals, signing_in
+from api.routes.members.common import router
+
+__all__ = ["beds", "board", "outreach", "people", "referrals", "router", "signing_in"]

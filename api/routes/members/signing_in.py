@@ -1,0 +1,67 @@
+"""Signing in with a key and signing out."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import UTC, datetime
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api import sessions
+from api.deps import EngineDep
+from api.routes.members.common import SERVICE, FormDep, csrf_ok, router, signed_in_member
+from api.routes.pages import page, secure_cookies
+from readmodel.keys import authenticate
+
+SIGN_IN_CSRF = "journeys_sign_in_csrf"
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (never //elsewhere): sign-in must not send anyone away."""
+    return target if target and target.startswith("/") and not target.startswith("//") else "/beds"
+
+
+def _sign_in_page(request: Request, code: int, next_page: str, found: dict[str, str]) -> HTMLResponse:
+    csrf = request.cookies.get(SIGN_IN_CSRF) or secrets.token_urlsafe(32)
+    answer = page(request, "sign_in.html", code, title="Sign in", service=SERVICE, home="/sign-in", csrf=csrf,
+                  next=next_page, errors=found)
+    answer.set_cookie(SIGN_IN_CSRF, csrf, httponly=True, samesite="strict", secure=secure_cookies(request),
+                      path="/sign-in")
+    return answer
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_form(request: Request, next: str | None = None) -> HTMLResponse:  # noqa: A002 - the query's name
+    return _sign_in_page(request, 200, _safe_next(next), {})
+
+
+@router.post("/sign-in")
+def sign_in(request: Request, engine: EngineDep, form: FormDep) -> Response:
+    next_page = _safe_next(form.get("next"))
+    if not hmac.compare_digest(request.cookies.get(SIGN_IN_CSRF, ""), form.get("csrf", "-")):
+        return _sign_in_page(request, 400, next_page, {"key": "Your session ran out: sign in again"})
+    now = datetime.now(UTC)
+    principal = authenticate(engine, form.get("key", "").strip(), now)
+    if principal is None:
+        return _sign_in_page(request, 422, next_page, {
+            "key": "That key is not known, has expired or was revoked: ask your organisation for a new one"})
+    token = sessions.begin(engine, principal, now)
+    answer = RedirectResponse(next_page, status_code=303)
+    answer.set_cookie(sessions.COOKIE, token, httponly=True, samesite="lax", secure=secure_cookies(request),
+                      max_age=int(sessions.LIFETIME.total_seconds()), path="/")
+    return answer
+
+
+@router.post("/sign-out")
+def sign_out(request: Request, engine: EngineDep, form: FormDep) -> Response:
+    member = signed_in_member(request, engine)
+    if member is not None and csrf_ok(form, member[1]):
+        sessions.end(engine, request.cookies.get(sessions.COOKIE), datetime.now(UTC))
+    answer = RedirectResponse("/sign-in", status_code=303)
+    answer.delete_cookie(sessions.COOKIE, path="/", secure=secure_cookies(request), httponly=True)
+    # What the browser kept of the pages goes too. Not "storage": the phone's outbox of contacts
+    # not yet sent lives there, and is sent after the next sign-in.
+    answer.headers["clear-site-data"] = '"cache", "cookies"'
+    return answer
