@@ -1,5 +1,5 @@
 """Pushing journey updates to partners: what a subscription wants, what an HTTP answer means,
-and when to try again. Pure rules; streams/delivery.py does the sending.
+and when to try again. Pure rules; streams/delivery/ does the sending.
 
 The shape follows Standard Webhooks (https://www.standardwebhooks.com): at-least-once delivery,
 each delivery under one `webhook-id` however often it is tried, so that a receiver can drop a

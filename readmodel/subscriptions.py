@@ -1,6 +1,6 @@
 """Partners' subscriptions in the database: made, paused, resumed, re-keyed, stopped, replayed.
 
-The deliverer (streams/delivery.py) reads the same rows; stopping a subscription cancels what is
+The deliverer (streams/delivery/) reads the same rows; stopping a subscription cancels what is
 pending in the same transaction, so the deliverer's next look (within WEBHOOK_POLL_S) finds
 nothing to send.
 """

@@ -1,5 +1,5 @@
 """follow: person-events -> the SQL read model and journey-updates, with, in the read model's
-transaction, deliveries to partners' webhooks (streams/delivery.py) and notices to reporters
+transaction, deliveries to partners' webhooks (streams/delivery/) and notices to reporters
 (streams/reporters.py), whose tasks send them.
 
 Its state, by person: the person's history (journey/history.py), in event-time order, each event

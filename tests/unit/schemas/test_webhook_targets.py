@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from schemas.webhooks.targets import Targets, url_refused
-from streams.delivery import ANSWER_CAP, PartnerResolver, _read_capped, error_kind
+from streams.delivery.sender import ANSWER_CAP, PartnerResolver, _read_capped, error_kind
 
 REFUSED = ["https://127.0.0.1/", "https://[::1]/", "https://localhost/", "https://169.254.169.254/latest/meta-data/",
            "https://10.1.2.3/", "https://192.168.0.1/", "https://172.16.0.1/", "https://[fd00::1]/",
