@@ -63,7 +63,7 @@ class Settings(BaseSettings):
                              "(each costs the garbage collector), for ~60 MB more.",
     )
     worker_state_cache_mib: int = Field(
-        16, description="RocksDB block cache of the worker's stage states (streams/store.py), shared by every "
+        16, description="RocksDB block cache of the worker's stage states (streams/runtime/store.py), shared by every "
                         "stage and partition: the states themselves live in files under STATE_DIR/stages. "
                         "With this and the write buffer at 16 MiB the worker took 705 MB at 300,000 events "
                         "(31,500 people); at 64 and 32 MiB, 778 MB, at the same rate.",
@@ -134,7 +134,7 @@ class Settings(BaseSettings):
         None,
         description="Tests only: 'after-outputs:P' or 'after-state:P' makes the worker SIGKILL itself with "
                     "probability P per batch once the batch's outputs (or outputs and state) are in Kafka "
-                    "and before its offsets are committed (streams/faults.py).",
+                    "and before its offsets are committed (streams/runtime/faults.py).",
     )
 
     database_url: str | None = Field(

@@ -1,7 +1,7 @@
 """Identity decisions: link, merge, undo a merge, split.
 
 The API checks only that both records are known. Whether a decision stands is judged in the
-stream, by the one stage that sees every decision in one order (streams/app.py, judge-identity):
+stream, by the one stage that sees every decision in one order (streams/judge_identity.py):
 two concurrent merges of one record cannot both win, and no merge forms a chain or a cycle. The
 API answers 202 with the decision's id; its verdict, with the reason for a refusal, is at
 GET /v1/identity/decisions/{id}.

@@ -1,7 +1,7 @@
 """Fault injection for the crash tests: the worker kills itself at an awkward moment.
 
 Off unless FAULT_INJECTION is set (tests only), as MOMENT:CHANCE[,MOMENT:CHANCE]. The moments
-are the two gaps between a batch's three writes (streams/engine.py):
+are the two gaps between a batch's three writes (streams/runtime/engine.py):
 - 'after-outputs': the batch's outputs are in Kafka, its state is not;
 - 'after-state': its outputs and state are in Kafka, its input offsets are not committed.
 With 'after-state:0.05' the worker kills itself with SIGKILL, with chance 0.05 per batch, there.
