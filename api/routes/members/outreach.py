@@ -51,7 +51,7 @@ SEEN_LATELY_NIGHTS = 7  # tonight and the six nights before: a week of walks
 SEEN_LATELY_SHOWN = 25  # a phone's screenful or two; search finds the rest
 
 
-SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "outreach-sw.js"
+SERVICE_WORKER = Path(__file__).resolve().parents[2] / "static" / "outreach-sw.js"
 
 
 @router.get("/outreach", response_class=HTMLResponse)
