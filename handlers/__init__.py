@@ -15,7 +15,7 @@ from functools import lru_cache, partial
 from typing import Any
 from uuid import UUID
 
-from handlers import contacts, identity, moves, reports, sharing, stays
+from handlers import contacts, identity, moves, prevention, reports, sharing, stays
 from handlers.errors import Rejected
 from journey.history import History, Recent, due_to_settle, place_of
 from journey.state import Journey
@@ -31,6 +31,7 @@ from schemas.events import (
     ReferralRecorded,
     ReportProgressed,
     ReportReceived,
+    RiskReported,
     WorkRecorded,
 )
 from schemas.ids import provisional_person_id
@@ -67,6 +68,7 @@ def _handlers(zone: tzinfo) -> dict[type, Handler]:
         IdentityChanged: identity.identity_changed,
         ConsentRecorded: sharing.consent_recorded,
         ReferralRecorded: sharing.referral_recorded,
+        RiskReported: prevention.risk_reported,
     }
 
 
@@ -83,8 +85,10 @@ def apply(journey: Journey | None, event: Event, zone: tzinfo) -> Outcome:
     if journey is None:
         # A report about someone nobody named starts a provisional person: the identity step
         # derived their id from this very event.
-        provisional = isinstance(event, ReportReceived) and person_id == provisional_person_id(event.id)
-        journey = Journey(person_id=person_id, stage=Stage.REPORTED, provisional=provisional)
+        first_report = isinstance(event, ReportReceived | RiskReported)
+        provisional = first_report and person_id == provisional_person_id(event.id)
+        stage = Stage.AT_RISK if isinstance(event, RiskReported) else Stage.REPORTED
+        journey = Journey(person_id=person_id, stage=stage, provisional=provisional)
     elif journey.person_id != person_id:
         raise Rejected("event subject does not match the journey it was routed to")
     changed, summary = _handlers(zone)[type(event)](journey, event)

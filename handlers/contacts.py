@@ -15,7 +15,7 @@ def stage_after_contact(stage: Stage, *, engaged: bool, bedded_down: bool) -> St
     housed is a return to the street. Other stages are changed only by their own events."""
     if bedded_down and stage in HOUSED:
         return Stage.RETURNED_TO_STREET
-    if stage in (Stage.REPORTED, Stage.CONTACTED):
+    if stage in (Stage.AT_RISK, Stage.REPORTED, Stage.CONTACTED):
         return Stage.ENGAGED if engaged else Stage.CONTACTED
     if stage is Stage.RECONNECTED and bedded_down:
         return Stage.RETURNED_TO_STREET

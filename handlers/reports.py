@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from handlers.prevention import leaves_at_risk
 from journey.state import Journey, seen
 from schemas.events import ReportProgressed, ReportReceived
-from schemas.progress import OpenReport
+from schemas.progress import OpenReport, Stage
 
 
 def report_received(journey: Journey, event: ReportReceived) -> tuple[Journey, str]:
@@ -14,6 +15,8 @@ def report_received(journey: Journey, event: ReportReceived) -> tuple[Journey, s
         update={
             **seen(journey, event.time),
             "reports": journey.reports + 1,
+            # Seen sleeping rough: no longer only at risk.
+            "stage": leaves_at_risk(journey.stage, Stage.REPORTED),
             "last_area": details.area_code or journey.last_area,
             "open_reports": (*journey.open_reports, report),
         }

@@ -159,9 +159,13 @@ class History:
 
 
 def order_key(event: Event | Recent) -> tuple[datetime, int, str]:
-    """When it happened; then a report before anything else at that moment (its routing carries
-    the report's own time); then the id, so every arrival order gives one order."""
-    return (event.time, 0 if event.type == "report.received" else 1, str(event.id))
+    """When it happened; then a report before anything else at that moment (its routing, or a risk
+    report's referral, carries the report's own time); then the id, so every arrival order gives
+    one order."""
+    return (event.time, 0 if event.type in _FIRST_AT_ITS_MOMENT else 1, str(event.id))
+
+
+_FIRST_AT_ITS_MOMENT = frozenset({"report.received", "risk.reported"})
 
 
 def place_of(recent: tuple[Recent, ...], event: Event) -> tuple[int, bool]:

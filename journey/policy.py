@@ -28,7 +28,7 @@ from typing import Any, get_args
 from pydantic import BaseModel
 
 from journey.state import Journey, works_with
-from schemas.events import NEED_CATEGORY, Event
+from schemas.events import NEED_CATEGORY, RISK_FACTOR_CATEGORY, Event
 from schemas.sharing import Category, OrganisationType, category_of
 from schemas.views import JourneyView
 
@@ -127,7 +127,11 @@ def consented(journey: Journey, viewer: Viewer, now: datetime) -> frozenset[Cate
 
 
 def access(viewer: Viewer, journey: Journey, now: datetime, *, break_glass: bool = False) -> Access:
-    """What `viewer` may see of the person whose journey this is, at `now`."""
+    """What `viewer` may see of the person whose journey this is, at `now`. A record held by the
+    organisation that reported the person at risk without their consent to be referred is seen
+    by nobody else, whatever their type, and not by break-glass either: the person said no."""
+    if journey.held_by is not None and journey.held_by != viewer.organisation:
+        return Access(_NOTHING, Rule.ROLE)
     related = works_with(journey, viewer.organisation)
     before = BEFORE_CONSENT[viewer.type][related]
     if break_glass and viewer.type in MAY_BREAK_GLASS:
@@ -243,20 +247,25 @@ def family_models(event_type: str) -> tuple[type[BaseModel], type[BaseModel]]:
     return _families()[event_type]
 
 
-NEED_CATEGORIES = frozenset(NEED_CATEGORY.values())
+# Lists whose values each have a category of their own: the list is shown to whoever may see any
+# of its values' categories, with only the values whose own category is allowed.
+VALUE_CATEGORIES: Mapping[str, Mapping[Any, Category]] = {"needs": NEED_CATEGORY, "factors": RISK_FACTOR_CATEGORY}
+_LIST_CATEGORIES = {name: frozenset(by_value.values()) for name, by_value in VALUE_CATEGORIES.items()}
 
 
 def visible(fields: Mapping[str, Any], model: type[BaseModel], allowed: frozenset[Category]) -> dict[str, Any]:
     """The fields of `model` whose category is allowed; a field without one is never shown. A
-    list of needs is shown to whoever may see any kind of need, with only the needs whose own
-    category is allowed (drugs are health, offending is offending...)."""
+    list of needs (or risk factors) is shown to whoever may see any kind of need, with only the
+    needs whose own category is allowed (drugs are health, offending is offending...)."""
     declared = categories(model)
     shown: dict[str, Any] = {}
     for name, value in fields.items():
         category = declared.get(name)
-        if name == "needs" and allowed & NEED_CATEGORIES:
-            shown[name] = [need for need in value if NEED_CATEGORY.get(need) in allowed]
-        elif category is not None and category in allowed and name != "needs":
+        by_value = VALUE_CATEGORIES.get(name)
+        if by_value is not None:
+            if allowed & _LIST_CATEGORIES[name]:
+                shown[name] = [item for item in value if by_value.get(item) in allowed]
+        elif category is not None and category in allowed:
             shown[name] = value
     return shown
 

@@ -93,6 +93,9 @@ class Journey(Strict):
     relationships: tuple[Relationship, ...] = ()
     consents: tuple[Consent, ...] = Field((), description="Consents given and not withdrawn (expired ones too)")
     referrals: tuple[Referral, ...] = Field((), description="Referrals made about the person, with their answers")
+    held_by: str | None = Field(
+        None, description="Known only from a risk report made without the person's consent to be referred: "
+        "the reporting organisation keeps it, and nobody else sees the person")
 
 
 def contact_point(journey: Journey) -> dict[str, Any]:
@@ -120,6 +123,8 @@ def status_today(journey: Journey, *, now: datetime, zone: tzinfo, inactive_afte
         return "closed"
     if journey.stage in MOVED_ON:
         return "housed"
+    if journey.stage is Stage.AT_RISK:
+        return "at_risk"  # not homeless (yet): never counted among those sleeping rough
     last = journey.last_contact or journey.last_seen
     if last is not None and nights_between(last, now, zone) >= inactive_after_days:
         return "inactive"

@@ -389,6 +389,76 @@ class ReferralDetails(Strict):
     decline_reason: Annotated[DeclineReason | None, of(Category.COORDINATION)] = None
 
 
+# ---------------------------------------------------------------- risk of homelessness
+
+
+class RiskFactor(StrEnum):
+    """A sign of homelessness ahead that frontline staff are trained to see ("eyes and ears"),
+    after the reasons H-CLIC records for the loss of a settled home."""
+
+    RENT_ARREARS = "rent_arrears"
+    MORTGAGE_ARREARS = "mortgage_arrears"
+    NOTICE_TO_QUIT = "notice_to_quit"  # a section 21 or section 8 notice, or a landlord asking them to leave
+    POSSESSION_ORDER = "possession_order"
+    ASKED_TO_LEAVE = "asked_to_leave"  # family or friends no longer able or willing to accommodate
+    RELATIONSHIP_BREAKDOWN = "relationship_breakdown"
+    DOMESTIC_ABUSE = "domestic_abuse"
+    LEAVING_PRISON = "leaving_prison"
+    LEAVING_HOSPITAL = "leaving_hospital"
+    LEAVING_CARE = "leaving_care"
+    SOFA_SURFING = "sofa_surfing"
+    LOSS_OF_INCOME = "loss_of_income"
+
+
+# Which kind of information each factor is: the policy shows a factor only where its category is
+# seen (abuse is a support need, prison offending, hospital health).
+RISK_FACTOR_CATEGORY: dict[RiskFactor, Category] = {
+    **{factor: Category.CORE for factor in RiskFactor},
+    RiskFactor.DOMESTIC_ABUSE: Category.SUPPORT_NEEDS,
+    RiskFactor.LEAVING_PRISON: Category.OFFENDING,
+    RiskFactor.LEAVING_HOSPITAL: Category.HEALTH,
+    RiskFactor.LEAVING_CARE: Category.SUPPORT_NEEDS,
+}
+
+
+class RiskUrgency(StrEnum):
+    """How soon: the Homelessness Reduction Act's threat of homelessness is within 56 days."""
+
+    WITHIN_56_DAYS = "within_56_days"
+    HOMELESS_NOW = "homeless_now"
+
+
+class RiskDetails(Strict):
+    """What a risk of homelessness report says that is not personal. With the person's consent,
+    it is their referral to the housing authority they chose (the duty to refer)."""
+
+    urgency: Annotated[RiskUrgency, of(Category.CORE)]
+    consent_to_refer: Annotated[Flag, of(Category.CORE)] = Field(
+        description="The person agreed to be referred to the housing authority (the duty to refer needs it)")
+    consent_obtained: Annotated[ConsentEvidence | None, of(Category.CORE)] = Field(
+        None, description="How that consent was obtained (required with consent)")
+    housing_authority: Annotated[ShortText | None, of(Category.COORDINATION)] = Field(
+        None, description="The housing authority the person chose; null: this area's (HOUSING_AUTHORITY)")
+    area_code: Annotated[AreaCode | None, of(Category.COORDINATION)] = None
+    referring_service: Annotated[ShortText | None, of(Category.CORE)] = Field(
+        None, description="The service that saw the signs, e.g. probation, a hospital ward, a job centre")
+
+
+class RiskPersonal(Strict):
+    """The personal part of a risk report: who, the signs seen, how to reach the person and the
+    reporter. Each factor is shown only where its own category is seen (RISK_FACTOR_CATEGORY)."""
+
+    known_as: Annotated[PersonName | None, of(Category.CORE)] = None
+    date_of_birth: Annotated[IsoDate | None, of(Category.CORE)] = None
+    person_description: Annotated[LongText | None, of(Category.CORE)] = None
+    factors: Annotated[tuple[RiskFactor, ...], of(Category.CORE)] = Field((), max_length=len(RiskFactor))
+    contact: Annotated[ReporterContact | None, of(Category.CONTACT_DETAILS)] = Field(
+        None, description="How the housing team can reach the person")
+    notes: Annotated[LongText | None, of(Category.SUPPORT_NEEDS)] = None
+    reporter: Annotated[ReporterContact | None, of(Category.REPORTER)] = Field(
+        None, description="How to reach the frontline member who reported, for the answer")
+
+
 # ---------------------------------------------------------------- the envelope
 
 
@@ -500,6 +570,15 @@ class ConsentRecorded(Envelope):
     personal: FreeTextPersonal = FreeTextPersonal()
 
 
+class RiskReported(Envelope):
+    """Frontline staff saw signs that a person may become homeless ("eyes and ears")."""
+
+    type: Literal["risk.reported"] = "risk.reported"
+    schema_version: Literal[1] = 1
+    data: RiskDetails
+    personal: RiskPersonal
+
+
 class ReferralRecorded(Envelope):
     """A referral made to another organisation, or its answer."""
 
@@ -512,7 +591,7 @@ class ReferralRecorded(Envelope):
 
 Event = Annotated[
     ReportReceived | ContactRecorded | BedOutcome | ReportProgressed | AccommodationRecorded | WorkRecorded
-    | DutyRecorded | CaseRecorded | IdentityChanged | ConsentRecorded | ReferralRecorded,
+    | DutyRecorded | CaseRecorded | IdentityChanged | ConsentRecorded | ReferralRecorded | RiskReported,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -17,6 +17,7 @@ DELIVERY = UUID("5c1f2d4e-8a7b-4c3d-9e0f-1a2b3c4d5e6f")
 NO_SHOW = uuid5(NAMESPACE_URL, "journeys:no-show")
 BED_OUTCOME = uuid5(NAMESPACE_URL, "journeys:bed-outcome")
 NIGHTS_JOINED = uuid5(NAMESPACE_URL, "journeys:nights-joined")
+DUTY_TO_REFER = uuid5(NAMESPACE_URL, "journeys:duty-to-refer")
 
 
 def keyed_id(organisation: str, token: str) -> UUID:
@@ -79,3 +80,8 @@ def delivery_id(subscription_id: str, event_id: str, sequence: int, refolded: bo
     refold of the entry, and another for each replay a partner asks for."""
     name = f"{subscription_id}/{event_id}/{sequence}/{int(refolded)}/{replay or ''}"
     return "msg_" + uuid5(DELIVERY, name).hex
+
+
+def duty_to_refer_id(risk_report_id: UUID) -> UUID:
+    """The referral a risk report made with consent becomes (the duty to refer)."""
+    return uuid5(DUTY_TO_REFER, str(risk_report_id))

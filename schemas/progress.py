@@ -17,9 +17,11 @@ class Stage(StrEnum):
     reported -> contacted -> engaged -> emergency_accommodation -> supported_accommodation ->
     tenancy, with returned_to_street when someone housed is seen bedded down again, and
     reconnected when they moved to another area with support. Training and work are strands
-    beside the stages, not stages: a person can be on a course from a night shelter.
+    beside the stages, not stages: a person can be on a course from a night shelter. A person
+    known only from a risk of homelessness report is at_risk: not (yet) seen sleeping rough.
     """
 
+    AT_RISK = "at_risk"
     REPORTED = "reported"
     CONTACTED = "contacted"
     ENGAGED = "engaged"

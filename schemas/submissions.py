@@ -36,6 +36,9 @@ from schemas.events import (
     ReportProgress,
     ReportProgressed,
     ReportReceived,
+    RiskDetails,
+    RiskPersonal,
+    RiskReported,
     WorkDetails,
     WorkRecorded,
 )
@@ -96,6 +99,27 @@ class ReportSubmission(Submission[ReportDetails, ReportPersonal]):
         )
         if not (self.details.area_code or located):
             raise ValueError("a report needs details.area_code or personal.place (coordinates or description)")
+        return self
+
+
+class RiskReportSubmission(Submission[RiskDetails, RiskPersonal]):
+    """A risk of homelessness report from frontline staff ("eyes and ears"): the signs seen, how
+    soon, and whether the person agreed to be referred to the housing authority (the duty to
+    refer, which then makes the referral).
+
+    Rules across fields: at least one factor; consent needs `details.consent_obtained`; a person
+    nobody names (no `person_id`) needs `personal.known_as` or `personal.person_description`."""
+
+    event_class = RiskReported
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if not self.personal.factors:
+            raise ValueError("a risk report needs at least one factor in personal.factors")
+        if self.details.consent_to_refer and self.details.consent_obtained is None:
+            raise ValueError("details.consent_obtained is required when the person agreed to be referred")
+        if self.person_id is None and not (self.personal.known_as or self.personal.person_description):
+            raise ValueError("say who: personal.known_as or personal.person_description (or person_id)")
         return self
 
 

@@ -20,7 +20,7 @@ class TimelineItem(TimelineEntry):
     personal: dict[str, Any]
 
 
-Status = Literal["active", "housed", "inactive", "closed", "merged"]
+Status = Literal["active", "housed", "inactive", "closed", "merged", "at_risk"]
 
 
 class JourneyView(BaseModel):

@@ -1,8 +1,10 @@
 """identify: intake -> person-events (and bed-requests, when a record is merged).
 
 Resolves each accepted event's person (the one it names, or a new provisional person; a merged
-record's later events go to the record it was merged into), re-keys it by person id and routes
-reports to their area's outreach team (journey/reports.py). Its state, by record: the record's
+record's later events go to the record it was merged into), re-keys it by person id,
+routes reports to their area's outreach team (journey/reports.py) and makes a risk report given
+with consent the person's referral to the housing authority (the duty to refer,
+journey/prevention.py). Its state, by record: the record's
 alias (journey/identity.py), changed only by identity decisions about that record.
 """
 
@@ -12,6 +14,7 @@ from functools import partial
 from uuid import UUID
 
 from journey.identity import Alias, alias_after, resolve_person
+from journey.prevention import DutyToRefer, referred
 from journey.reports import Routing, routed
 from schemas.beds import RecordMerged
 from schemas.events import Event, IdentityChanged, UndecodableEvent, decode_event, encode_event
@@ -20,8 +23,11 @@ from schemas.settings import Settings
 from schemas.topics import BED_REQUESTS, INTAKE, PERSON_EVENTS, changelog
 from streams.runtime import Batch, Stage
 
+DUTY = DutyToRefer()  # the settings' defaults, for callers that pass none
 
-async def identify(batch: Batch, *, person_events: str, bed_requests: str, routing: Routing) -> None:
+
+async def identify(batch: Batch, *, person_events: str, bed_requests: str, routing: Routing,
+                   duty: DutyToRefer = DUTY) -> None:
     for record, accepted in batch.decoded(decode_event, UndecodableEvent):
         person_id = resolve_person(accepted.subject, accepted.id)
         alias = batch.load(record.partition, record.key, Alias)
@@ -40,13 +46,15 @@ async def identify(batch: Batch, *, person_events: str, bed_requests: str, routi
         elif alias is not None and alias.merged_into is not None:
             person_id = alias.merged_into  # merged: later events join the surviving record
         key = str(person_id).encode()
-        for person_event, value in person_events_of(accepted, record.value, person_id, routing):
+        for person_event, value in person_events_of(accepted, record.value, person_id, routing, duty):
             batch.send(person_events, key, value, decoded=person_event)
 
 
-def person_events_of(accepted: Event, value: bytes, person_id: UUID, routing: Routing) -> list[tuple[Event, bytes]]:
+def person_events_of(accepted: Event, value: bytes, person_id: UUID, routing: Routing,
+                     duty: DutyToRefer = DUTY) -> list[tuple[Event, bytes]]:
     """What identify sends on for an accepted event (`value`, its bytes), now known to be about
-    `person_id`: the event about that person, and its report's routing; each with its bytes. An
+    `person_id`: the event about that person, its report's routing and a risk report's referral;
+    each with its bytes. An
     event that already names the person goes on as the bytes it came as (they decode to it):
     encoding it again cost a tenth of identify's time."""
     if accepted.subject == person_id:
@@ -54,10 +62,11 @@ def person_events_of(accepted: Event, value: bytes, person_id: UUID, routing: Ro
     else:
         resolved = accepted.model_copy(update={"subject": person_id})
         value = encode_event(resolved)
-    return [(resolved, value), *((step, encode_event(step)) for step in routed(resolved, routing))]
+    derived: list[Event] = [*routed(resolved, routing), *referred(resolved, duty)]
+    return [(resolved, value), *((step, encode_event(step)) for step in derived)]
 
 
 def stage(settings: Settings) -> Stage:
     step = partial(identify, person_events=settings.topic(PERSON_EVENTS), bed_requests=settings.topic(BED_REQUESTS),
-                   routing=Routing.configured(settings))
+                   routing=Routing.configured(settings), duty=DutyToRefer.configured(settings))
     return Stage("identify", settings.topic(INTAKE), step, changelog(settings, "identify"))

@@ -29,6 +29,7 @@ from schemas.submissions import (
     ReportStatus,
     ReportStep,
     ReportSubmission,
+    RiskReportSubmission,
     Submission,
     WalkInSubmission,
     WorkSubmission,
@@ -51,6 +52,9 @@ TRAINING = allow(Role.CHARITY, Role.COUNCIL)
 COUNCIL = allow(Role.COUNCIL)
 CASEWORK = allow(Role.OUTREACH, Role.COUNCIL, Role.CHARITY, Role.HOUSING_PROVIDER, Role.HEALTH)
 REPORT_WORKERS = allow(Role.OUTREACH, Role.COUNCIL)
+# Eyes and ears: whoever meets people in their work may report signs of homelessness ahead.
+RISK_REPORTERS = allow(Role.FRONTLINE, Role.OUTREACH, Role.COUNCIL, Role.CHARITY, Role.HEALTH, Role.POLICE,
+                       Role.HOUSING_PROVIDER)
 
 
 # A rule a route adds to "a write needs the right to see": given the person's journey as the
@@ -96,6 +100,21 @@ def post_report(submission: ReportSubmission, engine: EngineDep, producer: Produ
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
             "loc": ["body", "person_id"], "type": "value_error",
             "msg": f"a {principal.role.value} report cannot name a known person; describe who was seen instead"}])
+    return accept(submission, idempotency_key, principal, engine, producer, settings)
+
+
+@router.post("/risk-reports", status_code=status.HTTP_202_ACCEPTED)
+def post_risk_report(submission: RiskReportSubmission, engine: EngineDep, producer: ProducerDep,
+                     settings: SettingsDep, idempotency_key: IdempotencyKey = None,
+                     principal: Principal = RISK_REPORTERS) -> Accepted:
+    """Report signs that someone may become homeless. With the person's consent it becomes their
+    referral to the housing authority (the duty to refer); without it, the report stays with your
+    organisation and nobody else sees the person. Frontline staff may not name a known person
+    (person_id): describe who instead."""
+    if submission.person_id is not None and principal.role is Role.FRONTLINE:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
+            "loc": ["body", "person_id"], "type": "value_error",
+            "msg": "a frontline report cannot name a known person; say who they are instead"}])
     return accept(submission, idempotency_key, principal, engine, producer, settings)
 
 
