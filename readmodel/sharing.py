@@ -19,10 +19,19 @@ from journey.state import Journey, contact_point, works_with
 from readmodel.keys import Principal, account_event
 from readmodel.people import get_journey, journey_of, load_journey, person_as_one, profiles, summary_fields
 from readmodel.referrals import status_now
-from readmodel.tables import audit_entries, break_glass, journeys, lead_alerts, sighting_reports, timeline_entries
+from readmodel.tables import (
+    audit_entries,
+    break_glass,
+    journeys,
+    lead_alerts,
+    referrals,
+    sighting_reports,
+    timeline_entries,
+)
+from schemas.ids import duty_to_refer_id
 from schemas.settings import Settings
 from schemas.sharing import Category
-from schemas.views import JourneyView, PersonFound, ReferralView, TimelineItem
+from schemas.views import JourneyView, PersonFound, ReferralView, RiskReportView, TimelineItem
 
 
 def breaking_glass(engine: Engine, principal: Principal, person_id: UUID, now: datetime) -> bool:
@@ -329,4 +338,37 @@ def disclosed_bed_requests(engine: Engine, principal: Principal, rows: Sequence[
             audit(engine, principal.viewer, row["person_id"], allowed & {Category.COORDINATION, Category.IMMIGRATION},
                   decided.rule.value, endpoint, now)
         shown.append(fields)
+    return shown
+
+
+def disclosed_risk_reports(engine: Engine, principal: Principal, now: datetime, *,
+                           limit: int = 50) -> list[RiskReportView]:
+    """The risk reports this member's organisation made, newest first, each as the policy shows
+    its own records (whole), with its duty-to-refer referral's answer. The organisation recorded
+    what it sees, so nothing is audited as a read of someone else's data."""
+    viewer = principal.viewer
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(timeline_entries).where(timeline_entries.c.type == "risk.reported",
+                                           timeline_entries.c.source == principal.organisation)
+            .order_by(timeline_entries.c.occurred_at.desc()).limit(limit)).mappings().all()
+        wanted = [str(duty_to_refer_id(UUID(row["event_id"]))) for row in rows]
+        answers = {r.referral_id: r for r in connection.execute(
+            select(referrals).where(referrals.c.referral_id.in_(wanted))).all()} if wanted else {}
+    shown: list[RiskReportView] = []
+    for row in rows:
+        entry = policy.disclose_entry(dict(row), viewer, frozenset())
+        if not policy.recorded_by(entry, viewer):
+            continue  # never: the query asked for its own; kept so the policy alone decides
+        answer = answers.get(str(duty_to_refer_id(UUID(row["event_id"]))))
+        data, personal = entry["data"], entry["personal"]
+        shown.append(RiskReportView(
+            report_id=UUID(row["event_id"]), reported_at=row["occurred_at"], urgency=data.get("urgency", ""),
+            consent_to_refer=bool(data.get("consent_to_refer")), known_as=personal.get("known_as"),
+            factors=list(personal.get("factors", ())),
+            referred_to=answer.to_organisation if answer else None,
+            referral_status=status_now(answer, now) if answer else None,
+            answered_at=answer.answered_at if answer else None,
+            decline_reason=answer.decline_reason if answer else None,
+        ))
     return shown

@@ -148,6 +148,16 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(
         50.0, description="Requests per second each API key may make, on average (0: no limit); 429 past it.")
     rate_limit_burst: int = Field(250, description="Requests a key may make at once before the rate applies.")
+    giving_scheme_name: str | None = Field(
+        None, max_length=80, description="The local accredited giving scheme the public report pages point to "
+                                         "(\"Real Change\" and the like); off when GIVING_SCHEME_URL is unset.")
+    giving_scheme_url: str | None = Field(
+        None, max_length=300, pattern=r"^https://[^\s]+$",
+        description="Where to give to the local accredited scheme (https only).")
+    giving_scheme_why: str = Field(
+        "Money given there pays for what gets people off the street for good: a deposit, a bus fare home, a bed "
+        "tonight. The outreach team works with the same people every night.", max_length=400,
+        description="Why giving there helps more than giving on the street, in the scheme's words.")
     public_reports_per_hour: int = Field(
         10, description="Reports the public's web form takes from one address in an hour (0: no limit).")
     clock_skew_s: int = Field(300, description="How far in the future an event time may be.")

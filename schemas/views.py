@@ -112,3 +112,21 @@ class ReferralView(BaseModel):
     status: Literal["open", "accepted", "declined", "withdrawn", "expired"]
     answered_at: datetime | None
     decline_reason: str | None
+
+
+class RiskReportView(BaseModel):
+    """A risk of homelessness report as the organisation that made it sees it afterwards: what it
+    said (its own record, whole) and what became of it: its duty-to-refer referral's answer. Of
+    the person, nothing more: the reporter does not work with them."""
+
+    report_id: UUID
+    reported_at: datetime
+    urgency: str
+    consent_to_refer: bool
+    known_as: str | None = None
+    factors: list[str] = []
+    referred_to: str | None = None
+    referral_status: Literal["open", "accepted", "declined", "withdrawn", "expired"] | None = Field(
+        None, description="null: not referred (no consent)")
+    answered_at: datetime | None = None
+    decline_reason: str | None = None

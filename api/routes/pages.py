@@ -23,6 +23,7 @@ from api.intake import IdempotencyConflict, submit
 from api.producer import NotAccepted
 from api.public import Allowance, PublicReport, local, progress, web_reporter
 from api.reports import find_report
+from schemas.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -43,6 +44,14 @@ def page(request: Request, template: str, code: int = 200, **context: Any) -> HT
     return answer
 
 
+def giving(settings: Settings) -> dict[str, str] | None:
+    """The local accredited giving scheme to point the public to, if one is set."""
+    if not settings.giving_scheme_url:
+        return None
+    return {"name": settings.giving_scheme_name or "the local giving scheme", "url": settings.giving_scheme_url,
+            "why": settings.giving_scheme_why}
+
+
 def _areas(settings: SettingsDep) -> list[str]:
     return sorted(code for code in settings.outreach_teams if code != "*")
 
@@ -51,7 +60,7 @@ def _form(request: Request, settings: SettingsDep, code: int, form: dict[str, An
           csrf: str | None = None, notice: str | None = None) -> HTMLResponse:
     csrf = csrf or request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
     answer = page(request, "report.html", code, title="Tell us about someone sleeping rough", form=form,
-                  errors=found, notice=notice, areas=_areas(settings), csrf=csrf)
+                  errors=found, notice=notice, areas=_areas(settings), csrf=csrf, giving=giving(settings))
     # Double-submit: the form's hidden token must match this cookie, which another site's page
     # cannot read or set, so it cannot post the form in a visitor's name.
     answer.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure_cookies(request),
@@ -116,7 +125,8 @@ def send_report(request: Request, engine: EngineDep, producer: ProducerDep, sett
                      {"occurred_at": "Sorry, the report could not be sent just now: try again in a minute"})
     if not accepted.duplicate:
         allowance.count(address)
-    return page(request, "report_sent.html", title="Report sent", reference=str(accepted.event_id))
+    return page(request, "report_sent.html", title="Report sent", reference=str(accepted.event_id),
+                giving=giving(settings))
 
 
 @router.get("/report/{reference}", response_class=HTMLResponse)

@@ -39,7 +39,9 @@ def _chromium() -> str:
 def site(make_settings: Callable[..., Settings]) -> Iterator[tuple[System, str]]:
     # The public form takes three reports an hour from one address here (the browser test's
     # fourth is refused).
-    settings = make_settings(public_reports_per_hour=3)
+    # The giving scheme is set, so the pages point to it; the council takes the duty to refer.
+    settings = make_settings(public_reports_per_hour=3, giving_scheme_name="Real Change Town",
+                             giving_scheme_url="https://realchange.example.org/give", housing_authority="the-council")
     system = System(settings)
     system.start_worker()
     api = start_api(settings, settings.state_dir / "api.log")
@@ -92,6 +94,9 @@ def test_the_public_report_form_in_a_browser(site: tuple[System, str]) -> None:
         page.click("button[type=submit]")
         reference = page.locator("#reference").inner_text().strip()
         assert page.locator(".govuk-panel__title").inner_text() == "Report sent"
+        giving = page.locator("#giving a")  # one accredited place to give, not the street
+        assert giving.inner_text() == "Real Change Town"
+        assert giving.get_attribute("href") == "https://realchange.example.org/give"
         _accessible(page, "the confirmation")
 
         page.goto(f"{base}/report/{reference}")
@@ -532,4 +537,62 @@ def test_a_referral_accepted_in_the_browser_opens_what_the_person_agreed(site: t
         assert "accepted" in page.locator(f"#sent-{made[jonno]}").inner_text()
         assert "declined (No space)" in page.locator(f"#sent-{made[other]}").inner_text()
         _accessible(page, "the referrals an outreach team made")
+        browser.close()
+
+
+def test_a_frontline_member_reports_a_risk_on_a_phone_and_the_housing_team_takes_it_on(
+        site: tuple[System, str]) -> None:
+    """Eyes and ears: a job centre adviser, on a phone-sized window, ticks the signs they saw and
+    that the person agreed to be referred; the form first names what is missing. The council's
+    housing team finds the duty-to-refer referral in its inbox with an answer-by date and accepts
+    it; the adviser's page then says the housing team took it on, and names nothing new."""
+    from playwright.sync_api import sync_playwright
+
+    system, base = site
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        phone.goto(f"{base}/sign-in")
+        phone.fill("#key", system.frontline_key)
+        phone.click("button[type=submit]")
+        assert phone.locator("h1").inner_text() == "Someone may lose their home"  # a frontline member's home
+        _accessible(phone, "the eyes and ears form")
+        phone.click("#send")
+        said = phone.locator(".govuk-error-summary").inner_text()
+        assert "Tick at least one sign" in said and "agreed to be referred" in said, said
+        _accessible(phone, "the eyes and ears form with errors")
+
+        phone.fill("#known_as", "Dee")
+        phone.check("#factor-notice_to_quit")
+        phone.check("#factor-loss_of_income")
+        phone.check("#urgency-soon")
+        phone.check("#consent-verbal")
+        phone.fill("#service", "Job centre")
+        phone.click("#send")
+        assert "Sent" in phone.locator("#flash").inner_text()
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scrolling on a phone"
+
+        def listed() -> bool:
+            phone.goto(f"{base}/eyes-and-ears")
+            return "waiting for the housing team" in phone.locator("main").inner_text()
+
+        system.wait_for("the report and its referral on the adviser's page", listed)
+        assert "A notice to leave their home, Lost their job or income" in phone.locator("#sent").inner_text()
+
+        housing = browser.new_page()
+        housing.goto(f"{base}/sign-in?next=/referrals")
+        housing.fill("#key", system.council_key)
+        housing.click("button[type=submit]")
+        inbox = housing.locator("#inbox").inner_text()
+        assert "street-services" in inbox and "Duty to refer" in inbox and "Answer by" in inbox, inbox
+        _accessible(housing, "the housing team's referrals")
+        housing.locator("#inbox button[id^=accept-]").first.click()
+        assert "Accepted" in housing.locator("#flash").inner_text()
+
+        def answered() -> bool:
+            phone.goto(f"{base}/eyes-and-ears")
+            return "The housing team took it on" in phone.locator("main").inner_text()
+
+        system.wait_for("the answer on the adviser's page", answered)
+        _accessible(phone, "the adviser's reports, answered")
         browser.close()

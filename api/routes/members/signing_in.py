@@ -13,14 +13,20 @@ from api import sessions
 from api.deps import EngineDep
 from api.routes.members.common import SERVICE, FormDep, csrf_ok, router, signed_in_member
 from api.routes.pages import page, secure_cookies
-from readmodel.keys import authenticate
+from readmodel.keys import Role, authenticate
 
 SIGN_IN_CSRF = "journeys_sign_in_csrf"
 
 
+# Where a member goes after signing in when no page asked for it: their kind of organisation's page.
+HOMES = {Role.OUTREACH: "/outreach", Role.FRONTLINE: "/eyes-and-ears", Role.POLICE: "/eyes-and-ears",
+         Role.HEALTH: "/people"}
+
+
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site (never //elsewhere): sign-in must not send anyone away."""
-    return target if target and target.startswith("/") and not target.startswith("//") else "/beds"
+    """Only a path on this site (never //elsewhere): sign-in must not send anyone away. Empty:
+    the member's home, chosen once they are known."""
+    return target if target and target.startswith("/") and not target.startswith("//") else ""
 
 
 def _sign_in_page(request: Request, code: int, next_page: str, found: dict[str, str]) -> HTMLResponse:
@@ -48,7 +54,7 @@ def sign_in(request: Request, engine: EngineDep, form: FormDep) -> Response:
         return _sign_in_page(request, 422, next_page, {
             "key": "That key is not known, has expired or was revoked: ask your organisation for a new one"})
     token = sessions.begin(engine, principal, now)
-    answer = RedirectResponse(next_page, status_code=303)
+    answer = RedirectResponse(next_page or HOMES.get(principal.role, "/beds"), status_code=303)
     answer.set_cookie(sessions.COOKIE, token, httponly=True, samesite="lax", secure=secure_cookies(request),
                       max_age=int(sessions.LIFETIME.total_seconds()), path="/")
     return answer

@@ -29,3 +29,17 @@ def test_no_allowance_means_no_limit() -> None:
     for _ in range(100):
         allowance.count("192.0.2.1")
     assert allowance.minutes_to_wait("192.0.2.1", time.time()) == 0
+
+
+def test_the_giving_scheme_is_offered_only_when_one_is_set() -> None:
+    from api.routes.pages import giving
+    from schemas.settings import Settings
+
+    assert giving(Settings()) is None
+    offered = giving(Settings(giving_scheme_name="Real Change Town", giving_scheme_url="https://example.org/give"))
+    assert offered is not None and offered["name"] == "Real Change Town" and offered["url"] == "https://example.org/give"
+    import pydantic
+    import pytest
+
+    with pytest.raises(pydantic.ValidationError):
+        Settings(giving_scheme_url="http://example.org/give")  # https only
