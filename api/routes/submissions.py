@@ -16,7 +16,7 @@ from api.reports import find_report, overdue_reports, report_status
 from journey import policy
 from journey.state import Journey
 from readmodel.keys import Principal, Role
-from readmodel.sharing import NotVisible, writable
+from readmodel.sharing import NotVisible, disclosed_risk_reports, writable
 from schemas.events import ReportProgress
 from schemas.submissions import (
     Accepted,
@@ -34,6 +34,7 @@ from schemas.submissions import (
     WalkInSubmission,
     WorkSubmission,
 )
+from schemas.views import RiskReportView
 
 router = APIRouter(prefix="/v1", tags=["submissions"])
 
@@ -116,6 +117,13 @@ def post_risk_report(submission: RiskReportSubmission, engine: EngineDep, produc
             "loc": ["body", "person_id"], "type": "value_error",
             "msg": "a frontline report cannot name a known person; say who they are instead"}])
     return accept(submission, idempotency_key, principal, engine, producer, settings)
+
+
+@router.get("/risk-reports")
+def get_risk_reports(engine: EngineDep, principal: Principal = RISK_REPORTERS) -> list[RiskReportView]:
+    """The risk reports your organisation made, newest first, with what became of each: its
+    duty-to-refer referral's answer (nothing more of the person)."""
+    return disclosed_risk_reports(engine, principal, datetime.now(UTC))
 
 
 @router.post("/contacts", status_code=status.HTTP_202_ACCEPTED)

@@ -89,6 +89,11 @@ def test_a_risk_report_with_consent_is_referred_accepted_and_starts_a_prevention
     assert [e["type"] for e in journey["timeline"]] == [
         "risk.reported", "referral.made", "referral.accepted", "duty.prevention_started"]
     assert journey["stage"] == "at_risk" and journey["duty"] == "prevention"
+    # The reporter sees what became of its report: the answer, nothing more of the person.
+    mine = housing.call("GET", "/v1/risk-reports", housing.frontline_key).json()
+    assert [(r["report_id"], r["referral_status"], r["referred_to"]) for r in mine] == [
+        (report, "accepted", "the-council")]
+    assert housing.call("GET", "/v1/risk-reports", housing.brick_key).json() == []  # another organisation's
     risk = journey["timeline"][0]
     assert risk["personal"]["factors"] == ["notice_to_quit", "domestic_abuse"]  # consent with the referral
     assert "reporter" not in risk["personal"]
