@@ -21,7 +21,7 @@ from api.reports import count_overdue
 from api.statistics import load_facts
 from journey.nights import night_of, night_starts
 from journey.policy import safe_statistics
-from journey.statistics import Rules, built_for_zero, chain, referrals
+from journey.statistics import Rules, built_for_zero, chain, prevention, referrals
 from readmodel.database import connect
 from readmodel.tables import sighting_reports, timeline_entries
 from schemas.settings import Settings
@@ -79,6 +79,9 @@ CHAIN_SHOWN = (("seen", "Seen sleeping rough"), ("new", "New"), ("stock", "Seen 
                ("returner", "Returned after a gap"), ("living_on_streets", "Living on the streets"))
 
 
+PREVENTION_NIGHTS = 28
+
+
 def month_flow(engine: Engine, settings: Settings, now: datetime) -> dict[str, Any]:
     """This month's CHAIN flow against last month's, Built for Zero's active count, and its
     inflow and outflow for each of the last eight weeks (the definitions of journey/statistics.py,
@@ -99,6 +102,9 @@ def month_flow(engine: Engine, settings: Settings, now: datetime) -> dict[str, A
         "weeks": [{"week": f"{start:%-d %b}", "inflow": f["inflow"], "outflow": f["outflow"]} for start, f in flows],
         # Counts only: made, accepted, declined, withdrawn, and the median hours to an acceptance.
         "referrals": referrals(facts, first, after, rules),
+        # Eyes and ears over the last 28 nights (a month so far is empty on its first day).
+        "prevention": prevention(facts, night - timedelta(days=PREVENTION_NIGHTS - 1), after, rules),
+        "prevention_nights": PREVENTION_NIGHTS,
     }
 
 

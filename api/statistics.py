@@ -17,9 +17,12 @@ def load_facts(engine: Engine, until: datetime) -> list[Fact]:
     table = timeline_entries.c
     with engine.connect() as connection:
         rows = connection.execute(
-            select(table.event_id, table.person_id, table.type, table.occurred_at, table.data)
+            select(table.event_id, table.person_id, table.type, table.occurred_at, table.data, table.source)
             .where(table.occurred_at < until)
         ).all()
+        # A risk report's factors are in its personal part: only their codes are read, to count.
+        factors = {r.event_id: (r.personal or {}).get("factors", []) for r in connection.execute(
+            select(table.event_id, table.personal).where(table.type == "risk.reported", table.occurred_at < until))}
         states = connection.execute(select(journeys.c.person_id, journeys.c.state)).all()
     same = []
     for row in states:
@@ -27,7 +30,9 @@ def load_facts(engine: Engine, until: datetime) -> list[Fact]:
         if state.get("merged_into"):
             same.append((row.person_id, state["merged_into"]))
         same.extend((row.person_id, other) for other in state.get("linked", ()))
-    facts = [Fact(r.person_id, r.type, r.occurred_at, r.data or {}, r.event_id) for r in rows]
+    facts = [Fact(r.person_id, r.type, r.occurred_at,
+                  {**(r.data or {}), "factors": factors.get(r.event_id, []), "source": r.source}
+                  if r.type == "risk.reported" else r.data or {}, r.event_id) for r in rows]
     return people_as_one(facts, same)
 
 

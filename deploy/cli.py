@@ -125,12 +125,13 @@ def demo_keys(settings: Settings) -> dict[str, str]:
 
 
 def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
-    from deploy.demo import send_demo, send_demo_beds, send_scenario
+    from deploy.demo import send_demo, send_demo_beds, send_demo_prevention, send_scenario
 
     keys = demo_keys(settings)
     api = f"http://{settings.api_host}:{settings.api_port}"
     people = send_demo(api, keys)
     send_demo_beds(api, keys, people)
+    send_demo_prevention(api, keys)
     sent = send_scenario(api, keys, settings.zone)
     say(f"sent demo events for {len(people)} people, tonight's beds and {sent:,} scenario submissions "
         f"through {api}")
@@ -147,6 +148,7 @@ def _show_where_to_look(api: str, keys: dict[str, str], people: list[str]) -> No
   Outreach key:    {keys['outreach']}
   Council key:     {keys['council']}
   Charity key:     {keys['brick']} (The Brick)
+  Frontline key:   {keys['frontline']} (eyes and ears: {api}/eyes-and-ears)
   Pages:           {api}/report (the public's form); sign in at {api}/sign-in with a key above for
                    {api}/board (council), {api}/outreach (outreach), {api}/beds (council, The Brick),
                    {api}/people (The Brick: only the people it works with, as the policy allows)
@@ -160,7 +162,7 @@ def _show_where_to_look(api: str, keys: dict[str, str], people: list[str]) -> No
 
 def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
     """Broker, topics, worker, API and demo data; Ctrl-C stops everything it started."""
-    from deploy.demo import send_demo, send_demo_beds, send_scenario
+    from deploy.demo import send_demo, send_demo_beds, send_demo_prevention, send_scenario
     from deploy.processes import Supervisor, start_api, start_worker
     from deploy.topics import create_topics
 
@@ -199,6 +201,8 @@ def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
         people = send_demo(api, keys)
         say("registering demo bed providers and tonight's requests...")
         send_demo_beds(api, keys, people)
+        say("frontline staff reporting people at risk of homelessness; the housing team taking them on...")
+        send_demo_prevention(api, keys)
         say("sending twelve weeks of the town-centre scenario (200 people) through the API...")
         sent = send_scenario(api, keys, settings.zone)
         say(f"sent {sent:,} scenario submissions" if sent else "the scenario was sent on an earlier run")

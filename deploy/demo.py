@@ -186,3 +186,76 @@ def send_demo_beds(api_url: str, keys: dict[str, str], people: list[str], timeou
                 call("POST", f"/v1/beds/requests/{request_id}/{then}", OPERATOR[provider])
                 status = {"check-in": "checked_in", "no-show": "no_show"}[then]
                 wait(f"the {then}", lambda: (decided(request_id) or {}).get("status") == status)  # noqa: B023
+
+
+# Eyes and ears: who a job centre adviser, a hospital discharge team and a probation officer saw
+# signs of homelessness ahead for, whether they agreed to be referred, and what the housing team
+# did: took on the referrals, started prevention duties and kept one home.
+RISKS = (
+    ("Dee", ("notice_to_quit", "rent_arrears"), "within_56_days", "verbal", "Job centre"),
+    ("Aaron", ("leaving_hospital", "sofa_surfing"), "within_56_days", "written", "Hospital discharge team"),
+    ("Precious", ("loss_of_income", "mortgage_arrears"), "within_56_days", "verbal", "Job centre"),
+    ("Lee", ("leaving_prison",), "homeless_now", "written", "Probation"),
+    ("Mo", ("relationship_breakdown", "asked_to_leave"), "within_56_days", None, "Library"),
+)
+
+
+def send_demo_prevention(api_url: str, keys: dict[str, str], now: datetime | None = None,
+                         timeout: float = 60.0) -> int:
+    """Risk of homelessness reports from frontline staff (four with consent, one without); the
+    council's housing team accepts the duty-to-refer referrals, starts prevention duties, and one
+    ends with accommodation secured. Returns how many risk reports were sent."""
+    now = now or datetime.now(UTC)
+    referrals: list[tuple[str, str]] = []
+    with httpx.Client(base_url=api_url, timeout=30) as client:
+        for n, (name, factors, urgency, consent, service) in enumerate(RISKS):
+            # From the start of today: sent again the same day, the same report (the API's idempotency).
+            seen = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=6 - n, hours=3)
+            answer = client.post("/v1/risk-reports", headers={"X-API-Key": keys["frontline"]}, json={
+                "event_id": str(uuid5(DEMO, f"risk-{n}")), "occurred_at": seen.isoformat(),
+                "details": {"urgency": urgency, "consent_to_refer": consent is not None, "consent_obtained": consent,
+                            "area_code": AREAS[n % len(AREAS)], "referring_service": service},
+                "personal": {"known_as": name, "factors": list(factors)}})
+            answer.raise_for_status()
+            if consent is not None:
+                referrals.append((answer.json()["person_id"], seen.isoformat()))
+        council = {"X-API-Key": keys["council"]}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            inbox = client.get("/v1/referrals?box=received", headers=council).json()
+            duty = [r for r in inbox if str(r["reason"]).startswith("Duty to refer")]
+            if len(duty) >= len(referrals):
+                break
+            time.sleep(0.5)
+        # The oldest first: the first keeps its home, three days after its acceptance. Sent
+        # again (`journeys up` a second time), what was done is not done twice.
+        for n, referral in enumerate(sorted(duty, key=lambda r: r["made_at"])[:3]):
+            at = min(datetime.fromisoformat(referral["made_at"]) + timedelta(hours=5), now - timedelta(minutes=30))
+            if referral["status"] == "open":
+                client.post(f"/v1/referrals/{referral['referral_id']}/accept", headers=council,
+                            json={"occurred_at": at.isoformat()}).raise_for_status()
+            _after_acceptance(client, council, referral, at, now, secured=n == 0, timeout=timeout)
+    return len(RISKS)
+
+
+def _after_acceptance(client: httpx.Client, council: dict[str, str], referral: dict, accepted_at: datetime,
+                      now: datetime, *, secured: bool, timeout: float) -> None:
+    """The housing team starts the prevention duty once the acceptance is applied (a write needs
+    the right the acceptance gives), and ends one with the home kept."""
+    def by(moment: datetime) -> str:  # never in the future, which the API refuses
+        return min(moment, now - timedelta(minutes=1)).isoformat()
+
+    person, which = referral["person_id"], referral["referral_id"]
+    started = {"event_id": str(uuid5(DEMO, f"prevention-{which}")), "person_id": person,
+               "what": "prevention_started", "occurred_at": by(accepted_at + timedelta(hours=20)),
+               "details": {"local_authority": "Town council"}}
+    deadline = time.monotonic() + timeout
+    while client.post("/v1/duties", headers=council, json=started).status_code != 202:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the housing team's acceptance was not applied in time")
+        time.sleep(0.5)
+    if secured:
+        client.post("/v1/duties", headers=council, json={
+            "event_id": str(uuid5(DEMO, f"prevention-ended-{which}")), "person_id": person,
+            "what": "prevention_ended", "occurred_at": by(accepted_at + timedelta(days=3)),
+            "details": {"local_authority": "Town council", "outcome": "accommodation_secured"}}).raise_for_status()

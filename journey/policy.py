@@ -341,7 +341,7 @@ EXACT_STATISTICS = frozenset({T.COUNCIL})
 SMALL = 5
 # Measures over a count: shown only when the count they are taken over is not small.
 MEASURED_OVER = {"hours_to_first_attempt_median": "attempted", "hours_to_first_attempt_p90": "attempted",
-                 "hours_to_accept_median": "accepted"}
+                 "hours_to_accept_median": "accepted", "hours_report_to_acceptance_median": "referrals_accepted"}
 
 
 def _rounded(count: int) -> int | str:

@@ -335,6 +335,65 @@ def referrals(facts: Sequence[Fact], start: date, end: date, rules: Rules,
             "hours_to_accept_median": round(median, 1) if median is not None else None}
 
 
+SEEN_ROUGH = frozenset({"report.received", "contact.recorded"})
+
+
+def prevention(facts: Sequence[Fact], start: date, end: date, rules: Rules,
+               area: str | None = None) -> dict[str, Any]:
+    """Eyes and ears, for the period: risk of homelessness reports (by factor and by referring
+    organisation), those referred with consent, their referrals accepted and the median hours
+    from the report to the housing team's acceptance, prevention duties started and ended with
+    accommodation secured (H-CLIC's "secured for 6 months or more"), and how many people reported
+    at risk in the period were later seen sleeping rough (reported, or met bedded down)."""
+    areas = last_areas(facts, night_starts(end, rules.zone)) if area else {}
+    by_person = _by_person(facts)
+    reported_at: dict[str, datetime] = {}
+    counts: Counter[str] = Counter()
+    factors: Counter[str] = Counter()
+    referrers: Counter[str] = Counter()
+    for fact in facts:
+        if not (start <= night_of(fact.at, rules.zone) < end):
+            continue
+        if area is not None and areas.get(fact.person) != area:
+            continue
+        if fact.type == "risk.reported":
+            counts["risk_reports"] += 1
+            counts["referred_with_consent"] += bool(fact.data.get("consent_to_refer"))
+            factors.update(fact.data.get("factors", ()))
+            referrers[str(fact.data.get("source", "unknown"))] += 1
+            first = reported_at.get(fact.person)
+            reported_at[fact.person] = fact.at if first is None else min(first, fact.at)
+        elif fact.type == "duty.prevention_started":
+            counts["prevention_duties_started"] += 1
+        elif fact.type == "duty.prevention_ended":
+            counts["prevention_duties_ended"] += 1
+            counts["accommodation_secured"] += fact.data.get("outcome") == "accommodation_secured"
+    made = {f.event_id: f for f in facts if f.type == "referral.made" and str(f.data.get("reason", "")).startswith(
+        "Duty to refer")}
+    waits: list[float] = []
+    for fact in facts:
+        if fact.type == "referral.accepted" and str(fact.data.get("referral")) in made and \
+                start <= night_of(fact.at, rules.zone) < end:
+            counts["referrals_accepted"] += 1
+            waits.append((_aware(fact.at) - _aware(made[str(fact.data.get("referral"))].at)).total_seconds() / 3600)
+    later_rough = sum(1 for person, first in reported_at.items()
+                      if any(f.type in SEEN_ROUGH and f.at > first and (f.type != "contact.recorded"
+                                                                         or f.data.get("bedded_down"))
+                             for f in by_person.get(person, ())))
+    median = percentile(waits, 0.5)
+    return {
+        "risk_reports": counts["risk_reports"], "referred_with_consent": counts["referred_with_consent"],
+        "referrals_accepted": counts["referrals_accepted"],
+        "hours_report_to_acceptance_median": round(median, 1) if median is not None else None,
+        "prevention_duties_started": counts["prevention_duties_started"],
+        "prevention_duties_ended": counts["prevention_duties_ended"],
+        "accommodation_secured": counts["accommodation_secured"],
+        "later_seen_sleeping_rough": later_rough,
+        "by_factor": dict(sorted(factors.items())),
+        "by_referring_organisation": dict(sorted(referrers.items())),
+    }
+
+
 def all_statistics(facts: Sequence[Fact], start: date, end: date, rules: Rules,
                    area: str | None = None) -> dict[str, Any]:
     return {
@@ -343,4 +402,5 @@ def all_statistics(facts: Sequence[Fact], start: date, end: date, rules: Rules,
         "reports": report_response(facts, start, end, rules, area),
         "moves": moves(facts, start, end, rules, area),
         "referrals": referrals(facts, start, end, rules, area),
+        "prevention": prevention(facts, start, end, rules, area),
     }

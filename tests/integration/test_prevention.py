@@ -134,3 +134,35 @@ def test_a_risk_report_says_who_what_and_how_soon_or_is_refused_and_changes_noth
     assert named.status_code == 422 and "frontline" in named.text
     public = system.post("/v1/risk-reports", risk_report(at, consent=False), key=system.council_key)
     assert public.status_code == 202  # the council's own staff are eyes and ears too
+
+
+def test_the_demo_reports_people_at_risk_and_the_board_shows_a_home_kept(system: System) -> None:
+    """What a newcomer's `deploy/dev up` sends: five risk reports (four with consent), three
+    referrals taken on with their prevention duties, one home kept; sent twice, nothing twice.
+    The board's figures (api/board.month_flow) show them."""
+    from api.board import month_flow
+    from deploy.demo import send_demo_prevention
+    from deploy.processes import start_api
+    from readmodel.keys import Role, issue_key
+
+    now = datetime.now(UTC)
+    keys = {"frontline": system.frontline_key,
+            "council": issue_key(system.engine, organisation="town-council", role=Role.COUNCIL, now=now)}
+    api = start_api(system.settings, system.settings.state_dir / "api.log")
+    try:
+        url = f"http://{system.settings.api_host}:{system.settings.api_port}"
+        assert send_demo_prevention(url, keys) == 5
+        send_demo_prevention(url, keys)
+
+        def figures() -> dict[str, Any] | None:
+            shown = month_flow(system.engine, system.settings, datetime.now(UTC))["prevention"]
+            return shown if shown["accommodation_secured"] and shown["prevention_duties_started"] == 3 else None
+
+        prevention = system.wait_for("the demo's prevention on the board", figures)
+    finally:
+        api.stop()
+    assert {k: prevention[k] for k in ("risk_reports", "referred_with_consent", "referrals_accepted",
+                                       "prevention_duties_started", "accommodation_secured")} == {
+        "risk_reports": 5, "referred_with_consent": 4, "referrals_accepted": 3, "prevention_duties_started": 3,
+        "accommodation_secured": 1}
+    assert prevention["by_referring_organisation"] == {"street-services": 5}

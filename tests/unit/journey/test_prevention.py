@@ -65,3 +65,38 @@ def test_each_factor_is_shown_only_where_its_own_category_is(factors: list[RiskF
     else:
         assert "factors" not in shown
     assert ("known_as" in shown) == (Category.CORE in allowed)
+
+
+def test_the_prevention_figures_count_reports_referrals_duties_outcomes_and_who_was_later_seen_rough() -> None:
+    from datetime import date
+
+    from journey.statistics import Fact, Rules, prevention
+
+    rules = Rules(zone=LONDON)
+    t = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
+    facts = [
+        Fact("dee", "risk.reported", t, {"consent_to_refer": True, "factors": ["notice_to_quit", "loss_of_income"],
+                                         "source": "job-centre"}, "r1"),
+        Fact("dee", "referral.made", t, {"reason": "Duty to refer: threatened with homelessness within 56 days"},
+             "m1"),
+        Fact("dee", "referral.accepted", t + timedelta(hours=6), {"referral": "m1"}, "a1"),
+        Fact("dee", "duty.prevention_started", t + timedelta(days=1), {}, "d1"),
+        Fact("dee", "duty.prevention_ended", t + timedelta(days=20), {"outcome": "accommodation_secured"}, "d2"),
+        Fact("sam", "risk.reported", t, {"consent_to_refer": False, "factors": ["notice_to_quit"],
+                                         "source": "hospital"}, "r2"),
+        Fact("sam", "contact.recorded", t + timedelta(days=9), {"bedded_down": True}, "c1"),
+        Fact("kim", "risk.reported", t, {"consent_to_refer": False, "factors": ["sofa_surfing"],
+                                         "source": "hospital"}, "r3"),
+        Fact("kim", "contact.recorded", t + timedelta(days=9), {"bedded_down": False}, "c2"),  # met, not rough
+        # Outside the period: counted nowhere.
+        Fact("old", "risk.reported", t - timedelta(days=60), {"consent_to_refer": True, "factors": ["rent_arrears"],
+                                                              "source": "job-centre"}, "r0"),
+    ]
+    figures = prevention(facts, date(2026, 11, 1), date(2026, 12, 1), rules)
+    assert figures == {
+        "risk_reports": 3, "referred_with_consent": 1, "referrals_accepted": 1,
+        "hours_report_to_acceptance_median": 6.0, "prevention_duties_started": 1, "prevention_duties_ended": 1,
+        "accommodation_secured": 1, "later_seen_sleeping_rough": 1,
+        "by_factor": {"loss_of_income": 1, "notice_to_quit": 2, "sofa_surfing": 1},
+        "by_referring_organisation": {"hospital": 2, "job-centre": 1},
+    }
