@@ -1,4 +1,5 @@
-"""Loading the facts statistics need from the read model (non-personal columns only)."""
+"""Loading the facts statistics need from the read model: non-personal columns, and of a risk
+report's personal part only its factor codes (counted, never shown by person)."""
 
 from __future__ import annotations
 

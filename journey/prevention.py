@@ -5,10 +5,12 @@ referral as it passes identity. Pure: the caller passes the settings' values."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
+from journey.reports import ANY_AREA
 from schemas.events import (
     RISK_FACTOR_CATEGORY,
     Event,
@@ -24,21 +26,25 @@ from schemas.sharing import Category
 class PreventionSettings(Protocol):
     """What the duty to refer needs of the settings (schemas/settings.py)."""
 
-    housing_authority: str
+    housing_authorities: Mapping[str, str]
     duty_to_refer_days: int
 
 
 @dataclass(frozen=True, slots=True)
 class DutyToRefer:
-    """Where referrals go when the person named no housing authority, and how long the housing
-    team has to accept one."""
+    """Where referrals go when the person named no housing authority (the housing options team
+    for the report's area, like outreach routing; "*" for any other area), and how long the
+    housing team has to accept one."""
 
-    housing_authority: str = "town-council"
+    housing_authorities: Mapping[str, str] = field(default_factory=lambda: {ANY_AREA: "town-council"})
     days: int = 14
 
     @classmethod
     def configured(cls, settings: PreventionSettings) -> DutyToRefer:
-        return cls(settings.housing_authority, settings.duty_to_refer_days)
+        return cls(settings.housing_authorities, settings.duty_to_refer_days)
+
+    def authority_for(self, area_code: str | None) -> str:
+        return self.housing_authorities.get(area_code or ANY_AREA) or self.housing_authorities.get(ANY_AREA, "")
 
 
 # What the person agrees the housing authority may see when they agree to be referred: who they
@@ -61,7 +67,7 @@ def referred(event: Event, duty: DutyToRefer) -> list[ReferralRecorded]:
         id=duty_to_refer_id(event.id), type="referral.made", source=event.source, actor=event.actor,
         subject=event.subject, time=event.time, recorded_at=event.recorded_at,
         data=ReferralDetails(
-            to_organisation=details.housing_authority or duty.housing_authority,
+            to_organisation=details.housing_authority or duty.authority_for(details.area_code),
             reason=f"Duty to refer: {soon}",
             categories=tuple(c for c in Category if c in categories),
             consent_obtained=details.consent_obtained,

@@ -438,7 +438,8 @@ class RiskDetails(Strict):
     consent_obtained: Annotated[ConsentEvidence | None, of(Category.CORE)] = Field(
         None, description="How that consent was obtained (required with consent)")
     housing_authority: Annotated[ShortText | None, of(Category.COORDINATION)] = Field(
-        None, description="The housing authority the person chose; null: this area's (HOUSING_AUTHORITY)")
+        None, description="The housing authority the person chose; null: the housing options team for the area "
+        "(HOUSING_AUTHORITIES)")
     area_code: Annotated[AreaCode | None, of(Category.COORDINATION)] = None
     referring_service: Annotated[ShortText | None, of(Category.CORE)] = Field(
         None, description="The service that saw the signs, e.g. probation, a hospital ward, a job centre")

@@ -218,10 +218,11 @@ class Settings(BaseSettings):
         {"*": 24.0, "TC-MARKET": 12.0, "TC-STATION": 12.0},
         description='Target hours from a report to the first outreach attempt, per area, as JSON; "*" for the rest.',
     )
-    housing_authority: str = Field(
-        "town-council", description="The organisation (its id) that takes the duty to refer for this area: a risk of "
-                               "homelessness report made with consent becomes a referral to it, unless the person "
-                               "chose another housing authority.")
+    housing_authorities: dict[str, str] = Field(
+        {"*": "town-council"},
+        description='The housing options team (its organisation id) per area code, as JSON; "*" is every other '
+                    "area. A risk of homelessness report made with consent becomes a referral to the team for its "
+                    "area, unless the person chose another housing authority.")
     duty_to_refer_days: int = Field(
         14, ge=1, le=56, description="How long the housing team has to accept a duty-to-refer referral before it "
                                      "expires (it is listed as overdue on the referrals page meanwhile).")

@@ -41,7 +41,8 @@ def site(make_settings: Callable[..., Settings]) -> Iterator[tuple[System, str]]
     # fourth is refused).
     # The giving scheme is set, so the pages point to it; the council takes the duty to refer.
     settings = make_settings(public_reports_per_hour=3, giving_scheme_name="Real Change Town",
-                             giving_scheme_url="https://realchange.example.org/give", housing_authority="the-council")
+                             giving_scheme_url="https://realchange.example.org/give",
+                             housing_authorities={"*": "the-council"})
     system = System(settings)
     system.start_worker()
     api = start_api(settings, settings.state_dir / "api.log")

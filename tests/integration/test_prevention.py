@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def housing(make_settings: Callable[..., Settings]) -> Iterator[System]:
     """A system whose housing authority is the test council."""
-    running = System(make_settings(housing_authority="the-council"))
+    running = System(make_settings(housing_authorities={"*": "the-council"}))
     running.start_worker()
     try:
         yield running

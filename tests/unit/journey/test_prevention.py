@@ -18,7 +18,7 @@ from schemas.sharing import Category, OrganisationType
 from tests.unit.journey.test_journey_families import LONDON
 
 AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-DUTY = DutyToRefer(housing_authority="town-council", days=14)
+DUTY = DutyToRefer(housing_authorities={"*": "town-council", "TC-NORTH": "north-housing"}, days=14)
 
 
 def risk(consent: bool, factors: tuple[RiskFactor, ...] = (RiskFactor.RENT_ARREARS,), *,
@@ -40,6 +40,8 @@ def test_a_risk_report_with_consent_becomes_one_referral_to_the_chosen_or_the_ar
     assert set(made.data.categories) == {"core", "contact_details", "health"}  # the hospital stay is health
     assert made.data.expires_at == AT + timedelta(days=14)
     assert referred(risk(True, authority="next-borough"), DUTY)[0].data.to_organisation == "next-borough"
+    north = risk(True).model_copy(update={"data": risk(True).data.model_copy(update={"area_code": "TC-NORTH"})})
+    assert referred(north, DUTY)[0].data.to_organisation == "north-housing"  # the area's team
     assert referred(risk(False), DUTY) == []
 
 
