@@ -92,6 +92,7 @@ class Rule(StrEnum):
     CONSENT = "consent"
     BREAK_GLASS = "break_glass"
     REFERRAL = "referral"  # a referral the reader's organisation made or received (its inbox)
+    SUBJECT_ACCESS = "subject_access"  # the council's data protection lead answering the person's request
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +295,25 @@ def disclose_entry(entry: Mapping[str, Any], viewer: Viewer, allowed: frozenset[
     data_model, personal_model = family_models(entry["type"])
     return {**entry, "data": visible(entry["data"], data_model, allowed),
             "personal": visible(entry["personal"], personal_model, allowed)}
+
+
+def for_the_subject(view: Mapping[str, Any]) -> dict[str, Any]:
+    """What a subject access request gives the person (UK GDPR art. 15): everything held about
+    them, from every organisation, and nothing about anyone else: a reporter's contact details
+    are the reporter's own personal data, so they are left out."""
+    shown = visible({k: v for k, v in view.items() if k != "timeline"}, JourneyView, _ALL_BUT_REPORTER)
+    shown["person_id"] = view["person_id"]
+    shown["timeline"] = [{**entry, "data": visible(entry["data"], family_models(entry["type"])[0], _ALL_BUT_REPORTER),
+                          "personal": visible(entry["personal"], family_models(entry["type"])[1], _ALL_BUT_REPORTER)}
+                         for entry in view.get("timeline", ())]
+    return shown
+
+
+def may_answer_subject_access(viewer: Viewer, data_protection_lead: bool) -> bool:
+    """Only the council's data protection lead answers a subject access request: the council is
+    the controller that runs the platform for the partnership, and one answer covers every
+    organisation's records."""
+    return data_protection_lead and viewer.type is T.COUNCIL
 
 
 def disclose_journey(view: Mapping[str, Any], viewer: Viewer, allowed: frozenset[Category], *,

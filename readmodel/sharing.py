@@ -372,3 +372,45 @@ def disclosed_risk_reports(engine: Engine, principal: Principal, now: datetime, 
             decline_reason=answer.decline_reason if answer else None,
         ))
     return shown
+
+
+class NotTheirs(PermissionError):
+    """The member may not answer subject access requests."""
+
+
+def subject_access(engine: Engine, principal: Principal, person_id: UUID, settings: Settings,
+                   now: datetime) -> dict[str, Any] | None:
+    """Everything held about a person, for the council's data protection lead to give them: the
+    journey with every record merged into it and every timeline entry's personal part (nothing
+    about anyone else: journey/policy.for_the_subject), the organisations that work with them,
+    their consents and referrals, and every disclosure of their data (who, when, what kinds,
+    under which rule; organisations, not staff). The answer itself is audited. None when nothing
+    is known of the person."""
+    if not policy.may_answer_subject_access(principal.viewer, principal.data_protection_lead):
+        raise NotTheirs("subject access requests are answered by the council's data protection lead")
+    found = get_journey(engine=engine, person_id=person_id, now=now, zone=settings.zone,
+                        inactive_after_days=settings.case_inactive_after_days)
+    if found is None:
+        return None
+    view, journey = found
+    records = sorted({str(person_id), *(str(e.person_id) for e in view.timeline)})
+    with engine.connect() as connection:
+        disclosures = connection.execute(
+            select(audit_entries.c.at, audit_entries.c.organisation, audit_entries.c.categories,
+                   audit_entries.c.rule, audit_entries.c.endpoint)
+            .where(audit_entries.c.person_id.in_(records)).order_by(audit_entries.c.at)).all()
+    answer = {
+        "person_id": str(person_id),
+        "produced_at": now.isoformat(),
+        "records": records,
+        "journey": policy.for_the_subject(view.model_dump(mode="json")),
+        "organisations_working_with_them": [r.model_dump(mode="json") for r in journey.relationships],
+        "consents": [c.model_dump(mode="json") for c in journey.consents],
+        "referrals": [r.model_dump(mode="json") for r in journey.referrals],
+        "disclosures": [{"at": d.at.isoformat(), "organisation": d.organisation,
+                         "categories": [c for c in d.categories.split(",") if c], "rule": d.rule,
+                         "endpoint": d.endpoint} for d in disclosures],
+    }
+    audit(engine, principal.viewer, person_id, set(Category) - {Category.REPORTER}, policy.Rule.SUBJECT_ACCESS.value,
+          "subject access", now)
+    return answer

@@ -17,11 +17,13 @@ from readmodel.keys import Principal, Role
 from readmodel.people import as_dict, explain_match, load_journey, proposed_matches
 from readmodel.sharing import (
     BreakGlassCapped,
+    NotTheirs,
     access_to,
     audit,
     disclosed_journey,
     grant_break_glass,
     search_people,
+    subject_access,
 )
 from schemas.common import Strict
 from schemas.sharing import Category
@@ -34,6 +36,7 @@ router = APIRouter(prefix="/v1/people", tags=["people"])
 READERS = allow(*MAY_READ_PEOPLE)  # what each sees of whom: journey/policy.py
 IDENTITY = allow(Role.OUTREACH, Role.COUNCIL)
 BREAKERS = allow(*MAY_BREAK_GLASS)
+SUBJECT_ACCESS = allow(Role.COUNCIL)  # and only its data protection lead: journey/policy.may_answer_subject_access
 
 
 class MatchView(BaseModel):
@@ -93,6 +96,25 @@ def read_journey(person_id: UUID, engine: EngineDep, settings: SettingsDep,
     if shown is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no journey for this person (yet)")
     return shown
+
+
+@router.get("/{person_id}/subject-access",
+            responses={403: {"description": "Only the council's data protection lead answers subject access requests"},
+                       404: {"description": "Nobody known by this id"}})
+def read_subject_access(person_id: UUID, engine: EngineDep, settings: SettingsDep,
+                        principal: Principal = SUBJECT_ACCESS) -> dict[str, Any]:
+    """Everything held about a person, to give them (UK GDPR art. 15): the journey with every
+    record merged into it and every entry's personal part, the organisations that work with them,
+    their consents and referrals, and who saw their data and when. Nothing about anyone else (a
+    reporter's details are left out). For the council's data protection lead; audited.
+    A printable page of the same: /people/{person_id}/subject-access."""
+    try:
+        answer = subject_access(engine, principal, person_id, settings, datetime.now(UTC))
+    except NotTheirs as refused:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(refused)) from None
+    if answer is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "nobody known by this id")
+    return answer
 
 
 def _identity_reader(engine: EngineDep, principal: Principal, person_id: UUID, endpoint: str) -> None:

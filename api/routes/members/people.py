@@ -15,8 +15,8 @@ from api.routes.members.common import SERVICE, FormDep, page_member, refusal_pag
 from api.routes.pages import page
 from journey.matching import Search
 from journey.policy import MAY_READ_PEOPLE
-from readmodel.keys import Principal
-from readmodel.sharing import disclosed_journey, search_people
+from readmodel.keys import Principal, Role
+from readmodel.sharing import NotTheirs, disclosed_journey, search_people, subject_access
 
 PEOPLE_PAGES = frozenset(MAY_READ_PEOPLE)
 
@@ -82,3 +82,23 @@ def person_page_for(request: Request, engine: EngineDep, settings: SettingsDep, 
                 name=", ".join(names) or "Name not known", person_id=str(person_id), summary=summary,
                 timeline=entries, organisation=principal.organisation, last_area=shown.get("last_area"),
                 outreach=outreach, providers=providers, flash=flash)
+
+
+@router.get("/people/{person_id}/subject-access", response_class=HTMLResponse)
+def subject_access_page(person_id: UUID, request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+    """The printable answer to a person's subject access request, for the council's data
+    protection lead to give them."""
+    member = page_member(request, engine, frozenset({Role.COUNCIL}),
+                         "Subject access requests are answered by the council's data protection lead.")
+    if isinstance(member, Response):
+        return member
+    principal, csrf = member
+    try:
+        answer = subject_access(engine, principal, person_id, settings, datetime.now(UTC))
+    except NotTheirs as refused:
+        return refusal_page(request, str(refused))
+    if answer is None:
+        return refusal_page(request, "Nobody is known by this id.", 404)
+    return page(request, "subject_access.html", title="The information held about you", service=SERVICE,
+                home="/people", csrf=csrf, organisation=principal.organisation, a=answer,
+                produced=f"{datetime.now(settings.zone):%-d %B %Y, %H:%M}")
