@@ -108,6 +108,19 @@ def cmd_policy(_args: argparse.Namespace, _settings: Settings) -> int:
     return 0
 
 
+def cmd_retention(_args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from readmodel.database import connect
+    from readmodel.retention import Schedule, apply_retention
+
+    removed = apply_retention(connect(settings.resolved_database_url), Schedule.configured(settings),
+                              datetime.now(UTC))
+    for what, count in removed.items():
+        print(f"{what.replace('_', ' ')}: {count:,} removed")
+    return 0
+
+
 def demo_keys(settings: Settings) -> dict[str, str]:
     from deploy.scenario import ORGANISATIONS
     from readmodel.database import connect
@@ -252,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     key.add_argument("--email", help="a data protection lead's work address: told at once of each break-glass")
     key.set_defaults(run=cmd_api_key)
     commands.add_parser("policy", help="print the sharing policy's table").set_defaults(run=cmd_policy)
+    commands.add_parser("retention", help="apply the retention schedule now and say what it removed (counts)"
+                        ).set_defaults(run=cmd_retention)
     args = parser.parse_args(argv)
     settings = get_settings()
     settings.state_dir.mkdir(parents=True, exist_ok=True)

@@ -148,6 +148,18 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(
         50.0, description="Requests per second each API key may make, on average (0: no limit); 429 past it.")
     rate_limit_burst: int = Field(250, description="Requests a key may make at once before the rate applies.")
+    retention_reporter_days: int = Field(
+        30, ge=1, description="Days a reporter's contact details are kept when they were not told the outcome "
+                              "(removed at once once they are told).")
+    retention_sessions_days: int = Field(30, ge=1, description="Days an ended or expired page session is kept.")
+    retention_idempotency_days: int = Field(
+        30, ge=1, description="Days an Idempotency-Key's record is kept (a retry after that is a new submission).")
+    retention_deliveries_days: int = Field(
+        90, ge=1, description="Days a finished webhook delivery and its attempts are kept (pending ones stay).")
+    retention_audit_days: int = Field(
+        2_192, ge=365, description="Days an audit entry is kept in the read model once relayed to the audit topic "
+                                   "(six years by default).")
+    retention_check_s: float = Field(3_600.0, description="How often the worker applies the retention schedule.")
     giving_scheme_name: str | None = Field(
         None, max_length=80, description="The local accredited giving scheme the public report pages point to "
                                          "(\"Real Change\" and the like); off when GIVING_SCHEME_URL is unset.")

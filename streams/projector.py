@@ -11,13 +11,14 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Connection, Date, Engine, Integer, String, Table, bindparam, or_, select
+from sqlalchemy import JSON, Connection, Date, Engine, Integer, String, Table, bindparam, or_
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.expression import Executable
 
 from journey.applied import Applied
+from readmodel.retention import forget_reporters
 from readmodel.tables import (
     JSONDocument,
     UTCDateTime,
@@ -297,19 +298,8 @@ def _project_reports(connection: Connection, events: Sequence[Any]) -> None:
     for step, rows in steps.items():
         write_many(connection, _REPORT_STEPS[step], rows)
     if told := [row["report"] for row in steps.get("report.reporter_told", ())]:
-        _forget_reporters(connection, told)
-
-
-def _forget_reporters(connection: Connection, report_ids: list[str]) -> None:
-    """Once told the outcome, nobody needs the reporter's contact details: they leave the read
-    model (the report's entry keeps everything else)."""
-    rows = connection.execute(select(timeline_entries.c.event_id, timeline_entries.c.personal)
-                              .where(timeline_entries.c.event_id.in_(report_ids))).all()
-    kept = [{"id": r.event_id, "kept": json.dumps({k: v for k, v in r.personal.items() if k != "reporter"})}
-            for r in rows if isinstance(r.personal, dict) and "reporter" in r.personal]
-    if kept:
-        connection.execute(sql_update(timeline_entries).where(timeline_entries.c.event_id == bindparam("id"))
-                           .values(personal=bindparam("kept")), kept)
+        # Once told the outcome, nobody needs the reporter's contact details.
+        forget_reporters(connection, told)
 
 
 def record_verdicts(engine: Engine, verdicts: Sequence[dict[str, Any]], now: datetime) -> None:

@@ -20,11 +20,13 @@ import asyncio
 import contextlib
 import logging
 import os
+from datetime import UTC, datetime
 
 import mode
 from sqlalchemy import Engine as SQLEngine
 
 from readmodel.database import connect
+from readmodel.retention import Schedule, apply_retention
 from schemas.settings import Settings
 from schemas.topics import DEAD_LETTER
 from schemas.updates import dead_letter_json
@@ -158,6 +160,16 @@ class Worker(mode.Service):
             await self.sleep(self.settings.referral_expiry_check_s)
             with contextlib.suppress(EngineStopped):  # stopping: the next worker expires the rest
                 await expire_referrals(self.settings, self.read_model, self.engine)
+
+    @mode.Service.task
+    async def _apply_retention(self) -> None:
+        """The retention schedule (readmodel/retention.py), applied now and then; counts logged."""
+        schedule = Schedule.configured(self.settings)
+        while not self.should_stop:
+            await self.sleep(self.settings.retention_check_s)
+            removed = await asyncio.get_running_loop().run_in_executor(
+                None, apply_retention, self.read_model, schedule, datetime.now(UTC))
+            log.info("retention: removed %s", ", ".join(f"{n} {what}" for what, n in removed.items() if n) or "nothing")
 
     @mode.Service.task
     async def _release_no_shows(self) -> None:
