@@ -40,7 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.engine = connect(settings.resolved_database_url)
-        app.state.producer = EventProducer(settings.kafka_bootstrap_servers, settings.produce_timeout_s)
+        app.state.producer = EventProducer(settings.kafka_bootstrap_servers, settings.produce_timeout_s,
+                                           settings.kafka_options())
         app.state.broadcaster = None  # the live stream's reader: started by its first client
         yield
         if app.state.broadcaster is not None:

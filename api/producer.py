@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
@@ -11,10 +14,11 @@ class NotAccepted(RuntimeError):
 
 
 class EventProducer:
-    def __init__(self, bootstrap_servers: str, timeout_s: float) -> None:
+    def __init__(self, bootstrap_servers: str, timeout_s: float, connection: Mapping[str, Any] | None = None) -> None:
         self._timeout_s = timeout_s
         self._producer = KafkaProducer(
             bootstrap_servers=bootstrap_servers.split(","),
+            **(connection or {}),  # TLS and SASL (Settings.kafka_options)
             acks="all",
             enable_idempotence=True,
             linger_ms=1,

@@ -16,7 +16,9 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -107,8 +109,10 @@ class Fanout:
 class Broadcaster:
     """Reads journey-updates from a little before the end and publishes each to the fan-out."""
 
-    def __init__(self, bootstrap: str, topic: str, partitions: int, keep: int, client_limit: int) -> None:
+    def __init__(self, bootstrap: str, topic: str, partitions: int, keep: int, client_limit: int, *,
+                 connection: Mapping[str, Any] | None = None) -> None:
         self.bootstrap, self.topic = bootstrap, topic
+        self.connection = dict(connection or {})  # TLS and SASL: Settings.kafka_options
         self.fanout = Fanout(partitions, keep, client_limit)
         self.keep = keep
         self.task: asyncio.Task[None] | None = None
@@ -121,7 +125,8 @@ class Broadcaster:
         return self.fanout
 
     async def _run(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, **self.connection, enable_auto_commit=False,
+                                    group_id=None)
         await consumer.start()
         try:
             partitions = [TopicPartition(self.topic, p) for p in range(self.fanout.partitions)]

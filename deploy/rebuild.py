@@ -45,7 +45,8 @@ class Rebuilt:
 
 def rebuild(settings: Settings, say: Callable[[str], None], group_timeout_s: float = 60.0) -> Rebuilt:
     group = f"{settings.app_id}.stages"
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="journeys-rebuild")
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="journeys-rebuild",
+                             **settings.kafka_options())
     try:
         _wait_for_an_empty_group(admin, group, group_timeout_s, say)
         forgotten = _forget(settings, changelog(settings, "follow"))
@@ -101,8 +102,9 @@ def _wait_for_an_empty_group(admin: KafkaAdminClient, group: str, timeout_s: flo
 
 def _forget(settings: Settings, topic: str) -> int:
     """A tombstone, in its own partition, for every key a compacted changelog holds."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
+                             **settings.kafka_options())
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", **settings.kafka_options())
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(partitions)
@@ -125,7 +127,8 @@ def _forget(settings: Settings, topic: str) -> int:
 
 def _person_event_partitions(settings: Settings) -> tuple[list[TopicPartition], dict[TopicPartition, int]]:
     topic = settings.topic(PERSON_EVENTS)
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
+                             **settings.kafka_options())
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         return partitions, consumer.end_offsets(partitions)

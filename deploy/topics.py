@@ -11,7 +11,8 @@ from schemas.topics import topic_specs
 
 def create_topics(settings: Settings) -> list[str]:
     """Create every missing topic; return the names created. Existing topics are left as they are."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="journeys-admin")
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="journeys-admin",
+                             **settings.kafka_options())
     try:
         existing = set(admin.list_topics())
         wanted = [

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
@@ -24,6 +26,17 @@ class Settings(BaseSettings):
         "127.0.0.1:9092",
         description="Kafka to use. The default is the local broker that `journeys broker start` runs.",
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How every Kafka client of the platform (API, worker, command line) talks to the "
+                                 "brokers: SASL_SSL (TLS and a password) anywhere but a developer's machine.")
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = Field(
+        "SCRAM-SHA-256", description="The SASL mechanism (with SASL_SSL or SASL_PLAINTEXT).")
+    kafka_sasl_username: str | None = Field(None, description="The platform's Kafka user (SASL).")
+    kafka_sasl_password: str | None = Field(None, description="Its password (SASL); from a secret store, never a file "
+                                                              "in the repository.")
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="PEM file of the certificate authority the brokers' certificates are checked against "
+                          "(SSL, SASL_SSL); unset: the system's. Certificates and host names are always verified.")
     local_broker_port: int = Field(9092, description="Client port of the local broker.")
     local_controller_port: int = Field(9093, description="KRaft controller port of the local broker.")
     local_broker_heap: str = Field("768m", description="JVM heap of the local broker.")
@@ -141,6 +154,9 @@ class Settings(BaseSettings):
         None,
         description="SQLAlchemy URL of the read model; default: an SQLite file in state_dir.",
     )
+    database_sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] | None = Field(
+        None, description="PostgreSQL's sslmode for the read model (verify-full anywhere but one machine); unset: "
+                          "what the URL says, or libpq's default.")
 
     api_host: str = Field("127.0.0.1", description="Address the API listens on.")
     api_port: int = Field(8000, description="Port the API listens on.")
@@ -196,7 +212,11 @@ class Settings(BaseSettings):
     smtp_host: str | None = Field(None, description="Mail server for telling reporters the outcome; unset: "
                                   "notices wait until it is set.")
     smtp_port: int = Field(25, description="Mail server port.")
-    smtp_starttls: bool = Field(False, description="Upgrade the mail connection with STARTTLS.")
+    smtp_starttls: bool = Field(
+        True, description="Upgrade the mail connection with STARTTLS, verifying the server's certificate and name "
+                          "(set false only for a mail server on this machine).")
+    smtp_cafile: Path | None = Field(None, description="PEM file of the authority the mail server's certificate is "
+                                                       "checked against; unset: the system's.")
     smtp_user: str | None = Field(None, description="Mail server login, if it needs one.")
     smtp_password: str | None = Field(None, description="Mail server password.")
     smtp_from: str = Field("Journeys <no-reply@localhost>", description="From address of reporters' emails.")
@@ -265,8 +285,28 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
-            return self.database_url
+            url = self.database_url
+            if self.database_sslmode and url.startswith("postgresql") and "sslmode=" not in url:
+                url += ("&" if "?" in url else "?") + f"sslmode={self.database_sslmode}"
+            return url
         return f"sqlite:///{(self.state_dir / 'journeys.db').resolve()}"
+
+    def kafka_options(self, *, for_asyncio: bool = False) -> dict[str, Any]:
+        """The connection options every Kafka client of the platform takes, in kafka-python's
+        names (aiokafka's are the same, with an SSL context in place of a CA file)."""
+        protocol = self.kafka_security_protocol
+        options: dict[str, Any] = {"security_protocol": protocol}
+        if protocol.startswith("SASL"):
+            options.update(sasl_mechanism=self.kafka_sasl_mechanism, sasl_plain_username=self.kafka_sasl_username,
+                           sasl_plain_password=self.kafka_sasl_password)
+        if protocol.endswith("SSL"):
+            cafile = str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
+            if for_asyncio:
+                options["ssl_context"] = ssl.create_default_context(cafile=cafile)
+            else:
+                options["ssl_cafile"] = cafile
+                options["ssl_check_hostname"] = True
+        return options
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

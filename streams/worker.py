@@ -88,6 +88,7 @@ def create_engine(settings: Settings, read_model: SQLEngine, wake: follow.Wake) 
         tuning=tuning(settings),
         instance_id=settings.worker_instance_id,
         faults=Faults(settings.fault_injection),
+        connection=settings.kafka_options(for_asyncio=True),
     )
 
 

@@ -39,7 +39,8 @@ def broadcaster(request: Request) -> Broadcaster:
         settings = app.state.settings
         app.state.broadcaster = Broadcaster(settings.kafka_bootstrap_servers, settings.topic(JOURNEY_UPDATES),
                                             settings.topic_partitions, settings.stream_keep,
-                                            settings.stream_client_buffer)
+                                            settings.stream_client_buffer,
+                                            connection=settings.kafka_options(for_asyncio=True))
     return app.state.broadcaster
 
 

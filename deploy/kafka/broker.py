@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# Only protects the local test broker's keystore file, which never leaves its directory.
+_KEYSTORE_PASSWORD = "local-broker-keystore"
 POM = HERE / "pom.xml"
 LOG4J = HERE / "log4j.properties"
 
@@ -74,6 +76,17 @@ def fetch_jars(cache_dir: Path, progress: Progress = print) -> Path:
     return lib
 
 
+@dataclass(frozen=True)
+class BrokerSecurity:
+    """TLS and SCRAM for the local broker, as a cluster anywhere but a developer's machine runs:
+    clients connect with SASL_SSL only, each with a SCRAM-SHA-256 user made when the storage is
+    formatted, and check the broker's certificate (made here with Java's keytool, for 127.0.0.1,
+    valid two days) against `LocalBroker.ca_file`."""
+
+    users: dict[str, str]  # name -> password
+    broker_password: str = "broker-inter-node-secret"
+
+
 @dataclass
 class LocalBroker:
     """One broker process whose data, log and pid file live under state_dir."""
@@ -83,6 +96,7 @@ class LocalBroker:
     controller_port: int = 9093
     heap: str = "768m"
     cache_dir: Path | None = None
+    security: BrokerSecurity | None = None
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
@@ -103,16 +117,68 @@ class LocalBroker:
     def log_file(self) -> Path:
         return self.home / "broker.log"
 
+    @property
+    def ca_file(self) -> Path:
+        """The PEM certificate clients check a secured broker's against."""
+        return self.home / "ca.pem"
+
+    def client_options(self, user: str) -> dict[str, object]:
+        """kafka-python's connection options for one of the secured broker's users."""
+        if self.security is None:
+            return {}
+        return {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-256", "sasl_plain_username": user,
+                "sasl_plain_password": self.security.users.get(user, self.security.broker_password),
+                "ssl_cafile": str(self.ca_file)}
+
+    def _listeners(self) -> list[str]:
+        if self.security is None:
+            return [
+                f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            ]
+        keystore = self.home / "broker.p12"
+        return [
+            f"listeners=SASL_SSL://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=SASL_SSL://127.0.0.1:{self.port}",
+            "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name=SASL_SSL",
+            "sasl.enabled.mechanisms=SCRAM-SHA-256",
+            "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256",
+            "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram."
+            f'ScramLoginModule required username="broker" password="{self.security.broker_password}";',
+            f"ssl.keystore.location={keystore}",
+            "ssl.keystore.type=PKCS12",
+            f"ssl.keystore.password={_KEYSTORE_PASSWORD}",
+            f"ssl.key.password={_KEYSTORE_PASSWORD}",
+            "ssl.truststore.type=PEM",
+            f"ssl.truststore.location={self.ca_file}",
+            "ssl.endpoint.identification.algorithm=https",
+        ]
+
+    def _make_certificate(self) -> None:
+        """A key pair and a self-signed certificate for 127.0.0.1 in the broker's keystore, and
+        the certificate as PEM for the clients (once)."""
+        if self.ca_file.exists():
+            return
+        keytool = _require("keytool", "openjdk-17-jre-headless")
+        keystore = self.home / "broker.p12"
+        subprocess.run([keytool, "-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048",
+                        "-validity", "2", "-dname", "CN=127.0.0.1", "-ext", "SAN=IP:127.0.0.1,DNS:localhost",
+                        "-keystore", str(keystore), "-storetype", "PKCS12", "-storepass", _KEYSTORE_PASSWORD,
+                        "-keypass", _KEYSTORE_PASSWORD], check=True, capture_output=True)
+        exported = subprocess.run([keytool, "-exportcert", "-rfc", "-alias", "broker", "-keystore", str(keystore),
+                                   "-storepass", _KEYSTORE_PASSWORD], check=True, capture_output=True, text=True)
+        self.ca_file.write_text(exported.stdout)
+
     def _properties(self) -> str:
         return "\n".join(
             [
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                *self._listeners(),
                 "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                 f"log.dirs={(self.home / 'data').resolve()}",
                 # Topics are the project's to create, with their own settings.
                 "auto.create.topics.enable=false",
@@ -157,6 +223,8 @@ class LocalBroker:
         java = _require("java", "openjdk-17-jre-headless")
         lib = fetch_jars(self.cache_dir or self.state_dir, progress)
         self.home.mkdir(parents=True, exist_ok=True)
+        if self.security is not None:
+            self._make_certificate()
         config = self.home / "server.properties"
         config.write_text(self._properties())
         classpath = f"{lib}/*"
@@ -167,7 +235,7 @@ class LocalBroker:
             formatted = subprocess.run(
                 [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
                  # One argument with "=": an id may start with "-", which would read as an option.
-                 f"--cluster-id={cluster_id}", "-c", str(config)],
+                 f"--cluster-id={cluster_id}", "-c", str(config), *self._scram_users()],
                 capture_output=True,
                 text=True,
             )
@@ -199,7 +267,8 @@ class LocalBroker:
                 raise BrokerUnavailable(f"the Kafka broker exited with code {process.returncode}:\n{tail}")
             if self.accepts_connections():
                 try:
-                    admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=5000)
+                    admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=5000,
+                                             **self.client_options("broker"))
                     admin.list_topics()
                     admin.close()
                     return
@@ -208,6 +277,13 @@ class LocalBroker:
             time.sleep(0.3)
         self.stop()
         raise BrokerUnavailable(f"the Kafka broker did not become ready within {timeout:.0f}s; see {self.log_file}")
+
+    def _scram_users(self) -> list[str]:
+        """The storage tool's arguments that make the SCRAM users (the broker's own among them)."""
+        if self.security is None:
+            return []
+        users = {**self.security.users, "broker": self.security.broker_password}
+        return [f"--add-scram=SCRAM-SHA-256=[name={name},password={password}]" for name, password in users.items()]
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop the broker (cleanly if it can); False when it was not running."""

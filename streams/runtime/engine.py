@@ -40,7 +40,7 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -117,9 +117,11 @@ class Engine:
 
     def __init__(self, *, bootstrap: str, group: str, stages: list[Stage], dead_letters: DeadLetters,
                  states: StateStore, tuning: Tuning | None = None, instance_id: str | None = None,
-                 faults: Faults | None = None) -> None:
+                 faults: Faults | None = None, connection: Mapping[str, Any] | None = None) -> None:
         tuning = tuning or Tuning()
         self.bootstrap = bootstrap
+        # How every client of the engine connects (TLS, SASL): aiokafka's options, passed as given.
+        self.connection = dict(connection or {})
         self.group = group
         self.stages = {stage.topic: stage for stage in stages}
         self.dead_letters = dead_letters
@@ -172,11 +174,13 @@ class Engine:
     async def run(self) -> None:
         tuning = self.tuning
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True, linger_ms=tuning.linger_ms,
+            bootstrap_servers=self.bootstrap, **self.connection, acks="all", enable_idempotence=True,
+            linger_ms=tuning.linger_ms,
             max_batch_size=tuning.producer_batch_bytes, max_request_size=tuning.producer_request_bytes,
         )
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=self.group, group_instance_id=self.instance_id,
+            bootstrap_servers=self.bootstrap, **self.connection, group_id=self.group,
+            group_instance_id=self.instance_id,
             enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_uncommitted",
             session_timeout_ms=self.session_timeout_ms, heartbeat_interval_ms=max(self.session_timeout_ms // 4, 500),
             fetch_max_wait_ms=tuning.fetch_wait_ms, max_partition_fetch_bytes=tuning.fetch_partition_bytes,
@@ -318,7 +322,7 @@ class Engine:
                 stage.store[tp.partition] = self.states.fresh(stage.name, tp.partition)
         if wanted:
             owner = {stage.changelog: stage for stage in self.stages.values() if stage.changelog}
-            reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+            reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, **self.connection, enable_auto_commit=False,
                                       fetch_max_bytes=self.tuning.restore_fetch_bytes,
                                       max_partition_fetch_bytes=self.tuning.restore_partition_bytes)
             await reader.start()

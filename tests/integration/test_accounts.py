@@ -90,7 +90,7 @@ def test_break_glass_is_capped_a_day_and_the_lead_told_at_once(make_settings: Ca
     inbox, port = Inbox(), free_port()
     smtp = Controller(inbox, hostname="127.0.0.1", port=port)
     smtp.start()
-    system = System(make_settings(smtp_host="127.0.0.1", smtp_port=port, break_glass_daily_cap=2))
+    system = System(make_settings(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False, break_glass_daily_cap=2))
     system.start_worker()
     try:
         now = datetime.now(UTC)

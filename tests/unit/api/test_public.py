@@ -43,3 +43,4 @@ def test_the_giving_scheme_is_offered_only_when_one_is_set() -> None:
 
     with pytest.raises(pydantic.ValidationError):
         Settings(giving_scheme_url="http://example.org/give")  # https only
+
