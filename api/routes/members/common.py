@@ -89,3 +89,17 @@ def refusal_page(request: Request, said: str, status: int = 403) -> HTMLResponse
     section = "/" + request.url.path.split("/")[1]
     home = section if section in ("/outreach", "/people", "/board", "/referrals") else "/beds"
     return page(request, "refused.html", status, title=REFUSED_TITLES[status], service=SERVICE, home=home, said=said)
+
+
+def form_member(request: Request, engine: Engine, form: dict[str, str], roles: frozenset[Role],
+                back: str) -> Principal | Response:
+    """The signed-in member who sent a page's form, with its CSRF token checked: sent to sign in
+    (and back to `back`) if nobody is signed in, refused if their kind of organisation is not
+    among `roles` or the token is wrong."""
+    member = signed_in_member(request, engine)
+    if member is None:
+        return RedirectResponse(f"/sign-in?next={back}", status_code=303)
+    principal, csrf = member
+    if principal.role not in roles or not csrf_ok(form, csrf):
+        return refusal_page(request, "That form could not be used: go back and try again.")
+    return principal

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import EngineDep, ProducerDep, SettingsDep
 from api.intake import IdempotencyConflict, submit
 from api.producer import NotAccepted
-from api.routes.members.common import SERVICE, csrf_ok, page_member, refusal_page, router, signed_in_member
+from api.routes.members.common import SERVICE, form_member, page_member, router
 from api.routes.pages import page
 from readmodel.keys import Principal, Role
 from readmodel.sharing import disclosed_risk_reports
@@ -82,12 +82,10 @@ async def eyes_and_ears_send(request: Request, engine: EngineDep, producer: Prod
 
 def _send(request: Request, engine: EngineDep, producer: ProducerDep, settings: SettingsDep, form: dict[str, str],
           chosen: list[str]) -> Response:
-    member = signed_in_member(request, engine)
-    if member is None:
-        return RedirectResponse("/sign-in?next=/eyes-and-ears", status_code=303)
-    principal, csrf = member
-    if principal.role not in EYES_AND_EARS or not csrf_ok(form, csrf):
-        return refusal_page(request, "That form could not be used: go back and try again.")
+    principal = form_member(request, engine, form, EYES_AND_EARS, "/eyes-and-ears")
+    if isinstance(principal, Response):
+        return principal
+    csrf = form["csrf"]  # checked: the session's own
     consent = form.get("consent")
     now = datetime.now(UTC)
     body = {

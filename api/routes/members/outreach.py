@@ -22,7 +22,7 @@ from api.routes.members.common import (
     SERVICE,
     BodyDep,
     FormDep,
-    csrf_ok,
+    form_member,
     page_member,
     refusal_page,
     router,
@@ -144,13 +144,7 @@ OUTREACH_DONE = {"attempted": "Recorded: the team went to look.", "outcome": "Re
 
 def _outreach_form(request: Request, engine: EngineDep, form: dict[str, str]) -> Principal | Response:
     """The signed-in outreach member who sent the form (its CSRF token checked)."""
-    member = signed_in_member(request, engine)
-    if member is None:
-        return RedirectResponse("/sign-in?next=/outreach", status_code=303)
-    principal, csrf = member
-    if principal.role not in OUTREACH_PAGES or not csrf_ok(form, csrf):
-        return refusal_page(request, "That form could not be used: go back and try again.")
-    return principal
+    return form_member(request, engine, form, OUTREACH_PAGES, "/outreach")
 
 
 @router.post("/outreach/reports/{report_id}/steps")
