@@ -22,7 +22,7 @@ from api.statistics import load_facts
 from journey.nights import night_of, night_starts
 from journey.policy import safe_statistics
 from journey.statistics import Rules, built_for_zero, chain, prevention, referrals
-from readmodel.database import connect
+from readmodel.database import read_model
 from readmodel.tables import sighting_reports, timeline_entries
 from schemas.settings import Settings
 from schemas.sharing import OrganisationType
@@ -108,9 +108,9 @@ def month_flow(engine: Engine, settings: Settings, now: datetime) -> dict[str, A
     }
 
 
-def _month_flow_apart(database_url: str, settings: Settings, now: datetime) -> dict[str, Any]:
+def _month_flow_apart(settings: Settings, now: datetime) -> dict[str, Any]:
     """month_flow in a process of its own, with its own connection."""
-    engine = connect(database_url)
+    engine = read_model(settings)
     try:
         return month_flow(engine, settings, now)
     finally:
@@ -143,7 +143,7 @@ class FlowKeeper:
             figures, apart = self.figures, self.apart
         if start and apart is not None:
             # Outside the lock: a callback on a future already done runs at once, in this thread.
-            apart.submit(_month_flow_apart, settings.resolved_database_url, settings, now).add_done_callback(
+            apart.submit(_month_flow_apart, settings, now).add_done_callback(
                 self._worked_out)
         return figures
 

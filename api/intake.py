@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.producer import EventProducer
 from journey.identity import resolve_person
+from readmodel.data_keys import keyring
 from readmodel.keys import Principal
 from readmodel.tables import submissions
 from schemas.events import Event, encode_event
@@ -104,7 +105,8 @@ def submit(
     # from this event), so that a report and the contacts that follow it share a partition
     # and reach the identity step in the order they were accepted.
     person_id = resolve_person(submission.person_id, envelope.id)
-    event = build_event(submission, envelope)
+    # Sealed before it leaves the API: Kafka and everything after it hold only the boxes.
+    event = keyring(engine).seal(build_event(submission, envelope), person_id, now)
     earlier = send_once(engine, producer, settings.topic(topic), partition_key or str(person_id).encode(),
                         encode_event(event), message_id=envelope.id, once=envelope.once,
                         body_sha256=_fingerprint(submission), now=now)

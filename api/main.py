@@ -29,7 +29,7 @@ from api.routes import (
     submissions,
     subscriptions,
 )
-from readmodel.database import connect
+from readmodel.database import read_model
 from schemas.settings import Settings, get_settings
 
 
@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.engine = connect(settings.resolved_database_url)
+        app.state.engine = read_model(settings)
         app.state.producer = EventProducer(settings.kafka_bootstrap_servers, settings.produce_timeout_s,
                                            settings.kafka_options())
         app.state.broadcaster = None  # the live stream's reader: started by its first client

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from journey.statistics import Fact, Rules, all_statistics, people_as_one
+from readmodel.data_keys import keyring
 from readmodel.tables import journeys, timeline_entries
 
 
@@ -22,8 +23,10 @@ def load_facts(engine: Engine, until: datetime) -> list[Fact]:
             .where(table.occurred_at < until)
         ).all()
         # A risk report's factors are in its personal part: only their codes are read, to count.
-        factors = {r.event_id: (r.personal or {}).get("factors", []) for r in connection.execute(
-            select(table.event_id, table.personal).where(table.type == "risk.reported", table.occurred_at < until))}
+        risks = connection.execute(select(table.event_id, table.personal)
+                                   .where(table.type == "risk.reported", table.occurred_at < until)).all()
+        opened = keyring(engine).personal([(r.event_id, r.personal) for r in risks], connection)
+        factors = {r.event_id: fields.get("factors", []) for r, fields in zip(risks, opened, strict=True)}
         states = connection.execute(select(journeys.c.person_id, journeys.c.state)).all()
     same = []
     for row in states:

@@ -33,7 +33,7 @@ from bench.common import machine
 from bench.pipeline import end_to_end, scenario
 from deploy.processes import free_port, start_api, start_worker
 from deploy.throwaway import throwaway_settings
-from readmodel.database import connect
+from readmodel.database import read_model
 from readmodel.keys import Role, issue_key
 from readmodel.tables import timeline_entries
 
@@ -64,7 +64,7 @@ def main() -> None:
         raise SystemExit("no chromium: apt-get install chromium")
     with throwaway_settings("board", api_port=free_port()) as settings:
         workdir = settings.state_dir
-        engine = connect(settings.resolved_database_url)
+        engine = read_model(settings)
         parts = []
         try:
             print(f"machine: {machine()}")

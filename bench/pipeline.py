@@ -35,7 +35,7 @@ from bench.common import machine, percentile
 from deploy.processes import free_port, start_api, start_worker
 from deploy.scenario import generate, intake_records
 from deploy.throwaway import throwaway_settings
-from readmodel.database import connect
+from readmodel.database import read_model
 from readmodel.keys import Role, issue_key
 from readmodel.tables import journeys, timeline_entries
 from schemas.settings import Settings, get_settings
@@ -281,7 +281,7 @@ def main() -> None:
 
 def run(settings: Settings, args: argparse.Namespace) -> None:
     workdir = settings.state_dir
-    engine = connect(settings.resolved_database_url)
+    engine = read_model(settings)
     parts = []
     try:
         print(f"machine: {machine()}")

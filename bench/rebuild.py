@@ -24,7 +24,7 @@ from bench.pipeline import end_to_end, scenario
 from deploy.processes import start_worker
 from deploy.rebuild import rebuild
 from deploy.throwaway import throwaway_settings
-from readmodel.database import connect
+from readmodel.database import read_model
 from readmodel.tables import journeys, timeline_entries
 
 
@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     overrides = {"database_url": os.environ["DATABASE_URL"]} if os.environ.get("DATABASE_URL") else {}
     with throwaway_settings("rebuild", **overrides) as settings:
-        engine = connect(settings.resolved_database_url)
+        engine = read_model(settings)
         try:
             print(f"machine: {machine()}")
             print(f"kafka: {settings.kafka_bootstrap_servers}; read model: {engine.dialect.name}; "

@@ -33,7 +33,7 @@ import httpx
 from bench.common import machine, percentile
 from deploy.processes import free_port, start_api, start_worker
 from deploy.throwaway import throwaway_settings
-from readmodel.database import connect
+from readmodel.database import read_model
 from readmodel.keys import Role, issue_key
 from schemas.settings import Settings
 
@@ -126,7 +126,7 @@ def main() -> None:
 
 def run(settings: Settings, args: argparse.Namespace) -> None:
     workdir = settings.state_dir
-    engine = connect(settings.resolved_database_url)
+    engine = read_model(settings)
     port, log = free_port(), workdir / "arrivals.log"
     receiver = subprocess.Popen([sys.executable, "-m", "bench.receiver", "--port", str(port), "--log", str(log),
                                  "--slow", str(args.slow)], stdin=subprocess.DEVNULL)

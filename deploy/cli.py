@@ -89,11 +89,11 @@ def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_api_key(args: argparse.Namespace, settings: Settings) -> int:
-    from readmodel.database import connect
+    from readmodel.database import read_model
     from readmodel.keys import Role, issue_key
 
     token = issue_key(
-        connect(settings.resolved_database_url), organisation=args.organisation, role=Role(args.role),
+        read_model(settings), organisation=args.organisation, role=Role(args.role),
         now=datetime.now(UTC), member_name=args.member, data_protection_lead=args.data_protection_lead,
         email=args.email,
     )
@@ -111,10 +111,10 @@ def cmd_policy(_args: argparse.Namespace, _settings: Settings) -> int:
 def cmd_retention(_args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
-    from readmodel.database import connect
+    from readmodel.database import read_model
     from readmodel.retention import Schedule, apply_retention
 
-    removed = apply_retention(connect(settings.resolved_database_url), Schedule.configured(settings),
+    removed = apply_retention(read_model(settings), Schedule.configured(settings),
                               datetime.now(UTC))
     for what, count in removed.items():
         print(f"{what.replace('_', ' ')}: {count:,} removed")
@@ -123,10 +123,10 @@ def cmd_retention(_args: argparse.Namespace, settings: Settings) -> int:
 
 def demo_keys(settings: Settings) -> dict[str, str]:
     from deploy.scenario import ORGANISATIONS
-    from readmodel.database import connect
+    from readmodel.database import read_model
     from readmodel.keys import Role, issue_key
 
-    engine = connect(settings.resolved_database_url)
+    engine = read_model(settings)
     now = datetime.now(UTC)
     return {
         "outreach": issue_key(engine, organisation=ORGANISATIONS["outreach"], role=Role.OUTREACH, now=now),

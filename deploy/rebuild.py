@@ -26,7 +26,7 @@ from kafka.structs import OffsetAndMetadata
 from sqlalchemy import delete
 
 from deploy.processes import start_worker
-from readmodel.database import connect
+from readmodel.database import read_model
 from readmodel.tables import journeys, referrals, sighting_reports, timeline_entries
 from schemas.settings import Settings
 from schemas.topics import PERSON_EVENTS, changelog
@@ -51,7 +51,7 @@ def rebuild(settings: Settings, say: Callable[[str], None], group_timeout_s: flo
         _wait_for_an_empty_group(admin, group, group_timeout_s, say)
         forgotten = _forget(settings, changelog(settings, "follow"))
         say(f"forgot the journey state of {forgotten:,} people")
-        engine = connect(settings.resolved_database_url)
+        engine = read_model(settings)
         with engine.begin() as connection:
             for table in (timeline_entries, journeys, sighting_reports, referrals):
                 connection.execute(delete(table))

@@ -28,6 +28,7 @@ from uuid import UUID, uuid5
 
 from api.intake import Envelope, build_event
 from journey.nights import night_of
+from readmodel.data_keys import Keyring
 from readmodel.keys import Principal, Role
 from schemas.ids import keyed_id, provisional_person_id
 from schemas.submissions import (
@@ -308,9 +309,11 @@ def _step(out: list, event_id: str, path: str, role: str, person: str | None, mo
         truth.moves.append((night_of(moment, moment.tzinfo), move))
 
 
-def intake_records(scenario: Scenario, recorded_at: datetime) -> tuple[list[tuple[bytes, bytes]], int]:
+def intake_records(scenario: Scenario, recorded_at: datetime,
+                   keys: Keyring | None = None) -> tuple[list[tuple[bytes, bytes]], int]:
     """Phase 1 as the API would put it on the intake topic (for the benchmark, which measures
-    the worker and not HTTP), and how many timeline entries it makes (a report makes two).
+    the worker and not HTTP), sealed with `keys` as the API seals it (unsealed without, to
+    measure what sealing costs), and how many timeline entries it makes (a report makes two).
     Referrals are left out: the API makes their events from a request (api/routes/referrals.py),
     and phase 1 holds only the few made for The Brick."""
     kinds = {"/v1/reports": ReportSubmission, "/v1/contacts": ContactSubmission,
@@ -325,6 +328,8 @@ def intake_records(scenario: Scenario, recorded_at: datetime) -> tuple[list[tupl
         principal = Principal(key_id="scenario", member_id="scenario", organisation=organisation, role=Role(role))
         event = build_event(submission, Envelope.of(principal, recorded_at, str(submission.event_id)))
         subject = event.subject or provisional_person_id(event.id)
+        if keys is not None:
+            event = keys.seal(event, subject, recorded_at)
         records.append((str(subject).encode(), event.model_dump_json().encode()))
         entries += 2 if path == "/v1/reports" else 1
     return records, entries

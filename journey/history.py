@@ -35,7 +35,9 @@ from schemas.events import Event, decode_event
 
 _NULL = msgspec.Raw(b"null")
 _UNREAD = object()  # a settled journey not decoded yet
-_PERSONAL = {"personal"}  # what model_dump_json leaves out (a set, as its `exclude` asks)
+# What model_dump_json leaves out (a set, as its `exclude` asks): the personal part, and its sealed
+# boxes, which nothing folded needs.
+_PERSONAL = {"personal", "sealed"}
 
 
 class Recent(msgspec.Struct, frozen=True, gc=False):

@@ -12,6 +12,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect, text
 
+from readmodel.data_keys import Keyring, attach, configured_kek
+from schemas.settings import Settings
+
 
 def connect(url: str, *, page_cache_mib: int | None = None) -> Engine:
     """An engine for the read model, with its tables created. `page_cache_mib`: SQLite's page
@@ -41,6 +44,13 @@ def connect(url: str, *, page_cache_mib: int | None = None) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     migrate(engine)
+    return engine
+
+
+def read_model(settings: Settings, *, page_cache_mib: int | None = None) -> Engine:
+    """The read model the settings name, with the keyring its personal parts are opened with."""
+    engine = connect(settings.resolved_database_url, page_cache_mib=page_cache_mib)
+    attach(engine, Keyring(engine, configured_kek(settings), ttl=settings.data_key_cache_s))
     return engine
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from journey.identity import combined
 from journey.matching import Match, Profile, candidates, compare, description_words
 from journey.state import Journey, contact_point, status_today
+from readmodel.data_keys import keyring
 from readmodel.tables import journeys, timeline_entries
 from schemas.views import JourneyView, TimelineItem
 
@@ -93,7 +94,9 @@ def get_journey(*, engine: Engine, person_id: UUID, now: datetime, zone: tzinfo,
         if all(sequences.get(str(j.person_id)) == j.sequence for j in (own, *others)):
             break
     journey = combined(own, others)
-    timeline = [TimelineItem.model_validate(entry, from_attributes=True) for entry in entries]
+    personal = keyring(engine).personal([(entry.event_id, entry.personal) for entry in entries])
+    timeline = [TimelineItem.model_validate({**entry._mapping, "personal": fields})
+                for entry, fields in zip(entries, personal, strict=True)]
     strengths = next((e for e in reversed(timeline) if e.type == "case.strengths_recorded"), None)
     step = next((e.personal["next_step"] for e in reversed(timeline) if e.personal.get("next_step")), None)
     return JourneyView(
@@ -113,7 +116,8 @@ def profiles(engine: Engine, only: Collection[str] | None = None) -> dict[UUID, 
     areas: dict[str, set[str]] = {}
     words: dict[str, set[str]] = {}
     live = select(journeys.c.person_id, journeys.c.state).where(journeys.c.merged_into.is_(None))
-    said = (select(timeline_entries.c.person_id, timeline_entries.c.data, timeline_entries.c.personal)
+    said = (select(timeline_entries.c.event_id, timeline_entries.c.person_id, timeline_entries.c.data,
+                   timeline_entries.c.personal)
             .where(timeline_entries.c.type.in_(("report.received", "contact.recorded", "case.walked_in"))))
     if only is not None:
         live = live.where(journeys.c.person_id.in_(list(only)))
@@ -121,8 +125,9 @@ def profiles(engine: Engine, only: Collection[str] | None = None) -> dict[UUID, 
     with engine.connect() as connection:
         people = connection.execute(live).all()
         rows = connection.execute(said).all()
-    for row in rows:
-        key, personal, data = row.person_id, row.personal or {}, row.data or {}
+    opened = keyring(engine).personal([(row.event_id, row.personal) for row in rows])
+    for row, personal in zip(rows, opened, strict=True):
+        key, data = row.person_id, row.data or {}
         for name in (personal.get("known_as"), *personal.get("aliases", ())):
             if name:
                 names.setdefault(key, set()).add(name)

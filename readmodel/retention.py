@@ -10,9 +10,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from uuid import UUID
 
 from sqlalchemy import Connection, Engine, Select, bindparam, delete, func, or_, select, update
 
+from readmodel.data_keys import destroy_keys, keyring, reporter_subject
 from readmodel.tables import (
     audit_entries,
     audit_relayed,
@@ -23,6 +25,7 @@ from readmodel.tables import (
     submissions,
     timeline_entries,
 )
+from schemas.sealed import REPORTER, SEALED
 
 
 class RetentionSettings(Protocol):
@@ -50,14 +53,24 @@ class Schedule:
                    settings.retention_audit_days)
 
 
-def forget_reporters(connection: Connection, report_ids: Collection[str] | Select[Any]) -> int:
-    """Remove the reporters' contact details from these reports' entries (the entries keep
-    everything else); how many had them. Used once a reporter is told the outcome (the
-    projector) and when the schedule's days pass."""
+def forget_reporters(connection: Connection, report_ids: Collection[str] | Select[Any], now: datetime) -> int:
+    """Forget the reporters of these reports: their keys are destroyed (so their details cannot
+    be opened from any topic or copy) and their boxes leave the reports' entries, which keep
+    everything else; how many reports had a reporter's details. Used once a reporter is told
+    the outcome (the projector) and when the schedule's days pass."""
     rows = connection.execute(select(timeline_entries.c.event_id, timeline_entries.c.personal)
                               .where(timeline_entries.c.event_id.in_(report_ids))).all()
-    kept = [{"id": r.event_id, "kept": json.dumps({k: v for k, v in r.personal.items() if k != "reporter"})}
-            for r in rows if isinstance(r.personal, dict) and "reporter" in r.personal]
+    destroyed = set(destroy_keys(connection, now, subjects=[reporter_subject(r.event_id) for r in rows]))
+    keyring(connection.engine).forget(destroyed)
+    kept = []
+    for row in rows:
+        stored = row.personal if isinstance(row.personal, dict) else {}
+        if SEALED in stored:
+            parts = [part for part in stored[SEALED] if UUID(part["key"]) not in destroyed]
+            if len(parts) < len(stored[SEALED]):
+                kept.append({"id": row.event_id, "kept": json.dumps({SEALED: parts})})
+        elif REPORTER in stored:  # sealed parts began with stop 36: an older entry is in clear
+            kept.append({"id": row.event_id, "kept": json.dumps({k: v for k, v in stored.items() if k != REPORTER})})
     if kept:
         connection.execute(update(timeline_entries).where(timeline_entries.c.event_id == bindparam("id"))
                            .values(personal=bindparam("kept")), kept)
@@ -74,7 +87,7 @@ def apply_retention(engine: Engine, schedule: Schedule, now: datetime) -> dict[s
         told_or_old = select(sighting_reports.c.report_id).where(or_(
             sighting_reports.c.reporter_told_at.is_not(None),
             sighting_reports.c.received_at < now - timedelta(days=schedule.reporter)))
-        removed["reporters_contact_details"] = forget_reporters(connection, told_or_old)
+        removed["reporters_contact_details"] = forget_reporters(connection, told_or_old, now)
         removed["page_sessions"] = connection.execute(delete(page_sessions).where(
             func.coalesce(page_sessions.c.ended_at, page_sessions.c.expires_at)
             < now - timedelta(days=schedule.sessions))).rowcount

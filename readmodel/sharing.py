@@ -16,6 +16,7 @@ from journey.matching import Profile, Search, found
 from journey.policy import Access, Viewer
 from journey.reports import Routing
 from journey.state import Journey, contact_point, works_with
+from readmodel.data_keys import keyring
 from readmodel.keys import Principal, account_event
 from readmodel.people import get_journey, journey_of, load_journey, person_as_one, profiles, summary_fields
 from readmodel.referrals import status_now
@@ -234,7 +235,9 @@ def disclosed_updates(engine: Engine, pushes: Sequence[Push], *, settings: Setti
             .where(sighting_reports.c.report_id.in_([r.event_id for r in rows if r.type == "report.received"]))
         ).all()
     found = {person: journey_of(state) for person, state in states.items() if state}
-    entries = {r.event_id: TimelineItem.model_validate(r, from_attributes=True).model_dump(mode="json") for r in rows}
+    personal = keyring(engine).personal([(r.event_id, r.personal) for r in rows])
+    entries = {r.event_id: TimelineItem.model_validate({**r._mapping, "personal": fields}).model_dump(mode="json")
+               for r, fields in zip(rows, personal, strict=True)}
     routed = {r.report_id: (r.team, r.reporter_told_at is not None) for r in reports}
     summaries: dict[str, dict[str, Any]] = {}
     shown: list[dict[str, Any] | None] = []
@@ -356,8 +359,9 @@ def disclosed_risk_reports(engine: Engine, principal: Principal, now: datetime, 
         answers = {r.referral_id: r for r in connection.execute(
             select(referrals).where(referrals.c.referral_id.in_(wanted))).all()} if wanted else {}
     shown: list[RiskReportView] = []
-    for row in rows:
-        entry = policy.disclose_entry(dict(row), viewer, frozenset())
+    personal = keyring(engine).personal([(row["event_id"], row["personal"]) for row in rows])
+    for row, fields in zip(rows, personal, strict=True):
+        entry = policy.disclose_entry({**row, "personal": fields}, viewer, frozenset())
         if not policy.recorded_by(entry, viewer):
             continue  # never: the query asked for its own; kept so the policy alone decides
         answer = answers.get(str(duty_to_refer_id(UUID(row["event_id"]))))

@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -416,4 +417,34 @@ bed_command_refusals = Table(
     Column("command", String(20), nullable=False),
     Column("reason", String(200), nullable=False),
     Column("refused_at", UTCDateTime, nullable=False),
+)
+
+# Data keys that seal personal parts (schemas/sealed.py), each wrapped by the key-encryption key
+# named in `kek`. A subject is a person's id or "reporter:<report id>": ids, nothing personal.
+# Destroying a key empties `wrapped` and keeps the row, so that what was destroyed and when is known.
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("key_id", String(36), primary_key=True),
+    Column("subject", String(60), nullable=False, index=True),
+    Column("kek", String(40), nullable=False),
+    Column("wrapped", LargeBinary),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("destroyed_at", UTCDateTime),
+)
+
+# Each erasure a data protection lead made: the ground and their reference, never personal data.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("erasure_id", String(36), primary_key=True),
+    Column("person_id", String(36), nullable=False, index=True),
+    Column("ground", String(40), nullable=False),
+    Column("reference", String(60), nullable=False),
+    Column("organisation", String(120), nullable=False),
+    Column("member_id", String(32), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("keys_destroyed", Integer, nullable=False),
+    Column("entries_emptied", Integer, nullable=False),
 )

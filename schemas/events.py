@@ -9,7 +9,7 @@ by destroying that key; everything in `data` is safe for statistics.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -18,6 +18,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError, model_validator
 
 from schemas.common import AreaCode, Flag, IsoDate, IsoText, LongText, PersonName, Place, ShortText, Strict
+from schemas.sealed import SealedPart, opened, stored_form
 from schemas.sharing import Category, OrganisationType, of
 
 # ---------------------------------------------------------------- sighting reports
@@ -474,6 +475,8 @@ class Envelope(Strict):
     subject: UUID | None = Field(None, description="Person the event is about; set by identity")
     time: AwareDatetime = Field(description="When it happened")
     recorded_at: AwareDatetime = Field(description="When the platform accepted it")
+    sealed: tuple[SealedPart, ...] = Field(
+        (), description="The personal part, sealed with data keys (schemas/sealed.py); `personal` is then empty")
 
 
 class ReportReceived(Envelope):
@@ -655,6 +658,16 @@ def _upcast(document: dict[str, Any]) -> dict[str, Any]:
         document = UPCASTERS[key](document)
         key = (document.get("type"), document.get("schema_version"))
     return document
+
+
+def opened_event(event: Event, keys: Mapping[UUID, Any]) -> Event:
+    """The event with its personal part opened by `keys` (what a destroyed key sealed is left
+    out). Only for deciding something in the worker: what it sends on stays sealed."""
+    if not event.sealed:
+        return event
+    fields = opened(event.id, stored_form(event.sealed), keys)
+    personal = type(event.personal).model_validate(fields)
+    return event.model_copy(update={"personal": personal, "sealed": ()})
 
 
 def encode_event(event: Event) -> bytes:

@@ -37,6 +37,18 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = Field(
         None, description="PEM file of the certificate authority the brokers' certificates are checked against "
                           "(SSL, SASL_SSL); unset: the system's. Certificates and host names are always verified.")
+    personal_data_key: str | None = Field(
+        None, description="The key-encryption key that wraps every data key sealing personal data: 32 random bytes "
+                          "as base64 (`openssl rand -base64 32`), from a secret store. Unset: the file "
+                          "PERSONAL_DATA_KEY_FILE. Losing it loses every personal part; a KMS can hold it instead "
+                          "(schemas/sealed.KeyEncryptionKey).")
+    personal_data_key_file: Path | None = Field(
+        None, description="A file holding the key-encryption key (base64). Unset: state_dir/personal-data.key, "
+                          "made on first use (for development and the demo).")
+    data_key_cache_s: float = Field(
+        30.0, description="How long a process keeps a data key unwrapped. An erasure empties the read model at "
+                          "once; another process may still seal a new event with the erased key for this long "
+                          "(that event's personal part is then unreadable).")
     local_broker_port: int = Field(9092, description="Client port of the local broker.")
     local_controller_port: int = Field(9093, description="KRaft controller port of the local broker.")
     local_broker_heap: str = Field("768m", description="JVM heap of the local broker.")

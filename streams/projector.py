@@ -29,6 +29,7 @@ from readmodel.tables import (
     timeline_entries,
 )
 from schemas.events import ReferralRecorded, ReportProgressed, ReportReceived
+from schemas.sealed import stored_form
 
 
 def dialect_insert(engine: Engine) -> Any:
@@ -222,7 +223,9 @@ def project_into(connection: Connection, updates: Sequence[Applied], now: dateti
             "type": entry.type, "occurred_at": entry.occurred_at, "recorded_at": entry.recorded_at,
             "source": entry.source, "summary": entry.summary, "stage": entry.stage.value,
             "data": update.event.data.model_dump_json(),
-            "personal": update.event.personal.model_dump_json(exclude_none=True),
+            # Sealed, the boxes as they came (schemas/sealed.py): the read model holds no personal data in clear.
+            "personal": json.dumps(stored_form(update.event.sealed)) if update.event.sealed
+            else update.event.personal.model_dump_json(exclude_none=True),
         }
         for update in updates if not update.refolded for entry in (update.entry,)
     ]
@@ -299,7 +302,7 @@ def _project_reports(connection: Connection, events: Sequence[Any]) -> None:
         write_many(connection, _REPORT_STEPS[step], rows)
     if told := [row["report"] for row in steps.get("report.reporter_told", ())]:
         # Once told the outcome, nobody needs the reporter's contact details.
-        forget_reporters(connection, told)
+        forget_reporters(connection, told, datetime.now(UTC))
 
 
 def record_verdicts(engine: Engine, verdicts: Sequence[dict[str, Any]], now: datetime) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, Table, select, update
 
 from journey.delivery import next_try
 from journey.reports import OUTCOME_WORDS
+from readmodel.data_keys import keyring
 from readmodel.tables import reporter_notices, sighting_reports, timeline_entries
 from schemas.events import ReportProgress, ReportProgressed, encode_event
 from schemas.ids import reporter_told_id
@@ -81,7 +82,7 @@ def _what_to_say(engine: Engine, report_id: str) -> tuple[Any, str | None]:
         report = connection.execute(select(sighting_reports).where(sighting_reports.c.report_id == report_id)).first()
         entry = connection.execute(select(timeline_entries.c.personal).where(
             timeline_entries.c.event_id == report_id)).scalar()
-    reporter = (entry or {}).get("reporter") or {}
+    reporter = keyring(engine).personal([(report_id, entry)])[0].get("reporter") or {}
     return report, reporter.get("email")
 
 

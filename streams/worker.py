@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 import mode
 from sqlalchemy import Engine as SQLEngine
 
-from readmodel.database import connect
+from readmodel.database import read_model
 from readmodel.retention import Schedule, apply_retention
 from schemas.settings import Settings
 from schemas.topics import DEAD_LETTER
@@ -46,7 +46,7 @@ log = logging.getLogger("journeys.worker")
 def stages(settings: Settings, read_model: SQLEngine, wake: follow.Wake) -> list[Stage]:
     """Every stage the worker runs, one per input topic."""
     return [
-        identify.stage(settings),
+        identify.stage(settings, read_model),
         follow.stage(settings, read_model, wake),
         judge_identity.stage(settings, read_model),
         claim_nights.stage(settings),
@@ -103,7 +103,7 @@ class Worker(mode.Service):
         # WORKER_MALLOC_ARENAS): before any thread starts.
         tune_process(tuning(settings))
         # One read-model engine for every stage and timer: connecting migrates, once.
-        self.read_model = connect(settings.resolved_database_url, page_cache_mib=32)
+        self.read_model = read_model(settings, page_cache_mib=32)
         self.deliverer = Deliverer(settings, self.read_model)
         self.notifier = Notifier(settings, self.read_model)
         self.lead_alerter = LeadAlerter(settings, self.read_model)

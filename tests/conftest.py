@@ -22,7 +22,7 @@ from api.main import create_app
 from deploy.kafka.broker import LocalBroker
 from deploy.processes import Part, free_port, start_worker
 from deploy.topics import create_topics
-from readmodel.database import connect
+from readmodel.database import read_model
 from readmodel.keys import Role, issue_key
 from schemas.settings import Settings
 
@@ -156,7 +156,7 @@ class System:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.engine = connect(settings.resolved_database_url)
+        self.engine = read_model(settings)
         self.worker: Part | None = None
         self.client = TestClient(create_app(settings))
         self.client.__enter__()

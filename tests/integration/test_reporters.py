@@ -15,6 +15,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from deploy.processes import free_port
+from readmodel.data_keys import keyring
 from readmodel.tables import reporter_notices, timeline_entries
 from schemas.settings import Settings
 from tests.builders import local_noon, report_body
@@ -72,7 +73,10 @@ def test_a_reporter_who_asked_is_told_the_outcome_and_then_forgotten(make_settin
             kept = connection.execute(select(timeline_entries.c.personal).where(
                 timeline_entries.c.event_id == report)).scalar_one()
             notices = dict(connection.execute(select(reporter_notices.c.report_id, reporter_notices.c.status)).all())
-        assert "reporter" not in kept and kept["person_description"], kept
+        # Stored sealed: one box left, the person's; the reporter's key is destroyed.
+        assert list(kept) == ["sealed"] and len(kept["sealed"]) == 1, kept
+        fields = keyring(system.engine).personal([(report, kept)])[0]
+        assert "reporter" not in fields and fields["person_description"], fields
         assert notices == {report: "sent", other: "not_wanted"}
         status = system.call("GET", f"/v1/reports/{report}", system.frontline_key).json()
         assert status["reporter_told_at"] is not None, status

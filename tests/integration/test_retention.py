@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from readmodel.data_keys import keyring
 from readmodel.retention import Schedule, apply_retention
 from readmodel.tables import audit_entries, submissions, timeline_entries
 from schemas.settings import Settings
@@ -33,9 +34,10 @@ def kept(make_settings: Callable[..., Settings]) -> Iterator[System]:
 
 def _reporters(system: System) -> int:
     with system.engine.connect() as connection:
-        rows = connection.execute(select(timeline_entries.c.personal)
+        rows = connection.execute(select(timeline_entries.c.event_id, timeline_entries.c.personal)
                                   .where(timeline_entries.c.type == "report.received")).all()
-    return sum(1 for row in rows if (row.personal or {}).get("reporter"))
+    opened = keyring(system.engine).personal([(row.event_id, row.personal) for row in rows])
+    return sum(1 for fields in opened if fields.get("reporter"))
 
 
 def test_the_schedule_removes_what_it_no_longer_allows_and_counts_it(kept: System) -> None:

@@ -1,0 +1,214 @@
+"""The data keys that seal personal parts (schemas/sealed.py): kept in the read model's database,
+each wrapped by the key-encryption key, never in Kafka. A person's key seals everything said
+about them; a report's reporter has a key of their own, so that the reporter can be forgotten
+while the report stays. Destroying a key is erasure: every box it sealed, in every topic, store
+and backup, can no longer be opened."""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+import weakref
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Connection, Engine, or_, select, update
+
+from readmodel.tables import data_keys
+from schemas.events import Event
+from schemas.sealed import (
+    REPORTER,
+    KeyEncryptionKey,
+    LocalKeyEncryptionKey,
+    new_data_key,
+    opened,
+    personal_fields,
+    seal,
+    sealed_keys,
+)
+from schemas.settings import Settings
+
+_CHUNK = 500  # ids per IN (...): well under SQLite's and PostgreSQL's limits on parameters
+
+
+def reporter_subject(report_id: UUID | str) -> str:
+    """The subject of a report's reporter's key."""
+    return f"reporter:{report_id}"
+
+
+def configured_kek(settings: Settings) -> KeyEncryptionKey:
+    """The key-encryption key the settings name: PERSONAL_DATA_KEY, else the file (made on first
+    use, readable by its owner only, by whichever process comes first)."""
+    if settings.personal_data_key:
+        return LocalKeyEncryptionKey(base64.b64decode(settings.personal_data_key))
+    path = settings.personal_data_key_file or settings.state_dir / "personal-data.key"
+    if not path.exists():
+        _make_key_file(path)
+    return LocalKeyEncryptionKey(base64.b64decode(path.read_text().strip()))
+
+
+def _make_key_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(base64.b64encode(AESGCM.generate_key(bit_length=256)).decode() + "\n")
+    try:
+        os.link(draft, path)  # fails if another process made it first: then both use that one
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+
+
+@dataclass
+class Keyring:
+    """A process's access to the data keys. Unwrapped keys are kept for `ttl` seconds, so a
+    batch or a page opens its boxes with one query for the keys it has not seen lately."""
+
+    engine: Engine
+    kek: KeyEncryptionKey
+    ttl: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    _sealing: dict[str, tuple[float, UUID, AESGCM]] = field(default_factory=dict)
+    _opening: dict[UUID, tuple[float, AESGCM | None]] = field(default_factory=dict)
+
+    def sealing(self, subjects: Collection[str], now: datetime) -> dict[str, tuple[UUID, AESGCM]]:
+        """A live key for each subject, made if it has none (two processes may each make one at
+        the same moment: both are the subject's, and both are destroyed with it)."""
+        fresh = self.clock()
+        found: dict[str, tuple[UUID, AESGCM]] = {}
+        for subject in subjects:
+            hit = self._sealing.get(subject)
+            if hit and hit[0] > fresh:
+                found[subject] = (hit[1], hit[2])
+        missing = [s for s in subjects if s not in found]
+        if not missing:
+            return found
+        with self.engine.begin() as connection:
+            for row in connection.execute(select(data_keys.c.subject, data_keys.c.key_id, data_keys.c.wrapped).where(
+                    data_keys.c.subject.in_(missing), data_keys.c.destroyed_at.is_(None))
+                    .order_by(data_keys.c.created_at)):
+                if row.subject not in found:
+                    found[row.subject] = (UUID(row.key_id), AESGCM(self.kek.unwrap(row.wrapped, UUID(row.key_id))))
+            made = []
+            for subject in missing:
+                if subject not in found:
+                    key_id, secret = uuid4(), new_data_key()
+                    made.append({"key_id": str(key_id), "subject": subject, "kek": self.kek.name,
+                                 "wrapped": self.kek.wrap(secret, key_id), "created_at": now})
+                    found[subject] = (key_id, AESGCM(secret))
+            if made:
+                connection.execute(data_keys.insert(), made)
+        for subject in missing:
+            key_id, aead = found[subject]
+            self._sealing[subject] = (fresh + self.ttl, key_id, aead)
+            self._opening[key_id] = (fresh + self.ttl, aead)
+        return found
+
+    def seal(self, event: Event, person_id: UUID, now: datetime) -> Event:
+        """The event with its personal part sealed: the person's fields with `person_id`'s key, a
+        report's reporter with a key of that reporter alone. An event with nothing personal is
+        returned as it is."""
+        fields = personal_fields(event.personal)
+        if not fields:
+            return event
+        person, reporter = str(person_id), reporter_subject(event.id)
+        keys = self.sealing([person, reporter] if fields.get(REPORTER) is not None else [person], now)
+        parts = seal(event.id, fields, keys[person], keys.get(reporter))
+        return event.model_copy(update={"personal": type(event.personal)(), "sealed": parts})
+
+    def opening(self, key_ids: Iterable[UUID], connection: Connection | None = None) -> dict[UUID, AESGCM]:
+        """The keys among `key_ids` that still exist (a destroyed one is absent)."""
+        fresh = self.clock()
+        wanted = set(key_ids)
+        keys: dict[UUID, AESGCM] = {}
+        missing = []
+        for key_id in wanted:
+            hit = self._opening.get(key_id)
+            if hit and hit[0] > fresh:
+                if hit[1] is not None:
+                    keys[key_id] = hit[1]
+            else:
+                missing.append(key_id)
+        if missing:
+            loaded = self._load(missing, connection)
+            for key_id in missing:
+                aead = loaded.get(key_id)
+                self._opening[key_id] = (fresh + self.ttl, aead)
+                if aead is not None:
+                    keys[key_id] = aead
+        return keys
+
+    def _load(self, key_ids: Sequence[UUID], connection: Connection | None) -> dict[UUID, AESGCM]:
+        if connection is None:
+            with self.engine.connect() as own:
+                return self._load(key_ids, own)
+        loaded = {}
+        for start in range(0, len(key_ids), _CHUNK):
+            chunk = [str(k) for k in key_ids[start:start + _CHUNK]]
+            for row in connection.execute(select(data_keys.c.key_id, data_keys.c.wrapped).where(
+                    data_keys.c.key_id.in_(chunk), data_keys.c.wrapped.is_not(None))):
+                key_id = UUID(row.key_id)
+                loaded[key_id] = AESGCM(self.kek.unwrap(row.wrapped, key_id))
+        return loaded
+
+    def personal(self, rows: Sequence[tuple[Any, Mapping[str, Any] | None]],
+                 connection: Connection | None = None) -> list[dict[str, Any]]:
+        """The personal fields of stored (event id, personal part) pairs, opened: the one way the
+        read model's personal columns are read."""
+        needed: set[UUID] = set()
+        for _, stored in rows:
+            needed |= sealed_keys(stored)
+        keys = self.opening(needed, connection) if needed else {}
+        return [opened(event_id, stored, keys) for event_id, stored in rows]
+
+    def forget(self, key_ids: Iterable[UUID] = (), subjects: Iterable[str] = ()) -> None:
+        """Drop keys this process destroyed from its cache at once."""
+        for key_id in key_ids:
+            self._opening.pop(key_id, None)
+        for subject in subjects:
+            hit = self._sealing.pop(subject, None)
+            if hit:
+                self._opening.pop(hit[1], None)
+
+
+def destroy_keys(connection: Connection, now: datetime, *, subjects: Collection[str] = (),
+                 key_ids: Collection[UUID] = ()) -> list[UUID]:
+    """Destroy the subjects' keys and these keys (in the caller's transaction): the wrapped key
+    is emptied, the row stays as the record that it was destroyed. Returns the keys destroyed."""
+    destroyed: list[UUID] = []
+    subject_list, id_list = list(subjects), [str(k) for k in key_ids]
+    for start in range(0, max(len(subject_list), len(id_list)), _CHUNK):
+        some_subjects, some_ids = subject_list[start:start + _CHUNK], id_list[start:start + _CHUNK]
+        which = or_(data_keys.c.subject.in_(some_subjects), data_keys.c.key_id.in_(some_ids))
+        live = [row.key_id for row in connection.execute(
+            select(data_keys.c.key_id).where(which, data_keys.c.destroyed_at.is_(None)))]
+        if live:
+            connection.execute(update(data_keys).where(data_keys.c.key_id.in_(live))
+                               .values(wrapped=None, destroyed_at=now))
+            destroyed.extend(UUID(k) for k in live)
+    return destroyed
+
+
+_KEYRINGS: weakref.WeakKeyDictionary[Engine, Keyring] = weakref.WeakKeyDictionary()
+
+
+def attach(engine: Engine, keyring: Keyring) -> None:
+    """Make `keyring` the one this read model's readers open personal parts with."""
+    _KEYRINGS[engine] = keyring
+
+
+def keyring(engine: Engine) -> Keyring:
+    """The keyring of a read model connected with its settings (readmodel/database.read_model)."""
+    try:
+        return _KEYRINGS[engine]
+    except KeyError:
+        raise RuntimeError("this read model was connected without its key-encryption key: use "
+                           "readmodel.database.read_model(settings)") from None

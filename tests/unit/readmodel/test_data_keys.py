@@ -1,0 +1,83 @@
+"""The data keys in the read model: one per subject, kept wrapped, opened by id, destroyed for
+good; the development key-encryption key made once and shared by every process."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+
+from sqlalchemy import select
+
+from readmodel.data_keys import Keyring, configured_kek, destroy_keys, reporter_subject
+from readmodel.database import read_model
+from readmodel.tables import data_keys
+from schemas.events import ReportDetails, ReportPersonal, ReportReceived, opened_event
+from schemas.sealed import stored_form
+from schemas.settings import Settings
+
+NOON = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def _report() -> ReportReceived:
+    return ReportReceived(
+        id=uuid4(), source="street-services", actor="m1", time=NOON, recorded_at=NOON,
+        data=ReportDetails(channel="staff", area_code="town-centre"),
+        personal=ReportPersonal(person_description="red coat", reporter={"name": "Pat Doe", "phone": "07700 900456"}),
+    )
+
+
+def _keyring(tmp_path: Path, **clock: object) -> Keyring:
+    settings = Settings(state_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'rm.db'}")
+    engine = read_model(settings)
+    return Keyring(engine, configured_kek(settings), **clock)  # type: ignore[arg-type]
+
+
+def test_an_event_is_sealed_with_its_persons_and_its_reporters_keys_and_opens_again(tmp_path: Path) -> None:
+    keys, person, event = _keyring(tmp_path), uuid4(), _report()
+    sealed = keys.seal(event, person, NOON)
+    assert sealed.personal == ReportPersonal() and len(sealed.sealed) == 2
+    assert "red coat" not in sealed.model_dump_json() and "Pat Doe" not in sealed.model_dump_json()
+    with keys.engine.connect() as connection:
+        rows = dict(connection.execute(select(data_keys.c.subject, data_keys.c.wrapped)).all())
+    assert set(rows) == {str(person), reporter_subject(event.id)}
+    assert all(len(wrapped) == 12 + 32 + 16 for wrapped in rows.values())  # nonce, key, tag: never the key alone
+    # Another process (a keyring with nothing cached) opens it from the database.
+    other = Keyring(keys.engine, keys.kek)
+    assert other.personal([(event.id, stored_form(sealed.sealed))]) == [event.personal.model_dump(
+        mode="json", exclude_defaults=True)]
+    reopened = opened_event(sealed, other.opening({p.key for p in sealed.sealed}))
+    assert reopened.personal == event.personal and reopened.sealed == ()
+    # The same person's next event is sealed with the same key.
+    assert keys.seal(_report(), person, NOON).sealed[0].key == sealed.sealed[0].key
+
+
+def test_a_destroyed_key_opens_nothing_in_any_process_once_its_cache_lapses(tmp_path: Path) -> None:
+    now = [0.0]
+    keys, person, event = _keyring(tmp_path, ttl=30.0, clock=lambda: now[0]), uuid4(), _report()
+    sealed = keys.seal(event, person, NOON)
+    elsewhere = Keyring(keys.engine, keys.kek, ttl=30.0, clock=lambda: now[0])
+    stored = [(event.id, stored_form(sealed.sealed))]
+    assert elsewhere.personal(stored)[0]["person_description"] == "red coat"
+    with keys.engine.begin() as connection:
+        destroyed = destroy_keys(connection, NOON, subjects=[str(person)])
+    keys.forget(destroyed, [str(person)])
+    assert keys.personal(stored) == [{"reporter": {"name": "Pat Doe", "phone": "07700 900456"}}]
+    now[0] = 31.0
+    assert elsewhere.personal(stored) == [{"reporter": {"name": "Pat Doe", "phone": "07700 900456"}}]
+    with keys.engine.connect() as connection:
+        row = connection.execute(select(data_keys).where(data_keys.c.subject == str(person))).one()
+    assert row.wrapped is None and row.destroyed_at == NOON
+    # What is said about the person next gets a new key.
+    assert keys.seal(_report(), person, NOON).sealed[0].key not in destroyed
+
+
+def test_the_development_key_encryption_key_is_made_once_readable_by_its_owner_only(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path)
+    first = configured_kek(settings)
+    path = tmp_path / "personal-data.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    key_id = uuid4()
+    assert configured_kek(settings).unwrap(first.wrap(b"x" * 32, key_id), key_id) == b"x" * 32
+    assert list(tmp_path.iterdir()) == [path]
