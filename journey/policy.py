@@ -93,6 +93,7 @@ class Rule(StrEnum):
     BREAK_GLASS = "break_glass"
     REFERRAL = "referral"  # a referral the reader's organisation made or received (its inbox)
     SUBJECT_ACCESS = "subject_access"  # the council's data protection lead answering the person's request
+    ERASURE = "erasure"  # the council's data protection lead erasing the person's data
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +314,12 @@ def may_answer_subject_access(viewer: Viewer, data_protection_lead: bool) -> boo
     """Only the council's data protection lead answers a subject access request: the council is
     the controller that runs the platform for the partnership, and one answer covers every
     organisation's records."""
+    return data_protection_lead and viewer.type is T.COUNCIL
+
+
+def may_erase(viewer: Viewer, data_protection_lead: bool) -> bool:
+    """Erasure, like subject access, is decided by the council's data protection lead: one
+    decision covers every organisation's records of the person."""
     return data_protection_lead and viewer.type is T.COUNCIL
 
 

@@ -31,7 +31,7 @@ def journey_of(state: dict[str, Any]) -> Journey:
     return Journey.model_validate({k: v for k, v in state.items() if k in Journey.model_fields})
 
 
-def _absorbed(engine: Engine, journey: Journey) -> list[Journey]:
+def absorbed(engine: Engine, journey: Journey) -> list[Journey]:
     """Every record merged into this one, and those merged into them."""
     found: list[Journey] = []
     waiting, seen = list(journey.merged), {journey.person_id}
@@ -51,7 +51,7 @@ def person_as_one(engine: Engine, journey: Journey) -> Journey:
     """The kept record's journey combined with every record merged into it: whoever works with
     any of them works with the person (a walk-in a partner recorded, merged by outreach, keeps
     the partner's relationship)."""
-    return combined(journey, _absorbed(engine, journey))
+    return combined(journey, absorbed(engine, journey))
 
 
 def summary_fields(journey: Journey, *, now: datetime, zone: tzinfo, inactive_after_days: int) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def get_journey(*, engine: Engine, person_id: UUID, now: datetime, zone: tzinfo,
         own = load_journey(engine, person_id)
         if own is None:
             return None
-        others = _absorbed(engine, own)
+        others = absorbed(engine, own)
         people = [str(person_id), *(str(o.person_id) for o in others)]
         with engine.connect() as connection:
             entries = connection.execute(

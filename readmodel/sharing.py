@@ -379,7 +379,7 @@ def disclosed_risk_reports(engine: Engine, principal: Principal, now: datetime, 
 
 
 class NotTheirs(PermissionError):
-    """The member may not answer subject access requests."""
+    """The member may not answer subject access requests, or erase."""
 
 
 def subject_access(engine: Engine, principal: Principal, person_id: UUID, settings: Settings,

@@ -9,6 +9,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,17 +40,23 @@ def _docker_answers() -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Broker:
+    bootstrap_servers: str
+    data_dir: Path | None = None  # where its partitions' files are, when the tests run it from its jars
+
+
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     """KAFKA_BOOTSTRAP_SERVERS if set; else testcontainers where Docker answers; else the local jars."""
     if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        yield servers
+        yield Broker(servers)
         return
     if _docker_answers():
         from testcontainers.kafka import KafkaContainer
 
         with KafkaContainer("apache/kafka:3.9.1") as kafka:
-            yield kafka.get_bootstrap_server()
+            yield Broker(kafka.get_bootstrap_server())
         return
     broker = LocalBroker(
         state_dir=tmp_path_factory.mktemp("kafka"),
@@ -60,9 +67,14 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     broker.start(progress=lambda line: print(f"[broker] {line}"))
     try:
-        yield broker.bootstrap_servers
+        yield Broker(broker.bootstrap_servers, broker.home / "data")
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_broker: Broker) -> str:
+    return kafka_broker.bootstrap_servers
 
 
 def _postgres_bin() -> Path | None:

@@ -1,0 +1,88 @@
+"""Erasure (UK GDPR art. 17): a person's personal data removed from everywhere it went, an
+append-only log included, by destroying the data keys that sealed it (schemas/sealed.py).
+
+What is erased: every personal part said about the person, on every record of theirs (merged
+into the one named, or linked to it), and the details of everyone who reported them. What stays:
+the non-personal facts (stages, nights, counts, who recorded what and when), so the statistics
+do not change, and the record that an erasure was made, with its ground and reference. The
+stages' compacted changelogs keep journeys without their personal parts, so they need no
+tombstones: nothing in them is personal (tests/integration/test_canary.py scans them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID, uuid4
+
+from sqlalchemy import Engine, select, update
+
+from journey.policy import Rule, Viewer, may_erase
+from readmodel.data_keys import destroy_keys, keyring, reporter_subject
+from readmodel.people import absorbed, load_journey
+from readmodel.sharing import NotTheirs
+from readmodel.tables import audit_entries, erasures, sighting_reports, timeline_entries
+from schemas.sealed import sealed_keys
+from schemas.sharing import Category
+
+
+class Ground(StrEnum):
+    """Why the data is erased: the grounds of UK GDPR art. 17(1), and the retention schedule."""
+
+    NO_LONGER_NECESSARY = "no_longer_necessary"  # (a)
+    CONSENT_WITHDRAWN = "consent_withdrawn"  # (b)
+    OBJECTION = "objection"  # (c)
+    UNLAWFULLY_PROCESSED = "unlawfully_processed"  # (d)
+    LEGAL_OBLIGATION = "legal_obligation"  # (e)
+    RETENTION_SCHEDULE = "retention_schedule"  # the schedule's years after a case closed
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What one erasure did, in counts (nothing personal)."""
+
+    erasure_id: UUID
+    records: list[str]
+    keys_destroyed: int
+    entries_emptied: int
+    reports: int
+
+
+def erase_person(engine: Engine, viewer: Viewer, data_protection_lead: bool, person_id: UUID, *,
+                 ground: Ground, reference: str, now: datetime) -> Erased | None:
+    """Erase everything personal about a person, on every record of theirs; None when nobody is
+    known by this id. One transaction: the keys destroyed, the read model's personal parts
+    emptied, the erasure recorded and audited, or none of it."""
+    if not may_erase(viewer, data_protection_lead):
+        raise NotTheirs("erasure is made by the council's data protection lead")
+    named = load_journey(engine, person_id)
+    if named is None:
+        return None
+    root = load_journey(engine, named.merged_into) if named.merged_into else named
+    root = root or named
+    records = sorted({str(root.person_id), *(str(j.person_id) for j in absorbed(engine, root)),
+                      *(str(p) for p in root.linked)})
+    erasure_id = uuid4()
+    with engine.begin() as connection:
+        reports = [r for (r,) in connection.execute(
+            select(sighting_reports.c.report_id).where(sighting_reports.c.person_id.in_(records)))]
+        stored = connection.execute(select(timeline_entries.c.personal)
+                                    .where(timeline_entries.c.person_id.in_(records))).scalars().all()
+        # Every key that sealed something about them, whoever's subject it was made for (an event
+        # that named a record before it was merged, say): the keys follow the records.
+        sealing = set().union(*(sealed_keys(s) for s in stored if isinstance(s, dict))) if stored else set()
+        subjects = [*records, *(reporter_subject(r) for r in reports)]
+        destroyed = destroy_keys(connection, now, subjects=subjects, key_ids=sealing)
+        connection.execute(update(timeline_entries).where(timeline_entries.c.person_id.in_(records))
+                           .values(personal="{}"))  # JSON text, as the column takes it
+        emptied = sum(1 for s in stored if s)
+        connection.execute(erasures.insert().values(
+            erasure_id=str(erasure_id), person_id=str(root.person_id), ground=ground.value, reference=reference,
+            organisation=viewer.organisation, member_id=viewer.member, at=now, records=len(records),
+            keys_destroyed=len(destroyed), entries_emptied=emptied))
+        connection.execute(audit_entries.insert(), [{
+            "at": now, "member_id": viewer.member, "organisation": viewer.organisation, "person_id": record,
+            "categories": ",".join(sorted(Category)), "rule": Rule.ERASURE.value,
+            "endpoint": f"erasure {erasure_id}"} for record in records])
+    keyring(engine).forget(destroyed, subjects)
+    return Erased(erasure_id, records, len(destroyed), emptied, len(reports))
