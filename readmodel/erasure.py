@@ -18,12 +18,13 @@ from uuid import UUID, uuid4
 from sqlalchemy import Engine, select, update
 
 from journey.policy import Rule, Viewer, may_erase
+from journey.state import Journey
 from readmodel.data_keys import destroy_keys, keyring, reporter_subject
 from readmodel.people import absorbed, load_journey
 from readmodel.sharing import NotTheirs
 from readmodel.tables import audit_entries, erasures, sighting_reports, timeline_entries
 from schemas.sealed import sealed_keys
-from schemas.sharing import Category
+from schemas.sharing import Category, OrganisationType
 
 
 class Ground(StrEnum):
@@ -50,16 +51,44 @@ class Erased:
 
 def erase_person(engine: Engine, viewer: Viewer, data_protection_lead: bool, person_id: UUID, *,
                  ground: Ground, reference: str, now: datetime) -> Erased | None:
-    """Erase everything personal about a person, on every record of theirs; None when nobody is
-    known by this id. One transaction: the keys destroyed, the read model's personal parts
-    emptied, the erasure recorded and audited, or none of it."""
+    """Erase everything personal about a person, on every record of theirs, at their data
+    protection lead's decision; None when nobody is known by this id."""
     if not may_erase(viewer, data_protection_lead):
         raise NotTheirs("erasure is made by the council's data protection lead")
     named = load_journey(engine, person_id)
     if named is None:
         return None
-    root = load_journey(engine, named.merged_into) if named.merged_into else named
-    root = root or named
+    root = (load_journey(engine, named.merged_into) if named.merged_into else None) or named
+    return _erase(engine, root, ground=ground, reference=reference, by=viewer, now=now)
+
+
+# Who erases on the schedule's behalf, in the erasures and the audit.
+SCHEDULE = Viewer(member="retention-schedule", organisation="journeys", type=OrganisationType.COUNCIL)
+
+
+def erase_closed_cases(engine: Engine, closed_before: datetime, now: datetime) -> int:
+    """Erase the personal data of everyone whose case closed before `closed_before` and was not
+    reopened (the retention schedule's years); each person once. How many were erased."""
+    with engine.connect() as connection:
+        closing = {p for (p,) in connection.execute(select(timeline_entries.c.person_id).where(
+            timeline_entries.c.type == "case.closed", timeline_entries.c.occurred_at < closed_before))}
+        done = {p for (p,) in connection.execute(select(erasures.c.person_id).where(
+            erasures.c.ground == Ground.RETENTION_SCHEDULE.value))}
+    erased = 0
+    for person in sorted(closing - done):
+        journey = load_journey(engine, UUID(person))
+        closed_at = journey.case.closed_at if journey else None
+        if journey is None or journey.merged_into or closed_at is None or closed_at >= closed_before:
+            continue  # reopened, or merged: the record it joined decides
+        _erase(engine, journey, ground=Ground.RETENTION_SCHEDULE, reference="retention-schedule", by=SCHEDULE,
+               now=now)
+        erased += 1
+    return erased
+
+
+def _erase(engine: Engine, root: Journey, *, ground: Ground, reference: str, by: Viewer, now: datetime) -> Erased:
+    """One transaction: the keys destroyed, the read model's personal parts emptied, the erasure
+    recorded and audited, or none of it."""
     records = sorted({str(root.person_id), *(str(j.person_id) for j in absorbed(engine, root)),
                       *(str(p) for p in root.linked)})
     erasure_id = uuid4()
@@ -70,7 +99,7 @@ def erase_person(engine: Engine, viewer: Viewer, data_protection_lead: bool, per
                                     .where(timeline_entries.c.person_id.in_(records))).scalars().all()
         # Every key that sealed something about them, whoever's subject it was made for (an event
         # that named a record before it was merged, say): the keys follow the records.
-        sealing = set().union(*(sealed_keys(s) for s in stored if isinstance(s, dict))) if stored else set()
+        sealing: set[UUID] = set().union(*(sealed_keys(s) for s in stored if isinstance(s, dict)))
         subjects = [*records, *(reporter_subject(r) for r in reports)]
         destroyed = destroy_keys(connection, now, subjects=subjects, key_ids=sealing)
         connection.execute(update(timeline_entries).where(timeline_entries.c.person_id.in_(records))
@@ -78,10 +107,10 @@ def erase_person(engine: Engine, viewer: Viewer, data_protection_lead: bool, per
         emptied = sum(1 for s in stored if s)
         connection.execute(erasures.insert().values(
             erasure_id=str(erasure_id), person_id=str(root.person_id), ground=ground.value, reference=reference,
-            organisation=viewer.organisation, member_id=viewer.member, at=now, records=len(records),
+            organisation=by.organisation, member_id=by.member, at=now, records=len(records),
             keys_destroyed=len(destroyed), entries_emptied=emptied))
         connection.execute(audit_entries.insert(), [{
-            "at": now, "member_id": viewer.member, "organisation": viewer.organisation, "person_id": record,
+            "at": now, "member_id": by.member, "organisation": by.organisation, "person_id": record,
             "categories": ",".join(sorted(Category)), "rule": Rule.ERASURE.value,
             "endpoint": f"erasure {erasure_id}"} for record in records])
     keyring(engine).forget(destroyed, subjects)

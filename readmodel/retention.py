@@ -15,6 +15,7 @@ from uuid import UUID
 from sqlalchemy import Connection, Engine, Select, bindparam, delete, func, or_, select, update
 
 from readmodel.data_keys import destroy_keys, keyring, reporter_subject
+from readmodel.erasure import erase_closed_cases
 from readmodel.tables import (
     audit_entries,
     audit_relayed,
@@ -34,6 +35,7 @@ class RetentionSettings(Protocol):
     retention_idempotency_days: int
     retention_deliveries_days: int
     retention_audit_days: int
+    retention_closed_case_days: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +47,13 @@ class Schedule:
     idempotency: int = 30
     deliveries: int = 90
     audit: int = 2_192  # six years
+    closed_case: int = 2_192
 
     @classmethod
     def configured(cls, settings: RetentionSettings) -> Schedule:
         return cls(settings.retention_reporter_days, settings.retention_sessions_days,
                    settings.retention_idempotency_days, settings.retention_deliveries_days,
-                   settings.retention_audit_days)
+                   settings.retention_audit_days, settings.retention_closed_case_days)
 
 
 def forget_reporters(connection: Connection, report_ids: Collection[str] | Select[Any], now: datetime) -> int:
@@ -103,4 +106,7 @@ def apply_retention(engine: Engine, schedule: Schedule, now: datetime) -> dict[s
         removed["audit_entries"] = connection.execute(delete(audit_entries).where(
             audit_entries.c.at < now - timedelta(days=schedule.audit),
             audit_entries.c.entry_id <= (relayed if relayed is not None else -1))).rowcount
+    # A closed case's personal data, erased as a data protection lead's erasure is (each in its
+    # own transaction: the keys destroyed, the parts emptied, the erasure recorded).
+    removed["closed_cases_erased"] = erase_closed_cases(engine, now - timedelta(days=schedule.closed_case), now)
     return removed

@@ -187,6 +187,9 @@ class Settings(BaseSettings):
     retention_audit_days: int = Field(
         2_192, ge=365, description="Days an audit entry is kept in the read model once relayed to the audit topic "
                                    "(six years by default).")
+    retention_closed_case_days: int = Field(
+        2_192, ge=1, description="Days after a case closed (and was not reopened) that the person's personal data "
+                                 "is erased, as an erasure is: six years, the limitation period for most claims.")
     retention_check_s: float = Field(3_600.0, description="How often the worker applies the retention schedule.")
     giving_scheme_name: str | None = Field(
         None, max_length=80, description="The local accredited giving scheme the public report pages point to "

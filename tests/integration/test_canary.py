@@ -5,7 +5,7 @@ worker's RocksDB store, the read model's database files and every log hold the m
 before and after erasure, while the same scan finds the events' ids there (so it reads what it
 says it reads), and the sharing layer shows the marker to those entitled. After the data
 protection lead's erasure nothing about the person opens, from any topic, and the statistics are
-unchanged."""
+unchanged. The same through the retention timer, with its clock moved past a closed case's years."""
 
 from __future__ import annotations
 
@@ -22,8 +22,10 @@ from uuid import UUID
 import pytest
 from sqlalchemy import text
 
+from journey.identity import resolve_person
 from readmodel.data_keys import Keyring, configured_kek
 from readmodel.keys import Role, issue_key
+from readmodel.retention import Schedule, apply_retention
 from schemas.events import decode_event
 from schemas.ids import keyed_id
 from schemas.settings import Settings
@@ -216,3 +218,44 @@ def test_personal_data_is_sealed_everywhere_and_erasure_leaves_nothing_that_open
             "SELECT ground, reference, records, keys_destroyed FROM erasures")).one()
     assert tuple(kept) == ("consent_withdrawn", "DSR-2026-0142", 2, said["keys_destroyed"])
     endpoint.stop()
+
+
+def test_the_retention_timer_erases_a_closed_case_after_the_schedules_years(canary_system: System) -> None:
+    system = canary_system
+    at = datetime.now(UTC) - timedelta(hours=6)
+    now = datetime.now(UTC)
+    report = system.post("/v1/reports", report_body(at, personal={
+        "person_description": f"{M} tall", "reporter": {"name": f"Pat {R}", "phone": PHONE}}),
+        key=system.frontline_key)
+    person = report.json()["person_id"]
+    for n, body in enumerate((
+            contact_body(person, at + timedelta(hours=1), personal={"known_as": f"Jo {M}", "date_of_birth": BIRTH}),
+            step_body(person, "closed", at + timedelta(hours=2), {"close_reason": "moved_away"},
+                      {"notes": f"{M} moved to family"})), start=1):
+        path, key = ("/v1/contacts", system.outreach_key) if n == 1 else ("/v1/cases", system.council_key)
+        sent = system.post(path, body, key=key)
+        assert sent.status_code == 202, sent.text
+    journey = system.wait_journey(person, 4)
+    assert journey["case"]["closed_at"] is not None and M in system.journey(person).text
+    other = system.post("/v1/contacts", contact_body(None, at, personal={"known_as": f"Kim {M}"}),
+                        key=system.outreach_key).json()["person_id"]  # an open case: kept
+    system.wait_journey(other, 1)
+    schedule = Schedule.configured(system.settings)
+    assert apply_retention(system.engine, schedule, now)["closed_cases_erased"] == 0
+    # The timer's clock six years and a day on: the closed case is erased, the open one kept.
+    later = now + timedelta(days=schedule.closed_case + 1)
+    assert apply_retention(system.engine, schedule, later)["closed_cases_erased"] == 1
+    assert apply_retention(system.engine, schedule, later)["closed_cases_erased"] == 0, "each person once"
+    after = system.journey(person).json()
+    assert M not in str(after) and [e["type"] for e in after["timeline"]] == [e["type"] for e in journey["timeline"]]
+    assert f"Kim {M}" in system.journey(other).text
+    fresh = Keyring(system.engine, configured_kek(system.settings))
+    opened = 0
+    for record in system.topic_records(INTAKE):
+        event = decode_event(record.value)
+        keys = fresh.opening({p.key for p in event.sealed})
+        opened += bool(keys)
+        assert not keys or str(resolve_person(event.subject, event.id)) == other, event.type
+    assert opened == 1, "only the open case's contact still opens"
+    read_model = list(system.settings.state_dir.glob("read-model.db*"))
+    assert _scan({"read model": read_model}, MARKERS) == {"read model": dict.fromkeys(MARKERS, 0)}
