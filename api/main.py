@@ -18,6 +18,7 @@ from api.public import Allowance
 from api.routes import (
     accounts,
     beds,
+    erasure,
     identity,
     members,
     open311,
@@ -68,7 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness: no key needed."""
         return {"status": "ok"}
 
-    for routes in (submissions, referrals, people, beds, identity, statistics, accounts, subscriptions, stream):
+    for routes in (submissions, referrals, people, erasure, beds, identity, statistics, accounts, subscriptions,
+                   stream):
         app.include_router(declare(routes.router))
     # Pages for people and Open311: outside /v1 and its document (they have their own rules).
     app.include_router(pages.router)

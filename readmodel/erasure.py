@@ -10,12 +10,15 @@ tombstones: nothing in them is personal (tests/integration/test_canary.py scans 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, Select, bindparam, select, update
 
 from journey.policy import Rule, Viewer, may_erase
 from journey.state import Journey
@@ -23,7 +26,7 @@ from readmodel.data_keys import destroy_keys, keyring, reporter_subject
 from readmodel.people import absorbed, load_journey
 from readmodel.sharing import NotTheirs
 from readmodel.tables import audit_entries, erasures, sighting_reports, timeline_entries
-from schemas.sealed import sealed_keys
+from schemas.sealed import REPORTER, SEALED, sealed_keys
 from schemas.sharing import Category, OrganisationType
 
 
@@ -62,6 +65,30 @@ def erase_person(engine: Engine, viewer: Viewer, data_protection_lead: bool, per
     return _erase(engine, root, ground=ground, reference=reference, by=viewer, now=now)
 
 
+def erase_reporter(engine: Engine, viewer: Viewer, data_protection_lead: bool, report_id: UUID, *,
+                   ground: Ground, reference: str, now: datetime) -> Erased | None:
+    """Erase the details of a report's reporter, when the reporter asks (the report stays);
+    None when no such report is known."""
+    if not may_erase(viewer, data_protection_lead):
+        raise NotTheirs("erasure is made by the council's data protection lead")
+    erasure_id, subject = uuid4(), reporter_subject(report_id)
+    with engine.begin() as connection:
+        person = connection.execute(select(sighting_reports.c.person_id).where(
+            sighting_reports.c.report_id == str(report_id))).scalar()
+        if person is None:
+            return None
+        emptied, destroyed = _forget_reporters(connection, [str(report_id)], now)
+        connection.execute(erasures.insert().values(
+            erasure_id=str(erasure_id), subject=subject, ground=ground.value, reference=reference,
+            organisation=viewer.organisation, member_id=viewer.member, at=now, records=0,
+            keys_destroyed=len(destroyed), entries_emptied=emptied))
+        connection.execute(audit_entries.insert().values(
+            at=now, member_id=viewer.member, organisation=viewer.organisation, person_id=person,
+            categories=Category.REPORTER.value, rule=Rule.ERASURE.value, endpoint=f"erasure {erasure_id}"))
+    keyring(engine).forget(destroyed, [subject])
+    return Erased(erasure_id, [], len(destroyed), emptied, 1)
+
+
 # Who erases on the schedule's behalf, in the erasures and the audit.
 SCHEDULE = Viewer(member="retention-schedule", organisation="journeys", type=OrganisationType.COUNCIL)
 
@@ -72,7 +99,7 @@ def erase_closed_cases(engine: Engine, closed_before: datetime, now: datetime) -
     with engine.connect() as connection:
         closing = {p for (p,) in connection.execute(select(timeline_entries.c.person_id).where(
             timeline_entries.c.type == "case.closed", timeline_entries.c.occurred_at < closed_before))}
-        done = {p for (p,) in connection.execute(select(erasures.c.person_id).where(
+        done = {p for (p,) in connection.execute(select(erasures.c.subject).where(
             erasures.c.ground == Ground.RETENTION_SCHEDULE.value))}
     erased = 0
     for person in sorted(closing - done):
@@ -106,7 +133,7 @@ def _erase(engine: Engine, root: Journey, *, ground: Ground, reference: str, by:
                            .values(personal="{}"))  # JSON text, as the column takes it
         emptied = sum(1 for s in stored if s)
         connection.execute(erasures.insert().values(
-            erasure_id=str(erasure_id), person_id=str(root.person_id), ground=ground.value, reference=reference,
+            erasure_id=str(erasure_id), subject=str(root.person_id), ground=ground.value, reference=reference,
             organisation=by.organisation, member_id=by.member, at=now, records=len(records),
             keys_destroyed=len(destroyed), entries_emptied=emptied))
         connection.execute(audit_entries.insert(), [{
@@ -115,3 +142,32 @@ def _erase(engine: Engine, root: Journey, *, ground: Ground, reference: str, by:
             "endpoint": f"erasure {erasure_id}"} for record in records])
     keyring(engine).forget(destroyed, subjects)
     return Erased(erasure_id, records, len(destroyed), emptied, len(reports))
+
+
+def forget_reporters(connection: Connection, report_ids: Collection[str] | Select[Any], now: datetime) -> int:
+    """Forget the reporters of these reports: their keys are destroyed (so their details cannot
+    be opened from any topic or copy) and their boxes leave the reports' entries, which keep
+    everything else; how many reports had a reporter's details. Used once a reporter is told
+    the outcome (the projector) and when the schedule's days pass."""
+    return _forget_reporters(connection, report_ids, now)[0]
+
+
+def _forget_reporters(connection: Connection, report_ids: Collection[str] | Select[Any],
+                      now: datetime) -> tuple[int, list[UUID]]:
+    rows = connection.execute(select(timeline_entries.c.event_id, timeline_entries.c.personal)
+                              .where(timeline_entries.c.event_id.in_(report_ids))).all()
+    destroyed = set(destroy_keys(connection, now, subjects=[reporter_subject(r.event_id) for r in rows]))
+    keyring(connection.engine).forget(destroyed)
+    kept = []
+    for row in rows:
+        stored = row.personal if isinstance(row.personal, dict) else {}
+        if SEALED in stored:
+            parts = [part for part in stored[SEALED] if UUID(part["key"]) not in destroyed]
+            if len(parts) < len(stored[SEALED]):
+                kept.append({"id": row.event_id, "kept": json.dumps({SEALED: parts})})
+        elif REPORTER in stored:  # sealed parts began with stop 36: an older entry is in clear
+            kept.append({"id": row.event_id, "kept": json.dumps({k: v for k, v in stored.items() if k != REPORTER})})
+    if kept:
+        connection.execute(update(timeline_entries).where(timeline_entries.c.event_id == bindparam("id"))
+                           .values(personal=bindparam("kept")), kept)
+    return len(kept), sorted(destroyed)

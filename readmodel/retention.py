@@ -5,17 +5,13 @@ says what it removed, as counts only."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
-from uuid import UUID
+from typing import Protocol
 
-from sqlalchemy import Connection, Engine, Select, bindparam, delete, func, or_, select, update
+from sqlalchemy import Engine, delete, func, or_, select
 
-from readmodel.data_keys import destroy_keys, keyring, reporter_subject
-from readmodel.erasure import erase_closed_cases
+from readmodel.erasure import erase_closed_cases, forget_reporters
 from readmodel.tables import (
     audit_entries,
     audit_relayed,
@@ -24,9 +20,7 @@ from readmodel.tables import (
     page_sessions,
     sighting_reports,
     submissions,
-    timeline_entries,
 )
-from schemas.sealed import REPORTER, SEALED
 
 
 class RetentionSettings(Protocol):
@@ -54,30 +48,6 @@ class Schedule:
         return cls(settings.retention_reporter_days, settings.retention_sessions_days,
                    settings.retention_idempotency_days, settings.retention_deliveries_days,
                    settings.retention_audit_days, settings.retention_closed_case_days)
-
-
-def forget_reporters(connection: Connection, report_ids: Collection[str] | Select[Any], now: datetime) -> int:
-    """Forget the reporters of these reports: their keys are destroyed (so their details cannot
-    be opened from any topic or copy) and their boxes leave the reports' entries, which keep
-    everything else; how many reports had a reporter's details. Used once a reporter is told
-    the outcome (the projector) and when the schedule's days pass."""
-    rows = connection.execute(select(timeline_entries.c.event_id, timeline_entries.c.personal)
-                              .where(timeline_entries.c.event_id.in_(report_ids))).all()
-    destroyed = set(destroy_keys(connection, now, subjects=[reporter_subject(r.event_id) for r in rows]))
-    keyring(connection.engine).forget(destroyed)
-    kept = []
-    for row in rows:
-        stored = row.personal if isinstance(row.personal, dict) else {}
-        if SEALED in stored:
-            parts = [part for part in stored[SEALED] if UUID(part["key"]) not in destroyed]
-            if len(parts) < len(stored[SEALED]):
-                kept.append({"id": row.event_id, "kept": json.dumps({SEALED: parts})})
-        elif REPORTER in stored:  # sealed parts began with stop 36: an older entry is in clear
-            kept.append({"id": row.event_id, "kept": json.dumps({k: v for k, v in stored.items() if k != REPORTER})})
-    if kept:
-        connection.execute(update(timeline_entries).where(timeline_entries.c.event_id == bindparam("id"))
-                           .values(personal=bindparam("kept")), kept)
-    return len(kept)
 
 
 def apply_retention(engine: Engine, schedule: Schedule, now: datetime) -> dict[str, int]:

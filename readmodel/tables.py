@@ -438,7 +438,7 @@ erasures = Table(
     "erasures",
     metadata,
     Column("erasure_id", String(36), primary_key=True),
-    Column("person_id", String(36), nullable=False, index=True),
+    Column("subject", String(60), nullable=False, index=True),  # a person's id, or reporter:<report id>
     Column("ground", String(40), nullable=False),
     Column("reference", String(60), nullable=False),
     Column("organisation", String(120), nullable=False),

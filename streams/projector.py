@@ -18,7 +18,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.expression import Executable
 
 from journey.applied import Applied
-from readmodel.retention import forget_reporters
+from readmodel.erasure import forget_reporters
 from readmodel.tables import (
     JSONDocument,
     UTCDateTime,

@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field, StringConstraints
 from api.deps import EngineDep, SettingsDep, allow
 from journey.matching import Search
 from journey.policy import MAY_BREAK_GLASS, MAY_READ_PEOPLE, most_seen
-from readmodel.erasure import Ground, erase_person
 from readmodel.keys import Principal, Role
 from readmodel.people import as_dict, explain_match, load_journey, proposed_matches
 from readmodel.sharing import (
@@ -116,51 +115,6 @@ def read_subject_access(person_id: UUID, engine: EngineDep, settings: SettingsDe
     if answer is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "nobody known by this id")
     return answer
-
-
-class ErasureRequest(Strict):
-    """Why the person's data is erased, and the data protection lead's reference for the request
-    (their case number: no names, as it is kept with the erasure for ever)."""
-
-    ground: Ground = Field(description="The ground of UK GDPR art. 17(1) it is erased on")
-    reference: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9/_.:-]{0,59}$")] = Field(
-        description="The request's reference in the data protection lead's own records, e.g. DSR-2026-0142")
-
-
-class ErasureView(BaseModel):
-    """What an erasure did, in counts."""
-
-    erasure_id: UUID
-    person_id: UUID
-    records: list[UUID] = Field(description="Every record of the person erased: the one named, merged and linked")
-    keys_destroyed: int
-    entries_emptied: int = Field(description="Timeline entries whose personal part was removed")
-    reports: int = Field(description="Reports about them whose reporters' details were erased with them")
-
-
-@router.post("/{person_id}/erasure",
-             responses={403: {"description": "Only the council's data protection lead erases a person's data"},
-                        404: {"description": "Nobody known by this id"}})
-def erase(person_id: UUID, request: ErasureRequest, engine: EngineDep,
-          principal: Principal = SUBJECT_ACCESS) -> ErasureView:
-    """Erase a person's personal data (UK GDPR art. 17) from every record of theirs and everywhere
-    it went: the data keys that sealed it are destroyed, so what sits in topics, the worker's
-    stores, dead letters and backups can no longer be opened, and the read model's personal
-    parts and the details of those who reported them are removed. The non-personal facts stay
-    (stages, nights, counts), so the statistics do not change. Recorded with its ground and
-    reference, and audited. For the council's data protection lead."""
-    try:
-        erased = erase_person(engine, principal.viewer, principal.data_protection_lead, person_id,
-                              ground=request.ground, reference=request.reference, now=datetime.now(UTC))
-    except NotTheirs as refused:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(refused)) from None
-    if erased is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "nobody known by this id")
-    log.info("erasure %s made: %d records, %d keys destroyed", erased.erasure_id, len(erased.records),
-             erased.keys_destroyed)
-    return ErasureView(erasure_id=erased.erasure_id, person_id=person_id, records=[UUID(r) for r in erased.records],
-                       keys_destroyed=erased.keys_destroyed, entries_emptied=erased.entries_emptied,
-                       reports=erased.reports)
 
 
 def _identity_reader(engine: EngineDep, principal: Principal, person_id: UUID, endpoint: str) -> None:

@@ -259,3 +259,28 @@ def test_the_retention_timer_erases_a_closed_case_after_the_schedules_years(cana
     assert opened == 1, "only the open case's contact still opens"
     read_model = list(system.settings.state_dir.glob("read-model.db*"))
     assert _scan({"read model": read_model}, MARKERS) == {"read model": dict.fromkeys(MARKERS, 0)}
+
+
+def test_a_reporter_who_asks_is_erased_and_the_report_stays(canary_system: System) -> None:
+    system = canary_system
+    at = datetime.now(UTC) - timedelta(hours=2)
+    lead = issue_key(system.engine, organisation="the-council", role=Role.COUNCIL, now=datetime.now(UTC),
+                     data_protection_lead=True)
+    report = system.post("/v1/reports", report_body(at, personal={
+        "person_description": f"{M} tall", "reporter": {"name": f"Pat {R}", "phone": PHONE}}),
+        key=system.frontline_key).json()
+    system.wait_journey(report["person_id"], 2)
+    body = {"ground": "objection", "reference": "DSR-2026-0143"}
+    path = f"/v1/reports/{report['event_id']}/reporter-erasure"
+    assert system.call("POST", path, system.council_key, body).status_code == 403
+    assert system.call("POST", f"/v1/reports/{UUID(int=7)}/reporter-erasure", lead, body).status_code == 404
+    erased = system.call("POST", path, lead, body)
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["keys_destroyed"] == 1 and erased.json()["entries_emptied"] == 1
+    fresh = Keyring(system.engine, configured_kek(system.settings))
+    (record,) = system.topic_records(INTAKE)
+    event = decode_event(record.value)
+    person_box, reporter_box = event.sealed
+    assert fresh.opening({reporter_box.key}) == {} and fresh.opening({person_box.key}), "the report itself stays"
+    subject = system.call("GET", f"/v1/people/{report['person_id']}/subject-access", lead).text
+    assert f"{M} tall" in subject and R not in subject

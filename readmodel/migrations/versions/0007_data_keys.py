@@ -29,7 +29,7 @@ def upgrade() -> None:
     op.create_table(
         "erasures",
         sa.Column("erasure_id", sa.String(length=36), nullable=False),
-        sa.Column("person_id", sa.String(length=36), nullable=False),
+        sa.Column("subject", sa.String(length=60), nullable=False),
         sa.Column("ground", sa.String(length=40), nullable=False),
         sa.Column("reference", sa.String(length=60), nullable=False),
         sa.Column("organisation", sa.String(length=120), nullable=False),
@@ -40,7 +40,7 @@ def upgrade() -> None:
         sa.Column("entries_emptied", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("erasure_id"),
     )
-    op.create_index("ix_erasures_person_id", "erasures", ["person_id"])
+    op.create_index("ix_erasures_subject", "erasures", ["subject"])
 
 
 def downgrade() -> None:
