@@ -35,6 +35,7 @@ from bench.common import machine, percentile
 from deploy.processes import free_port, start_api, start_worker
 from deploy.scenario import generate, intake_records
 from deploy.throwaway import throwaway_settings
+from readmodel.data_keys import Keyring, keyring
 from readmodel.database import read_model
 from readmodel.keys import Role, issue_key
 from readmodel.tables import journeys, timeline_entries
@@ -42,14 +43,15 @@ from schemas.settings import Settings, get_settings
 from schemas.topics import INTAKE
 
 
-def scenario(count: int, seed: int = 1) -> tuple[list[tuple[bytes, bytes]], int]:
+def scenario(count: int, seed: int = 1, keys: Keyring | None = None) -> tuple[list[tuple[bytes, bytes]], int]:
     """The town-centre scenario's phase 1 (every family the scenario sends), with enough people
-    for about `count` events; and the number of timeline entries they make."""
+    for about `count` events, sealed with `keys` as the API seals them (in clear without); and the
+    number of timeline entries they make."""
     zone = get_settings().zone
     people = max(10, count // 10)
     while True:
         story = generate(datetime.now(zone).date(), zone, people=people, seed=seed)
-        records, entries = intake_records(story, datetime.now(UTC))
+        records, entries = intake_records(story, datetime.now(UTC), keys)
         if len(records) >= count:
             kept = records[:count]
             reports = sum(1 for _, value in kept if b'"type":"report.received"' in value)
@@ -268,6 +270,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="submissions per second in the latency run")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the latency run")
     parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the partitions")
+    parser.add_argument("--unsealed", action="store_true", help="load intake with personal parts in clear")
     parser.add_argument("--ramp-seconds", type=float, default=8.0,
                         help="length of each run looking for the highest rate whose p99 stays under 1 s")
     args = parser.parse_args()
@@ -287,7 +290,10 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
         print(f"machine: {machine()}")
         print(f"kafka: {settings.kafka_bootstrap_servers}; read model: {engine.dialect.name}; "
               f"partitions: {settings.topic_partitions}")
-        events, entries = scenario(args.events)
+        # --unsealed: intake in clear, as before personal parts were sealed (stop 36), to measure
+        # what sealing costs the worker in the same hour.
+        events, entries = scenario(args.events, keys=None if args.unsealed else keyring(engine))
+        print(f"personal parts: {'in clear (--unsealed)' if args.unsealed else 'sealed, as the API sends them'}")
         kinds = Counter(json.loads(value)["type"].split(".")[0] for _, value in events)
         print("events: " + ", ".join(f"{kind} {n:,}" for kind, n in kinds.most_common()))
         for n in range(args.workers):

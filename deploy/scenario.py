@@ -30,6 +30,7 @@ from api.intake import Envelope, build_event
 from journey.nights import night_of
 from readmodel.data_keys import Keyring
 from readmodel.keys import Principal, Role
+from schemas.events import Event
 from schemas.ids import keyed_id, provisional_person_id
 from schemas.submissions import (
     AccommodationSubmission,
@@ -319,6 +320,7 @@ def intake_records(scenario: Scenario, recorded_at: datetime,
     kinds = {"/v1/reports": ReportSubmission, "/v1/contacts": ContactSubmission,
              "/v1/accommodation": AccommodationSubmission, "/v1/work": WorkSubmission, "/v1/cases": CaseSubmission}
     records: list[tuple[bytes, bytes]] = []
+    built: list[tuple[UUID, Event]] = []
     entries = 0
     for path, role, body in scenario.phase(1):
         if path not in kinds:
@@ -327,9 +329,12 @@ def intake_records(scenario: Scenario, recorded_at: datetime,
         organisation = scenario.organisations[role]
         principal = Principal(key_id="scenario", member_id="scenario", organisation=organisation, role=Role(role))
         event = build_event(submission, Envelope.of(principal, recorded_at, str(submission.event_id)))
-        subject = event.subject or provisional_person_id(event.id)
-        if keys is not None:
-            event = keys.seal(event, subject, recorded_at)
-        records.append((str(subject).encode(), event.model_dump_json().encode()))
+        built.append((event.subject or provisional_person_id(event.id), event))
         entries += 2 if path == "/v1/reports" else 1
+    if keys is not None:
+        # Every person's key made in one transaction, rather than one for each new person.
+        keys.sealing({str(subject) for subject, _ in built}, recorded_at)
+    for subject, event in built:
+        sealed = keys.seal(event, subject, recorded_at) if keys is not None else event
+        records.append((str(subject).encode(), sealed.model_dump_json().encode()))
     return records, entries

@@ -77,7 +77,7 @@ class Keyring:
     ttl: float = 30.0
     clock: Callable[[], float] = time.monotonic
     _sealing: dict[str, tuple[float, UUID, AESGCM]] = field(default_factory=dict)
-    _opening: dict[UUID, tuple[float, AESGCM | None]] = field(default_factory=dict)
+    _opening: dict[str, tuple[float, AESGCM | None]] = field(default_factory=dict)  # by the id's text
 
     def sealing(self, subjects: Collection[str], now: datetime) -> dict[str, tuple[UUID, AESGCM]]:
         """A live key for each subject, made if it has none (two processes may each make one at
@@ -109,7 +109,7 @@ class Keyring:
         for subject in missing:
             key_id, aead = found[subject]
             self._sealing[subject] = (fresh + self.ttl, key_id, aead)
-            self._opening[key_id] = (fresh + self.ttl, aead)
+            self._opening[str(key_id)] = (fresh + self.ttl, aead)
         return found
 
     def seal(self, event: Event, person_id: UUID, now: datetime) -> Event:
@@ -124,11 +124,11 @@ class Keyring:
         parts = seal(event.id, fields, keys[person], keys.get(reporter))
         return event.model_copy(update={"personal": type(event.personal)(), "sealed": parts})
 
-    def opening(self, key_ids: Iterable[UUID], connection: Connection | None = None) -> dict[UUID, AESGCM]:
-        """The keys among `key_ids` that still exist (a destroyed one is absent)."""
+    def opening(self, key_ids: Iterable[UUID | str], connection: Connection | None = None) -> dict[str, AESGCM]:
+        """The keys among `key_ids` that still exist (a destroyed one is absent), by their ids' text."""
         fresh = self.clock()
-        wanted = set(key_ids)
-        keys: dict[UUID, AESGCM] = {}
+        wanted = {str(k) for k in key_ids}
+        keys: dict[str, AESGCM] = {}
         missing = []
         for key_id in wanted:
             hit = self._opening.get(key_id)
@@ -146,44 +146,43 @@ class Keyring:
                     keys[key_id] = aead
         return keys
 
-    def _load(self, key_ids: Sequence[UUID], connection: Connection | None) -> dict[UUID, AESGCM]:
+    def _load(self, key_ids: Sequence[str], connection: Connection | None) -> dict[str, AESGCM]:
         if connection is None:
             with self.engine.connect() as own:
                 return self._load(key_ids, own)
         loaded = {}
         for start in range(0, len(key_ids), _CHUNK):
-            chunk = [str(k) for k in key_ids[start:start + _CHUNK]]
+            chunk = key_ids[start:start + _CHUNK]
             for row in connection.execute(select(data_keys.c.key_id, data_keys.c.wrapped).where(
                     data_keys.c.key_id.in_(chunk), data_keys.c.wrapped.is_not(None))):
-                key_id = UUID(row.key_id)
-                loaded[key_id] = AESGCM(self.kek.unwrap(row.wrapped, key_id))
+                loaded[row.key_id] = AESGCM(self.kek.unwrap(row.wrapped, UUID(row.key_id)))
         return loaded
 
     def personal(self, rows: Sequence[tuple[Any, Mapping[str, Any] | None]],
                  connection: Connection | None = None) -> list[dict[str, Any]]:
         """The personal fields of stored (event id, personal part) pairs, opened: the one way the
         read model's personal columns are read."""
-        needed: set[UUID] = set()
+        needed: set[str] = set()
         for _, stored in rows:
             needed |= sealed_keys(stored)
         keys = self.opening(needed, connection) if needed else {}
         return [opened(event_id, stored, keys) for event_id, stored in rows]
 
-    def forget(self, key_ids: Iterable[UUID] = (), subjects: Iterable[str] = ()) -> None:
+    def forget(self, key_ids: Iterable[UUID | str] = (), subjects: Iterable[str] = ()) -> None:
         """Drop keys this process destroyed from its cache at once."""
         for key_id in key_ids:
-            self._opening.pop(key_id, None)
+            self._opening.pop(str(key_id), None)
         for subject in subjects:
             hit = self._sealing.pop(subject, None)
             if hit:
-                self._opening.pop(hit[1], None)
+                self._opening.pop(str(hit[1]), None)
 
 
 def destroy_keys(connection: Connection, now: datetime, *, subjects: Collection[str] = (),
-                 key_ids: Collection[UUID] = ()) -> list[UUID]:
+                 key_ids: Collection[UUID | str] = ()) -> list[str]:
     """Destroy the subjects' keys and these keys (in the caller's transaction): the wrapped key
     is emptied, the row stays as the record that it was destroyed. Returns the keys destroyed."""
-    destroyed: list[UUID] = []
+    destroyed: list[str] = []
     subject_list, id_list = list(subjects), [str(k) for k in key_ids]
     for start in range(0, max(len(subject_list), len(id_list)), _CHUNK):
         some_subjects, some_ids = subject_list[start:start + _CHUNK], id_list[start:start + _CHUNK]
@@ -193,7 +192,7 @@ def destroy_keys(connection: Connection, now: datetime, *, subjects: Collection[
         if live:
             connection.execute(update(data_keys).where(data_keys.c.key_id.in_(live))
                                .values(wrapped=None, destroyed_at=now))
-            destroyed.extend(UUID(k) for k in live)
+            destroyed.extend(live)
     return destroyed
 
 

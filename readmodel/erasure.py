@@ -126,7 +126,7 @@ def _erase(engine: Engine, root: Journey, *, ground: Ground, reference: str, by:
                                     .where(timeline_entries.c.person_id.in_(records))).scalars().all()
         # Every key that sealed something about them, whoever's subject it was made for (an event
         # that named a record before it was merged, say): the keys follow the records.
-        sealing: set[UUID] = set().union(*(sealed_keys(s) for s in stored if isinstance(s, dict)))
+        sealing: set[str] = set().union(*(sealed_keys(s) for s in stored if isinstance(s, dict)))
         subjects = [*records, *(reporter_subject(r) for r in reports)]
         destroyed = destroy_keys(connection, now, subjects=subjects, key_ids=sealing)
         connection.execute(update(timeline_entries).where(timeline_entries.c.person_id.in_(records))
@@ -153,7 +153,7 @@ def forget_reporters(connection: Connection, report_ids: Collection[str] | Selec
 
 
 def _forget_reporters(connection: Connection, report_ids: Collection[str] | Select[Any],
-                      now: datetime) -> tuple[int, list[UUID]]:
+                      now: datetime) -> tuple[int, list[str]]:
     rows = connection.execute(select(timeline_entries.c.event_id, timeline_entries.c.personal)
                               .where(timeline_entries.c.event_id.in_(report_ids))).all()
     destroyed = set(destroy_keys(connection, now, subjects=[reporter_subject(r.event_id) for r in rows]))
@@ -162,7 +162,7 @@ def _forget_reporters(connection: Connection, report_ids: Collection[str] | Sele
     for row in rows:
         stored = row.personal if isinstance(row.personal, dict) else {}
         if SEALED in stored:
-            parts = [part for part in stored[SEALED] if UUID(part["key"]) not in destroyed]
+            parts = [part for part in stored[SEALED] if part["key"] not in destroyed]
             if len(parts) < len(stored[SEALED]):
                 kept.append({"id": row.event_id, "kept": json.dumps({SEALED: parts})})
         elif REPORTER in stored:  # sealed parts began with stop 36: an older entry is in clear

@@ -660,7 +660,7 @@ def _upcast(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def opened_event(event: Event, keys: Mapping[UUID, Any]) -> Event:
+def opened_event(event: Event, keys: Mapping[str, Any]) -> Event:
     """The event with its personal part opened by `keys` (what a destroyed key sealed is left
     out). Only for deciding something in the worker: what it sends on stays sealed."""
     if not event.sealed:
