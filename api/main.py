@@ -30,6 +30,7 @@ from api.routes import (
     submissions,
     subscriptions,
 )
+from readmodel.data_keys import keyring
 from readmodel.database import read_model
 from schemas.settings import Settings, get_settings
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if app.state.broadcaster is not None:
             await app.state.broadcaster.stop()
         app.state.producer.close()
+        keyring(app.state.engine).bind()  # whose the last new data keys are
         app.state.engine.dispose()
         app.state.public_allowance.close()
         app.state.key_allowance.close()

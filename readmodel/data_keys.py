@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 import time
 import weakref
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, Engine, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, or_, select, update
 
 from readmodel.tables import data_keys
 from schemas.events import Event
@@ -35,6 +37,9 @@ from schemas.sealed import (
 from schemas.settings import Settings
 
 _CHUNK = 500  # ids per IN (...): well under SQLite's and PostgreSQL's limits on parameters
+POOL = 64  # new keys a process makes at once
+BIND_WITHIN_S = 1.0  # how soon a new key's subject is written, at the latest, while sealing goes on
+UNBOUND = ""  # the subject of a key made in advance, not given to anyone yet
 
 
 def reporter_subject(report_id: UUID | str) -> str:
@@ -67,6 +72,10 @@ def _make_key_file(path: Path) -> None:
         draft.unlink()
 
 
+class WrongKeyEncryptionKey(RuntimeError):
+    """This process's key-encryption key is not the one that wrapped the data keys."""
+
+
 @dataclass
 class Keyring:
     """A process's access to the data keys. Unwrapped keys are kept for `ttl` seconds, so a
@@ -78,10 +87,20 @@ class Keyring:
     clock: Callable[[], float] = time.monotonic
     _sealing: dict[str, tuple[float, UUID, AESGCM]] = field(default_factory=dict)
     _opening: dict[str, tuple[float, AESGCM | None]] = field(default_factory=dict)  # by the id's text
+    _pool: list[tuple[UUID, AESGCM]] = field(default_factory=list)
+    _unbound: dict[str, str] = field(default_factory=dict)  # key id -> the subject it went to, not written yet
+    _bound_at: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def sealing(self, subjects: Collection[str], now: datetime) -> dict[str, tuple[UUID, AESGCM]]:
-        """A live key for each subject, made if it has none (two processes may each make one at
-        the same moment: both are the subject's, and both are destroyed with it)."""
+        """A live key for each subject: the one it has, or a new one (two processes may each give
+        a subject a new key at the same moment: both are the subject's, destroyed with it).
+
+        A new key comes from a pool this process made in advance, and which subject it went to is
+        written with the next refill, or within `BIND_WITHIN_S`: a submission about someone new
+        costs no write of its own (one write a key cost the API a third of its rate, as every
+        write waits for the worker's). Until it is written, erasure finds the key through the
+        boxes in the person's timeline."""
         fresh = self.clock()
         found: dict[str, tuple[UUID, AESGCM]] = {}
         for subject in subjects:
@@ -89,28 +108,54 @@ class Keyring:
             if hit and hit[0] > fresh:
                 found[subject] = (hit[1], hit[2])
         missing = [s for s in subjects if s not in found]
-        if not missing:
-            return found
-        with self.engine.begin() as connection:
-            for row in connection.execute(select(data_keys.c.subject, data_keys.c.key_id, data_keys.c.wrapped).where(
-                    data_keys.c.subject.in_(missing), data_keys.c.destroyed_at.is_(None))
-                    .order_by(data_keys.c.created_at)):
-                if row.subject not in found:
-                    found[row.subject] = (UUID(row.key_id), AESGCM(self.kek.unwrap(row.wrapped, UUID(row.key_id))))
-            made = []
-            for subject in missing:
-                if subject not in found:
-                    key_id, secret = uuid4(), new_data_key()
-                    made.append({"key_id": str(key_id), "subject": subject, "kek": self.kek.name,
-                                 "wrapped": self.kek.wrap(secret, key_id), "created_at": now})
-                    found[subject] = (key_id, AESGCM(secret))
-            if made:
-                connection.execute(data_keys.insert(), made)
-        for subject in missing:
-            key_id, aead = found[subject]
-            self._sealing[subject] = (fresh + self.ttl, key_id, aead)
-            self._opening[str(key_id)] = (fresh + self.ttl, aead)
+        if missing:
+            with self.engine.connect() as connection:
+                for row in connection.execute(
+                        select(data_keys.c.subject, data_keys.c.key_id, data_keys.c.wrapped).where(
+                            data_keys.c.subject.in_(missing), data_keys.c.destroyed_at.is_(None))
+                        .order_by(data_keys.c.created_at)):
+                    if row.subject not in found:
+                        found[row.subject] = (UUID(row.key_id), self._unwrapped(row.wrapped, row.key_id))
+            with self._lock:
+                for subject in missing:
+                    if subject not in found:
+                        if not self._pool:
+                            self._refill(now)
+                        key_id, aead = self._pool.pop()
+                        self._unbound[str(key_id)] = subject
+                        found[subject] = (key_id, aead)
+                    key_id, aead = found[subject]
+                    self._sealing[subject] = (fresh + self.ttl, key_id, aead)
+                    self._opening[str(key_id)] = (fresh + self.ttl, aead)
+        if self._unbound and fresh - self._bound_at >= BIND_WITHIN_S:
+            self.bind()
         return found
+
+    def _refill(self, now: datetime) -> None:
+        """Make the next keys, and write where the last ones went, in one transaction."""
+        made = []
+        for _ in range(POOL):
+            key_id, secret = uuid4(), new_data_key()
+            made.append({"key_id": str(key_id), "subject": UNBOUND, "kek": self.kek.name,
+                         "wrapped": self.kek.wrap(secret, key_id), "created_at": now})
+            self._pool.append((key_id, AESGCM(secret)))
+        with self.engine.begin() as connection:
+            connection.execute(data_keys.insert(), made)
+            self._write_bindings(connection)
+
+    def bind(self) -> None:
+        """Write which subject each new key went to (done on its own within BIND_WITHIN_S)."""
+        with self._lock, self.engine.begin() as connection:
+            self._write_bindings(connection)
+
+    def _write_bindings(self, connection: Connection) -> None:
+        if self._unbound:
+            connection.execute(update(data_keys).where(data_keys.c.key_id == bindparam("key"),
+                                                       data_keys.c.subject == UNBOUND)
+                               .values(subject=bindparam("to")),
+                               [{"key": k, "to": s} for k, s in self._unbound.items()])
+            self._unbound.clear()
+        self._bound_at = self.clock()
 
     def seal(self, event: Event, person_id: UUID, now: datetime) -> Event:
         """The event with its personal part sealed: the person's fields with `person_id`'s key, a
@@ -155,8 +200,16 @@ class Keyring:
             chunk = key_ids[start:start + _CHUNK]
             for row in connection.execute(select(data_keys.c.key_id, data_keys.c.wrapped).where(
                     data_keys.c.key_id.in_(chunk), data_keys.c.wrapped.is_not(None))):
-                loaded[row.key_id] = AESGCM(self.kek.unwrap(row.wrapped, UUID(row.key_id)))
+                loaded[row.key_id] = self._unwrapped(row.wrapped, row.key_id)
         return loaded
+
+    def _unwrapped(self, wrapped: bytes, key_id: str) -> AESGCM:
+        try:
+            return AESGCM(self.kek.unwrap(wrapped, UUID(key_id)))
+        except InvalidTag:
+            raise WrongKeyEncryptionKey(
+                f"data key {key_id} was wrapped by another key-encryption key than this process's "
+                f"({self.kek.name}): every API and worker process needs the same PERSONAL_DATA_KEY") from None
 
     def personal(self, rows: Sequence[tuple[Any, Mapping[str, Any] | None]],
                  connection: Connection | None = None) -> list[dict[str, Any]]:

@@ -72,6 +72,7 @@ def erase_reporter(engine: Engine, viewer: Viewer, data_protection_lead: bool, r
     if not may_erase(viewer, data_protection_lead):
         raise NotTheirs("erasure is made by the council's data protection lead")
     erasure_id, subject = uuid4(), reporter_subject(report_id)
+    keyring(engine).bind()
     with engine.begin() as connection:
         person = connection.execute(select(sighting_reports.c.person_id).where(
             sighting_reports.c.report_id == str(report_id))).scalar()
@@ -119,6 +120,7 @@ def _erase(engine: Engine, root: Journey, *, ground: Ground, reference: str, by:
     records = sorted({str(root.person_id), *(str(j.person_id) for j in absorbed(engine, root)),
                       *(str(p) for p in root.linked)})
     erasure_id = uuid4()
+    keyring(engine).bind()  # this process's newest keys, found by subject too
     with engine.begin() as connection:
         reports = [r for (r,) in connection.execute(
             select(sighting_reports.c.report_id).where(sighting_reports.c.person_id.in_(records)))]

@@ -8,13 +8,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
 
-from readmodel.data_keys import Keyring, configured_kek, destroy_keys, reporter_subject
+from readmodel.data_keys import (
+    POOL,
+    UNBOUND,
+    Keyring,
+    WrongKeyEncryptionKey,
+    configured_kek,
+    destroy_keys,
+    reporter_subject,
+)
 from readmodel.database import read_model
 from readmodel.tables import data_keys
 from schemas.events import ReportDetails, ReportPersonal, ReportReceived, opened_event
-from schemas.sealed import stored_form
+from schemas.sealed import LocalKeyEncryptionKey, stored_form
 from schemas.settings import Settings
 
 NOON = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -38,10 +47,13 @@ def test_an_event_is_sealed_with_its_persons_and_its_reporters_keys_and_opens_ag
     keys, person, event = _keyring(tmp_path), uuid4(), _report()
     sealed = keys.seal(event, person, NOON)
     assert sealed.personal == ReportPersonal() and len(sealed.sealed) == 2
+    with keys.engine.connect() as connection:  # made in advance; whose they are is written in a moment
+        assert set(connection.execute(select(data_keys.c.subject)).scalars()) == {UNBOUND}
+    keys.bind()
     assert "red coat" not in sealed.model_dump_json() and "Pat Doe" not in sealed.model_dump_json()
     with keys.engine.connect() as connection:
         rows = dict(connection.execute(select(data_keys.c.subject, data_keys.c.wrapped)).all())
-    assert set(rows) == {str(person), reporter_subject(event.id)}
+    assert {str(person), reporter_subject(event.id)} <= set(rows) and len(rows) == 3  # and the pool's
     assert all(len(wrapped) == 12 + 32 + 16 for wrapped in rows.values())  # nonce, key, tag: never the key alone
     # Another process (a keyring with nothing cached) opens it from the database.
     other = Keyring(keys.engine, keys.kek)
@@ -57,6 +69,7 @@ def test_a_destroyed_key_opens_nothing_in_any_process_once_its_cache_lapses(tmp_
     now = [0.0]
     keys, person, event = _keyring(tmp_path, ttl=30.0, clock=lambda: now[0]), uuid4(), _report()
     sealed = keys.seal(event, person, NOON)
+    keys.bind()
     elsewhere = Keyring(keys.engine, keys.kek, ttl=30.0, clock=lambda: now[0])
     stored = [(event.id, stored_form(sealed.sealed))]
     assert elsewhere.personal(stored)[0]["person_description"] == "red coat"
@@ -81,3 +94,25 @@ def test_the_development_key_encryption_key_is_made_once_readable_by_its_owner_o
     key_id = uuid4()
     assert configured_kek(settings).unwrap(first.wrap(b"x" * 32, key_id), key_id) == b"x" * 32
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_a_process_with_another_key_encryption_key_is_told_so_plainly(tmp_path: Path) -> None:
+    keys, event = _keyring(tmp_path), _report()
+    sealed = keys.seal(event, uuid4(), NOON)
+    stranger = Keyring(keys.engine, LocalKeyEncryptionKey(b"s" * 32))
+    with pytest.raises(WrongKeyEncryptionKey, match="same PERSONAL_DATA_KEY"):
+        stranger.personal([(event.id, stored_form(sealed.sealed))])
+
+
+def test_new_people_cost_one_write_for_many(tmp_path: Path) -> None:
+    keys = _keyring(tmp_path)
+    writes = []
+    event.listen(keys.engine, "commit", lambda connection: writes.append(1))
+    people = [uuid4() for _ in range(POOL)]
+    for person in people:
+        keys.seal(_report().model_copy(update={"personal": ReportPersonal(person_description="x")}), person, NOON)
+    assert len(writes) == 1, "one transaction made the pool, and nothing else was written"
+    keys.bind()
+    with keys.engine.connect() as connection:
+        bound = set(connection.execute(select(data_keys.c.subject).where(data_keys.c.subject != UNBOUND)).scalars())
+    assert bound == {str(p) for p in people}
