@@ -172,4 +172,7 @@ def _forget_reporters(connection: Connection, report_ids: Collection[str] | Sele
     if kept:
         connection.execute(update(timeline_entries).where(timeline_entries.c.event_id == bindparam("id"))
                            .values(personal=bindparam("kept")), kept)
+    if rows:  # so that the schedule does not read them again every run
+        connection.execute(update(sighting_reports).where(sighting_reports.c.report_id == bindparam("id"))
+                           .values(reporter_forgotten_at=now), [{"id": r.event_id} for r in rows])
     return len(kept), sorted(destroyed)

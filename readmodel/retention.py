@@ -57,9 +57,10 @@ def apply_retention(engine: Engine, schedule: Schedule, now: datetime) -> dict[s
         # A reporter's contact details: once they were told the outcome, or after the schedule's
         # days whether or not they asked to be told.
         # (Asked as a subquery: at a city's scale the reports are too many to list in a statement.)
-        told_or_old = select(sighting_reports.c.report_id).where(or_(
-            sighting_reports.c.reporter_told_at.is_not(None),
-            sighting_reports.c.received_at < now - timedelta(days=schedule.reporter)))
+        told_or_old = select(sighting_reports.c.report_id).where(
+            sighting_reports.c.reporter_forgotten_at.is_(None),
+            or_(sighting_reports.c.reporter_told_at.is_not(None),
+                sighting_reports.c.received_at < now - timedelta(days=schedule.reporter)))
         removed["reporters_contact_details"] = forget_reporters(connection, told_or_old, now)
         removed["page_sessions"] = connection.execute(delete(page_sessions).where(
             func.coalesce(page_sessions.c.ended_at, page_sessions.c.expires_at)

@@ -90,6 +90,7 @@ sighting_reports = Table(
     Column("outcome", String(32)),
     Column("outcome_at", UTCDateTime),
     Column("reporter_told_at", UTCDateTime),
+    Column("reporter_forgotten_at", UTCDateTime),  # the reporter's key destroyed: retention looks no further
     Index("ix_sighting_reports_received", "received_at"),
 )
 

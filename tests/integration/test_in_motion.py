@@ -20,11 +20,12 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from deploy.kafka.broker import BrokerSecurity, LocalBroker
-from deploy.processes import free_port
+from deploy.processes import free_port, start_api
 from schemas.settings import Settings
 from streams.reporters import send_email
 from tests.builders import contact_body
 from tests.conftest import PROJECT, System
+from tests.integration.test_stream import Listener
 
 pytestmark = pytest.mark.integration
 
@@ -51,13 +52,20 @@ def test_the_pipeline_runs_through_a_tls_and_scram_broker(secured: LocalBroker,
                              kafka_sasl_password=PASSWORD, kafka_ssl_cafile=secured.ca_file)
     system = System(settings)
     system.start_worker()
+    api = start_api(settings, settings.state_dir / "api.log")  # its live stream reads through the broker too
     try:
+        listener = Listener(f"http://127.0.0.1:{settings.api_port}/v1/stream?scope=all", system.outreach_key)
+        system.wait_for("the stream open", lambda: listener.status == 200)
         sent = system.post("/v1/contacts", contact_body(None, personal={"known_as": "Tls"}),
                            key=system.outreach_key)
         assert sent.status_code == 202, sent.text
         journey = system.wait_journey(sent.json()["person_id"], 1)
         assert journey["timeline"][0]["personal"]["known_as"] == "Tls"
+        (update,) = system.wait_for("the update on the live stream", listener.updates)
+        assert update["data"]["entry"]["personal"]["known_as"] == "Tls"
+        listener.stop()
     finally:
+        api.stop()
         system.close()
 
 

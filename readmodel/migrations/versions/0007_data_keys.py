@@ -1,4 +1,5 @@
-"""Data keys that seal personal parts, and the erasures made (issue 26).
+"""Data keys that seal personal parts, the erasures made, and which reports' reporters are
+forgotten (issue 26).
 
 Revision ID: 0007
 """
@@ -41,8 +42,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("erasure_id"),
     )
     op.create_index("ix_erasures_subject", "erasures", ["subject"])
+    with op.batch_alter_table("sighting_reports") as reports:
+        reports.add_column(sa.Column("reporter_forgotten_at", UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("sighting_reports") as reports:
+        reports.drop_column("reporter_forgotten_at")
     op.drop_table("erasures")
     op.drop_table("data_keys")
