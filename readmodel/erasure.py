@@ -158,13 +158,17 @@ def _forget_reporters(connection: Connection, report_ids: Collection[str] | Sele
                       now: datetime) -> tuple[int, list[str]]:
     rows = connection.execute(select(timeline_entries.c.event_id, timeline_entries.c.personal)
                               .where(timeline_entries.c.event_id.in_(report_ids))).all()
-    destroyed = set(destroy_keys(connection, now, subjects=[reporter_subject(r.event_id) for r in rows]))
+    # A reporter's box says so: its key is destroyed whether or not whose it is was written yet.
+    boxes = [part["key"] for row in rows if isinstance(row.personal, dict)
+             for part in row.personal.get(SEALED, ()) if part.get("of") == "reporter"]
+    destroyed = set(destroy_keys(connection, now, subjects=[reporter_subject(r.event_id) for r in rows],
+                                 key_ids=boxes))
     keyring(connection.engine).forget(destroyed)
     kept = []
     for row in rows:
         stored = row.personal if isinstance(row.personal, dict) else {}
         if SEALED in stored:
-            parts = [part for part in stored[SEALED] if part["key"] not in destroyed]
+            parts = [part for part in stored[SEALED] if part["key"] not in destroyed and part.get("of") != "reporter"]
             if len(parts) < len(stored[SEALED]):
                 kept.append({"id": row.event_id, "kept": json.dumps({SEALED: parts})})
         elif REPORTER in stored:  # sealed parts began with stop 36: an older entry is in clear

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 import msgspec
@@ -34,6 +34,8 @@ _NONCE = 12
 class SealedPart(Strict):
     """Some of an event's personal fields, encrypted with one data key."""
 
+    of: Literal["person", "reporter"] = Field(
+        "person", description="Whose details the box holds: the person's, or their reporter's (forgotten sooner)")
     key: UUID = Field(description="The data key's id (in the envelope, never in a record's key or headers)")
     box: str = Field(description="Base64 of the 12-byte nonce and the AES-GCM ciphertext with its tag")
 
@@ -89,14 +91,15 @@ def seal(event_id: UUID, fields: Mapping[str, Any], person: tuple[UUID, AESGCM],
     if fields.get(REPORTER) is not None:
         if reporter is None:
             raise ValueError("a reporter's details are sealed with the reporter's own key")
-        parts.append(_box(event_id, {REPORTER: fields[REPORTER]}, *reporter))
+        parts.append(_box(event_id, {REPORTER: fields[REPORTER]}, *reporter, of="reporter"))
     return tuple(parts)
 
 
-def _box(event_id: UUID, fields: Mapping[str, Any], key_id: UUID, aead: AESGCM) -> SealedPart:
+def _box(event_id: UUID, fields: Mapping[str, Any], key_id: UUID, aead: AESGCM,
+         of: Literal["person", "reporter"] = "person") -> SealedPart:
     nonce = os.urandom(_NONCE)
     sealed = aead.encrypt(nonce, msgspec.json.encode(fields), _bound(str(event_id), str(key_id)))
-    return SealedPart(key=key_id, box=base64.b64encode(nonce + sealed).decode())
+    return SealedPart(of=of, key=key_id, box=base64.b64encode(nonce + sealed).decode())
 
 
 def _bound(event_id: str, key_id: str) -> bytes:
