@@ -52,12 +52,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keyring(app.state.engine).bind()  # whose the last new data keys are
         app.state.engine.dispose()
         app.state.public_allowance.close()
+        app.state.sign_in_allowance.close()
         app.state.key_allowance.close()
         if getattr(app.state, "board_flow", None) is not None:
             app.state.board_flow.close()
 
     app = FastAPI(title="Journeys", version="0.1.0", lifespan=lifespan)
     app.state.public_allowance = Allowance(settings.public_reports_per_hour)
+    app.state.sign_in_allowance = Allowance(settings.sign_in_failures_allowed, minutes=15)
     app.state.key_allowance = KeyAllowance(settings.rate_limit_per_second, settings.rate_limit_burst)
 
     install(app)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from limits import RateLimitItemPerHour
+from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from pydantic import ValidationError
@@ -27,14 +27,15 @@ def web_reporter(engine: Engine, now: datetime) -> Principal:
 
 
 class Allowance:
-    """How many reports one address may send through the public form in an hour: a script cannot
-    fill the outreach team's list with invented sightings (each would be a person to look for).
-    A moving window, counted in the API process's memory (one count per process; the addresses
+    """How many times one address may do something in a window: send a report through the public
+    form in an hour (a script cannot fill the outreach team's list with invented sightings, each
+    a person to look for), or fail to sign in within 15 minutes (nobody can go on guessing). A
+    moving window, counted in the API process's memory (one count per process; the addresses
     are never written anywhere)."""
 
-    def __init__(self, per_hour: int) -> None:
-        self.limiter = MovingWindowRateLimiter(MemoryStorage()) if per_hour > 0 else None
-        self.limit = RateLimitItemPerHour(max(per_hour, 1))
+    def __init__(self, allowed: int, minutes: int = 60) -> None:
+        self.limiter = MovingWindowRateLimiter(MemoryStorage()) if allowed > 0 else None
+        self.limit = RateLimitItemPerMinute(max(allowed, 1), minutes)
 
     def close(self) -> None:
         """Stop the storage's expiry timer (a thread that is not a daemon: left running, it keeps
@@ -43,9 +44,10 @@ class Allowance:
             self.limiter.storage.timer.cancel()
 
     def minutes_to_wait(self, address: str, now: float) -> int:
-        """0 if a report from `address` may go now, else how long until it may. Nothing is
-        counted here: only a report Kafka accepted uses the allowance (`count`), so a report
-        refused for a broker's failure, or the same form sent twice, costs the sender nothing."""
+        """0 if `address` may go on now, else how long until it may. Nothing is counted here:
+        only what uses the allowance is counted (`count`): a report Kafka accepted (so a report
+        refused for a broker's failure, or the same form sent twice, costs the sender nothing),
+        a sign-in that failed."""
         if self.limiter is None or self.limiter.test(self.limit, address):
             return 0
         reset, _remaining = self.limiter.get_window_stats(self.limit, address)

@@ -250,6 +250,8 @@ page_sessions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("ended_at", UTCDateTime),
+    Column("last_seen_at", UTCDateTime),  # the last request, to the minute
+    Column("idle_s", Integer),  # it ends after this long without one
 )
 
 # One row per idempotency key per organisation: the first submission wins, retries get its

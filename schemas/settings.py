@@ -176,6 +176,18 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(
         50.0, description="Requests per second each API key may make, on average (0: no limit); 429 past it.")
     rate_limit_burst: int = Field(250, description="Requests a key may make at once before the rate applies.")
+    session_idle_minutes: int = Field(
+        30, ge=1, description="A member's page session ends after this long without a request (their own phone "
+                              "or computer).")
+    session_lifetime_hours: float = Field(
+        8.0, gt=0, description="A member's page session ends this long after sign-in, in use or not: a shift.")
+    shared_device_idle_minutes: int = Field(
+        10, ge=1, description="The same for a member who said at sign-in that the computer is shared (a day "
+                              "centre's, a library's).")
+    shared_device_lifetime_hours: float = Field(1.0, gt=0, description="The same, absolute, on a shared computer.")
+    sign_in_failures_allowed: int = Field(
+        10, ge=0, description="Failed sign-ins one address may make in 15 minutes; past it, sign-in from that address "
+                              "waits (0: no limit).")
     retention_reporter_days: int = Field(
         30, ge=1, description="Days a reporter's contact details are kept when they were not told the outcome "
                               "(removed at once once they are told).")

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.deps import CurrentPrincipal, EngineDep
+from api.sessions import end_member_sessions
 from readmodel.keys import (
     AccountError,
     Principal,
@@ -117,6 +118,24 @@ def delete_member(member_id: str, engine: EngineDep, principal: CurrentPrincipal
     if done is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
     return MemberRemoved(**done)
+
+
+class SessionsEnded(BaseModel):
+    ended: int = Field(description="Sessions that were open, in every browser")
+
+
+@router.post("/members/{member_id}/sessions/end", responses={404: {"description": "No such member for this caller"}})
+def end_sessions(member_id: str, engine: EngineDep, principal: CurrentPrincipal) -> SessionsEnded:
+    """"This phone was lost": every page session of the member ends at once, in every API
+    process (each page request checks its session in the database). Their keys stay; revoke a
+    key too if it was written down on the phone. By an admin or the organisation's data
+    protection lead; audited."""
+    member = member_of(engine, member_id)
+    if member is None or not _manages(principal, member.organisation):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
+    ended = end_member_sessions(engine, member_id, member.organisation, datetime.now(UTC), actor=principal.member_id,
+                                action="session.ended")
+    return SessionsEnded(ended=ended)
 
 
 @router.post("/members/{member_id}/keys", status_code=status.HTTP_201_CREATED,

@@ -15,6 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from api import sessions
+from api.sessions import SessionRules
 from deploy.processes import free_port
 from readmodel.keys import Role, authenticate, issue_key, key_id_of
 from schemas.settings import Settings
@@ -59,7 +60,7 @@ def test_keys_come_from_an_admin_or_the_data_protection_lead_and_a_removed_membe
     # The colleague signs in to the pages and subscribes; then leaves, and is removed.
     principal = authenticate(system.engine, colleague_key, now)
     assert principal is not None
-    cookie = sessions.begin(system.engine, principal, now)
+    cookie, _lifetime = sessions.begin(system.engine, principal, now, SessionRules())
     assert system.client.get("/people", cookies={sessions.COOKIE: cookie}).status_code == 200
     made = system.call("POST", "/v1/subscriptions", colleague_key, {"url": "https://hooks.the-brick.example/j"})
     assert made.status_code == 201, made.text
@@ -78,7 +79,8 @@ def test_keys_come_from_an_admin_or_the_data_protection_lead_and_a_removed_membe
     assert system.call("GET", "/v1/audit/accounts", member).status_code == 403
     audit = system.call("GET", "/v1/audit/accounts", lead).json()
     done = [(a["action"], a["member_id"]) for a in reversed(audit) if a["member_id"] == colleague]
-    assert done == [("member.added", colleague), ("key.issued", colleague), ("member.removed", colleague)]
+    assert done == [("member.added", colleague), ("key.issued", colleague), ("session.signed_in", colleague),
+                    ("member.removed", colleague)]
     assert {a["organisation"] for a in audit} == {"the-brick"}
     assert ("key.issued", me.member_id, me.member_id) in [(a["action"], a["member_id"], a["actor"]) for a in audit]
     assert not [a for a in system.call("GET", "/v1/audit/accounts", other_lead).json()
