@@ -106,7 +106,8 @@ def submit(
     # and reach the identity step in the order they were accepted.
     person_id = resolve_person(submission.person_id, envelope.id)
     # Sealed before it leaves the API: Kafka and everything after it hold only the boxes.
-    event = keyring(engine).seal(build_event(submission, envelope), person_id, now)
+    event = keyring(engine).seal(build_event(submission, envelope), person_id, now,
+                                 new_person=submission.person_id is None)
     earlier = send_once(engine, producer, settings.topic(topic), partition_key or str(person_id).encode(),
                         encode_event(event), message_id=envelope.id, once=envelope.once,
                         body_sha256=_fingerprint(submission), now=now)

@@ -92,7 +92,8 @@ class Keyring:
     _bound_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def sealing(self, subjects: Collection[str], now: datetime) -> dict[str, tuple[UUID, AESGCM]]:
+    def sealing(self, subjects: Collection[str], now: datetime,
+                new: Collection[str] = ()) -> dict[str, tuple[UUID, AESGCM]]:
         """A live key for each subject: the one it has, or a new one (two processes may each give
         a subject a new key at the same moment: both are the subject's, destroyed with it).
 
@@ -100,7 +101,8 @@ class Keyring:
         written with the next refill, or within `BIND_WITHIN_S`: a submission about someone new
         costs no write of its own (one write a key cost the API a third of its rate, as every
         write waits for the worker's). Until it is written, erasure finds the key through the
-        boxes in the person's timeline."""
+        boxes in the person's timeline. Subjects in `new` (a provisional person made by this very
+        event, a report's reporter) have no key yet: nothing is looked up for them."""
         fresh = self.clock()
         found: dict[str, tuple[UUID, AESGCM]] = {}
         for subject in subjects:
@@ -109,13 +111,14 @@ class Keyring:
                 found[subject] = (hit[1], hit[2])
         missing = [s for s in subjects if s not in found]
         if missing:
-            with self.engine.connect() as connection:
-                for row in connection.execute(
-                        select(data_keys.c.subject, data_keys.c.key_id, data_keys.c.wrapped).where(
-                            data_keys.c.subject.in_(missing), data_keys.c.destroyed_at.is_(None))
-                        .order_by(data_keys.c.created_at)):
-                    if row.subject not in found:
-                        found[row.subject] = (UUID(row.key_id), self._unwrapped(row.wrapped, row.key_id))
+            if known := [s for s in missing if s not in new]:
+                with self.engine.connect() as connection:
+                    for row in connection.execute(
+                            select(data_keys.c.subject, data_keys.c.key_id, data_keys.c.wrapped).where(
+                                data_keys.c.subject.in_(known), data_keys.c.destroyed_at.is_(None))
+                            .order_by(data_keys.c.created_at)):
+                        if row.subject not in found:
+                            found[row.subject] = (UUID(row.key_id), self._unwrapped(row.wrapped, row.key_id))
             with self._lock:
                 for subject in missing:
                     if subject not in found:
@@ -157,15 +160,16 @@ class Keyring:
             self._unbound.clear()
         self._bound_at = self.clock()
 
-    def seal(self, event: Event, person_id: UUID, now: datetime) -> Event:
+    def seal(self, event: Event, person_id: UUID, now: datetime, *, new_person: bool = False) -> Event:
         """The event with its personal part sealed: the person's fields with `person_id`'s key, a
         report's reporter with a key of that reporter alone. An event with nothing personal is
-        returned as it is."""
+        returned as it is. `new_person`: the event makes its person (no key to look up)."""
         fields = personal_fields(event.personal)
         if not fields:
             return event
         person, reporter = str(person_id), reporter_subject(event.id)
-        keys = self.sealing([person, reporter] if fields.get(REPORTER) is not None else [person], now)
+        keys = self.sealing([person, reporter] if fields.get(REPORTER) is not None else [person], now,
+                            new={reporter, *([person] if new_person else [])})
         parts = seal(event.id, fields, keys[person], keys.get(reporter))
         return event.model_copy(update={"personal": type(event.personal)(), "sealed": parts})
 
