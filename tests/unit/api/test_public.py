@@ -9,7 +9,7 @@ from api.public import Allowance
 
 
 def test_an_address_may_send_its_allowance_in_an_hour_and_is_told_when_it_may_send_again() -> None:
-    allowance = Allowance(per_hour=3)
+    allowance = Allowance(3, minutes=60)
     try:
         now = time.time()
         assert allowance.minutes_to_wait("192.0.2.1", now) == 0
@@ -25,7 +25,7 @@ def test_an_address_may_send_its_allowance_in_an_hour_and_is_told_when_it_may_se
 
 
 def test_no_allowance_means_no_limit() -> None:
-    allowance = Allowance(per_hour=0)
+    allowance = Allowance(0)
     for _ in range(100):
         allowance.count("192.0.2.1")
     assert allowance.minutes_to_wait("192.0.2.1", time.time()) == 0
