@@ -116,3 +116,14 @@ def test_new_people_cost_one_write_for_many(tmp_path: Path) -> None:
     with keys.engine.connect() as connection:
         bound = set(connection.execute(select(data_keys.c.subject).where(data_keys.c.subject != UNBOUND)).scalars())
     assert bound == {str(p) for p in people}
+
+
+def test_a_subject_its_event_makes_is_not_looked_up(tmp_path: Path) -> None:
+    keys = _keyring(tmp_path, clock=lambda: 0.0)  # a still clock: no binding falls due meanwhile
+    person, statements = uuid4(), []
+    keys.seal(_report(), person, NOON)  # the pool is made
+    event.listen(keys.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    keys.seal(_report(), uuid4(), NOON, new_person=True)
+    assert statements == [], "a new person's report and its reporter: keys from the pool, nothing asked"
+    keys.seal(_report(), uuid4(), NOON)
+    assert len(statements) == 1 and "data_keys" in statements[0], "a named person: their key is looked up"
