@@ -4,12 +4,14 @@ from every record of theirs and everywhere it went, or a reporter's details when
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field, StringConstraints
+from sqlalchemy import Engine
 
 from api.deps import EngineDep, allow
 from readmodel.erasure import Erased, Ground, erase_person, erase_reporter
@@ -54,14 +56,7 @@ def erase(person_id: UUID, request: ErasureRequest, engine: EngineDep,
     parts and the details of those who reported them are removed. The non-personal facts stay
     (stages, nights, counts), so the statistics do not change. Recorded with its ground and
     reference, and audited. For the council's data protection lead."""
-    try:
-        erased = erase_person(engine, principal.viewer, principal.data_protection_lead, person_id,
-                              ground=request.ground, reference=request.reference, now=datetime.now(UTC))
-    except NotTheirs as refused:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(refused)) from None
-    if erased is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "nobody known by this id")
-    return _said(erased)
+    return _erased(erase_person, person_id, request, engine, principal, "nobody known by this id")
 
 
 @router.post("/reports/{report_id}/reporter-erasure",
@@ -71,17 +66,18 @@ def erase_a_reporter(report_id: UUID, request: ErasureRequest, engine: EngineDep
     """Erase the details of a report's reporter (their name, email and phone), when the reporter
     asks: the key that sealed them is destroyed and the report keeps everything else. Recorded
     with its ground and reference, and audited. For the council's data protection lead."""
+    return _erased(erase_reporter, report_id, request, engine, principal, "no report known by this id")
+
+
+def _erased(erase: Callable[..., Erased | None], target: UUID, request: ErasureRequest, engine: Engine,
+            principal: Principal, unknown: str) -> ErasureView:
     try:
-        erased = erase_reporter(engine, principal.viewer, principal.data_protection_lead, report_id,
-                                ground=request.ground, reference=request.reference, now=datetime.now(UTC))
+        erased = erase(engine, principal.viewer, principal.data_protection_lead, target, ground=request.ground,
+                       reference=request.reference, now=datetime.now(UTC))
     except NotTheirs as refused:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(refused)) from None
     if erased is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no report known by this id")
-    return _said(erased)
-
-
-def _said(erased: Erased) -> ErasureView:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, unknown)
     log.info("erasure %s made: %d records, %d keys destroyed", erased.erasure_id, len(erased.records),
              erased.keys_destroyed)
     return ErasureView(erasure_id=erased.erasure_id, records=[UUID(r) for r in erased.records],

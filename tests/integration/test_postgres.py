@@ -13,6 +13,7 @@ from kafka import KafkaProducer
 from sqlalchemy import select, text
 
 from readmodel.data_keys import keyring
+from readmodel.keys import Role, issue_key
 from readmodel.tables import data_keys, journeys, timeline_entries
 from schemas.events import decode_event, encode_event
 from schemas.settings import Settings
@@ -75,6 +76,17 @@ def test_the_read_model_is_the_same_on_sqlite_and_postgresql(
         assert postgres_entries == sqlite_entries
         for person, _ in people:
             assert on_postgres.journey(person).json() == on_sqlite.journey(person).json()
+        # Erasure does the same on both.
+        erased = people[0][0]
+        for system in (on_sqlite, on_postgres):
+            lead = issue_key(system.engine, organisation="the-council", role=Role.COUNCIL, now=datetime.now(UTC),
+                             data_protection_lead=True)
+            done = system.call("POST", f"/v1/people/{erased}/erasure", lead,
+                               {"ground": "objection", "reference": "DSR-1"})
+            assert done.status_code == 200 and done.json()["keys_destroyed"] >= 1, done.text
+        assert dump(on_postgres) == dump(on_sqlite)
+        assert on_postgres.journey(erased).json() == on_sqlite.journey(erased).json()
+        assert all(not e["personal"] for e in on_postgres.journey(erased).json()["timeline"])
     finally:
         on_sqlite.close()
         on_postgres.close()
