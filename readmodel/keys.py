@@ -98,11 +98,10 @@ def remove_member(engine: Engine, member_id: str, *, actor: str, now: datetime) 
         if member is None:
             return None
         connection.execute(update(members).where(members.c.member_id == member_id).values(removed_at=now))
-        keys = [k for (k,) in connection.execute(select(api_keys.c.key_id).where(api_keys.c.member_id == member_id))]
         revoked = connection.execute(update(api_keys).where(
             api_keys.c.member_id == member_id, api_keys.c.revoked_at.is_(None)).values(revoked_at=now)).rowcount
         ended = connection.execute(update(page_sessions).where(
-            page_sessions.c.key_id.in_(keys), page_sessions.c.ended_at.is_(None)).values(ended_at=now)).rowcount
+            page_sessions.c.member_id == member_id, page_sessions.c.ended_at.is_(None)).values(ended_at=now)).rowcount
         disabled = connection.execute(update(subscriptions).where(
             subscriptions.c.created_by == member_id, subscriptions.c.status.in_(("active", "paused")))
             .values(status="disabled", status_reason="the member who made it was removed", changed_at=now)).rowcount

@@ -17,6 +17,7 @@ from readmodel.tables import (
     audit_relayed,
     deliveries,
     delivery_attempts,
+    invitations,
     page_sessions,
     sighting_reports,
     submissions,
@@ -64,6 +65,11 @@ def apply_retention(engine: Engine, schedule: Schedule, now: datetime) -> dict[s
         removed["reporters_contact_details"] = forget_reporters(connection, told_or_old, now)
         removed["page_sessions"] = connection.execute(delete(page_sessions).where(
             func.coalesce(page_sessions.c.ended_at, page_sessions.c.expires_at)
+            < now - timedelta(days=schedule.sessions))).rowcount
+        # Invitations used, withdrawn or expired, after the sessions' days (the account audit keeps
+        # that one was sent).
+        removed["invitations"] = connection.execute(delete(invitations).where(
+            func.coalesce(invitations.c.used_at, invitations.c.withdrawn_at, invitations.c.expires_at)
             < now - timedelta(days=schedule.sessions))).rowcount
         idempotency_cutoff = now - timedelta(days=schedule.idempotency)
         removed["idempotency_records"] = connection.execute(delete(submissions).where(

@@ -245,13 +245,59 @@ page_sessions = Table(
     "page_sessions",
     metadata,
     Column("token_sha256", String(64), primary_key=True),
-    Column("key_id", String(32), nullable=False),
+    Column("key_id", String(32)),  # sessions from before issue 27 were begun with a key
+    Column("member_id", String(32), nullable=False, index=True),
+    Column("method", String(16)),  # how the member proved who they are: passkey, invitation, oidc
     Column("csrf", String(64), nullable=False),  # the forms' token for this session
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("ended_at", UTCDateTime),
     Column("last_seen_at", UTCDateTime),  # the last request, to the minute
     Column("idle_s", Integer),  # it ends after this long without one
+    # When the member last proved who they are in this session: account changes ask again after
+    # a few minutes (REAUTHENTICATE_MINUTES), so a phone left signed in cannot add a passkey.
+    Column("authenticated_at", UTCDateTime),
+)
+
+# A member's passkeys (WebAuthn credentials): only the public key is here; the private key never
+# leaves the member's phone or computer.
+passkeys = Table(
+    "passkeys",
+    metadata,
+    Column("credential_id", String(1400), primary_key=True),  # base64url, as the browser sends it
+    Column("member_id", String(32), nullable=False, index=True),
+    Column("name", String(60), nullable=False),  # the member's own word for the device: "work phone"
+    Column("public_key", LargeBinary, nullable=False),  # COSE
+    Column("sign_count", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("removed_at", UTCDateTime),
+)
+
+# One-time links with which a member registers their first passkey: only a hash of the token.
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("member_id", String(32), nullable=False, index=True),
+    Column("created_by", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+    Column("withdrawn_at", UTCDateTime),
+)
+
+# A WebAuthn ceremony's challenge, kept by the server (never trusted from the browser) and used
+# once: an assertion replayed against it, or against another ceremony, fails.
+ceremonies = Table(
+    "ceremonies",
+    metadata,
+    Column("ceremony_id", String(64), primary_key=True),  # sha256 of the browser's cookie
+    Column("purpose", String(16), nullable=False),  # sign_in, register, confirm
+    Column("challenge", LargeBinary, nullable=False),
+    Column("member_id", String(32)),  # register and confirm: whose
+    Column("invitation_sha256", String(64)),  # register from an invitation
+    Column("expires_at", UTCDateTime, nullable=False),
 )
 
 # One row per idempotency key per organisation: the first submission wins, retries get its

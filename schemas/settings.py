@@ -185,6 +185,14 @@ class Settings(BaseSettings):
         10, ge=1, description="The same for a member who said at sign-in that the computer is shared (a day "
                               "centre's, a library's).")
     shared_device_lifetime_hours: float = Field(1.0, gt=0, description="The same, absolute, on a shared computer.")
+    site_origin: str | None = Field(
+        None, pattern=r"^https?://[^/?#]+$",
+        description="The address members' browsers use for the pages, scheme and host (and port): "
+                    "https://journeys.example.gov.uk. A passkey belongs to its host name, so this is fixed once "
+                    "members have registered them. Unset: http://localhost:{API_PORT}, for one machine.")
+    invitation_hours: float = Field(
+        72.0, gt=0, le=24 * 14, description="How long a member's one-time invitation to register a passkey stays "
+                                           "usable.")
     sign_in_failures_allowed: int = Field(
         10, ge=0, description="Failed sign-ins one address may make in 15 minutes; past it, sign-in from that address "
                               "waits (0: no limit).")
@@ -308,6 +316,11 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.local_timezone)
+
+    @property
+    def origin(self) -> str:
+        """Where members' browsers find the pages (what a passkey is bound to)."""
+        return self.site_origin or f"http://localhost:{self.api_port}"
 
     @property
     def resolved_database_url(self) -> str:
