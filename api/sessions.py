@@ -1,10 +1,11 @@
-"""Members signed in to the pages: a sign-in with the member's key makes a session (a random
-token in an HttpOnly cookie; only its SHA-256 is stored) that ends after a while without use
-and, in use or not, after a shift; sooner on a computer the member said is shared. Every page
-request checks the session and that the member's key is still live, in the database, so a
-revoked key, a removed member, "sign out everywhere" and an admin's "this phone was lost" end
-it at the next request, in every API process. Sign-ins, sign-outs and sessions ended for a
-member are in the account audit (never a key or a token)."""
+"""Members signed in to the pages: a sign-in with a passkey (or the organisation's single
+sign-on) makes a session (a random token in an HttpOnly cookie; only its SHA-256 is stored)
+that ends after a while without use and, in use or not, after a shift; sooner on a computer the
+member said is shared. Every page request checks the session and that its member is still a
+member, in the database and in one query, so a removed member, revoked passkeys, "sign out
+everywhere" and an admin's "this phone was lost" end it at the next request, in every API
+process. Sign-ins, sign-outs and sessions ended for a member are in the account audit (never
+a token)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 
-from readmodel.keys import Principal, account_event, live_key
-from readmodel.tables import api_keys, page_sessions
+from readmodel.keys import Principal, account_event
+from readmodel.passkeys import principal_of
+from readmodel.tables import members, organisations, page_sessions
 from schemas.settings import Settings
 
 COOKIE = "journeys_session"
 TOUCH_EVERY = timedelta(minutes=1)  # how often a page request records that the session is in use
+# Account changes (adding or removing a passkey) need the member to have proved who they are
+# this recently in the session: a phone left signed in on a table cannot add its finder's passkey.
+REAUTHENTICATE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,43 +51,64 @@ def _sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def begin(engine: Engine, principal: Principal, now: datetime, rules: SessionRules, *,
+def begin(engine: Engine, principal: Principal, now: datetime, rules: SessionRules, *, method: str,
           shared: bool = False) -> tuple[str, timedelta]:
-    """A new session for the member, and how long its cookie may live."""
+    """A new session for the member, who has just proved who they are by `method`, and how long
+    its cookie may live."""
     token = secrets.token_urlsafe(32)
     idle, lifetime = rules.of(shared)
     with engine.begin() as connection:
         connection.execute(page_sessions.insert().values(
-            token_sha256=_sha(token), key_id=principal.key_id, csrf=secrets.token_urlsafe(32), created_at=now,
-            expires_at=now + lifetime, last_seen_at=now, idle_s=int(idle.total_seconds())))
+            token_sha256=_sha(token), member_id=principal.member_id, method=method, csrf=secrets.token_urlsafe(32),
+            created_at=now, expires_at=now + lifetime, last_seen_at=now, idle_s=int(idle.total_seconds()),
+            authenticated_at=now))
         account_event(connection, organisation=principal.organisation, actor=principal.member_id,
-                      action="session.signed_in", now=now, member_id=principal.member_id, key_id=principal.key_id,
-                      detail="shared computer" if shared else None)
+                      action="session.signed_in", now=now, member_id=principal.member_id,
+                      detail=f"{method}{', shared computer' if shared else ''}")
     return token, lifetime
 
 
-def current(engine: Engine, token: str | None, now: datetime) -> tuple[Principal, str] | None:
-    """The signed-in member and their forms' CSRF token, or None."""
+@dataclass(frozen=True, slots=True)
+class Session:
+    principal: Principal
+    csrf: str  # the forms' token
+    authenticated_at: datetime  # when the member last proved who they are in it
+
+    def recently_authenticated(self, now: datetime) -> bool:
+        return now - self.authenticated_at <= REAUTHENTICATE
+
+
+def current(engine: Engine, token: str | None, now: datetime) -> Session | None:
+    """The signed-in member's session, or None: one query for the session and the member."""
     if not token:
         return None
     sha = _sha(token)
     with engine.connect() as connection:
-        row = connection.execute(select(page_sessions).where(
-            page_sessions.c.token_sha256 == sha, page_sessions.c.ended_at.is_(None),
-            page_sessions.c.expires_at > now)).first()
+        row = connection.execute(
+            select(page_sessions.c.member_id, page_sessions.c.csrf, page_sessions.c.last_seen_at,
+                   page_sessions.c.idle_s, page_sessions.c.authenticated_at, page_sessions.c.created_at,
+                   members.c.organisation, members.c.data_protection_lead, organisations.c.type)
+            .join(members, members.c.member_id == page_sessions.c.member_id)
+            .join(organisations, organisations.c.organisation == members.c.organisation)
+            .where(page_sessions.c.token_sha256 == sha, page_sessions.c.ended_at.is_(None),
+                   page_sessions.c.expires_at > now, members.c.removed_at.is_(None))).first()
     if row is None:
         return None
     if row.last_seen_at is not None and row.idle_s and now - row.last_seen_at > timedelta(seconds=row.idle_s):
-        return None
-    principal = live_key(engine, row.key_id, now)
-    if principal is None:
         return None
     if row.last_seen_at is None or now - row.last_seen_at >= TOUCH_EVERY:
         # At most one write a minute a session: enough to tell 30 idle minutes from 29.
         with engine.begin() as connection:
             connection.execute(update(page_sessions).where(page_sessions.c.token_sha256 == sha)
                                .values(last_seen_at=now))
-    return principal, row.csrf
+    return Session(principal_of(row.member_id, row), row.csrf, row.authenticated_at or row.created_at)
+
+
+def reauthenticated(engine: Engine, token: str, now: datetime) -> None:
+    """The member proved again who they are in this session (before an account change)."""
+    with engine.begin() as connection:
+        connection.execute(update(page_sessions).where(page_sessions.c.token_sha256 == _sha(token))
+                           .values(authenticated_at=now))
 
 
 def end(engine: Engine, token: str | None, now: datetime) -> None:
@@ -91,15 +117,15 @@ def end(engine: Engine, token: str | None, now: datetime) -> None:
         return
     with engine.begin() as connection:
         row = connection.execute(
-            select(page_sessions.c.key_id, api_keys.c.organisation, api_keys.c.member_id)
-            .join(api_keys, api_keys.c.key_id == page_sessions.c.key_id)
+            select(page_sessions.c.member_id, members.c.organisation)
+            .join(members, members.c.member_id == page_sessions.c.member_id)
             .where(page_sessions.c.token_sha256 == _sha(token), page_sessions.c.ended_at.is_(None))).first()
         if row is None:
             return
         connection.execute(update(page_sessions).where(page_sessions.c.token_sha256 == _sha(token))
                            .values(ended_at=now))
-        account_event(connection, organisation=row.organisation, actor=row.member_id or "", action="session.signed_out",
-                      now=now, member_id=row.member_id, key_id=row.key_id)
+        account_event(connection, organisation=row.organisation, actor=row.member_id, action="session.signed_out",
+                      now=now, member_id=row.member_id)
 
 
 def end_member_sessions(engine: Engine, member_id: str, organisation: str, now: datetime, *, actor: str,
@@ -107,10 +133,9 @@ def end_member_sessions(engine: Engine, member_id: str, organisation: str, now: 
     """End every session of a member, in every browser ("sign out everywhere", or an admin's
     "this phone was lost"); how many were open. Audited as `action`."""
     with engine.begin() as connection:
-        keys = select(api_keys.c.key_id).where(api_keys.c.member_id == member_id)
         ended = connection.execute(update(page_sessions).where(
-            page_sessions.c.key_id.in_(keys), page_sessions.c.ended_at.is_(None), page_sessions.c.expires_at > now)
-            .values(ended_at=now)).rowcount
+            page_sessions.c.member_id == member_id, page_sessions.c.ended_at.is_(None),
+            page_sessions.c.expires_at > now).values(ended_at=now)).rowcount
         account_event(connection, organisation=organisation, actor=actor, action=action, now=now,
                       member_id=member_id, detail=f"{ended} sessions ended")
     return ended

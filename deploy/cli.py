@@ -137,6 +137,25 @@ def demo_keys(settings: Settings) -> dict[str, str]:
     }
 
 
+def demo_invitations(settings: Settings, keys: dict[str, str]) -> dict[str, str]:
+    """One-time links with which the demo's members make a passkey and sign in to the pages (as
+    their organisation's lead would send them): no key is pasted anywhere."""
+    from readmodel.database import read_model
+    from readmodel.keys import key_id_of, live_key
+    from readmodel.passkeys import invite
+
+    engine = read_model(settings)
+    now = datetime.now(UTC)
+    links = {}
+    for who in ("outreach", "council", "brick", "frontline"):
+        principal = live_key(engine, key_id_of(keys[who]), now)
+        assert principal is not None
+        token, _ = invite(engine, principal.member_id, now, valid_for=timedelta(hours=settings.invitation_hours),
+                          actor="operator")
+        links[who] = f"{settings.origin}/join/{token}"
+    return links
+
+
 def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
     from deploy.demo import send_demo, send_demo_beds, send_demo_prevention, send_scenario
 
@@ -148,23 +167,30 @@ def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
     sent = send_scenario(api, keys, settings.zone)
     say(f"sent demo events for {len(people)} people, tonight's beds and {sent:,} scenario submissions "
         f"through {api}")
-    _show_where_to_look(api, keys, people)
+    _show_where_to_look(api, keys, people, demo_invitations(settings, keys))
     return 0
 
 
-def _show_where_to_look(api: str, keys: dict[str, str], people: list[str]) -> None:
+def _show_where_to_look(api: str, keys: dict[str, str], people: list[str], links: dict[str, str]) -> None:
     end = datetime.now(UTC).date()
     start = end - timedelta(days=28)
     print(
         f"""
+  Sign in to the pages as a member does, with a passkey (your browser or phone asks for your
+  fingerprint, face or PIN; Chrome's DevTools > WebAuthn gives a virtual one). Open one link; each
+  works once, in Chrome, Edge, Safari or Firefox on this computer:
+    Outreach worker:   {links['outreach']}
+    Council member:    {links['council']}
+    The Brick:         {links['brick']}
+    Eyes and ears:     {links['frontline']}
+  Later sign-ins:    {api.replace('127.0.0.1', 'localhost')}/sign-in (Sign in with a passkey)
+  Public form:       {api}/report
+
+  API keys (for partner systems and curl; no page takes one):
+    Outreach {keys['outreach']}
+    Council  {keys['council']}
+    Brick    {keys['brick']}
   API docs:        {api}/docs
-  Outreach key:    {keys['outreach']}
-  Council key:     {keys['council']}
-  Charity key:     {keys['brick']} (The Brick)
-  Frontline key:   {keys['frontline']} (eyes and ears: {api}/eyes-and-ears)
-  Pages:           {api}/report (the public's form); sign in at {api}/sign-in with a key above for
-                   {api}/board (council), {api}/outreach (outreach), {api}/beds (council, The Brick),
-                   {api}/people (The Brick: only the people it works with, as the policy allows)
   A journey:       curl -s -H 'X-API-Key: {keys['outreach']}' {api}/v1/people/{people[0]}/journey
   Beds tonight:    curl -s -H 'X-API-Key: {keys['outreach']}' {api}/v1/beds/availability
   Statistics:      curl -s -H 'X-API-Key: {keys['council']}' '{api}/v1/statistics?start={start}&end={end}'
@@ -225,7 +251,7 @@ def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
                 break
             time.sleep(0.5)
         say(f"the system is up with {len(people)} demo journeys. Ctrl-C stops it.")
-        _show_where_to_look(api, keys, people)
+        _show_where_to_look(api, keys, people, demo_invitations(settings, keys))
         supervisor = Supervisor(parts, say)
         while True:
             supervisor.check()

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from deploy.cli import demo_keys
+from deploy.cli import demo_invitations, demo_keys
 from deploy.demo import send_demo, send_demo_beds, send_scenario
 from deploy.processes import free_port, start_api, start_worker
 from deploy.throwaway import throwaway_settings
@@ -42,8 +42,9 @@ def main() -> None:
         parts = [start_worker(settings, settings.state_dir / "worker.log")]
         try:
             parts.append(start_api(settings, settings.state_dir / "api.log"))
-            base = f"http://127.0.0.1:{settings.api_port}"
+            base = settings.origin  # localhost: a passkey belongs to a host name
             keys = demo_keys(settings)
+            links = demo_invitations(settings, keys)
             people = send_demo(base, keys)
             send_demo_beds(base, keys, people)
             send_scenario(base, keys, settings.zone)
@@ -52,7 +53,7 @@ def main() -> None:
                 time.sleep(0.5)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-                shoot(browser, base, keys, people, args.out)
+                shoot(browser, base, keys, links, people, args.out)
                 browser.close()
         finally:
             for part in parts:
@@ -60,13 +61,22 @@ def main() -> None:
     print(f"screenshots in {args.out}")
 
 
-def shoot(browser: Any, base: str, keys: dict[str, str], people: list[str], out: Path) -> None:
-    def page_as(key: str | None, size: dict[str, int]) -> Any:
+def shoot(browser: Any, base: str, keys: dict[str, str], links: dict[str, str], people: list[str],
+          out: Path) -> None:
+    def page_as(who: str | None, size: dict[str, int]) -> Any:
         page = browser.new_context(viewport=size).new_page()
-        if key is not None:
-            page.goto(f"{base}/sign-in?next=/board")
-            page.fill("#key", key)
-            page.click("button[type=submit]")
+        if who is not None:
+            # The member makes a passkey from their invitation on Chromium's virtual authenticator.
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("WebAuthn.enable", {"enableUI": False})
+            cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+                "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
+                "isUserVerified": True, "automaticPresenceSimulation": True}})
+            page.goto(links[who])
+            if who == "outreach":
+                save(page, "join-phone")
+            page.click("#make-passkey")
+            page.wait_for_url(lambda url: "/join/" not in url)
         return page
 
     def save(page: Any, name: str) -> None:
@@ -88,20 +98,21 @@ def shoot(browser: Any, base: str, keys: dict[str, str], people: list[str], out:
     public.goto(f"{base}/sign-in")
     save(public, "sign-in-phone")
 
-    outreach = page_as(keys["outreach"], PHONE)
+    outreach = page_as("outreach", PHONE)
     outreach.goto(f"{base}/outreach")
     save(outreach, "outreach-phone")
     outreach.goto(f"{base}/outreach/people/{people[0]}")
     save(outreach, "outreach-person-phone")
 
-    brick = page_as(keys["brick"], PHONE)
+    brick = page_as("brick", PHONE)
     brick.goto(f"{base}/beds")
     save(brick, "beds-phone")
     brick.goto(f"{base}/people/{people[0]}")
     save(brick, "person-as-a-charity-phone")
 
+    board = page_as("council", WALL)  # one invitation, one passkey: the same browser at two sizes
     for size, name in ((WALL, "board-wall"), (PHONE, "board-phone")):
-        board = page_as(keys["council"], size)
+        board.set_viewport_size(size)
         board.goto(f"{base}/board")
         board.wait_for_selector("#flow", timeout=120_000)  # the month's flow, worked out in the background
         save(board, name)

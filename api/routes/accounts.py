@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.deps import CurrentPrincipal, EngineDep
+from api.deps import CurrentPrincipal, EngineDep, SettingsDep
 from api.sessions import end_member_sessions
 from readmodel.keys import (
     AccountError,
@@ -23,6 +23,7 @@ from readmodel.keys import (
     remove_member,
     revoke_key,
 )
+from readmodel.passkeys import invite, revoke_passkeys
 from readmodel.tables import account_events, api_keys, audit_entries, break_glass, members
 from schemas.common import ShortText, Strict
 
@@ -138,6 +139,47 @@ def end_sessions(member_id: str, engine: EngineDep, principal: CurrentPrincipal)
     return SessionsEnded(ended=ended)
 
 
+class Invitation(BaseModel):
+    link: str = Field(description="The one-time link with which the member makes their first passkey; give it to "
+                                  "them yourself (it is not kept: only its hash is)")
+    expires_at: datetime
+
+
+@router.post("/members/{member_id}/invitations", status_code=status.HTTP_201_CREATED,
+             responses={404: {"description": "No such member for this caller"}})
+def post_invitation(member_id: str, engine: EngineDep, settings: SettingsDep,
+                    principal: CurrentPrincipal) -> Invitation:
+    """A one-time invitation for a member to make a passkey on their phone or computer (a new
+    member, a new phone, or after their passkeys were revoked). It expires after
+    INVITATION_HOURS; a newer one withdraws it. By an admin or the organisation's data protection
+    lead; audited (never the link)."""
+    member = member_of(engine, member_id)
+    if member is None or not _manages(principal, member.organisation):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
+    token, expires_at = invite(engine, member_id, datetime.now(UTC),
+                               valid_for=timedelta(hours=settings.invitation_hours), actor=principal.member_id)
+    return Invitation(link=f"{settings.origin}/join/{token}", expires_at=expires_at)
+
+
+class PasskeysRevoked(BaseModel):
+    passkeys: int = Field(description="Passkeys that will no longer sign the member in")
+    invitations: int = Field(description="Unused invitations withdrawn")
+    sessions: int = Field(description="Page sessions ended, in every browser")
+
+
+@router.delete("/members/{member_id}/passkeys", responses={404: {"description": "No such member for this caller"}})
+def delete_passkeys(member_id: str, engine: EngineDep, principal: CurrentPrincipal) -> PasskeysRevoked:
+    """Revoke every passkey of a member (a phone lost with its lock known, a member who should no
+    longer sign in from their devices), end their sessions and withdraw their invitations, at
+    once; a new invitation lets them make a new passkey. By an admin or the organisation's data
+    protection lead; audited."""
+    member = member_of(engine, member_id)
+    if member is None or not _manages(principal, member.organisation):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
+    done = revoke_passkeys(engine, member_id, member.organisation, datetime.now(UTC), actor=principal.member_id)
+    return PasskeysRevoked(**done)
+
+
 @router.post("/members/{member_id}/keys", status_code=status.HTTP_201_CREATED,
              responses={404: {"description": "No such member for this caller"}})
 def post_key(member_id: str, new: NewKey, engine: EngineDep, principal: CurrentPrincipal) -> KeyIssued:
@@ -234,8 +276,10 @@ class AccountEvent(BaseModel):
     at: datetime
     organisation: str
     actor: str = Field(description="The member who made the change (operator: the command line)")
-    action: str = Field(description="member.added, member.removed, key.issued, key.revoked, break_glass.taken, "
-                                    "break_glass.refused")
+    action: str = Field(description="member.added, member.removed, key.issued, key.revoked, invitation.sent, "
+                                    "passkey.registered, passkey.removed, passkey.revoked_all, session.signed_in, "
+                                    "session.sign_in_failed, session.signed_out, session.signed_out_everywhere, "
+                                    "session.ended, break_glass.taken, break_glass.refused")
     member_id: str | None
     key_id: str | None
     detail: str | None

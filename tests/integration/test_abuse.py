@@ -12,12 +12,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from readmodel.keys import Role, issue_key
 from readmodel.tables import audit_entries, timeline_entries
+from tests.authenticator import SoftAuthenticator
 from tests.builders import contact_body, report_body, step_body
 from tests.conftest import System
+from tests.passkeys import invitation_path, join
 
 pytestmark = pytest.mark.integration
 
@@ -236,11 +239,11 @@ def test_pages_are_kept_nowhere_and_their_bodies_are_checked_before_parsing(
         assert form.headers["referrer-policy"] == "no-referrer"
         assert "secure" in form.headers["set-cookie"].lower()
         assert "no-store" not in client.get("/static/journeys.css").headers.get("cache-control", "")
-        csrf = form.headers["set-cookie"].split("=", 1)[1].split(";")[0]
         client.cookies.clear()
-        signed = client.post("/sign-in", data={"key": system.outreach_key, "csrf": csrf, "next": "/outreach"},
-                             headers={"cookie": f"journeys_sign_in_csrf={csrf}"}, follow_redirects=False)
-        assert signed.status_code == 303, signed.text
+        client = TestClient(client.app, base_url="https://testserver")  # Secure cookies go over https only
+        signed = join(client, invitation_path(system, system.outreach_key),
+                      SoftAuthenticator(system.settings.origin))
+        assert signed.status_code == 200, signed.text
         session = signed.headers["set-cookie"]
         assert "journeys_session=" in session and "secure" in session.lower() and "httponly" in session.lower()
 

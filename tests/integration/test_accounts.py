@@ -14,14 +14,13 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from api import sessions
-from api.sessions import SessionRules
 from deploy.processes import free_port
 from readmodel.keys import Role, authenticate, issue_key, key_id_of
 from schemas.settings import Settings
 from tests.builders import contact_body
 from tests.conftest import System
 from tests.integration.test_reporters import Inbox
+from tests.passkeys import enrolled
 
 pytestmark = pytest.mark.integration
 
@@ -58,10 +57,8 @@ def test_keys_come_from_an_admin_or_the_data_protection_lead_and_a_removed_membe
     colleague_key = issued.json()["key"]
 
     # The colleague signs in to the pages and subscribes; then leaves, and is removed.
-    principal = authenticate(system.engine, colleague_key, now)
-    assert principal is not None
-    cookie, _lifetime = sessions.begin(system.engine, principal, now, SessionRules())
-    assert system.client.get("/people", cookies={sessions.COOKIE: cookie}).status_code == 200
+    enrolled(system, colleague_key, system.client)  # from the invitation their lead sent
+    assert system.client.get("/people").status_code == 200
     made = system.call("POST", "/v1/subscriptions", colleague_key, {"url": "https://hooks.the-brick.example/j"})
     assert made.status_code == 201, made.text
     assert system.call("DELETE", f"/v1/members/{colleague}", member).status_code == 404  # not a member's to do
@@ -69,7 +66,7 @@ def test_keys_come_from_an_admin_or_the_data_protection_lead_and_a_removed_membe
     removed = system.call("DELETE", f"/v1/members/{colleague}", lead)
     assert removed.status_code == 200 and removed.json() == {"keys": 1, "sessions": 1, "subscriptions": 1}
     assert system.call("GET", "/v1/keys", colleague_key).status_code == 401
-    page = system.client.get("/people", cookies={sessions.COOKIE: cookie}, follow_redirects=False)
+    page = system.client.get("/people", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"].startswith("/sign-in")
     listed = system.call("GET", "/v1/subscriptions", lead).json()
     assert [s["status"] for s in listed if s["subscription_id"] == made.json()["subscription_id"]] == ["disabled"]
@@ -79,8 +76,8 @@ def test_keys_come_from_an_admin_or_the_data_protection_lead_and_a_removed_membe
     assert system.call("GET", "/v1/audit/accounts", member).status_code == 403
     audit = system.call("GET", "/v1/audit/accounts", lead).json()
     done = [(a["action"], a["member_id"]) for a in reversed(audit) if a["member_id"] == colleague]
-    assert done == [("member.added", colleague), ("key.issued", colleague), ("session.signed_in", colleague),
-                    ("member.removed", colleague)]
+    assert done == [("member.added", colleague), ("key.issued", colleague), ("invitation.sent", colleague),
+                    ("passkey.registered", colleague), ("session.signed_in", colleague), ("member.removed", colleague)]
     assert {a["organisation"] for a in audit} == {"the-brick"}
     assert ("key.issued", me.member_id, me.member_id) in [(a["action"], a["member_id"], a["actor"]) for a in audit]
     assert not [a for a in system.call("GET", "/v1/audit/accounts", other_lead).json()

@@ -22,6 +22,7 @@ from readmodel.keys import Role, issue_key
 from schemas.settings import Settings
 from tests.builders import contact_body
 from tests.conftest import System
+from tests.passkeys import invitation_path, member_of_key
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +48,8 @@ def site(make_settings: Callable[..., Settings]) -> Iterator[tuple[System, str]]
     system.start_worker()
     api = start_api(settings, settings.state_dir / "api.log")
     try:
-        yield system, f"http://127.0.0.1:{settings.api_port}"
+        # localhost, not 127.0.0.1: a passkey belongs to a host name, never an address.
+        yield system, settings.origin
     finally:
         api.stop()
         system.close()
@@ -58,6 +60,33 @@ def _find(page: Any, name: str = "", area: str = "") -> None:
     page.fill("#name", name)
     page.fill("#area", area)
     page.click("form:has(#name) button[type=submit]")
+
+
+def authenticator(page: Any) -> tuple[Any, str]:
+    """The page's virtual authenticator (Chromium's DevTools WebAuthn domain, in place of a phone):
+    a platform passkey store whose fingerprint check always passes (user verification), made on
+    first use; its DevTools session and id."""
+    held = getattr(page, "journeys_authenticator", None)
+    if held is None:
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("WebAuthn.enable", {"enableUI": False})
+        added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+            "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
+            "isUserVerified": True, "automaticPresenceSimulation": True}})
+        held = (cdp, added["authenticatorId"])
+        page.journeys_authenticator = held
+    return held
+
+
+def sign_in(page: Any, system: System, base: str, key: str, where: str | None = None) -> None:
+    """Signs the key's member in as a member does: an invitation from their lead, a passkey made
+    from it on the page's virtual authenticator (which signs them in), then the page asked for."""
+    authenticator(page)
+    page.goto(base + invitation_path(system, key))
+    page.click("#make-passkey")
+    page.wait_for_url(lambda url: "/join/" not in url)
+    if where:
+        page.goto(base + where)
 
 
 def _accessible(page: Any, where: str) -> None:
@@ -198,18 +227,12 @@ def test_a_provider_signs_in_and_checks_a_person_in(site: tuple[System, str]) ->
         page.goto(f"{base}/beds")
         assert page.url.endswith("/sign-in?next=/beds")
         _accessible(page, "sign-in")
-        page.fill("#key", "jk_nobody_knows")
-        page.click("button[type=submit]")
-        assert "not known" in page.locator(".govuk-error-summary").inner_text()
-        page.fill("#key", system.outreach_key)  # outreach runs no beds: signed in, but not this page
-        page.click("button[type=submit]")
+        sign_in(page, system, base, system.outreach_key, "/beds")  # outreach runs no beds: signed in, not here
         assert page.locator("h1").inner_text() == "Not for you"
         assert "Only members" in page.locator("#refused").inner_text()
         page.context.clear_cookies()
 
-        page.goto(f"{base}/sign-in?next=/beds")
-        page.fill("#key", system.brick_key)
-        page.click("button[type=submit]")
+        sign_in(page, system, base, system.brick_key, "/beds")
         assert page.locator("h1").inner_text() == "Tonight's beds"
         assert page.locator(f"#status-{request_id}").inner_text() == "allocated"
         _accessible(page, "the beds page")
@@ -219,9 +242,10 @@ def test_a_provider_signs_in_and_checks_a_person_in(site: tuple[System, str]) ->
         page.reload()
         assert page.locator(f"#status-{request_id}").inner_text() == "checked_in"
 
-        # Revoking the key signs the member out of the pages at once.
-        key_id = system.brick_key.split("_")[1]
-        assert system.call("DELETE", f"/v1/keys/{key_id}", system.brick_key).status_code == 204
+        # Removing the member (they left) signs them out of the pages at once.
+        lead = issue_key(system.engine, organisation="the-brick", role=Role.CHARITY, now=datetime.now(UTC),
+                         data_protection_lead=True)
+        assert system.call("DELETE", f"/v1/members/{member_of_key(system, system.brick_key)}", lead).status_code == 200
         page.reload()
         assert "/sign-in" in page.url
         browser.close()
@@ -234,9 +258,7 @@ def test_the_board_shows_a_new_sighting_without_a_reload(site: tuple[System, str
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
         page = browser.new_page()
-        page.goto(f"{base}/sign-in?next=/board")
-        page.fill("#key", system.council_key)
-        page.click("button[type=submit]")
+        sign_in(page, system, base, system.council_key, "/board")
         assert page.locator("h1").inner_text() == "Town centre tonight"
         _accessible(page, "the board")
         assert page.locator("#tonight-TC-MARKET").count() == 0
@@ -265,9 +287,7 @@ def test_a_contact_recorded_offline_is_sent_once_when_the_signal_returns(site: t
         browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
         context = browser.new_context()
         page = context.new_page()
-        page.goto(f"{base}/sign-in?next=/outreach")
-        page.fill("#key", system.outreach_key)
-        page.click("button[type=submit]")
+        sign_in(page, system, base, system.outreach_key, "/outreach")
         _find(page, "Dave")
         assert "Dave" not in page.url  # the terms went in the body
         _accessible(page, "outreach search")
@@ -327,7 +347,7 @@ def test_outreach_records_a_reports_outcome_and_asks_for_a_bed_from_the_phone(
     system = System(settings)
     system.start_worker()
     api = start_api(settings, settings.state_dir / "api.log")
-    base = f"http://127.0.0.1:{settings.api_port}"
+    base = settings.origin  # localhost: a passkey belongs to a host name
     try:
         register(system, "phone-hub", beds=2, waitlist=0)
         sent = system.post("/v1/reports", report_body(at=datetime.now(UTC) - timedelta(minutes=5))).json()
@@ -336,9 +356,7 @@ def test_outreach_records_a_reports_outcome_and_asks_for_a_bed_from_the_phone(
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
             page = browser.new_page()
-            page.goto(f"{base}/sign-in?next=/outreach")
-            page.fill("#key", system.outreach_key)
-            page.click("button[type=submit]")
+            sign_in(page, system, base, system.outreach_key, "/outreach")
             _accessible(page, "outreach with an overdue report")
             page.click(f"#attempted-{report}")
             assert page.locator("#flash").inner_text() == "Recorded: the team went to look."
@@ -399,16 +417,14 @@ def test_a_charity_member_sees_only_what_the_policy_allows(site: tuple[System, s
     system.wait_journey(worked_with, 3)
     system.wait_journey(stranger, 1)
 
-    def sign_in(page: Any, key: str, where: str) -> None:
+    def signed_in(page: Any, key: str, where: str) -> None:
         page.context.clear_cookies()
-        page.goto(f"{base}/sign-in?next={where}")
-        page.fill("#key", key)
-        page.click("button[type=submit]")
+        sign_in(page, system, base, key, where)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
         page = browser.new_page()
-        sign_in(page, system.brick_key, "/people")
+        signed_in(page, system.brick_key, "/people")
         assert page.locator("h1").inner_text() == "People"
         _find(page, name="Dave")  # a charity does not see names: finding by one would confirm it
         assert page.locator("main li").count() == 0 and "Nobody found" in page.locator("main").inner_text()
@@ -449,14 +465,14 @@ def test_a_charity_member_sees_only_what_the_policy_allows(site: tuple[System, s
         assert page.locator("#referrals-made").inner_text() in ("0", "<5")  # counts only, suppressed for a charity
         _accessible(page, "the board with the month's flow")
 
-        sign_in(page, system.council_key, "/board")
+        signed_in(page, system.council_key, "/board")
         council_sees = sorted(page.locator(f"#{night}-TC-MARKET").inner_text() for night in ("tonight", "last-night"))
         assert council_sees == ["0", "2"], council_sees
         assert page.locator("#bfz-active").inner_text() == "2"
         seen = page.locator("#flow tbody tr").first.inner_text()
         assert seen.startswith("Seen sleeping rough") and "2" in seen, seen
 
-        sign_in(page, system.outreach_key, "/outreach")
+        signed_in(page, system.outreach_key, "/outreach")
         lately = page.locator("#lately li")
         assert lately.count() == 2, lately.all_inner_texts()
         assert {"Dave", "Davey"} == {page.locator(f"#lately a[href='/outreach/people/{p}']").inner_text()
@@ -491,9 +507,7 @@ def test_a_referral_accepted_in_the_browser_opens_what_the_person_agreed(site: t
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
         page = browser.new_page()
-        page.goto(f"{base}/sign-in?next=/referrals")
-        page.fill("#key", system.brick_key)
-        page.click("button[type=submit]")
+        sign_in(page, system, base, system.brick_key, "/referrals")
         assert page.locator("h1").inner_text() == "Referrals"
         inbox = page.locator("#inbox").inner_text()
         assert "town-centre-outreach" in inbox and "Day centre place" in inbox and "core, support needs" in inbox
@@ -526,9 +540,7 @@ def test_a_referral_accepted_in_the_browser_opens_what_the_person_agreed(site: t
 
         # Outreach sees what became of the referrals it made, with the reason for a decline.
         page.context.clear_cookies()
-        page.goto(f"{base}/sign-in?next=/referrals")
-        page.fill("#key", system.outreach_key)
-        page.click("button[type=submit]")
+        sign_in(page, system, base, system.outreach_key, "/referrals")
 
         def answered() -> bool:
             page.goto(f"{base}/referrals")
@@ -553,9 +565,7 @@ def test_a_frontline_member_reports_a_risk_on_a_phone_and_the_housing_team_takes
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
         phone = browser.new_page(viewport={"width": 390, "height": 844})
-        phone.goto(f"{base}/sign-in")
-        phone.fill("#key", system.frontline_key)
-        phone.click("button[type=submit]")
+        sign_in(phone, system, base, system.frontline_key)
         assert phone.locator("h1").inner_text() == "Someone may lose their home"  # a frontline member's home
         _accessible(phone, "the eyes and ears form")
         phone.click("#send")
@@ -581,9 +591,7 @@ def test_a_frontline_member_reports_a_risk_on_a_phone_and_the_housing_team_takes
         assert "A notice to leave their home, Lost their job or income" in phone.locator("#sent").inner_text()
 
         housing = browser.new_page()
-        housing.goto(f"{base}/sign-in?next=/referrals")
-        housing.fill("#key", system.council_key)
-        housing.click("button[type=submit]")
+        sign_in(housing, system, base, system.council_key, "/referrals")
         inbox = housing.locator("#inbox").inner_text()
         assert "street-services" in inbox and "Duty to refer" in inbox and "Answer by" in inbox, inbox
         _accessible(housing, "the housing team's referrals")
@@ -596,4 +604,68 @@ def test_a_frontline_member_reports_a_risk_on_a_phone_and_the_housing_team_takes
 
         system.wait_for("the answer on the adviser's page", answered)
         _accessible(phone, "the adviser's reports, answered")
+        browser.close()
+
+
+def test_a_member_makes_passkeys_on_a_phone_from_an_invitation_and_a_lead_revokes_them(
+        site: tuple[System, str]) -> None:
+    """Passkeys in Chromium with virtual authenticators: an expired invitation is refused; a live
+    one makes a passkey on a phone-sized window and signs the member in; they sign out and back in
+    with it; after confirming it is them they add a second passkey (another device) and remove the
+    first; their lead revokes every passkey and the next sign-in is refused."""
+    from playwright.sync_api import sync_playwright
+
+    from readmodel.passkeys import invite
+
+    system, base = site
+    member = member_of_key(system, system.outreach_key)
+    lead = issue_key(system.engine, organisation="town-centre-outreach", role=Role.OUTREACH, now=datetime.now(UTC),
+                     data_protection_lead=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        cdp, work_phone = authenticator(phone)
+        expired, _ = invite(system.engine, member, datetime.now(UTC) - timedelta(days=4), valid_for=timedelta(days=3),
+                            actor="operator")
+        phone.goto(f"{base}/join/{expired}")
+        assert "cannot be used" in phone.locator("h1").inner_text()
+        _accessible(phone, "an expired invitation")
+        link = system.call("POST", f"/v1/members/{member}/invitations", lead).json()["link"]
+        phone.goto(link)
+        assert phone.locator("h1").inner_text() == "Make your passkey"
+        _accessible(phone, "the invitation")
+        phone.click("#make-passkey")
+        phone.wait_for_url(f"{base}/outreach")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scrolling on a phone"
+
+        phone.click("text=Sign out >> nth=0")
+        phone.wait_for_url(f"{base}/sign-in")
+        phone.goto(f"{base}/sign-in?next=/account")
+        _accessible(phone, "sign-in with a passkey")
+        phone.click("#sign-in-passkey")
+        phone.wait_for_url(f"{base}/account")
+        assert phone.locator("#passkeys tbody tr").count() == 1
+        _accessible(phone, "your passkeys")
+
+        # A second device: the first is out of reach, the new one makes the second passkey.
+        cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": work_phone})
+        phone.journeys_authenticator = None
+        authenticator(phone)
+        phone.fill("#device", "office laptop")
+        phone.click("#add-passkey")
+        phone.wait_for_url(f"{base}/account?flash=added")
+        rows = phone.locator("#passkeys tbody").inner_text()
+        assert "work phone" in rows and "office laptop" in rows, rows
+        phone.click("#remove-1")
+        assert "Passkey removed" in phone.locator("#flash").inner_text()
+        assert "work phone" not in phone.locator("#passkeys tbody").inner_text()
+
+        revoked = system.call("DELETE", f"/v1/members/{member}/passkeys", lead)
+        assert revoked.json() == {"passkeys": 1, "invitations": 0, "sessions": 1}, revoked.text
+        phone.reload()
+        assert "/sign-in" in phone.url
+        phone.click("#sign-in-passkey")
+        phone.wait_for_selector("#passkey-problem:not([hidden])")
+        assert "not known here" in phone.locator("#passkey-problem").inner_text()
+        _accessible(phone, "a refused passkey")
         browser.close()

@@ -53,8 +53,8 @@ def test_the_schedule_removes_what_it_no_longer_allows_and_counts_it(kept: Syste
     now = datetime.now(UTC)
     # Today nothing is due: a reporter not yet told keeps their details for the schedule's days.
     assert apply_retention(kept.engine, schedule, now) == {
-        "reporters_contact_details": 0, "page_sessions": 0, "idempotency_records": 0, "delivery_attempts": 0,
-        "deliveries": 0, "audit_entries": 0, "closed_cases_erased": 0}
+        "reporters_contact_details": 0, "page_sessions": 0, "invitations": 0, "idempotency_records": 0,
+        "delivery_attempts": 0, "deliveries": 0, "audit_entries": 0, "closed_cases_erased": 0}
     later = apply_retention(kept.engine, schedule, now + timedelta(days=31))
     assert later["reporters_contact_details"] == 2 and later["idempotency_records"] == 2
     assert _reporters(kept) == 0

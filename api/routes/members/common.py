@@ -45,7 +45,9 @@ def csrf_ok(form: dict[str, str], csrf: str) -> bool:
 
 
 def signed_in_member(request: Request, engine: EngineDep) -> tuple[Principal, str] | None:
-    return sessions.current(engine, request.cookies.get(sessions.COOKIE), datetime.now(UTC))
+    """The signed-in member and their session's CSRF token, or None."""
+    session = sessions.current(engine, request.cookies.get(sessions.COOKIE), datetime.now(UTC))
+    return None if session is None else (session.principal, session.csrf)
 
 
 def page_member(request: Request, engine: EngineDep, roles: frozenset[Role],

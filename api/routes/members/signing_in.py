@@ -1,79 +1,333 @@
-"""Signing in with a key and signing out."""
+"""Signing in with a passkey, joining from an invitation, the member's own passkeys, and
+signing out. Keys are for partner systems only: no page takes one.
+
+Every route that checks a secret (a passkey's answer, an invitation's link) counts failures per
+address: past SIGN_IN_FAILURES_ALLOWED in 15 minutes, that address waits, even with the right
+passkey, so guessing gains nothing."""
 
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from api import sessions
 from api.deps import EngineDep, SettingsDep
+from api.passkeys import (
+    CEREMONY_COOKIE,
+    PasskeyRefused,
+    authenticate,
+    authentication_options,
+    register,
+    registration_options,
+)
 from api.public import Allowance
-from api.routes.members.common import SERVICE, FormDep, csrf_ok, router, signed_in_member
+from api.routes.members.common import SERVICE, BodyDep, FormDep, csrf_ok, refusal_page, router, signed_in_member
 from api.routes.pages import page, secure_cookies
 from api.sessions import SessionRules
-from readmodel.keys import Role, authenticate, failed_sign_in
+from readmodel.keys import Role, account_event
+from readmodel.passkeys import invitation, member_passkeys, member_principal, passkey, remove_passkey, sha256
+from readmodel.tables import members
 
 SIGN_IN_CSRF = "journeys_sign_in_csrf"
+CEREMONY_SECONDS = 300
 
 
 # Where a member goes after signing in when no page asked for it: their kind of organisation's page.
 HOMES = {Role.OUTREACH: "/outreach", Role.FRONTLINE: "/eyes-and-ears", Role.POLICE: "/eyes-and-ears",
-         Role.HEALTH: "/people"}
+         Role.HEALTH: "/people", Role.COUNCIL: "/board"}
 
 
-def _safe_next(target: str | None) -> str:
+def home_of(role: Role) -> str:
+    return HOMES.get(role, "/beds")
+
+
+def _safe_next(target: Any) -> str:
     """Only a path on this site (never //elsewhere): sign-in must not send anyone away. Empty:
     the member's home, chosen once they are known."""
-    return target if target and target.startswith("/") and not target.startswith("//") else ""
+    ok = isinstance(target, str) and target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return target if ok else ""
 
 
-def _sign_in_page(request: Request, code: int, next_page: str, found: dict[str, str]) -> HTMLResponse:
+def _sign_in_csrf(request: Request, answer: Response, csrf: str) -> None:
+    answer.set_cookie(SIGN_IN_CSRF, csrf, httponly=True, samesite="strict", secure=secure_cookies(request), path="/")
+
+
+def _sign_in_page(request: Request, code: int, next_page: str, notice: str | None = None) -> HTMLResponse:
     csrf = request.cookies.get(SIGN_IN_CSRF) or secrets.token_urlsafe(32)
     answer = page(request, "sign_in.html", code, title="Sign in", service=SERVICE, home="/sign-in", csrf=csrf,
-                  next=next_page, errors=found)
-    answer.set_cookie(SIGN_IN_CSRF, csrf, httponly=True, samesite="strict", secure=secure_cookies(request),
-                      path="/sign-in")
+                  next=next_page, notice=notice, providers=[])
+    _sign_in_csrf(request, answer, csrf)
     return answer
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_form(request: Request, next: str | None = None) -> HTMLResponse:  # noqa: A002 - the query's name
-    return _sign_in_page(request, 200, _safe_next(next), {})
+    return _sign_in_page(request, 200, _safe_next(next))
 
 
-@router.post("/sign-in")
-def sign_in(request: Request, engine: EngineDep, settings: SettingsDep, form: FormDep) -> Response:
-    next_page = _safe_next(form.get("next"))
-    if not hmac.compare_digest(request.cookies.get(SIGN_IN_CSRF, ""), form.get("csrf", "-")):
-        return _sign_in_page(request, 400, next_page, {"key": "Your session ran out: sign in again"})
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        given = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return given if isinstance(given, dict) else {}
+
+
+def _refused(code: int, said: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": said}, status_code=code, headers=headers)
+
+
+def _waiting(request: Request) -> JSONResponse | None:
+    """The address's answer while it has failed too often (429), else None."""
     allowance: Allowance = request.app.state.sign_in_allowance
-    address = request.client.host if request.client else "unknown"
-    wait = allowance.minutes_to_wait(address, time.time())
-    if wait:
-        # Too many failures from here: even the right key waits, so guessing gains nothing.
-        answer = _sign_in_page(request, 429, next_page, {
-            "key": f"Too many sign-ins failed from here: try again in {wait} minute{'s' if wait > 1 else ''}"})
-        answer.headers["retry-after"] = str(wait * 60)
-        return answer
-    now = datetime.now(UTC)
-    given = form.get("key", "").strip()
-    principal = authenticate(engine, given, now)
-    if principal is None:
-        allowance.count(address)
-        failed_sign_in(engine, given, now)
-        return _sign_in_page(request, 422, next_page, {
-            "key": "That key is not known, has expired or was revoked: ask your organisation for a new one"})
-    token, lifetime = sessions.begin(engine, principal, now, SessionRules.configured(settings),
-                                     shared=form.get("shared") == "yes")
-    answer = RedirectResponse(next_page or HOMES.get(principal.role, "/beds"), status_code=303)
+    wait = allowance.minutes_to_wait(_address(request), time.time())
+    if not wait:
+        return None
+    return _refused(429, f"Too many sign-ins failed from here: try again in {wait} minute{'s' if wait > 1 else ''}",
+                    {"retry-after": str(wait * 60)})
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _failed(request: Request) -> None:
+    request.app.state.sign_in_allowance.count(_address(request))
+
+
+def _with_ceremony(request: Request, options: str, handle: str) -> Response:
+    answer = Response(options, media_type="application/json")
+    answer.set_cookie(CEREMONY_COOKIE, handle, httponly=True, samesite="strict", secure=secure_cookies(request),
+                      max_age=CEREMONY_SECONDS, path="/")
+    return answer
+
+
+def _signed_in(request: Request, engine: Any, settings: Any, principal: Any, go: str, *, shared: bool,
+               method: str = "passkey") -> JSONResponse:
+    token, lifetime = sessions.begin(engine, principal, datetime.now(UTC), SessionRules.configured(settings),
+                                     method=method, shared=shared)
+    answer = JSONResponse({"go": go})
     answer.set_cookie(sessions.COOKIE, token, httponly=True, samesite="lax", secure=secure_cookies(request),
                       max_age=int(lifetime.total_seconds()), path="/")
+    answer.delete_cookie(CEREMONY_COOKIE, path="/")
     return answer
+
+
+@router.post("/sign-in/passkey/options")
+def sign_in_options(request: Request, engine: EngineDep, settings: SettingsDep, body: BodyDep) -> Response:
+    if not hmac.compare_digest(request.cookies.get(SIGN_IN_CSRF, ""), str(_json(body).get("csrf", "-"))):
+        return _refused(400, "Your sign-in page ran out: reload it and try again")
+    if waiting := _waiting(request):
+        return waiting
+    handle, options = authentication_options(engine, settings, datetime.now(UTC))
+    return _with_ceremony(request, options, handle)
+
+
+@router.post("/sign-in/passkey")
+def sign_in(request: Request, engine: EngineDep, settings: SettingsDep, body: BodyDep) -> Response:
+    given = _json(body)
+    if not hmac.compare_digest(request.cookies.get(SIGN_IN_CSRF, ""), str(given.get("csrf", "-"))):
+        return _refused(400, "Your sign-in page ran out: reload it and try again")
+    if waiting := _waiting(request):
+        return waiting
+    now = datetime.now(UTC)
+    credential = given.get("credential")
+    try:
+        principal = authenticate(engine, settings, request.cookies.get(CEREMONY_COOKIE),
+                                 credential if isinstance(credential, dict) else {}, now)
+    except PasskeyRefused as refused:
+        _failed(request)
+        _audit_failure(engine, credential, now)
+        return _refused(422, str(refused))
+    return _signed_in(request, engine, settings, principal, _safe_next(given.get("next")) or home_of(principal.role),
+                      shared=given.get("shared") == "yes")
+
+
+def _audit_failure(engine: Any, credential: Any, now: datetime) -> None:
+    """A failed sign-in with a passkey the platform knows is in its member's organisation's
+    account audit; an unknown one names no organisation (the allowance still counts it)."""
+    credential_id = credential.get("id") if isinstance(credential, dict) else None
+    kept = passkey(engine, credential_id) if isinstance(credential_id, str) and len(credential_id) < 1400 else None
+    if kept is not None:
+        with engine.begin() as connection:
+            account_event(connection, organisation=kept.organisation, actor=kept.member_id,
+                          action="session.sign_in_failed", now=now, member_id=kept.member_id)
+
+
+# Joining: a one-time invitation's link makes the member's first passkey and signs them in.
+
+def _join_page(request: Request, token: str, code: int, invited: Any) -> HTMLResponse:
+    csrf = request.cookies.get(SIGN_IN_CSRF) or secrets.token_urlsafe(32)
+    answer = page(request, "join.html", code, title="Make your passkey" if invited else "Invitation not usable",
+                  service=SERVICE, home="/sign-in", csrf=csrf, token=token, invited=invited)
+    _sign_in_csrf(request, answer, csrf)
+    return answer
+
+
+@router.get("/join/{token}", response_class=HTMLResponse)
+def join_page(token: str, request: Request, engine: EngineDep) -> Response:
+    if waiting := _waiting(request):
+        return waiting
+    invited = invitation(engine, token, datetime.now(UTC))
+    if invited is None:
+        _failed(request)  # a guessed link counts like a failed sign-in
+    return _join_page(request, token, 200 if invited else 410, invited)
+
+
+@router.post("/join/{token}/options")
+def join_options(token: str, request: Request, engine: EngineDep, settings: SettingsDep, body: BodyDep) -> Response:
+    if not hmac.compare_digest(request.cookies.get(SIGN_IN_CSRF, ""), str(_json(body).get("csrf", "-"))):
+        return _refused(400, "This page ran out: reload it and try again")
+    if waiting := _waiting(request):
+        return waiting
+    now = datetime.now(UTC)
+    invited = invitation(engine, token, now)
+    if invited is None:
+        _failed(request)
+        return _refused(410, "This invitation has expired, was used or was replaced: ask for a new one")
+    handle, options = registration_options(engine, settings, invited.member_id, invited.name, now,
+                                           invitation_sha256=sha256(token))
+    return _with_ceremony(request, options, handle)
+
+
+@router.post("/join/{token}")
+def join(token: str, request: Request, engine: EngineDep, settings: SettingsDep, body: BodyDep) -> Response:
+    given = _json(body)
+    if not hmac.compare_digest(request.cookies.get(SIGN_IN_CSRF, ""), str(given.get("csrf", "-"))):
+        return _refused(400, "This page ran out: reload it and try again")
+    now = datetime.now(UTC)
+    credential = given.get("credential")
+    try:
+        member_id = register(engine, settings, request.cookies.get(CEREMONY_COOKIE),
+                             credential if isinstance(credential, dict) else {}, str(given.get("device", "")), now)
+    except PasskeyRefused as refused:
+        _failed(request)
+        return _refused(422, str(refused))
+    principal = member_principal(engine, member_id)
+    if principal is None:
+        return _refused(410, "This invitation's member was removed")
+    return _signed_in(request, engine, settings, principal, home_of(principal.role), shared=False)
+
+
+# The member's own passkeys: adding or removing one needs them to have proved who they are in
+# the last few minutes (sessions.REAUTHENTICATE).
+
+def _session(request: Request, engine: Any) -> sessions.Session | None:
+    return sessions.current(engine, request.cookies.get(sessions.COOKIE), datetime.now(UTC))
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, engine: EngineDep, flash: str | None = None) -> Response:
+    session = _session(request, engine)
+    if session is None:
+        return RedirectResponse("/sign-in?next=/account", status_code=303)
+    said = {"added": "Passkey added.", "removed": "Passkey removed.", "confirmed": "Confirmed: you can change your "
+            "passkeys for the next few minutes."}.get(flash or "")
+    return page(request, "account.html", title="Your passkeys", service=SERVICE, home=home_of(session.principal.role),
+                csrf=session.csrf, passkeys=member_passkeys(engine, session.principal.member_id), flash=said,
+                confirmed=session.recently_authenticated(datetime.now(UTC)))
+
+
+def _session_json(request: Request, engine: Any, given: dict[str, Any]) -> sessions.Session | JSONResponse:
+    session = _session(request, engine)
+    if session is None:
+        return _refused(401, "You are signed out: sign in again")
+    if not hmac.compare_digest(session.csrf, str(given.get("csrf", "-"))):
+        return _refused(400, "This page ran out: reload it and try again")
+    return session
+
+
+@router.post("/account/confirm/options")
+def confirm_options(request: Request, engine: EngineDep, settings: SettingsDep, body: BodyDep) -> Response:
+    session = _session_json(request, engine, _json(body))
+    if isinstance(session, JSONResponse):
+        return session
+    if waiting := _waiting(request):
+        return waiting
+    handle, options = authentication_options(engine, settings, datetime.now(UTC),
+                                             member_id=session.principal.member_id)
+    return _with_ceremony(request, options, handle)
+
+
+@router.post("/account/confirm")
+def confirm(request: Request, engine: EngineDep, settings: SettingsDep, body: BodyDep) -> Response:
+    given = _json(body)
+    session = _session_json(request, engine, given)
+    if isinstance(session, JSONResponse):
+        return session
+    if waiting := _waiting(request):
+        return waiting
+    now = datetime.now(UTC)
+    credential = given.get("credential")
+    try:
+        authenticate(engine, settings, request.cookies.get(CEREMONY_COOKIE),
+                     credential if isinstance(credential, dict) else {}, now, purpose="confirm")
+    except PasskeyRefused as refused:
+        _failed(request)
+        return _refused(422, str(refused))
+    sessions.reauthenticated(engine, request.cookies.get(sessions.COOKIE, ""), now)
+    return JSONResponse({"go": "/account?flash=confirmed"})
+
+
+@router.post("/account/passkeys/options")
+def add_options(request: Request, engine: EngineDep, settings: SettingsDep, body: BodyDep) -> Response:
+    session = _session_json(request, engine, _json(body))
+    if isinstance(session, JSONResponse):
+        return session
+    now = datetime.now(UTC)
+    if not session.recently_authenticated(now):
+        return _refused(403, "Confirm it's you first (reload the page)")
+    with engine.connect() as connection:
+        name = connection.execute(members.select().where(
+            members.c.member_id == session.principal.member_id)).first().name
+    handle, options = registration_options(engine, settings, session.principal.member_id, name, now)
+    return _with_ceremony(request, options, handle)
+
+
+@router.post("/account/passkeys")
+def add(request: Request, engine: EngineDep, settings: SettingsDep, body: BodyDep) -> Response:
+    given = _json(body)
+    session = _session_json(request, engine, given)
+    if isinstance(session, JSONResponse):
+        return session
+    now = datetime.now(UTC)
+    if not session.recently_authenticated(now):
+        return _refused(403, "Confirm it's you first (reload the page)")
+    credential = given.get("credential")
+    try:
+        member_id = register(engine, settings, request.cookies.get(CEREMONY_COOKIE),
+                             credential if isinstance(credential, dict) else {}, str(given.get("device", "")), now)
+    except PasskeyRefused as refused:
+        return _refused(422, str(refused))
+    if member_id != session.principal.member_id:
+        return _refused(403, "That ceremony was another member's")
+    return JSONResponse({"go": "/account?flash=added"})
+
+
+@router.post("/account/passkeys/remove")
+def remove(request: Request, engine: EngineDep, form: FormDep) -> Response:
+    session = _session(request, engine)
+    if session is None:
+        return RedirectResponse("/sign-in?next=/account", status_code=303)
+    now = datetime.now(UTC)
+    if not csrf_ok(form, session.csrf) or not session.recently_authenticated(now):
+        return refusal_page(request, "That form could not be used: go back, confirm it's you and try again.")
+    kept = member_passkeys(engine, session.principal.member_id)
+    index = form.get("passkey", "")
+    if not index.isdigit() or not 1 <= int(index) <= len(kept) or len(kept) < 2:
+        return refusal_page(request, "That passkey could not be removed: you need at least one.", 422)
+    # The form names the passkey by its place in the member's own list: no credential id leaves
+    # the server, and a member can only ever remove their own.
+    remove_passkey(engine, session.principal.member_id, kept[int(index) - 1].credential_id, now,
+                   actor=session.principal.member_id)
+    return RedirectResponse("/account?flash=removed", status_code=303)
 
 
 @router.post("/sign-out")
