@@ -71,6 +71,12 @@ def member_principal(engine: Engine, member_id: str) -> Principal | None:
     return None if row is None else principal_of(member_id, row)
 
 
+def member_name(engine: Engine, member_id: str) -> str:
+    """The name a member's phone shows beside their passkey."""
+    with engine.connect() as connection:
+        return str(connection.execute(select(members.c.name).where(members.c.member_id == member_id)).scalar_one())
+
+
 def principal_of(member_id: str, row: Any) -> Principal:
     # A member signed in on the pages has no key: the rate limit and the audit name the member.
     return Principal(key_id="", member_id=member_id, organisation=row.organisation, role=Role(row.type),

@@ -32,8 +32,15 @@ from api.routes.members.common import SERVICE, BodyDep, FormDep, csrf_ok, refusa
 from api.routes.pages import page, secure_cookies
 from api.sessions import SessionRules
 from readmodel.keys import Role, account_event
-from readmodel.passkeys import invitation, member_passkeys, member_principal, passkey, remove_passkey, sha256
-from readmodel.tables import members
+from readmodel.passkeys import (
+    invitation,
+    member_name,
+    member_passkeys,
+    member_principal,
+    passkey,
+    remove_passkey,
+    sha256,
+)
 
 SIGN_IN_CSRF = "journeys_sign_in_csrf"
 CEREMONY_SECONDS = 300
@@ -284,10 +291,8 @@ def add_options(request: Request, engine: EngineDep, settings: SettingsDep, body
     now = datetime.now(UTC)
     if not session.recently_authenticated(now):
         return _refused(403, "Confirm it's you first (reload the page)")
-    with engine.connect() as connection:
-        name = connection.execute(members.select().where(
-            members.c.member_id == session.principal.member_id)).first().name
-    handle, options = registration_options(engine, settings, session.principal.member_id, name, now)
+    handle, options = registration_options(engine, settings, session.principal.member_id,
+                                           member_name(engine, session.principal.member_id), now)
     return _with_ceremony(request, options, handle)
 
 
