@@ -193,20 +193,6 @@ def live_key(engine: Engine, key_id: str, now: datetime) -> Principal | None:
     return _live(_key_row(engine, key_id), now)
 
 
-def failed_sign_in(engine: Engine, token: str, now: datetime) -> None:
-    """Put a failed sign-in in the account audit of the organisation whose key it named (a known
-    key id with a wrong secret, or a key no longer live); never the secret. A key id nobody has
-    names no organisation: the sign-in's allowance counts it, and nothing is written."""
-    _prefix, _, rest = token.partition("_")
-    key_id = rest.partition("_")[0]
-    row = _key_row(engine, key_id) if key_id else None
-    if row is None:
-        return
-    with engine.begin() as connection:
-        account_event(connection, organisation=row.organisation, actor=row.member_id or "",
-                      action="session.sign_in_failed", now=now, member_id=row.member_id, key_id=key_id)
-
-
 def authenticate(engine: Engine, token: str, now: datetime) -> Principal | None:
     """The principal a presented key belongs to, or None when it is unknown, revoked, expired or
     its member removed."""

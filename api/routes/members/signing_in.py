@@ -69,7 +69,7 @@ def _sign_in_csrf(request: Request, answer: Response, csrf: str) -> None:
 def _sign_in_page(request: Request, code: int, next_page: str, notice: str | None = None) -> HTMLResponse:
     csrf = request.cookies.get(SIGN_IN_CSRF) or secrets.token_urlsafe(32)
     answer = page(request, "sign_in.html", code, title="Sign in", service=SERVICE, home="/sign-in", csrf=csrf,
-                  next=next_page, notice=notice, providers=[])
+                  next=next_page, notice=notice)
     _sign_in_csrf(request, answer, csrf)
     return answer
 
