@@ -3,7 +3,7 @@ stream, so every read path sees the same relationships and consents."""
 
 from __future__ import annotations
 
-from journey.state import Consent, Journey, Referral, Relationship
+from journey.state import Consent, Journey, Referral, Relationship, referral_status
 from schemas.events import (
     AccommodationRecorded,
     BedOutcome,
@@ -91,21 +91,28 @@ def referral_recorded(journey: Journey, event: ReferralRecorded) -> tuple[Journe
         }), f"Referred by {event.source} to {receiver}"
     answer = event.type.removeprefix("referral.")
     open_one = next((r for r in journey.referrals if r.referral_id == details.referral), None)
-    if open_one is None or open_one.status != "open":
+    # The timer's expiry needs the referral still open; an answer needs it open when it was given.
+    status = open_one.status if open_one is None or answer == "expired" else referral_status(open_one, event.time)
+    if open_one is None or status != "open":
         return journey, f"Referral {answer}: no open referral, nothing changed"
     answering = open_one.from_organisation if answer == "withdrawn" else open_one.to_organisation
     if answer != "expired" and event.source != answering:
         return journey, f"Referral {answer} by {event.source}: not theirs to answer, nothing changed"
-    late = open_one.expires_at is not None and event.time >= open_one.expires_at
-    if answer == "accepted" and late:
-        return journey, "Referral accepted after it expired: nothing changed"
     answered = open_one.model_copy(update={
         "status": answer, "answered_at": event.time,
         "decline_reason": details.decline_reason.value if details.decline_reason else None})
     changes: dict[str, object] = {
         "referrals": tuple(answered if r.referral_id == open_one.referral_id else r for r in journey.referrals)}
-    if answer != "accepted":
-        # What the person agreed to share went with the referral: it lapses with it.
+    # What the person agreed to share went with the referral: it lapses with it. At the timer's
+    # expiry it lapses from then (`until`), so an acceptance given in time and recorded late finds
+    # it again, unless the person has withdrawn it since.
+    if answer == "expired":
+        changes["consents"] = tuple(c.model_copy(update={"until": open_one.expires_at})
+                                    if c.consent_id == open_one.referral_id else c for c in journey.consents)
+    elif answer == "accepted":
+        changes["consents"] = tuple(c.model_copy(update={"until": None})
+                                    if c.consent_id == open_one.referral_id else c for c in journey.consents)
+    else:
         changes["consents"] = tuple(c for c in journey.consents if c.consent_id != open_one.referral_id)
     summary = f"Referral to {open_one.to_organisation} {answer}"
     if answered.decline_reason:

@@ -56,10 +56,15 @@ class Referral(Strict):
     decline_reason: str | None = None
 
 
-def referral_status(referral: Referral, now: datetime) -> str:
-    """The referral's status at `now`: an open one past its expiry has expired."""
-    if referral.status == "open" and referral.expires_at is not None and referral.expires_at <= now:
+def referral_status(referral: Referral, at: datetime) -> str:
+    """The referral's status at `at`: an open one past its expiry has expired; one the timer
+    expired was still open before its expiry, so an answer given then and recorded late (a phone
+    offline) still counts, whichever arrived first."""
+    past_expiry = referral.expires_at is not None and referral.expires_at <= at
+    if referral.status == "open" and past_expiry:
         return "expired"
+    if referral.status == "expired" and not past_expiry:
+        return "open"
     return referral.status
 
 

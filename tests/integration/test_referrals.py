@@ -157,6 +157,14 @@ def test_a_referral_nobody_answers_expires_and_its_consent_lapses(make_settings:
         time.sleep(1)  # more rounds of the timer: still one expiry
         again = system.wait_journey(person, 3)
         assert [e["type"] for e in again["timeline"]].count("referral.expired") == 1
+        # An acceptance given before the expiry, recorded late (the phone was offline), still
+        # counts although the timer expired the referral first: arrival order decides nothing.
+        in_time = system.call("POST", f"/v1/referrals/{referral}/accept", system.brick_key,
+                              {"occurred_at": (now - timedelta(minutes=1)).isoformat()})
+        assert in_time.status_code == 202, in_time.text
+        system.wait_for("the late acceptance", lambda: [
+            r for r in _box(system, system.outreach_key, "sent") if r["status"] == "accepted"])
+        assert system.call("GET", f"/v1/people/{person}/journey", system.brick_key).status_code == 200
     finally:
         system.close()
 

@@ -330,6 +330,30 @@ def test_a_referral_accepted_after_it_expired_changes_nothing() -> None:
     assert {r.organisation for r in journey.relationships} == {"town-outreach"}
 
 
+def test_an_acceptance_given_in_time_counts_whether_it_arrives_before_or_after_the_timer_expired_it() -> None:
+    # Before, the timer's expiry won when it arrived first: the receiver's phone was offline, its
+    # acceptance arrived late, the API answered 409 and the journey depended on arrival order.
+    made = referral("town-outreach", "made", to="the-brick", categories=(Category.HEALTH,),
+                    expires=T0 + timedelta(days=14))
+    accepted = referral("the-brick", "accepted", answered=made.id, at=T0 + timedelta(days=13))
+    expired = referral("journeys", "expired", answered=made.id, at=T0 + timedelta(days=14))
+    seen = by("town-outreach", contact(PERSON, T0))
+    in_order, late = fold(seen, made, accepted, expired), fold(seen, made, expired, accepted)
+    assert late.referrals == in_order.referrals and late.referrals[0].status == "accepted"
+    assert late.consents == in_order.consents and late.relationships == in_order.relationships
+    brick = viewer("the-brick", T.CHARITY)
+    assert access(brick, late, NOW + timedelta(days=20)) == access(brick, in_order, NOW + timedelta(days=20))
+    assert Category.HEALTH in access(brick, late, NOW + timedelta(days=20)).categories
+    # Expired and nothing more: what the person agreed to share lapsed at the expiry.
+    lapsed = fold(seen, made, expired)
+    assert Category.HEALTH not in access(brick, lapsed, NOW + timedelta(days=20)).categories
+    # A consent the person withdrew meanwhile is not brought back by the late acceptance.
+    withdrawn = ConsentRecorded(id=uuid.uuid4(), type="consent.withdrawn", source="town-outreach", actor="m1",
+                                subject=PERSON, time=T0 + timedelta(days=15), recorded_at=T0 + timedelta(days=15),
+                                data=ConsentDetails(consent=made.id))
+    assert all(c.consent_id != made.id for c in fold(seen, made, expired, withdrawn, accepted).consents)
+
+
 # Who may record what about a person, for every kind of organisation: related or not, with a
 # referral accepted or not, with consent or not.
 @pytest.mark.parametrize(("kind", "related", "referred", "consented"), list(product(
