@@ -91,9 +91,10 @@ def referral_recorded(journey: Journey, event: ReferralRecorded) -> tuple[Journe
         }), f"Referred by {event.source} to {receiver}"
     answer = event.type.removeprefix("referral.")
     open_one = next((r for r in journey.referrals if r.referral_id == details.referral), None)
+    if open_one is None:
+        return journey, f"Referral {answer}: no open referral, nothing changed"
     # The timer's expiry needs the referral still open; an answer needs it open when it was given.
-    status = open_one.status if open_one is None or answer == "expired" else referral_status(open_one, event.time)
-    if open_one is None or status != "open":
+    if (open_one.status if answer == "expired" else referral_status(open_one, event.time)) != "open":
         return journey, f"Referral {answer}: no open referral, nothing changed"
     answering = open_one.from_organisation if answer == "withdrawn" else open_one.to_organisation
     if answer != "expired" and event.source != answering:
