@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import httpx
+from pydantic import BaseModel, SecretStr
 
 from schemas.settings import Settings
 
@@ -25,6 +27,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _plain(value: Any) -> Any:
+    """A setting's value as JSON takes it, secrets revealed: the child must read them back."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel):
+        return {name: _plain(item) for name, item in value}
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process read exactly these settings."""
     env = dict(os.environ)
@@ -32,7 +47,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         value = getattr(settings, name)
         if value is not None:
             # Complex values travel as JSON, which is how pydantic-settings reads them back.
-            env[name.upper()] = json.dumps(value) if isinstance(value, dict | list | tuple) else str(value)
+            env[name.upper()] = json.dumps(_plain(value)) if isinstance(value, dict | list | tuple) else str(value)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

@@ -62,7 +62,8 @@ def account_event(connection: Connection, *, organisation: str, actor: str, acti
 
 
 def add_member(engine: Engine, *, organisation: str, organisation_type: Role, name: str, now: datetime,
-               data_protection_lead: bool = False, email: str | None = None, actor: str = OPERATOR) -> str:
+               data_protection_lead: bool = False, email: str | None = None, sign_in_name: str | None = None,
+               actor: str = OPERATOR) -> str:
     """A new member of an organisation (made on first use, with its type); returns the member id."""
     member_id = f"m{secrets.token_hex(8)}"
     with engine.begin() as connection:
@@ -73,12 +74,35 @@ def add_member(engine: Engine, *, organisation: str, organisation_type: Role, na
                 organisation=organisation, type=organisation_type.value, created_at=now))
         elif known != organisation_type.value:
             raise AccountError(f"organisation {organisation!r} is of type {known}, not {organisation_type.value}")
+        _sign_in_name_free(connection, organisation, sign_in_name)
         connection.execute(members.insert().values(
             member_id=member_id, organisation=organisation, name=name,
-            data_protection_lead=int(data_protection_lead), created_at=now, email=email))
+            data_protection_lead=int(data_protection_lead), created_at=now, email=email, sign_in_name=sign_in_name))
         account_event(connection, organisation=organisation, actor=actor, action="member.added", now=now,
                       member_id=member_id, detail="data protection lead" if data_protection_lead else None)
     return member_id
+
+
+def _sign_in_name_free(connection: Connection, organisation: str, sign_in_name: str | None) -> None:
+    if sign_in_name is not None and connection.execute(select(members.c.member_id).where(
+            members.c.organisation == organisation, members.c.sign_in_name == sign_in_name)).first():
+        raise AccountError("another member of the organisation has that sign-in name")
+
+
+def set_sign_in_name(engine: Engine, member_id: str, sign_in_name: str | None, *, actor: str, now: datetime) -> None:
+    """Who the member is at their organisation's identity provider (None: they no longer sign in
+    through it). Their sessions begun through it end. Audited, without the name."""
+    with engine.begin() as connection:
+        member = connection.execute(select(members).where(members.c.member_id == member_id)).one()
+        if member.sign_in_name == sign_in_name:
+            return
+        _sign_in_name_free(connection, member.organisation, sign_in_name)
+        connection.execute(update(members).where(members.c.member_id == member_id).values(sign_in_name=sign_in_name))
+        connection.execute(update(page_sessions).where(
+            page_sessions.c.member_id == member_id, page_sessions.c.method == "single_sign_on",
+            page_sessions.c.ended_at.is_(None)).values(ended_at=now))
+        account_event(connection, organisation=member.organisation, actor=actor, action="member.sign_in_name_set",
+                      now=now, member_id=member_id, detail="set" if sign_in_name else "cleared")
 
 
 def member_of(engine: Engine, member_id: str) -> Any:

@@ -71,6 +71,17 @@ def member_principal(engine: Engine, member_id: str) -> Principal | None:
     return None if row is None else principal_of(member_id, row)
 
 
+def member_signing_in_as(engine: Engine, organisation: str, sign_in_name: str) -> Principal | None:
+    """The member of the organisation whom its identity provider names: found, never made."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(members.c.member_id, members.c.organisation, members.c.data_protection_lead, organisations.c.type)
+            .join(organisations, organisations.c.organisation == members.c.organisation)
+            .where(members.c.organisation == organisation, members.c.sign_in_name == sign_in_name,
+                   members.c.removed_at.is_(None))).first()
+    return None if row is None else principal_of(row.member_id, row)
+
+
 def member_name(engine: Engine, member_id: str) -> str:
     """The name a member's phone shows beside their passkey."""
     with engine.connect() as connection:
@@ -88,7 +99,7 @@ CEREMONY_MINUTES = 5
 
 
 def start_ceremony(engine: Engine, purpose: str, now: datetime, *, member_id: str | None = None,
-                   invitation_sha256: str | None = None) -> tuple[str, bytes]:
+                   invitation_sha256: str | None = None, carried: dict[str, Any] | None = None) -> tuple[str, bytes]:
     """A new ceremony: the browser's handle on it (kept in an HttpOnly cookie) and its challenge.
     Expired ceremonies are swept as new ones start."""
     handle = secrets.token_urlsafe(32)
@@ -97,7 +108,8 @@ def start_ceremony(engine: Engine, purpose: str, now: datetime, *, member_id: st
         connection.execute(delete(ceremonies).where(ceremonies.c.expires_at <= now))
         connection.execute(ceremonies.insert().values(
             ceremony_id=sha256(handle), purpose=purpose, challenge=challenge, member_id=member_id,
-            invitation_sha256=invitation_sha256, expires_at=now + timedelta(minutes=CEREMONY_MINUTES)))
+            invitation_sha256=invitation_sha256, carried=carried,
+            expires_at=now + timedelta(minutes=CEREMONY_MINUTES)))
     return handle, challenge
 
 

@@ -159,6 +159,10 @@ members = Table(
     # A data protection lead's work address: where the platform tells them at once of a
     # break-glass read by their organisation. Only leads have one.
     Column("email", String(254)),
+    # Who the member is at their organisation's identity provider (the mapped claim's value):
+    # single sign-on finds members by it, and never makes one.
+    Column("sign_in_name", String(254)),
+    Index("ix_members_sign_in_name", "organisation", "sign_in_name", unique=True),
 )
 
 api_keys = Table(
@@ -257,6 +261,9 @@ page_sessions = Table(
     # When the member last proved who they are in this session: account changes ask again after
     # a few minutes (REAUTHENTICATE_MINUTES), so a phone left signed in cannot add a passkey.
     Column("authenticated_at", UTCDateTime),
+    # Single sign-on: a hash of the provider's issuer and session id, so that the provider's
+    # back-channel sign-out ends this session.
+    Column("provider_session", String(64), index=True),
 )
 
 # A member's passkeys (WebAuthn credentials): only the public key is here; the private key never
@@ -297,6 +304,7 @@ ceremonies = Table(
     Column("challenge", LargeBinary, nullable=False),
     Column("member_id", String(32)),  # register and confirm: whose
     Column("invitation_sha256", String(64)),  # register from an invitation
+    Column("carried", JSON),  # single sign-on: the organisation, shared device, the page asked for
     Column("expires_at", UTCDateTime, nullable=False),
 )
 

@@ -9,8 +9,34 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SignInProvider(BaseModel):
+    """An organisation's own identity provider (OpenID Connect): its members sign in through it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    organisation: str = Field(min_length=1, max_length=120, pattern=r"^[a-z0-9][a-z0-9-]*$",
+                              description="The organisation whose members sign in through it (one provider each)")
+    name: str = Field(min_length=1, max_length=80, description='On the sign-in button: "Town Council"')
+    issuer: str = Field(pattern=r"^https?://[^?#]+$", description="The provider's issuer; its discovery "
+                        "document is read from {issuer}/.well-known/openid-configuration")
+    client_id: str = Field(min_length=1, max_length=200)
+    client_secret: SecretStr | None = Field(None, description="From a secret store, never a file in the repository")
+    client_private_key: SecretStr | None = Field(
+        None, description="Instead of a secret: a PEM private key (RSA) whose public half is registered with the "
+                          "provider; the client proves itself with a signed assertion (private_key_jwt)")
+    claim: str = Field("email", min_length=1, max_length=60, description="Which ID token claim names the member: "
+                       "matched exactly to the member's sign_in_name (often their work email, or Entra's oid)")
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> SignInProvider:
+        if (self.client_secret is None) == (self.client_private_key is None):
+            raise ValueError(f"sign-in provider {self.organisation}: give client_secret or client_private_key, "
+                             "not both")
+        return self
 
 
 class Settings(BaseSettings):
@@ -193,6 +219,12 @@ class Settings(BaseSettings):
     invitation_hours: float = Field(
         72.0, gt=0, le=24 * 14, description="How long a member's one-time invitation to register a passkey stays "
                                            "usable.")
+    sign_in_providers: tuple[SignInProvider, ...] = Field(
+        (), description="Organisations that sign their members in through their own OpenID Connect provider, as "
+                        'JSON: [{"organisation": "town-council", "name": "Town Council", "issuer": '
+                        '"https://login.microsoftonline.com/TENANT/v2.0", "client_id": "...", "client_secret": "...", '
+                        '"claim": "email"}]. Register {SITE_ORIGIN}/sign-in/with/{organisation}/back as the redirect '
+                        "address and {SITE_ORIGIN}/sign-in/with/{organisation}/signed-out for back-channel sign-out.")
     sign_in_failures_allowed: int = Field(
         10, ge=0, description="Failed sign-ins one address may make in 15 minutes; past it, sign-in from that address "
                               "waits (0: no limit).")
