@@ -30,6 +30,7 @@ from api.routes import (
     submissions,
     subscriptions,
 )
+from api.single_sign_on import IdentityProviders
 from readmodel.data_keys import keyring
 from readmodel.database import read_model
 from schemas.settings import Settings, get_settings
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Journeys", version="0.1.0", lifespan=lifespan)
     app.state.public_allowance = Allowance(settings.public_reports_per_hour)
     app.state.sign_in_allowance = Allowance(settings.sign_in_failures_allowed, minutes=15)
+    app.state.identity_providers = IdentityProviders(settings.sign_in_providers)
     app.state.key_allowance = KeyAllowance(settings.rate_limit_per_second, settings.rate_limit_burst)
 
     install(app)

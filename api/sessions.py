@@ -52,16 +52,17 @@ def _sha(token: str) -> str:
 
 
 def begin(engine: Engine, principal: Principal, now: datetime, rules: SessionRules, *, method: str,
-          shared: bool = False) -> tuple[str, timedelta]:
+          shared: bool = False, provider_session: str | None = None) -> tuple[str, timedelta]:
     """A new session for the member, who has just proved who they are by `method`, and how long
-    its cookie may live."""
+    its cookie may live. `provider_session`: their identity provider's session (single sign-on),
+    whose back-channel sign-out ends this one."""
     token = secrets.token_urlsafe(32)
     idle, lifetime = rules.of(shared)
     with engine.begin() as connection:
         connection.execute(page_sessions.insert().values(
             token_sha256=_sha(token), member_id=principal.member_id, method=method, csrf=secrets.token_urlsafe(32),
             created_at=now, expires_at=now + lifetime, last_seen_at=now, idle_s=int(idle.total_seconds()),
-            authenticated_at=now))
+            authenticated_at=now, provider_session=provider_session))
         account_event(connection, organisation=principal.organisation, actor=principal.member_id,
                       action="session.signed_in", now=now, member_id=principal.member_id,
                       detail=f"{method}{', shared computer' if shared else ''}")
@@ -126,6 +127,24 @@ def end(engine: Engine, token: str | None, now: datetime) -> None:
                            .values(ended_at=now))
         account_event(connection, organisation=row.organisation, actor=row.member_id, action="session.signed_out",
                       now=now, member_id=row.member_id)
+
+
+def end_provider_sessions(engine: Engine, provider_session: str, now: datetime) -> int:
+    """End the sessions begun through an identity provider's session, which the member has just
+    left there (back-channel sign-out); how many were open. Audited for each member."""
+    with engine.begin() as connection:
+        open_ones = connection.execute(
+            select(page_sessions.c.token_sha256, page_sessions.c.member_id, members.c.organisation)
+            .join(members, members.c.member_id == page_sessions.c.member_id)
+            .where(page_sessions.c.provider_session == provider_session, page_sessions.c.ended_at.is_(None),
+                   page_sessions.c.expires_at > now)).all()
+        for row in open_ones:
+            connection.execute(update(page_sessions).where(page_sessions.c.token_sha256 == row.token_sha256)
+                               .values(ended_at=now))
+            account_event(connection, organisation=row.organisation, actor=row.member_id,
+                          action="session.signed_out", now=now, member_id=row.member_id,
+                          detail="at their identity provider")
+    return len(open_ones)
 
 
 def end_member_sessions(engine: Engine, member_id: str, organisation: str, now: datetime, *, actor: str,

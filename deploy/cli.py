@@ -156,6 +156,29 @@ def demo_invitations(settings: Settings, keys: dict[str, str]) -> dict[str, str]
     return links
 
 
+# The demo council member's account at the stand-in identity provider (any password).
+DEMO_SIGN_IN = {"c.jones": {"email": "c.jones@town-council.example", "name": "C Jones"}}
+
+
+def demo_single_sign_on(settings: Settings, keys: dict[str, str]) -> str:
+    """The demo council member signs in through the council's (stand-in) identity provider as
+    c.jones: their sign-in name is set as the council's lead would set it. Returns the login."""
+    from readmodel.database import read_model
+    from readmodel.keys import key_id_of, live_key, set_sign_in_name
+    from readmodel.passkeys import member_signing_in_as
+
+    engine = read_model(settings)
+    now = datetime.now(UTC)
+    login, claims = next(iter(DEMO_SIGN_IN.items()))
+    member = live_key(engine, key_id_of(keys["council"]), now)
+    assert member is not None
+    earlier = member_signing_in_as(engine, member.organisation, claims["email"])
+    if earlier is not None and earlier.member_id != member.member_id:  # the member of an earlier run
+        set_sign_in_name(engine, earlier.member_id, None, actor="operator", now=now)
+    set_sign_in_name(engine, member.member_id, claims["email"], actor="operator", now=now)
+    return login
+
+
 def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
     from deploy.demo import send_demo, send_demo_beds, send_demo_prevention, send_scenario
 
@@ -171,9 +194,15 @@ def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _show_where_to_look(api: str, keys: dict[str, str], people: list[str], links: dict[str, str]) -> None:
+def _show_where_to_look(api: str, keys: dict[str, str], people: list[str], links: dict[str, str],
+                        single_sign_on: str | None = None) -> None:
     end = datetime.now(UTC).date()
     start = end - timedelta(days=28)
+    site = api.replace('127.0.0.1', 'localhost')
+    if single_sign_on:
+        print(f"""
+  The council signs in through its own identity provider (a stand-in here): open {site}/sign-in,
+  press "Sign in with Town Council (demo)" and sign in there as {single_sign_on}, any password.""")
     print(
         f"""
   Sign in to the pages as a member does, with a passkey (your browser or phone asks for your
@@ -183,7 +212,7 @@ def _show_where_to_look(api: str, keys: dict[str, str], people: list[str], links
     Council member:    {links['council']}
     The Brick:         {links['brick']}
     Eyes and ears:     {links['frontline']}
-  Later sign-ins:    {api.replace('127.0.0.1', 'localhost')}/sign-in (Sign in with a passkey)
+  Later sign-ins:    {site}/sign-in (Sign in with a passkey)
   Public form:       {api}/report
 
   API keys (for partner systems and curl; no page takes one):
@@ -201,9 +230,12 @@ def _show_where_to_look(api: str, keys: dict[str, str], people: list[str], links
 
 def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
     """Broker, topics, worker, API and demo data; Ctrl-C stops everything it started."""
+    from deploy import identity_provider
     from deploy.demo import send_demo, send_demo_beds, send_demo_prevention, send_scenario
     from deploy.processes import Supervisor, start_api, start_worker
+    from deploy.scenario import ORGANISATIONS
     from deploy.topics import create_topics
+    from schemas.settings import SignInProvider
 
     def stop_on_term(_signum: int, _frame: object) -> None:
         # A plain `kill` stops everything as cleanly as Ctrl-C; a second one must not cut the
@@ -220,6 +252,14 @@ def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
         # The demo's pages are served over plain http on this machine: a Secure cookie would
         # never come back. Anywhere else the pages sit behind https, and cookies stay Secure.
         settings = settings.model_copy(update={"cookies_secure": False})
+    stand_in = None
+    if not settings.sign_in_providers and identity_provider.available():
+        # The council's single sign-on, through a stand-in for its identity provider.
+        stand_in = identity_provider.StandInProvider(settings.state_dir / "identity-provider", settings.origin,
+                                                     organisation=ORGANISATIONS["council"], accounts=DEMO_SIGN_IN)
+        say(f"the stand-in identity provider for the council is at {stand_in.issuer}")
+        settings = settings.model_copy(update={"sign_in_providers": (
+            SignInProvider(**stand_in.setting(name="Town Council (demo)")),)})
     broker = local_broker(settings) if uses_local_broker(settings) else None
     if broker is not None:
         broker.start(progress=say)
@@ -251,7 +291,8 @@ def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
                 break
             time.sleep(0.5)
         say(f"the system is up with {len(people)} demo journeys. Ctrl-C stops it.")
-        _show_where_to_look(api, keys, people, demo_invitations(settings, keys))
+        login = demo_single_sign_on(settings, keys) if stand_in is not None else None
+        _show_where_to_look(api, keys, people, demo_invitations(settings, keys), login)
         supervisor = Supervisor(parts, say)
         while True:
             supervisor.check()
@@ -266,6 +307,8 @@ def cmd_up(_args: argparse.Namespace, settings: Settings) -> int:
         if broker is not None:
             broker.stop()
             say("Kafka stopped")
+        if stand_in is not None:
+            stand_in.close()
 
 
 def main(argv: list[str] | None = None) -> int:

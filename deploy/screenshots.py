@@ -6,7 +6,8 @@ starts a throwaway system of its own (broker, worker, API, on free ports), sends
 as `deploy/dev up` does, then drives Debian's chromium (Playwright, `executable_path`) through
 the pages as the people they are for: the public's form and its status page; the outreach
 worker's phone; a person's page as outreach and as a charity sees them; a provider's beds; and
-the board on a wall screen and a phone.
+the board on a wall screen and a phone, for a council member signed in through the council's
+(stand-in) identity provider.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from typing import Any
 
 import httpx
 
-from deploy.cli import demo_invitations, demo_keys
+from deploy.cli import DEMO_SIGN_IN, demo_invitations, demo_keys, demo_single_sign_on
 from deploy.demo import send_demo, send_demo_beds, send_scenario
+from deploy.identity_provider import StandInProvider
 from deploy.processes import free_port, start_api, start_worker
+from deploy.scenario import ORGANISATIONS
 from deploy.throwaway import throwaway_settings
+from schemas.settings import SignInProvider
 
 PHONE = {"width": 390, "height": 844}
 WALL = {"width": 1920, "height": 1080}
@@ -39,12 +43,18 @@ def main() -> None:
         raise SystemExit("no chromium: apt-get install chromium")
     args.out.mkdir(parents=True, exist_ok=True)
     with throwaway_settings("screenshots", api_port=free_port()) as settings:
+        # The council signs in through its own identity provider (the stand-in), as in the demo.
+        stand_in = StandInProvider(settings.state_dir / "identity-provider", settings.origin,
+                                   organisation=ORGANISATIONS["council"], accounts=DEMO_SIGN_IN)
+        settings = settings.model_copy(update={"sign_in_providers": (
+            SignInProvider(**stand_in.setting(name="Town Council (demo)")),)})
         parts = [start_worker(settings, settings.state_dir / "worker.log")]
         try:
             parts.append(start_api(settings, settings.state_dir / "api.log"))
             base = settings.origin  # localhost: a passkey belongs to a host name
             keys = demo_keys(settings)
             links = demo_invitations(settings, keys)
+            links["council-login"] = demo_single_sign_on(settings, keys)  # at the identity provider
             people = send_demo(base, keys)
             send_demo_beds(base, keys, people)
             send_scenario(base, keys, settings.zone)
@@ -58,6 +68,7 @@ def main() -> None:
         finally:
             for part in parts:
                 part.stop()
+            stand_in.close()
     print(f"screenshots in {args.out}")
 
 
@@ -110,7 +121,15 @@ def shoot(browser: Any, base: str, keys: dict[str, str], links: dict[str, str], 
     brick.goto(f"{base}/people/{people[0]}")
     save(brick, "person-as-a-charity-phone")
 
-    board = page_as("council", WALL)  # one invitation, one passkey: the same browser at two sizes
+    # The council member signs in through the council's identity provider; one browser, two sizes.
+    board = page_as(None, WALL)
+    board.goto(f"{base}/board")
+    board.click("text=Sign in with Town Council (demo)")
+    board.fill("input[name=login]", links["council-login"])
+    board.fill("input[name=password]", "any")
+    board.click("button[type=submit]")
+    board.click("button:has-text('Continue')")
+    board.wait_for_url(f"{base}/board")
     for size, name in ((WALL, "board-wall"), (PHONE, "board-phone")):
         board.set_viewport_size(size)
         board.goto(f"{base}/board")

@@ -22,6 +22,7 @@ from readmodel.keys import (
     member_of,
     remove_member,
     revoke_key,
+    set_sign_in_name,
 )
 from readmodel.passkeys import invite, revoke_passkeys
 from readmodel.tables import account_events, api_keys, audit_entries, break_glass, members
@@ -40,6 +41,11 @@ def data_protection_lead(principal: CurrentPrincipal) -> Principal:
 DPO = Depends(data_protection_lead)
 
 
+SignInName = Annotated[str | None, Field(min_length=1, max_length=254, description=(
+    "Who the member is at their organisation's identity provider: the value of the claim its single sign-on "
+    "maps (SIGN_IN_PROVIDERS), often their work email. The provider signs in only members made here first."))]
+
+
 class NewMember(Strict):
     organisation: ShortText
     organisation_type: Role
@@ -47,6 +53,11 @@ class NewMember(Strict):
     data_protection_lead: bool = False
     email: Annotated[str | None, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description=(
         "A data protection lead's work address: told at once of every break-glass read by the organisation"))] = None
+    sign_in_name: SignInName = None
+
+
+class SignInNameChange(Strict):
+    sign_in_name: SignInName = Field(description="None: the member no longer signs in through the provider")
 
 
 class MemberAdded(BaseModel):
@@ -101,7 +112,7 @@ def post_member(new: NewMember, engine: EngineDep, principal: CurrentPrincipal) 
     try:
         member_id = add_member(engine, organisation=new.organisation, organisation_type=new.organisation_type,
                                name=new.name, now=datetime.now(UTC), data_protection_lead=new.data_protection_lead,
-                               email=new.email, actor=principal.member_id)
+                               email=new.email, sign_in_name=new.sign_in_name, actor=principal.member_id)
     except AccountError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return MemberAdded(member_id=member_id)
@@ -119,6 +130,22 @@ def delete_member(member_id: str, engine: EngineDep, principal: CurrentPrincipal
     if done is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
     return MemberRemoved(**done)
+
+
+@router.put("/members/{member_id}/sign-in-name", status_code=status.HTTP_204_NO_CONTENT, responses={
+    404: {"description": "No such member for this caller"}, 409: {"description": "Another member has it"}})
+def put_sign_in_name(member_id: str, change: SignInNameChange, engine: EngineDep,
+                     principal: CurrentPrincipal) -> Response:
+    """Who the member is at their organisation's identity provider. A change ends the sessions
+    they began through it. By an admin or the organisation's data protection lead; audited."""
+    member = member_of(engine, member_id)
+    if member is None or not _manages(principal, member.organisation):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
+    try:
+        set_sign_in_name(engine, member_id, change.sign_in_name, actor=principal.member_id, now=datetime.now(UTC))
+    except AccountError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 class SessionsEnded(BaseModel):

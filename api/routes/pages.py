@@ -31,14 +31,19 @@ SERVICE = "Report someone sleeping rough"
 CSRF_COOKIE = "journeys_csrf"
 
 
-def page(request: Request, template: str, code: int = 200, **context: Any) -> HTMLResponse:
-    """A page with a content security policy: scripts only from here, or inline with this page's nonce."""
+def page(request: Request, template: str, code: int = 200, *, form_targets: tuple[str, ...] = (),
+         **context: Any) -> HTMLResponse:
+    """A page with a content security policy: scripts only from here, or inline with this page's
+    nonce; its forms post here, or (`form_targets`) are sent on to those origins: an identity
+    provider's sign-in, for the sign-in page."""
     nonce = secrets.token_urlsafe(16)
     answer = templates.TemplateResponse(request, template, {"service": SERVICE, "nonce": nonce, "errors": {},
                                                            "home": "/report", **context}, status_code=code)
+    form_action = " ".join(("'self'", *form_targets))
     answer.headers["content-security-policy"] = (
         f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+        f"object-src 'none'; base-uri 'none'; form-action {form_action}; "
+        "frame-ancestors 'none'")
     answer.headers["referrer-policy"] = "no-referrer"
     answer.headers["x-content-type-options"] = "nosniff"
     return answer

@@ -60,6 +60,8 @@
       return;
     }
     button.form.addEventListener('submit', function (event) {
+      // Another button of the form (an organisation's single sign-on) posts as a form does.
+      if (event.submitter && event.submitter !== button) return;
       event.preventDefault();
       ceremony(button);
     });

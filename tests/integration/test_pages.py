@@ -7,8 +7,6 @@ GeoReport v2 maps onto the same reports, with nothing personal in a request's pu
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,20 +18,12 @@ import pytest
 from deploy.processes import start_api
 from readmodel.keys import Role, issue_key
 from schemas.settings import Settings
+from tests.browser import accessible, chromium
 from tests.builders import contact_body
 from tests.conftest import System
 from tests.passkeys import invitation_path, member_of_key
 
 pytestmark = pytest.mark.integration
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("JOURNEYS_REQUIRE_BROWSER"):
-            pytest.fail("JOURNEYS_REQUIRE_BROWSER is set but Debian's chromium is not installed")
-        pytest.skip("no chromium: apt-get install chromium (.ci/run does)")
-    return found
 
 
 @pytest.fixture
@@ -89,24 +79,15 @@ def sign_in(page: Any, system: System, base: str, key: str, where: str | None = 
         page.goto(base + where)
 
 
-def _accessible(page: Any, where: str) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
-    found = Axe().run(page)
-    serious = [v for v in found.response["violations"] if v.get("impact") in ("serious", "critical")]
-    print(f"\naxe on {where}: {len(found.response['violations'])} violations, {len(serious)} serious or critical")
-    assert serious == [], json.dumps(serious, indent=1)[:3000]
-
-
 def test_the_public_report_form_in_a_browser(site: tuple[System, str]) -> None:
     from playwright.sync_api import sync_playwright
 
     system, base = site
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
         page = browser.new_page()
         page.goto(f"{base}/report")
-        _accessible(page, "the report form")
+        accessible(page, "the report form")
         page.fill("#email", "not an address")
         page.check("#wants_update")
         page.click("button[type=submit]")
@@ -114,7 +95,7 @@ def test_the_public_report_form_in_a_browser(site: tuple[System, str]) -> None:
         assert summary.is_visible()
         said = summary.inner_text()
         assert "Say where you saw them" in said and "Enter an email address" in said, said
-        _accessible(page, "the form with errors")
+        accessible(page, "the form with errors")
 
         page.select_option("#area_code", "TC-MARKET")
         page.fill("#place", "Doorway of the bank on Market Street")
@@ -127,7 +108,7 @@ def test_the_public_report_form_in_a_browser(site: tuple[System, str]) -> None:
         giving = page.locator("#giving a")  # one accredited place to give, not the street
         assert giving.inner_text() == "Real Change Town"
         assert giving.get_attribute("href") == "https://realchange.example.org/give"
-        _accessible(page, "the confirmation")
+        accessible(page, "the confirmation")
 
         page.goto(f"{base}/report/{reference}")
         for _ in range(100):
@@ -137,7 +118,7 @@ def test_the_public_report_form_in_a_browser(site: tuple[System, str]) -> None:
             page.reload()
         assert page.locator("#status").inner_text().strip() == "Received"
         assert "green coat" not in page.content() and "pat@example.org" not in page.content()
-        _accessible(page, "the status page")
+        accessible(page, "the status page")
 
         outcome = {"what": "outcome", "outcome": "not_found",
                    "occurred_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()}
@@ -163,7 +144,7 @@ def test_the_public_report_form_in_a_browser(site: tuple[System, str]) -> None:
                 assert page.locator(".govuk-panel__title").inner_text() == "Report sent"
         assert "3 reports in the last hour, so this one was not sent" in page.locator("#notice").inner_text()
         assert page.locator("#place").input_value() == "Bench 4 at the bus station"  # nothing typed is lost
-        _accessible(page, "the form refused for too many reports")
+        accessible(page, "the form refused for too many reports")
         browser.close()
     web = system.wait_for("three web reports", lambda: (n := _web_reports(system)) == 3 and n)
     time.sleep(1)
@@ -222,11 +203,11 @@ def test_a_provider_signs_in_and_checks_a_person_in(site: tuple[System, str]) ->
     request_id = ask(system, person, "page-hub")
     decision(system, request_id, "allocated")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
         page = browser.new_page()
         page.goto(f"{base}/beds")
         assert page.url.endswith("/sign-in?next=/beds")
-        _accessible(page, "sign-in")
+        accessible(page, "sign-in")
         sign_in(page, system, base, system.outreach_key, "/beds")  # outreach runs no beds: signed in, not here
         assert page.locator("h1").inner_text() == "Not for you"
         assert "Only members" in page.locator("#refused").inner_text()
@@ -235,7 +216,7 @@ def test_a_provider_signs_in_and_checks_a_person_in(site: tuple[System, str]) ->
         sign_in(page, system, base, system.brick_key, "/beds")
         assert page.locator("h1").inner_text() == "Tonight's beds"
         assert page.locator(f"#status-{request_id}").inner_text() == "allocated"
-        _accessible(page, "the beds page")
+        accessible(page, "the beds page")
         page.click(f"#check-in-{request_id}")
         assert page.locator("#flash").inner_text() == "Checked in."
         decision(system, request_id, "checked_in")
@@ -256,11 +237,11 @@ def test_the_board_shows_a_new_sighting_without_a_reload(site: tuple[System, str
 
     system, base = site
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
         page = browser.new_page()
         sign_in(page, system, base, system.council_key, "/board")
         assert page.locator("h1").inner_text() == "Town centre tonight"
-        _accessible(page, "the board")
+        accessible(page, "the board")
         assert page.locator("#tonight-TC-MARKET").count() == 0
         page.wait_for_timeout(500)  # the page's live stream is open
         sent = time.monotonic()
@@ -272,7 +253,7 @@ def test_the_board_shows_a_new_sighting_without_a_reload(site: tuple[System, str
         counted = [page.locator(f"#{night}-TC-MARKET").inner_text() for night in ("tonight", "last-night")]
         assert sorted(counted) == ["0", "1"], counted
         print(f"\nboard: a new sighting shown {shown:.2f} s after its submission, without a reload")
-        _accessible(page, "the board after an update")
+        accessible(page, "the board after an update")
         browser.close()
 
 
@@ -284,16 +265,16 @@ def test_a_contact_recorded_offline_is_sent_once_when_the_signal_returns(site: t
     person = system.post("/v1/contacts", first).json()["person_id"]
     system.wait_journey(person, 1)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
         context = browser.new_context()
         page = context.new_page()
         sign_in(page, system, base, system.outreach_key, "/outreach")
         _find(page, "Dave")
         assert "Dave" not in page.url  # the terms went in the body
-        _accessible(page, "outreach search")
+        accessible(page, "outreach search")
         page.click(f"a[href='/outreach/people/{person}']")
         assert page.locator("h1").inner_text() == "Dave"
-        _accessible(page, "a person")
+        accessible(page, "a person")
 
         context.set_offline(True)
         page.fill("#next_step", "Meet at the hub at 9")
@@ -354,10 +335,10 @@ def test_outreach_records_a_reports_outcome_and_asks_for_a_bed_from_the_phone(
         report, person = sent["event_id"], sent["person_id"]
         system.wait_journey(person, 2)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+            browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
             page = browser.new_page()
             sign_in(page, system, base, system.outreach_key, "/outreach")
-            _accessible(page, "outreach with an overdue report")
+            accessible(page, "outreach with an overdue report")
             page.click(f"#attempted-{report}")
             assert page.locator("#flash").inner_text() == "Recorded: the team went to look."
             # Once the attempt is stored the report leaves the overdue list but stays on the
@@ -379,7 +360,7 @@ def test_outreach_records_a_reports_outcome_and_asks_for_a_bed_from_the_phone(
             page.select_option("#provider_id", "phone-hub")
             page.click("#ask-bed")
             assert "Asked for a bed tonight" in page.locator("#flash").inner_text()
-            _accessible(page, "a person after asking for a bed")
+            accessible(page, "a person after asking for a bed")
             browser.close()
         asked = system.wait_for("the bed request", lambda: next(
             (e for e in system.wait_journey(person, 5)["timeline"] if e["type"].startswith("bed.")), None))
@@ -422,7 +403,7 @@ def test_a_charity_member_sees_only_what_the_policy_allows(site: tuple[System, s
         sign_in(page, system, base, key, where)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
         page = browser.new_page()
         signed_in(page, system.brick_key, "/people")
         assert page.locator("h1").inner_text() == "People"
@@ -432,7 +413,7 @@ def test_a_charity_member_sees_only_what_the_policy_allows(site: tuple[System, s
         assert page.locator(f"a[href='/people/{stranger}']").count() == 0  # the stranger is not there at all
         found = page.locator(f"main li:has(a[href='/people/{worked_with}'])")
         assert "Name not known" in found.inner_text() and "Dave" not in found.inner_text()
-        _accessible(page, "a charity's search")
+        accessible(page, "a charity's search")
         page.click(f"a[href='/people/{worked_with}']")
         assert page.locator("h1").inner_text() == "Name not known"
         said = page.locator("main").inner_text()
@@ -442,7 +423,7 @@ def test_a_charity_member_sees_only_what_the_policy_allows(site: tuple[System, s
         assert "Dave" not in said and "Contact" not in said  # outreach's notes are core: not a charity's
         assert "Offer a bed again tomorrow" in said  # the next step is coordination, which it shares
         assert page.locator("#contact").count() == 0, "no outreach forms for a charity"
-        _accessible(page, "a person, as a charity sees them")
+        accessible(page, "a person, as a charity sees them")
 
         page.goto(f"{base}/people/{stranger}")
         assert page.locator("h1").inner_text() == "Not found"
@@ -463,7 +444,7 @@ def test_a_charity_member_sees_only_what_the_policy_allows(site: tuple[System, s
         page.wait_for_selector("#flow", timeout=15_000)
         assert page.locator("#bfz-active").inner_text() == "<5"
         assert page.locator("#referrals-made").inner_text() in ("0", "<5")  # counts only, suppressed for a charity
-        _accessible(page, "the board with the month's flow")
+        accessible(page, "the board with the month's flow")
 
         signed_in(page, system.council_key, "/board")
         council_sees = sorted(page.locator(f"#{night}-TC-MARKET").inner_text() for night in ("tonight", "last-night"))
@@ -477,7 +458,7 @@ def test_a_charity_member_sees_only_what_the_policy_allows(site: tuple[System, s
         assert lately.count() == 2, lately.all_inner_texts()
         assert {"Dave", "Davey"} == {page.locator(f"#lately a[href='/outreach/people/{p}']").inner_text()
                                      for p in (worked_with, stranger)}
-        _accessible(page, "outreach with people seen lately")
+        accessible(page, "outreach with people seen lately")
         browser.close()
 
 
@@ -505,14 +486,14 @@ def test_a_referral_accepted_in_the_browser_opens_what_the_person_agreed(site: t
     system.wait_for("both referrals", lambda: len(system.call("GET", "/v1/referrals", system.brick_key).json()) == 2)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
         page = browser.new_page()
         sign_in(page, system, base, system.brick_key, "/referrals")
         assert page.locator("h1").inner_text() == "Referrals"
         inbox = page.locator("#inbox").inner_text()
         assert "town-centre-outreach" in inbox and "Day centre place" in inbox and "core, support needs" in inbox
         assert "Jonno" not in inbox and "Kel" not in inbox, "the inbox shows the referral, not the person"
-        _accessible(page, "a charity's referrals")
+        accessible(page, "a charity's referrals")
         page.goto(f"{base}/people/{jonno}")
         assert page.locator("h1").inner_text() == "Not found"
 
@@ -534,7 +515,7 @@ def test_a_referral_accepted_in_the_browser_opens_what_the_person_agreed(site: t
         seen = system.call("GET", f"/v1/people/{jonno}/journey", system.brick_key).json()
         assert [e["personal"].get("needs") for e in seen["timeline"] if e["type"] == "contact.recorded"] == [
             ["benefits"]]
-        _accessible(page, "a person referred to a charity")
+        accessible(page, "a person referred to a charity")
         page.goto(f"{base}/people/{other}")
         assert page.locator("h1").inner_text() == "Not found", "a declined referral shows nothing"
 
@@ -549,7 +530,7 @@ def test_a_referral_accepted_in_the_browser_opens_what_the_person_agreed(site: t
         system.wait_for("both answers on the referrer's page", answered)
         assert "accepted" in page.locator(f"#sent-{made[jonno]}").inner_text()
         assert "declined (No space)" in page.locator(f"#sent-{made[other]}").inner_text()
-        _accessible(page, "the referrals an outreach team made")
+        accessible(page, "the referrals an outreach team made")
         browser.close()
 
 
@@ -563,15 +544,15 @@ def test_a_frontline_member_reports_a_risk_on_a_phone_and_the_housing_team_takes
 
     system, base = site
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
         phone = browser.new_page(viewport={"width": 390, "height": 844})
         sign_in(phone, system, base, system.frontline_key)
         assert phone.locator("h1").inner_text() == "Someone may lose their home"  # a frontline member's home
-        _accessible(phone, "the eyes and ears form")
+        accessible(phone, "the eyes and ears form")
         phone.click("#send")
         said = phone.locator(".govuk-error-summary").inner_text()
         assert "Tick at least one sign" in said and "agreed to be referred" in said, said
-        _accessible(phone, "the eyes and ears form with errors")
+        accessible(phone, "the eyes and ears form with errors")
 
         phone.fill("#known_as", "Dee")
         phone.check("#factor-notice_to_quit")
@@ -594,7 +575,7 @@ def test_a_frontline_member_reports_a_risk_on_a_phone_and_the_housing_team_takes
         sign_in(housing, system, base, system.council_key, "/referrals")
         inbox = housing.locator("#inbox").inner_text()
         assert "street-services" in inbox and "Duty to refer" in inbox and "Answer by" in inbox, inbox
-        _accessible(housing, "the housing team's referrals")
+        accessible(housing, "the housing team's referrals")
         housing.locator("#inbox button[id^=accept-]").first.click()
         assert "Accepted" in housing.locator("#flash").inner_text()
 
@@ -603,7 +584,7 @@ def test_a_frontline_member_reports_a_risk_on_a_phone_and_the_housing_team_takes
             return "The housing team took it on" in phone.locator("main").inner_text()
 
         system.wait_for("the answer on the adviser's page", answered)
-        _accessible(phone, "the adviser's reports, answered")
+        accessible(phone, "the adviser's reports, answered")
         browser.close()
 
 
@@ -622,18 +603,18 @@ def test_a_member_makes_passkeys_on_a_phone_from_an_invitation_and_a_lead_revoke
     lead = issue_key(system.engine, organisation="town-centre-outreach", role=Role.OUTREACH, now=datetime.now(UTC),
                      data_protection_lead=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
         phone = browser.new_page(viewport={"width": 390, "height": 844})
         cdp, work_phone = authenticator(phone)
         expired, _ = invite(system.engine, member, datetime.now(UTC) - timedelta(days=4), valid_for=timedelta(days=3),
                             actor="operator")
         phone.goto(f"{base}/join/{expired}")
         assert "cannot be used" in phone.locator("h1").inner_text()
-        _accessible(phone, "an expired invitation")
+        accessible(phone, "an expired invitation")
         link = system.call("POST", f"/v1/members/{member}/invitations", lead).json()["link"]
         phone.goto(link)
         assert phone.locator("h1").inner_text() == "Make your passkey"
-        _accessible(phone, "the invitation")
+        accessible(phone, "the invitation")
         phone.click("#make-passkey")
         phone.wait_for_url(f"{base}/outreach")
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scrolling on a phone"
@@ -641,11 +622,11 @@ def test_a_member_makes_passkeys_on_a_phone_from_an_invitation_and_a_lead_revoke
         phone.click("text=Sign out >> nth=0")
         phone.wait_for_url(f"{base}/sign-in")
         phone.goto(f"{base}/sign-in?next=/account")
-        _accessible(phone, "sign-in with a passkey")
+        accessible(phone, "sign-in with a passkey")
         phone.click("#sign-in-passkey")
         phone.wait_for_url(f"{base}/account")
         assert phone.locator("#passkeys tbody tr").count() == 1
-        _accessible(phone, "your passkeys")
+        accessible(phone, "your passkeys")
 
         # A second device: the first is out of reach, the new one makes the second passkey.
         cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": work_phone})
@@ -667,5 +648,5 @@ def test_a_member_makes_passkeys_on_a_phone_from_an_invitation_and_a_lead_revoke
         phone.click("#sign-in-passkey")
         phone.wait_for_selector("#passkey-problem:not([hidden])")
         assert "not known here" in phone.locator("#passkey-problem").inner_text()
-        _accessible(phone, "a refused passkey")
+        accessible(phone, "a refused passkey")
         browser.close()

@@ -13,6 +13,7 @@ import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -31,15 +32,19 @@ from api.public import Allowance
 from api.routes.members.common import SERVICE, BodyDep, FormDep, csrf_ok, refusal_page, router, signed_in_member
 from api.routes.pages import page, secure_cookies
 from api.sessions import SessionRules
+from api.single_sign_on import IdentityProviders, SignInRefused
 from readmodel.keys import Role, account_event
 from readmodel.passkeys import (
+    finish_ceremony,
     invitation,
     member_name,
     member_passkeys,
     member_principal,
+    member_signing_in_as,
     passkey,
     remove_passkey,
     sha256,
+    start_ceremony,
 )
 
 SIGN_IN_CSRF = "journeys_sign_in_csrf"
@@ -68,10 +73,23 @@ def _sign_in_csrf(request: Request, answer: Response, csrf: str) -> None:
 
 def _sign_in_page(request: Request, code: int, next_page: str, notice: str | None = None) -> HTMLResponse:
     csrf = request.cookies.get(SIGN_IN_CSRF) or secrets.token_urlsafe(32)
+    providers = _identity_providers(request).providers.values()
+    # The provider buttons post here and are sent on to the provider's sign-in: the page's
+    # policy lets its forms go there (Chrome holds redirects to form-action too).
     answer = page(request, "sign_in.html", code, title="Sign in", service=SERVICE, home="/sign-in", csrf=csrf,
-                  next=next_page, notice=notice)
+                  next=next_page, notice=notice, providers=sorted(providers, key=lambda p: p.name),
+                  form_targets=tuple(sorted({_origin(p.issuer) for p in providers})))
     _sign_in_csrf(request, answer, csrf)
     return answer
+
+
+def _identity_providers(request: Request) -> IdentityProviders:
+    return request.app.state.identity_providers  # type: ignore[no-any-return]
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
@@ -166,6 +184,99 @@ def _audit_failure(engine: Any, credential: Any, now: datetime) -> None:
         with engine.begin() as connection:
             account_event(connection, organisation=kept.organisation, actor=kept.member_id,
                           action="session.sign_in_failed", now=now, member_id=kept.member_id)
+
+
+# Single sign-on: the organisation's identity provider says who the member is (api/single_sign_on.py).
+
+# The sign-in's handle comes back with the provider's redirect, a cross-site navigation: Lax,
+# not Strict, or the browser would leave it behind.
+SIGN_IN_WITH_COOKIE = "journeys_sign_in_with"
+SINGLE_SIGN_ON = "single_sign_on"
+
+
+def _back_address(settings: Any, organisation: str) -> str:
+    return f"{settings.origin}/sign-in/with/{organisation}/back"
+
+
+@router.post("/sign-in/with/{organisation}")
+def sign_in_with(organisation: str, request: Request, engine: EngineDep, settings: SettingsDep,
+                 form: FormDep) -> Response:
+    """Off to the organisation's identity provider, with a new ceremony's state, nonce and PKCE."""
+    next_page = _safe_next(form.get("next"))
+    if not hmac.compare_digest(request.cookies.get(SIGN_IN_CSRF, ""), form.get("csrf", "-")):
+        return _sign_in_page(request, 400, next_page, "Your sign-in page ran out: try again")
+    if waiting := _waiting(request):
+        return waiting
+    providers = _identity_providers(request)
+    provider = providers.get(organisation)
+    if provider is None:
+        return _sign_in_page(request, 404, next_page, "That organisation does not sign in through its own account")
+    handle, secret = start_ceremony(engine, SINGLE_SIGN_ON, datetime.now(UTC), carried={
+        "organisation": organisation, "shared": form.get("shared") == "yes", "next": next_page})
+    try:
+        address = providers.authorization_url(provider, _back_address(settings, organisation), secret)
+    except SignInRefused:
+        return _sign_in_page(request, 502, next_page, f"{provider.name}'s sign-in did not answer: try again soon, "
+                                                      "or sign in with a passkey")
+    answer = RedirectResponse(address, status_code=303)
+    answer.set_cookie(SIGN_IN_WITH_COOKIE, handle, httponly=True, samesite="lax", secure=secure_cookies(request),
+                      max_age=CEREMONY_SECONDS, path="/sign-in/with")
+    return answer
+
+
+@router.get("/sign-in/with/{organisation}/back")
+def signed_in_with(organisation: str, request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+    """The provider's answer: the ceremony this browser started, its state, the code exchanged
+    and the ID token checked; then the member it names, if the organisation has one."""
+    if waiting := _waiting(request):
+        return waiting
+    now = datetime.now(UTC)
+    providers = _identity_providers(request)
+    provider = providers.get(organisation)
+    ceremony = finish_ceremony(engine, request.cookies.get(SIGN_IN_WITH_COOKIE), SINGLE_SIGN_ON, now)
+    carried = (ceremony.carried or {}) if ceremony is not None else {}
+    if provider is None or carried.get("organisation") != organisation:
+        _failed(request)  # a replayed or forged answer counts like a failed sign-in
+        return _sign_in_page(request, 400, "", "That sign-in ran out or was already used: start again")
+    try:
+        proof = providers.finish(provider, _back_address(settings, organisation), ceremony.challenge,
+                                 dict(request.query_params), now)
+        principal = member_signing_in_as(engine, organisation, proof.sign_in_name)
+        if principal is None:
+            raise SignInRefused("no member has that sign-in name")
+    except SignInRefused as refused:
+        _failed(request)
+        with engine.begin() as connection:  # the organisation's audit; the check that failed, never the token
+            account_event(connection, organisation=organisation, actor="identity provider",
+                          action="session.sign_in_failed", now=now, detail=f"{SINGLE_SIGN_ON}: {refused}")
+        return _sign_in_page(request, 403, "", f"{provider.name} did not sign you in here ({refused}). If you "
+                                               "are new, ask your organisation's data protection lead to add you.")
+    token, lifetime = sessions.begin(engine, principal, now, SessionRules.configured(settings), method=SINGLE_SIGN_ON,
+                                     shared=bool(carried.get("shared")), provider_session=proof.provider_session)
+    answer = RedirectResponse(_safe_next(carried.get("next")) or home_of(principal.role), status_code=303)
+    answer.set_cookie(sessions.COOKIE, token, httponly=True, samesite="lax", secure=secure_cookies(request),
+                      max_age=int(lifetime.total_seconds()), path="/")
+    answer.delete_cookie(SIGN_IN_WITH_COOKIE, path="/sign-in/with")
+    return answer
+
+
+@router.post("/sign-in/with/{organisation}/signed-out")
+def signed_out_at_provider(organisation: str, engine: EngineDep, form: FormDep, request: Request) -> Response:
+    """Back-channel sign-out: the provider says the member left its session, so the sessions
+    begun through it end at once (every API process checks the session on each request)."""
+    provider = _identity_providers(request).get(organisation)
+    unstored = {"cache-control": "no-store"}
+    if provider is None:
+        return JSONResponse({"error": "invalid_request"}, status_code=404, headers=unstored)
+    now = datetime.now(UTC)
+    try:
+        provider_session = _identity_providers(request).verify_logout_token(provider, form.get("logout_token", ""),
+                                                                            now)
+    except SignInRefused as refused:
+        return JSONResponse({"error": "invalid_request", "error_description": str(refused)}, status_code=400,
+                            headers=unstored)
+    sessions.end_provider_sessions(engine, provider_session, now)
+    return Response(status_code=200, headers=unstored)
 
 
 # Joining: a one-time invitation's link makes the member's first passkey and signs them in.
