@@ -135,13 +135,20 @@ def _with_ceremony(request: Request, options: str, handle: str) -> Response:
 
 
 def _signed_in(request: Request, engine: Any, settings: Any, principal: Any, go: str, *, shared: bool,
-               method: str = "passkey") -> JSONResponse:
+               method: str = "passkey") -> Response:
+    answer = _session_begun(request, engine, settings, principal, JSONResponse({"go": go}), method=method,
+                            shared=shared)
+    answer.delete_cookie(CEREMONY_COOKIE, path="/")
+    return answer
+
+
+def _session_begun(request: Request, engine: Any, settings: Any, principal: Any, answer: Response, *, method: str,
+                   shared: bool, provider_session: str | None = None) -> Response:
+    """The answer, with the cookie of a session just begun for the member."""
     token, lifetime = sessions.begin(engine, principal, datetime.now(UTC), SessionRules.configured(settings),
-                                     method=method, shared=shared)
-    answer = JSONResponse({"go": go})
+                                     method=method, shared=shared, provider_session=provider_session)
     answer.set_cookie(sessions.COOKIE, token, httponly=True, samesite="lax", secure=secure_cookies(request),
                       max_age=int(lifetime.total_seconds()), path="/")
-    answer.delete_cookie(CEREMONY_COOKIE, path="/")
     return answer
 
 
@@ -251,11 +258,9 @@ def signed_in_with(organisation: str, request: Request, engine: EngineDep, setti
                           action="session.sign_in_failed", now=now, detail=f"{SINGLE_SIGN_ON}: {refused}")
         return _sign_in_page(request, 403, "", f"{provider.name} did not sign you in here ({refused}). If you "
                                                "are new, ask your organisation's data protection lead to add you.")
-    token, lifetime = sessions.begin(engine, principal, now, SessionRules.configured(settings), method=SINGLE_SIGN_ON,
-                                     shared=bool(carried.get("shared")), provider_session=proof.provider_session)
-    answer = RedirectResponse(_safe_next(carried.get("next")) or home_of(principal.role), status_code=303)
-    answer.set_cookie(sessions.COOKIE, token, httponly=True, samesite="lax", secure=secure_cookies(request),
-                      max_age=int(lifetime.total_seconds()), path="/")
+    going = RedirectResponse(_safe_next(carried.get("next")) or home_of(principal.role), status_code=303)
+    answer = _session_begun(request, engine, settings, principal, going, method=SINGLE_SIGN_ON,
+                            shared=bool(carried.get("shared")), provider_session=proof.provider_session)
     answer.delete_cookie(SIGN_IN_WITH_COOKIE, path="/sign-in/with")
     return answer
 
