@@ -8,13 +8,21 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, select, update
 
 from readmodel.keys import AccountError, Principal, Role, account_event
-from readmodel.tables import ceremonies, invitations, members, organisations, page_sessions, passkeys
+from readmodel.tables import (
+    ceremonies,
+    invitation_emails,
+    invitations,
+    members,
+    organisations,
+    page_sessions,
+    passkeys,
+)
 
 
 def sha256(token: str) -> str:
@@ -29,9 +37,11 @@ class Invited:
     expires_at: datetime
 
 
-def invite(engine: Engine, member_id: str, now: datetime, *, valid_for: timedelta, actor: str) -> tuple[str, datetime]:
+def invite(engine: Engine, member_id: str, now: datetime, *, valid_for: timedelta, actor: str,
+           email_to: str | None = None, origin: str = "") -> tuple[str, datetime]:
     """A one-time invitation for a member to register a passkey: its token (seen only now) and
-    when it expires. An earlier invitation not yet used is withdrawn: one link is live at a time."""
+    when it expires. An earlier invitation not yet used is withdrawn: one link is live at a time.
+    With `email_to`, the worker emails the link (at `origin`) to that address, then forgets both."""
     token = secrets.token_urlsafe(32)
     expires_at = now + valid_for
     with engine.begin() as connection:
@@ -44,9 +54,45 @@ def invite(engine: Engine, member_id: str, now: datetime, *, valid_for: timedelt
             invitations.c.withdrawn_at.is_(None)).values(withdrawn_at=now))
         connection.execute(invitations.insert().values(
             token_sha256=sha256(token), member_id=member_id, created_by=actor, created_at=now, expires_at=expires_at))
+        if email_to is not None:
+            connection.execute(invitation_emails.insert().values(
+                token_sha256=sha256(token), organisation=member.organisation, member_id=member_id,
+                to_address=email_to, link=f"{origin}/join/{token}", status="pending", attempts=0, next_try_at=now,
+                created_at=now))
         account_event(connection, organisation=member.organisation, actor=actor, action="invitation.sent", now=now,
-                      member_id=member_id, detail=f"expires {expires_at:%Y-%m-%d %H:%M} UTC")
+                      member_id=member_id, detail=f"expires {expires_at:%Y-%m-%d %H:%M} UTC"
+                      + (", emailed by the platform" if email_to else ""))
     return token, expires_at
+
+
+def invitation_to_email(engine: Engine, token_sha256: str, now: datetime) -> Any:
+    """An emailed invitation's address, link, member's name and expiry, while the invitation is
+    still usable; None once it was used, withdrawn or expired (nothing to send)."""
+    with engine.connect() as connection:
+        return connection.execute(
+            select(invitation_emails.c.to_address, invitation_emails.c.link, members.c.name, members.c.organisation,
+                   invitations.c.expires_at)
+            .join(invitations, invitations.c.token_sha256 == invitation_emails.c.token_sha256)
+            .join(members, members.c.member_id == invitation_emails.c.member_id)
+            .where(invitation_emails.c.token_sha256 == token_sha256, invitations.c.used_at.is_(None),
+                   invitations.c.withdrawn_at.is_(None), invitations.c.expires_at > now,
+                   members.c.removed_at.is_(None))).first()
+
+
+def invitation_email_settled(engine: Engine, token_sha256: str, values: dict[str, Any], *,
+                             audit: tuple[str, str] | None = None) -> None:
+    """An emailed invitation's row after a try: sent or given up, its address and link are
+    forgotten; `audit` (action, detail) goes to the organisation's account audit."""
+    with engine.begin() as connection:
+        if values.get("status", "pending") != "pending":
+            values = {**values, "to_address": None, "link": None}
+        connection.execute(update(invitation_emails).where(invitation_emails.c.token_sha256 == token_sha256)
+                           .values(leased_until=None, **values))
+        if audit is not None:
+            row = connection.execute(select(invitation_emails).where(
+                invitation_emails.c.token_sha256 == token_sha256)).one()
+            account_event(connection, organisation=row.organisation, actor="platform", action=audit[0],
+                          now=datetime.now(UTC), member_id=row.member_id, detail=audit[1])
 
 
 def invitation(engine: Engine, token: str, now: datetime) -> Invited | None:

@@ -17,6 +17,7 @@ from readmodel.tables import (
     audit_relayed,
     deliveries,
     delivery_attempts,
+    invitation_emails,
     invitations,
     page_sessions,
     sighting_reports,
@@ -68,9 +69,11 @@ def apply_retention(engine: Engine, schedule: Schedule, now: datetime) -> dict[s
             < now - timedelta(days=schedule.sessions))).rowcount
         # Invitations used, withdrawn or expired, after the sessions' days (the account audit keeps
         # that one was sent).
-        removed["invitations"] = connection.execute(delete(invitations).where(
-            func.coalesce(invitations.c.used_at, invitations.c.withdrawn_at, invitations.c.expires_at)
-            < now - timedelta(days=schedule.sessions))).rowcount
+        spent = (func.coalesce(invitations.c.used_at, invitations.c.withdrawn_at, invitations.c.expires_at)
+                 < now - timedelta(days=schedule.sessions))
+        connection.execute(delete(invitation_emails).where(  # an emailed one's outcome goes with it
+            invitation_emails.c.token_sha256.in_(select(invitations.c.token_sha256).where(spent))))
+        removed["invitations"] = connection.execute(delete(invitations).where(spent)).rowcount
         idempotency_cutoff = now - timedelta(days=schedule.idempotency)
         removed["idempotency_records"] = connection.execute(delete(submissions).where(
             submissions.c.produced == 1, submissions.c.created_at < idempotency_cutoff)).rowcount

@@ -243,6 +243,26 @@ lead_alerts = Table(
     Index("ix_lead_alerts_due", "status", "next_try_at"),
 )
 
+# Invitations a lead asked the platform to email (POST /v1/members/{id}/invitations with an
+# address): the worker sends each (streams/invitations.py), then forgets the address and the
+# link. Until then they wait here, for minutes, as a lead's alert does.
+invitation_emails = Table(
+    "invitation_emails",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),  # the invitation's
+    Column("organisation", String(120), nullable=False),
+    Column("member_id", String(32), nullable=False),
+    Column("to_address", String(254)),  # emptied once sent or given up
+    Column("link", String(400)),  # emptied once sent or given up
+    Column("status", String(16), nullable=False),  # pending, sent, withdrawn, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_try_at", UTCDateTime, nullable=False),
+    Column("leased_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime),
+    Index("ix_invitation_emails_due", "status", "next_try_at"),
+)
+
 # Members signed in to the pages: a random token in an HttpOnly cookie, kept here only as its
 # SHA-256. Each request checks the member's key is still live, so a revoked key signs them out.
 page_sessions = Table(

@@ -10,8 +10,8 @@ allocate        bed-commands -> bed-requests, bed-updates                  strea
 project-beds    bed-updates -> read model                                  streams/project_beds.py
 
 and the tasks: the deliverer (delivery.py), the reporters' notifier (reporters.py), the leads'
-alerter (leads.py), the audit relay (audit.py), the referral and no-show timers (referrals.py,
-release_no_shows.py).
+alerter (leads.py), the invitations' mailer (invitations.py), the audit relay (audit.py), the
+referral and no-show timers (referrals.py, release_no_shows.py).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from schemas.updates import dead_letter_json
 from streams import allocate, claim_nights, follow, identify, judge_identity, project_beds
 from streams.audit import relay_audit
 from streams.delivery import Deliverer
+from streams.invitations import InvitationMailer
 from streams.leads import LeadAlerter
 from streams.referrals import expire_referrals
 from streams.release_no_shows import release_no_shows
@@ -107,6 +108,7 @@ class Worker(mode.Service):
         self.deliverer = Deliverer(settings, self.read_model)
         self.notifier = Notifier(settings, self.read_model)
         self.lead_alerter = LeadAlerter(settings, self.read_model)
+        self.invitation_mailer = InvitationMailer(settings, self.read_model)
         self.engine = create_engine(settings, self.read_model, follow.Wake(self.deliverer.wake, self.notifier.wake))
 
     @mode.Service.task
@@ -140,6 +142,11 @@ class Worker(mode.Service):
     async def _tell_data_protection_leads(self) -> None:
         await self.engine.ready.wait()
         await self.lead_alerter.run()
+
+    @mode.Service.task
+    async def _email_invitations(self) -> None:
+        await self.engine.ready.wait()
+        await self.invitation_mailer.run()
 
     @mode.Service.task
     async def _relay_audit(self) -> None:

@@ -46,13 +46,16 @@ SignInName = Annotated[str | None, Field(min_length=1, max_length=254, descripti
     "maps (SIGN_IN_PROVIDERS), often their work email. The provider signs in only members made here first."))]
 
 
+EmailAddress = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
 class NewMember(Strict):
     organisation: ShortText
     organisation_type: Role
     name: ShortText = Field(description="How colleagues know the member; shown in the audit")
     data_protection_lead: bool = False
-    email: Annotated[str | None, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description=(
-        "A data protection lead's work address: told at once of every break-glass read by the organisation"))] = None
+    email: EmailAddress | None = Field(None, description=(
+        "A data protection lead's work address: told at once of every break-glass read by the organisation"))
     sign_in_name: SignInName = None
 
 
@@ -168,14 +171,21 @@ def end_sessions(member_id: str, engine: EngineDep, principal: CurrentPrincipal)
 
 class Invitation(BaseModel):
     link: str = Field(description="The one-time link with which the member makes their first passkey; give it to "
-                                  "them yourself (it is not kept: only its hash is)")
+                                  "them yourself, or let the platform email it (it is not kept: only its hash is)")
     expires_at: datetime
+    emailed: bool = Field(False, description="The platform is emailing the link to the address given")
+
+
+class InvitationAsked(Strict):
+    email: EmailAddress | None = Field(None, description=(
+        "The member's work address: the platform emails the link there (retried while the mail server is away), "
+        "then forgets the address. Left out: give the link yourself."))
 
 
 @router.post("/members/{member_id}/invitations", status_code=status.HTTP_201_CREATED,
              responses={404: {"description": "No such member for this caller"}})
-def post_invitation(member_id: str, engine: EngineDep, settings: SettingsDep,
-                    principal: CurrentPrincipal) -> Invitation:
+def post_invitation(member_id: str, engine: EngineDep, settings: SettingsDep, principal: CurrentPrincipal,
+                    asked: InvitationAsked | None = None) -> Invitation:
     """A one-time invitation for a member to make a passkey on their phone or computer (a new
     member, a new phone, or after their passkeys were revoked). It expires after
     INVITATION_HOURS; a newer one withdraws it. By an admin or the organisation's data protection
@@ -183,9 +193,15 @@ def post_invitation(member_id: str, engine: EngineDep, settings: SettingsDep,
     member = member_of(engine, member_id)
     if member is None or not _manages(principal, member.organisation):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
+    email = asked.email if asked else None
+    if email and not settings.smtp_host:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
+            "loc": ["body", "email"], "type": "value_error",
+            "msg": "the platform has no mail server (SMTP_HOST): leave the address out and give the link yourself"}])
     token, expires_at = invite(engine, member_id, datetime.now(UTC),
-                               valid_for=timedelta(hours=settings.invitation_hours), actor=principal.member_id)
-    return Invitation(link=f"{settings.origin}/join/{token}", expires_at=expires_at)
+                               valid_for=timedelta(hours=settings.invitation_hours), actor=principal.member_id,
+                               email_to=email, origin=settings.origin)
+    return Invitation(link=f"{settings.origin}/join/{token}", expires_at=expires_at, emailed=email is not None)
 
 
 class PasskeysRevoked(BaseModel):
@@ -304,7 +320,8 @@ class AccountEvent(BaseModel):
     organisation: str
     actor: str = Field(description="The member who made the change (operator: the command line)")
     action: str = Field(description="member.added, member.removed, key.issued, key.revoked, invitation.sent, "
-                                    "passkey.registered, passkey.removed, passkey.revoked_all, session.signed_in, "
+                                    "invitation.emailed, invitation.email_failed, passkey.registered, passkey.removed, "
+                                    "passkey.revoked_all, member.sign_in_name_set, session.signed_in, "
                                     "session.sign_in_failed, session.signed_out, session.signed_out_everywhere, "
                                     "session.ended, break_glass.taken, break_glass.refused")
     member_id: str | None

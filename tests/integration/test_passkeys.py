@@ -11,13 +11,18 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from deploy.processes import free_port
 from readmodel.keys import Role, issue_key
 from readmodel.passkeys import invite
+from readmodel.tables import invitation_emails
 from schemas.settings import Settings
 from tests.authenticator import SoftAuthenticator
 from tests.conftest import System
+from tests.integration.test_reporters import Inbox
 from tests.passkeys import enrolled, invitation_path, join, member_of_key, page_csrf, sign_in
 
 pytestmark = pytest.mark.integration
@@ -197,3 +202,50 @@ def test_a_lead_revokes_every_passkey_of_a_member_at_once(site: System) -> None:
     assert sign_in(TestClient(site.client.app), again).status_code == 200
     assert site.call("DELETE", f"/v1/members/{member}", lead).status_code == 200
     assert sign_in(TestClient(site.client.app), again).status_code == 422, "a removed member's passkey"
+
+
+def test_a_lead_has_the_platform_email_an_invitation_which_then_forgets_the_address(
+        make_settings: Callable[..., Settings]) -> None:
+    inbox, port = Inbox(), free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    system = System(make_settings(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False))
+    system.start_worker()
+    try:
+        lead = issue_key(system.engine, organisation="town-centre-outreach", role=Role.OUTREACH,
+                         now=datetime.now(UTC), data_protection_lead=True)
+        member = member_of_key(system, system.outreach_key)
+        bad = system.call("POST", f"/v1/members/{member}/invitations", lead, {"email": "not an address"})
+        assert bad.status_code == 422 and "email" in bad.text
+        asked = system.call("POST", f"/v1/members/{member}/invitations", lead, {"email": "sam@outreach.example"})
+        assert asked.status_code == 201 and asked.json()["emailed"] is True, asked.text
+        system.wait_for("the invitation's email", lambda: inbox.messages)
+        (email,) = inbox.messages
+        text = email.get_payload(decode=True).decode()
+        assert email["To"] == "sam@outreach.example" and asked.json()["link"] in text
+        # The emailed link works once, as a link given by hand does.
+        path = asked.json()["link"].removeprefix(system.settings.origin)
+        assert join(system.client, path, SoftAuthenticator(system.settings.origin)).status_code == 200
+        # Sent: the platform keeps neither the address nor the link, and the audit says it went.
+        with system.engine.connect() as connection:
+            (row,) = connection.execute(select(invitation_emails)).all()
+        assert row.status == "sent" and row.to_address is None and row.link is None
+        audit = system.call("GET", "/v1/audit/accounts", lead).json()
+        assert [(a["action"], a["detail"]) for a in audit if a["action"] == "invitation.emailed"] == [
+            ("invitation.emailed", None)]
+        assert "sam@outreach.example" not in str(audit)
+    finally:
+        system.close()
+        smtp.stop()
+    # Without a mail server the platform says so and invites nobody.
+    unmailed = System(make_settings())
+    try:
+        lead = issue_key(unmailed.engine, organisation="town-centre-outreach", role=Role.OUTREACH,
+                         now=datetime.now(UTC), data_protection_lead=True)
+        member = member_of_key(unmailed, unmailed.outreach_key)
+        refused = unmailed.call("POST", f"/v1/members/{member}/invitations", lead, {"email": "sam@outreach.example"})
+        assert refused.status_code == 422 and "SMTP_HOST" in refused.text
+        with unmailed.engine.connect() as connection:
+            assert connection.execute(select(invitation_emails)).all() == []
+    finally:
+        unmailed.close()
