@@ -18,7 +18,7 @@ import threading
 import time
 from base64 import urlsafe_b64encode
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -54,6 +54,7 @@ class Proof:
 
     sign_in_name: str
     provider_session: str | None  # a hash of issuer and `sid`, for back-channel sign-out
+    authenticated_at: datetime | None  # `auth_time`: when the member last proved who they are there
 
 
 def _derived(secret: bytes, label: str) -> str:
@@ -131,14 +132,17 @@ class IdentityProviders:
             client.register_client_auth_method(PrivateKeyJWT(self.metadata(provider)["token_endpoint"]))
         return client
 
-    def authorization_url(self, provider: SignInProvider, redirect_uri: str, secret: bytes) -> str:
+    def authorization_url(self, provider: SignInProvider, redirect_uri: str, secret: bytes, *,
+                          again: bool = False) -> str:
         """Where to send the browser: the provider's sign-in, with this ceremony's state, nonce
-        and PKCE challenge."""
+        and PKCE challenge. `again`: the member must prove who they are afresh (confirming it is
+        them before break-glass or an account change), not ride on the provider's session."""
         endpoint = self.metadata(provider)["authorization_endpoint"]
+        fresh = {"prompt": "login", "max_age": "0"} if again else {}
         with self._client(provider, redirect_uri) as client:
             url, _ = client.create_authorization_url(
                 endpoint, state=state_of(secret), nonce=nonce_of(secret),
-                code_verifier=_derived(secret, "verifier"))
+                code_verifier=_derived(secret, "verifier"), **fresh)
         return str(url)
 
     def finish(self, provider: SignInProvider, redirect_uri: str, secret: bytes, answer: dict[str, str],
@@ -164,8 +168,10 @@ class IdentityProviders:
         if not isinstance(value, str) or not value:
             raise SignInRefused(f"the ID token has no {provider.claim} claim")
         sid = claims.get("sid")
+        auth_time = claims.get("auth_time")
         return Proof(sign_in_name=value,
-                     provider_session=provider_session_of(issuer, sid) if isinstance(sid, str) and sid else None)
+                     provider_session=provider_session_of(issuer, sid) if isinstance(sid, str) and sid else None,
+                     authenticated_at=datetime.fromtimestamp(auth_time, UTC) if isinstance(auth_time, int) else None)
 
     def exchange(self, provider: SignInProvider, redirect_uri: str, secret: bytes, code: str) -> dict[str, Any]:
         """The provider's tokens for the code, sent with the ceremony's PKCE verifier."""

@@ -30,10 +30,11 @@ class IdentityProvider(StandInProvider):
                     return address
                 continue
             form = re.search(r'action="([^"]+)"', answer.text)
-            prompt = re.search(r'name="prompt" value="(\w+)"', answer.text)
-            assert answer.status_code == 200 and form and prompt, answer.text[:500]
-            fields = {"prompt": prompt.group(1)}
-            if prompt.group(1) == "login":
+            assert answer.status_code == 200 and form, answer.text[:500]
+            # The form's hidden fields (the prompt, or a page that submits itself: the provider
+            # ending the session of another account before this one signs in), and the login.
+            fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', answer.text))
+            if fields.get("prompt") == "login":
                 fields |= {"login": login, "password": "any"}
             answer = self.browser.post(urljoin(address, form.group(1)), data=fields)
             assert answer.status_code in (302, 303), answer.text[:500]

@@ -249,3 +249,54 @@ def test_a_lead_has_the_platform_email_an_invitation_which_then_forgets_the_addr
             assert connection.execute(select(invitation_emails)).all() == []
     finally:
         unmailed.close()
+
+
+def test_break_glass_on_the_pages_needs_the_member_to_confirm_it_is_them_first(
+        make_settings: Callable[..., Settings]) -> None:
+    from sqlalchemy import func, update
+
+    from readmodel.tables import break_glass, page_sessions
+    from tests.builders import contact_body
+
+    system = System(make_settings(sign_in_failures_allowed=50))
+    system.start_worker()
+    try:
+        person = system.post("/v1/contacts", contact_body(None, personal={"known_as": "Kept Private"})).json()
+        system.wait_journey(person["person_id"], 1)
+        where = f"/people/{person['person_id']}"
+        client = system.client
+        phone = enrolled(system, system.brick_key, client)
+        assert "Kept Private" not in client.get(where).text, "The Brick does not work with them"
+        assert 'id="break-glass-link"' in client.get(where).text
+        with system.engine.begin() as connection:  # signed in 20 minutes ago: a phone left on a table
+            connection.execute(update(page_sessions).values(
+                authenticated_at=datetime.now(UTC) - timedelta(minutes=20)))
+        page = client.get(f"{where}/break-glass")
+        assert page.status_code == 200 and 'id="confirm"' in page.text and 'id="break-glass"' not in page.text
+        csrf = page_csrf(client, f"{where}/break-glass")
+        reason = {"csrf": csrf, "reason": "Safeguarding: missing from the hostel tonight", "minutes": "30"}
+        refused = client.post(f"{where}/break-glass", data=reason, follow_redirects=False)
+        assert refused.status_code == 403 and "Confirm it" in refused.text
+
+        def grants() -> int:
+            with system.engine.connect() as connection:
+                return int(connection.execute(select(func.count()).select_from(break_glass)).scalar_one())
+
+        assert grants() == 0
+        # Confirming with the member's own passkey brings them back to the break-glass page.
+        options = client.post("/account/confirm/options", json={"csrf": csrf}).json()
+        confirmed = client.post("/account/confirm", json={"csrf": csrf, "next": f"{where}/break-glass",
+                                                          "credential": phone.get(options)})
+        assert confirmed.status_code == 200 and confirmed.json() == {"go": f"{where}/break-glass"}
+        assert 'id="break-glass"' in client.get(f"{where}/break-glass").text
+        short = client.post(f"{where}/break-glass", data={**reason, "reason": "urgent"}, follow_redirects=False)
+        assert short.status_code == 422 and "10 to 500" in short.text and grants() == 0
+        taken = client.post(f"{where}/break-glass", data=reason, follow_redirects=False)
+        assert taken.status_code == 303 and taken.headers["location"] == where
+        assert grants() == 1 and "Kept Private" in client.get(where).text, "read under the grant"
+        lead = issue_key(system.engine, organisation="the-brick", role=Role.CHARITY, now=datetime.now(UTC),
+                         data_protection_lead=True)
+        audit = [a["action"] for a in system.call("GET", "/v1/audit/accounts", lead).json()]
+        assert "session.confirmed" in audit and "break_glass.taken" in audit
+    finally:
+        system.close()

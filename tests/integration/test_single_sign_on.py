@@ -258,3 +258,45 @@ def test_a_client_proves_itself_with_a_private_key_instead_of_a_secret(site: Sit
         IdentityProviders((impostor,)).exchange(impostor, back, secret, answer["code"][0])
     with pytest.raises(ValueError, match="not both"):
         SignInProvider(**{**entry, "client_secret": "also a secret"})
+
+
+def test_a_member_who_signs_in_through_the_provider_confirms_it_is_them_there_afresh(site: Site) -> None:
+    from sqlalchemy import update
+
+    from readmodel.keys import add_member
+    from readmodel.tables import page_sessions
+
+    member = member_of_key(site.system, site.system.council_key)
+    _name(site, member, "c.jones@town.gov.uk")
+    colleague = add_member(site.system.engine, organisation=COUNCIL, organisation_type=Role.COUNCIL, name="Colleague",
+                           now=datetime.now(UTC), sign_in_name="someone@town.gov.uk")
+    assert colleague
+    browser = site.browser()
+
+    def signed_in_a_while_ago() -> str:
+        site.provider.browser.cookies.clear()
+        assert browser.get(site.provider.sign_in(_start(site, browser), "c.jones")).status_code == 303
+        with site.system.engine.begin() as connection:  # signed in 20 minutes ago
+            connection.execute(update(page_sessions).values(
+                authenticated_at=datetime.now(UTC) - timedelta(minutes=20)))
+        account = browser.get("/account")
+        assert 'id="confirm-with-provider"' in account.text and 'id="add-passkey"' not in account.text
+        assert site.provider.issuer in account.headers["content-security-policy"], "its form may go to the provider"
+        csrf = re.search(r'name="csrf" value="([^"]+)"', account.text)
+        assert csrf is not None
+        return csrf.group(1)
+
+    def confirm(csrf: str, login: str) -> httpx.Response:
+        started = browser.post("/confirm/with-provider", data={"csrf": csrf, "next": "/account"})
+        assert started.status_code == 303, started.text[:300]
+        asked = parse_qs(urlsplit(started.headers["location"]).query)
+        assert asked["prompt"] == ["login"] and asked["max_age"] == ["0"], "the provider must ask again"
+        return browser.get(site.provider.sign_in(started.headers["location"], login))
+
+    # Someone else signing in at the provider (a colleague at the same computer) confirms nothing;
+    # the provider ends the member's session there, and so here (its back channel).
+    assert confirm(signed_in_a_while_ago(), "stranger").status_code == 403
+    assert browser.get("/account").status_code == 303, "signed out"
+    came_back = confirm(signed_in_a_while_ago(), "c.jones")
+    assert came_back.status_code == 303 and came_back.headers["location"] == "/account"
+    assert 'id="add-passkey"' in browser.get("/account").text, "confirmed: account changes allowed"

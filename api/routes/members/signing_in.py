@@ -11,7 +11,7 @@ import hmac
 import json
 import secrets
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,8 +32,8 @@ from api.public import Allowance
 from api.routes.members.common import SERVICE, BodyDep, FormDep, csrf_ok, refusal_page, router, signed_in_member
 from api.routes.pages import page, secure_cookies
 from api.sessions import SessionRules
-from api.single_sign_on import IdentityProviders, SignInRefused
-from readmodel.keys import Role, account_event
+from api.single_sign_on import LEEWAY_SECONDS, IdentityProviders, SignInRefused
+from readmodel.keys import Role, account_event, member_of
 from readmodel.passkeys import (
     finish_ceremony,
     invitation,
@@ -78,7 +78,7 @@ def _sign_in_page(request: Request, code: int, next_page: str, notice: str | Non
     # policy lets its forms go there (Chrome holds redirects to form-action too).
     answer = page(request, "sign_in.html", code, title="Sign in", service=SERVICE, home="/sign-in", csrf=csrf,
                   next=next_page, notice=notice, providers=sorted(providers, key=lambda p: p.name),
-                  form_targets=tuple(sorted({_origin(p.issuer) for p in providers})))
+                  form_targets=provider_origins(request))
     _sign_in_csrf(request, answer, csrf)
     return answer
 
@@ -87,9 +87,11 @@ def _identity_providers(request: Request) -> IdentityProviders:
     return request.app.state.identity_providers  # type: ignore[no-any-return]
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+def provider_origins(request: Request) -> tuple[str, ...]:
+    """Where a page's forms may be sent on to: the identity providers' sign-in (its policy's
+    form-action; Chrome holds redirects after a form to it too)."""
+    return tuple(sorted({f"{urlsplit(p.issuer).scheme}://{urlsplit(p.issuer).netloc}"
+                         for p in _identity_providers(request).providers.values()}))
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
@@ -245,12 +247,22 @@ def signed_in_with(organisation: str, request: Request, engine: EngineDep, setti
     if provider is None or carried.get("organisation") != organisation:
         _failed(request)  # a replayed or forged answer counts like a failed sign-in
         return _sign_in_page(request, 400, "", "That sign-in ran out or was already used: start again")
+    confirming = carried.get("confirm")
     try:
         proof = providers.finish(provider, _back_address(settings, organisation), ceremony.challenge,
                                  dict(request.query_params), now)
         principal = member_signing_in_as(engine, organisation, proof.sign_in_name)
         if principal is None:
             raise SignInRefused("no member has that sign-in name")
+        if confirming:
+            # Confirming it is them: the same member as the session's, who proved it afresh at
+            # the provider after this ceremony began (not a sign-in remembered from before).
+            session = _session(request, engine)
+            began = ceremony.expires_at - timedelta(seconds=CEREMONY_SECONDS)
+            if session is None or confirming != session.principal.member_id or principal.member_id != confirming:
+                raise SignInRefused("another member signed in at the provider")
+            if proof.authenticated_at is None or proof.authenticated_at < began - timedelta(seconds=LEEWAY_SECONDS):
+                raise SignInRefused("the provider did not ask for the member's sign-in again")
     except SignInRefused as refused:
         _failed(request)
         with engine.begin() as connection:  # the organisation's audit; the check that failed, never the token
@@ -258,10 +270,54 @@ def signed_in_with(organisation: str, request: Request, engine: EngineDep, setti
                           action="session.sign_in_failed", now=now, detail=f"{SINGLE_SIGN_ON}: {refused}")
         return _sign_in_page(request, 403, "", f"{provider.name} did not sign you in here ({refused}). If you "
                                                "are new, ask your organisation's data protection lead to add you.")
+    if confirming:
+        sessions.reauthenticated(engine, request.cookies.get(sessions.COOKIE, ""), now)
+        account_event_now(engine, principal, "session.confirmed", SINGLE_SIGN_ON)
+        answer = RedirectResponse(_safe_next(carried.get("next")) or "/account?flash=confirmed", status_code=303)
+        answer.delete_cookie(SIGN_IN_WITH_COOKIE, path="/sign-in/with")
+        return answer
     going = RedirectResponse(_safe_next(carried.get("next")) or home_of(principal.role), status_code=303)
     answer = _session_begun(request, engine, settings, principal, going, method=SINGLE_SIGN_ON,
                             shared=bool(carried.get("shared")), provider_session=proof.provider_session)
     answer.delete_cookie(SIGN_IN_WITH_COOKIE, path="/sign-in/with")
+    return answer
+
+
+def confirm_ways(request: Request, engine: Any, principal: Any) -> dict[str, Any]:
+    """How a member can confirm it is them: with a passkey they hold, and through their
+    organisation's identity provider if they sign in through it (its name, or None)."""
+    provider = _identity_providers(request).get(principal.organisation)
+    member = member_of(engine, principal.member_id)
+    return {"passkey": bool(member_passkeys(engine, principal.member_id)),
+            "provider": provider.name if provider and member is not None and member.sign_in_name else None}
+
+
+@router.post("/confirm/with-provider")
+def confirm_with_provider(request: Request, engine: EngineDep, settings: SettingsDep, form: FormDep) -> Response:
+    """Confirming it is them through the organisation's identity provider, which must ask the
+    member to sign in afresh (prompt=login, max_age=0); then back to the page they were on."""
+    session = _session(request, engine)
+    if session is None:
+        return RedirectResponse("/sign-in?next=/account", status_code=303)
+    if not hmac.compare_digest(session.csrf, form.get("csrf", "-")):
+        return refusal_page(request, "That form could not be used: go back and try again.")
+    if waiting := _waiting(request):
+        return waiting
+    principal = session.principal
+    providers = _identity_providers(request)
+    provider = providers.get(principal.organisation)
+    if provider is None or confirm_ways(request, engine, principal)["provider"] is None:
+        return refusal_page(request, "You do not sign in through your organisation's account.")
+    handle, secret = start_ceremony(engine, SINGLE_SIGN_ON, datetime.now(UTC), carried={
+        "organisation": principal.organisation, "confirm": principal.member_id, "next": _safe_next(form.get("next"))})
+    try:
+        address = providers.authorization_url(provider, _back_address(settings, principal.organisation), secret,
+                                              again=True)
+    except SignInRefused:
+        return refusal_page(request, f"{provider.name}'s sign-in did not answer: try again soon.", 503)
+    answer = RedirectResponse(address, status_code=303)
+    answer.set_cookie(SIGN_IN_WITH_COOKIE, handle, httponly=True, samesite="lax", secure=secure_cookies(request),
+                      max_age=CEREMONY_SECONDS, path="/sign-in/with")
     return answer
 
 
@@ -342,6 +398,12 @@ def join(token: str, request: Request, engine: EngineDep, settings: SettingsDep,
 # The member's own passkeys: adding or removing one needs them to have proved who they are in
 # the last few minutes (sessions.REAUTHENTICATE).
 
+def account_event_now(engine: Any, principal: Any, action: str, detail: str | None) -> None:
+    with engine.begin() as connection:
+        account_event(connection, organisation=principal.organisation, actor=principal.member_id, action=action,
+                      now=datetime.now(UTC), member_id=principal.member_id, detail=detail)
+
+
 def _session(request: Request, engine: Any) -> sessions.Session | None:
     return sessions.current(engine, request.cookies.get(sessions.COOKIE), datetime.now(UTC))
 
@@ -355,7 +417,9 @@ def account_page(request: Request, engine: EngineDep, flash: str | None = None) 
             "passkeys for the next few minutes."}.get(flash or "")
     return page(request, "account.html", title="Your passkeys", service=SERVICE, home=home_of(session.principal.role),
                 csrf=session.csrf, passkeys=member_passkeys(engine, session.principal.member_id), flash=said,
-                confirmed=session.recently_authenticated(datetime.now(UTC)))
+                confirmed=session.recently_authenticated(datetime.now(UTC)),
+                ways=confirm_ways(request, engine, session.principal), next="/account?flash=confirmed",
+                form_targets=provider_origins(request))
 
 
 def _session_json(request: Request, engine: Any, given: dict[str, Any]) -> sessions.Session | JSONResponse:
@@ -396,7 +460,8 @@ def confirm(request: Request, engine: EngineDep, settings: SettingsDep, body: Bo
         _failed(request)
         return _refused(422, str(refused))
     sessions.reauthenticated(engine, request.cookies.get(sessions.COOKIE, ""), now)
-    return JSONResponse({"go": "/account?flash=confirmed"})
+    account_event_now(engine, session.principal, "session.confirmed", "passkey")
+    return JSONResponse({"go": _safe_next(given.get("next")) or "/account?flash=confirmed"})
 
 
 @router.post("/account/passkeys/options")
