@@ -216,17 +216,25 @@ def sign_in_with(organisation: str, request: Request, engine: EngineDep, setting
         return _sign_in_page(request, 400, next_page, "Your sign-in page ran out: try again")
     if waiting := _waiting(request):
         return waiting
-    providers = _identity_providers(request)
-    provider = providers.get(organisation)
+    provider = _identity_providers(request).get(organisation)
     if provider is None:
         return _sign_in_page(request, 404, next_page, "That organisation does not sign in through its own account")
-    handle, secret = start_ceremony(engine, SINGLE_SIGN_ON, datetime.now(UTC), carried={
+    going = _to_provider(request, engine, settings, provider, {
         "organisation": organisation, "shared": form.get("shared") == "yes", "next": next_page})
+    return going or _sign_in_page(request, 502, next_page, f"{provider.name}'s sign-in did not answer: try again "
+                                                           "soon, or sign in with a passkey")
+
+
+def _to_provider(request: Request, engine: Any, settings: Any, provider: Any, carried: dict[str, Any], *,
+                 again: bool = False) -> Response | None:
+    """A new ceremony carrying `carried`, and the browser sent to the provider's sign-in with its
+    handle in a cookie; None when the provider does not answer."""
+    handle, secret = start_ceremony(engine, SINGLE_SIGN_ON, datetime.now(UTC), carried=carried)
     try:
-        address = providers.authorization_url(provider, _back_address(settings, organisation), secret)
+        address = _identity_providers(request).authorization_url(
+            provider, _back_address(settings, carried["organisation"]), secret, again=again)
     except SignInRefused:
-        return _sign_in_page(request, 502, next_page, f"{provider.name}'s sign-in did not answer: try again soon, "
-                                                      "or sign in with a passkey")
+        return None
     answer = RedirectResponse(address, status_code=303)
     answer.set_cookie(SIGN_IN_WITH_COOKIE, handle, httponly=True, samesite="lax", secure=secure_cookies(request),
                       max_age=CEREMONY_SECONDS, path="/sign-in/with")
@@ -304,21 +312,13 @@ def confirm_with_provider(request: Request, engine: EngineDep, settings: Setting
     if waiting := _waiting(request):
         return waiting
     principal = session.principal
-    providers = _identity_providers(request)
-    provider = providers.get(principal.organisation)
+    provider = _identity_providers(request).get(principal.organisation)
     if provider is None or confirm_ways(request, engine, principal)["provider"] is None:
         return refusal_page(request, "You do not sign in through your organisation's account.")
-    handle, secret = start_ceremony(engine, SINGLE_SIGN_ON, datetime.now(UTC), carried={
-        "organisation": principal.organisation, "confirm": principal.member_id, "next": _safe_next(form.get("next"))})
-    try:
-        address = providers.authorization_url(provider, _back_address(settings, principal.organisation), secret,
-                                              again=True)
-    except SignInRefused:
-        return refusal_page(request, f"{provider.name}'s sign-in did not answer: try again soon.", 503)
-    answer = RedirectResponse(address, status_code=303)
-    answer.set_cookie(SIGN_IN_WITH_COOKIE, handle, httponly=True, samesite="lax", secure=secure_cookies(request),
-                      max_age=CEREMONY_SECONDS, path="/sign-in/with")
-    return answer
+    going = _to_provider(request, engine, settings, provider, {
+        "organisation": principal.organisation, "confirm": principal.member_id, "next": _safe_next(form.get("next"))},
+        again=True)
+    return going or refusal_page(request, f"{provider.name}'s sign-in did not answer: try again soon.", 503)
 
 
 @router.post("/sign-in/with/{organisation}/signed-out")
