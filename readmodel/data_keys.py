@@ -91,6 +91,7 @@ class Keyring:
     _unbound: dict[str, str] = field(default_factory=dict)  # key id -> the subject it went to, not written yet
     _bound_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    secrets: dict[str, bytes] = field(default_factory=dict)  # never destroyed: readmodel/search_keys.py
 
     def sealing(self, subjects: Collection[str], now: datetime,
                 new: Collection[str] = ()) -> dict[str, tuple[UUID, AESGCM]]:

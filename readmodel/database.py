@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect, text
 
 from readmodel.data_keys import Keyring, attach, configured_kek
+from readmodel.search_keys import secret as search_keys_secret
 from schemas.settings import Settings
 
 
@@ -50,7 +52,10 @@ def connect(url: str, *, page_cache_mib: int | None = None) -> Engine:
 def read_model(settings: Settings, *, page_cache_mib: int | None = None) -> Engine:
     """The read model the settings name, with the keyring its personal parts are opened with."""
     engine = connect(settings.resolved_database_url, page_cache_mib=page_cache_mib)
-    attach(engine, Keyring(engine, configured_kek(settings), ttl=settings.data_key_cache_s))
+    keys = Keyring(engine, configured_kek(settings), ttl=settings.data_key_cache_s)
+    attach(engine, keys)
+    # Made (or read) now, in a transaction of its own: the projector needs it inside its own.
+    search_keys_secret(keys, datetime.now(UTC))
     return engine
 
 

@@ -24,6 +24,7 @@ from journey.policy import Rule, Viewer, may_erase
 from journey.state import Journey
 from readmodel.data_keys import destroy_keys, keyring, reporter_subject
 from readmodel.people import absorbed, load_journey
+from readmodel.profiles import forget as forget_profiles
 from readmodel.sharing import NotTheirs
 from readmodel.tables import audit_entries, erasures, sighting_reports, timeline_entries
 from schemas.sealed import REPORTER, SEALED, sealed_keys
@@ -133,6 +134,7 @@ def _erase(engine: Engine, root: Journey, *, ground: Ground, reference: str, by:
         destroyed = destroy_keys(connection, now, subjects=subjects, key_ids=sealing)
         connection.execute(update(timeline_entries).where(timeline_entries.c.person_id.in_(records))
                            .values(personal="{}"))  # JSON text, as the column takes it
+        forget_profiles(connection, records)
         emptied = sum(1 for s in stored if s)
         connection.execute(erasures.insert().values(
             erasure_id=str(erasure_id), subject=str(root.person_id), ground=ground.value, reference=reference,

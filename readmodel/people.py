@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Engine, select
 
 from journey.identity import combined
-from journey.matching import Match, Profile, candidates, compare, description_words
+from journey.matching import Match, candidates, compare, match_keys
 from journey.state import Journey, contact_point, status_today
 from readmodel.data_keys import keyring
+from readmodel.profiles import profiles
+from readmodel.search_keys import people_with
 from readmodel.tables import journeys, timeline_entries
 from schemas.views import JourneyView, TimelineItem
 
@@ -109,58 +110,20 @@ def get_journey(*, engine: Engine, person_id: UUID, now: datetime, zone: tzinfo,
     ), journey
 
 
-def profiles(engine: Engine, only: Collection[str] | None = None) -> dict[UUID, Profile]:
-    """What every live record (or only these) says about who the person is, for matching."""
-    names: dict[str, set[str]] = {}
-    births: dict[str, date] = {}
-    areas: dict[str, set[str]] = {}
-    words: dict[str, set[str]] = {}
-    live = select(journeys.c.person_id, journeys.c.state).where(journeys.c.merged_into.is_(None))
-    said = (select(timeline_entries.c.event_id, timeline_entries.c.person_id, timeline_entries.c.data,
-                   timeline_entries.c.personal)
-            .where(timeline_entries.c.type.in_(("report.received", "contact.recorded", "case.walked_in"))))
-    if only is not None:
-        live = live.where(journeys.c.person_id.in_(list(only)))
-        said = said.where(timeline_entries.c.person_id.in_(list(only)))
-    with engine.connect() as connection:
-        people = connection.execute(live).all()
-        rows = connection.execute(said).all()
-    opened = keyring(engine).personal([(row.event_id, row.personal) for row in rows])
-    for row, personal in zip(rows, opened, strict=True):
-        key, data = row.person_id, row.data or {}
-        for name in (personal.get("known_as"), *personal.get("aliases", ())):
-            if name:
-                names.setdefault(key, set()).add(name)
-        if personal.get("date_of_birth"):
-            births[key] = date.fromisoformat(personal["date_of_birth"])
-        if data.get("area_code"):
-            areas.setdefault(key, set()).add(data["area_code"])
-        if personal.get("person_description"):
-            words.setdefault(key, set()).update(description_words(personal["person_description"]))
-    result = {}
-    for person in people:
-        key, state = person.person_id, person.state or {}
-        result[UUID(key)] = Profile(
-            person_id=UUID(key), names=frozenset(names.get(key, ())), date_of_birth=births.get(key),
-            areas=frozenset(areas.get(key, ())), description_words=frozenset(words.get(key, ())),
-            not_same_as=frozenset(UUID(i) for i in state.get("not_same_as", ())),
-        )
-    return result
-
-
-def proposed_matches(engine: Engine, person_id: UUID) -> list[Match] | None:
-    everyone = profiles(engine)
-    target = everyone.get(person_id)
+def proposed_matches(engine: Engine, person_id: UUID, now: datetime) -> list[Match] | None:
+    target = profiles(engine, only=[str(person_id)]).get(person_id)
     if target is None:
         return None
-    return candidates(target, list(everyone.values()))
+    # Only the records that share a name's key or the date of birth can be proposed (match_keys).
+    others = profiles(engine, only=people_with(engine, [match_keys(target)], now) - {str(person_id)})
+    return candidates(target, list(others.values()))
 
 
 def explain_match(engine: Engine, person_id: UUID, other: UUID) -> Match | None:
-    everyone = profiles(engine)
-    if person_id not in everyone or other not in everyone:
+    pair = profiles(engine, only=[str(person_id), str(other)])
+    if person_id not in pair or other not in pair:
         return None
-    return compare(everyone[person_id], everyone[other])
+    return compare(pair[person_id], pair[other])
 
 
 def as_dict(match: Match) -> dict[str, Any]:

@@ -12,14 +12,16 @@ from uuid import UUID, uuid4
 from sqlalchemy import Engine, func, select
 
 from journey import policy
-from journey.matching import Profile, Search, found
+from journey.matching import Profile, Search, found, search_keys
 from journey.policy import Access, Viewer
 from journey.reports import Routing
 from journey.state import Journey, contact_point, works_with
 from readmodel.data_keys import keyring
 from readmodel.keys import Principal, account_event
-from readmodel.people import get_journey, journey_of, load_journey, person_as_one, profiles, summary_fields
+from readmodel.people import get_journey, journey_of, load_journey, person_as_one, summary_fields
+from readmodel.profiles import profiles
 from readmodel.referrals import status_now
+from readmodel.search_keys import people_with
 from readmodel.tables import (
     audit_entries,
     break_glass,
@@ -149,7 +151,9 @@ def search_people(engine: Engine, principal: Principal, search: Search, now: dat
                   endpoint: str = "GET /v1/people") -> list[dict[str, Any]]:
     """The people matching the search that this reader may see, each as far as they may see it
     (one audit entry per person shown, naming where the search was made)."""
-    return _shown_people(engine, principal, found(list(profiles(engine).values()), search), now, endpoint,
+    # Only the people who share a key with the search are opened and scored (readmodel/search_keys.py).
+    candidates = profiles(engine, only=people_with(engine, search_keys(search), now))
+    return _shown_people(engine, principal, found(list(candidates.values()), search), now, endpoint,
                          needs=frozenset(search.terms().values()))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Date,
     DateTime,
@@ -134,6 +135,30 @@ timeline_entries = Table(
     Column("personal", JSONDocument, nullable=False),
     Index("ix_timeline_person", "person_id", "occurred_at"),
     Index("ix_timeline_type_time", "type", "occurred_at"),  # the board's recent sightings
+)
+
+# What the records say about who each person is (readmodel/profiles.py), one row a person, kept by
+# the worker as events arrive: search and identity matching open these, not the timeline. Sealed
+# with the person's key as the events it came from were (in clear if they came in clear).
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("person_id", String(36), primary_key=True),
+    Column("profile", JSONDocument, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Search and identity matching find their candidates here (readmodel/search_keys.py):
+# a person's blocking keys (journey/matching.py), each kept as a keyed hash (8 bytes of an HMAC
+# with a secret of the keyring), so that the table says nothing without that secret. Erasure
+# deletes a person's rows with their keys.
+search_keys = Table(
+    "search_keys",
+    metadata,
+    Column("key", BigInteger, primary_key=True, autoincrement=False),
+    Column("person_id", String(36), primary_key=True),
+    Index("ix_search_keys_person", "person_id"),  # erasure
+    sqlite_with_rowid=False,
 )
 
 # ---------------------------------------------------------------- accounts and audit

@@ -19,6 +19,9 @@ from sqlalchemy.sql.expression import Executable
 
 from journey.applied import Applied
 from readmodel.erasure import forget_reporters
+from readmodel.profiles import profile_updates
+from readmodel.profiles import upsert as upsert_profiles
+from readmodel.search_keys import new_keys
 from readmodel.tables import (
     JSONDocument,
     UTCDateTime,
@@ -250,6 +253,9 @@ def project_into(connection: Connection, updates: Sequence[Applied], now: dateti
     write_many(connection, _MOVE_ENTRY, moved)
     # An older update redelivered after a newer one must not roll the journey back.
     upsert_newer(connection, journeys, ["person_id"], latest)
+    grown, gained = profile_updates(connection, updates, now)
+    write_many(connection, upsert_profiles(connection.dialect.name), grown)
+    write_many(connection, new_keys(connection.dialect.name), gained)
     _project_reports(connection, [u.event for u in updates])
     _project_referrals(connection, [newest[u.journey.person_id] for u in updates
                                     if isinstance(u.event, ReferralRecorded)])

@@ -26,6 +26,7 @@ import mode
 from sqlalchemy import Engine as SQLEngine
 
 from readmodel.database import read_model
+from readmodel.profiles import backfill
 from readmodel.retention import Schedule, apply_retention
 from schemas.settings import Settings
 from schemas.topics import DEAD_LETTER
@@ -105,6 +106,9 @@ class Worker(mode.Service):
         tune_process(tuning(settings))
         # One read-model engine for every stage and timer: connecting migrates, once.
         self.read_model = read_model(settings, page_cache_mib=32)
+        # A read model from before profiles were kept gets them once, before any stage writes.
+        if made := backfill(self.read_model, datetime.now(UTC)):
+            log.info("profiles made for %d people already in the read model", made)
         self.deliverer = Deliverer(settings, self.read_model)
         self.notifier = Notifier(settings, self.read_model)
         self.lead_alerter = LeadAlerter(settings, self.read_model)

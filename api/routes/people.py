@@ -133,7 +133,7 @@ def read_candidates(person_id: UUID, engine: EngineDep, principal: Principal = I
     """Records that may be the same person, best first, each with its score and reasons.
     Nothing is merged: a person decides through /v1/identity."""
     _identity_reader(engine, principal, person_id, "GET /v1/people/{person_id}/candidates")
-    found = proposed_matches(engine, person_id)
+    found = proposed_matches(engine, person_id, datetime.now(UTC))
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no live record for this person")
     return [MatchView(**as_dict(m)) for m in found]

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 
 from readmodel.data_keys import keyring
 from readmodel.keys import Role, issue_key
+from readmodel.search_keys import SECRET_SUBJECT
 from readmodel.tables import data_keys, journeys, timeline_entries
 from schemas.events import decode_event, encode_event
 from schemas.settings import Settings
@@ -64,7 +65,9 @@ def test_the_read_model_is_the_same_on_sqlite_and_postgresql(
         producer.close()
         keyring(on_sqlite.engine).bind()
         with on_sqlite.engine.connect() as source, on_postgres.engine.begin() as target:
-            target.execute(data_keys.insert(), [dict(row) for row in source.execute(select(data_keys)).mappings()])
+            # (Each read model has its own search keys' secret, made when it was first connected.)
+            target.execute(data_keys.insert(), [dict(row) for row in source.execute(
+                select(data_keys).where(data_keys.c.subject != SECRET_SUBJECT)).mappings()])
         for person, events in people:
             on_sqlite.wait_journey(person, events)
             on_postgres.wait_journey(person, events)

@@ -1,0 +1,115 @@
+"""Search and matching read candidates by blocking keys (journey/matching.py), then score them
+as before: what they find must be what scoring every profile finds, but for spellings alike in
+neither beginning, sound nor end."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+from uuid import UUID
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from journey.matching import (
+    Profile,
+    Search,
+    candidates,
+    description_words,
+    found,
+    match_keys,
+    profile_keys,
+    search_keys,
+)
+
+FIRST = ("John Jonno Jon Dave David Davey Margaret Mags Kelly Kel Danny Daniel Michelle Shell Mick Michael "
+         "Stephanie Steph Karen Kaz Gary Gaz Rebecca Bex Eleanor Nell Catherine Kathryn Sean Shaun Aisha "
+         "Mohammed Muhammad Zofia Sophia Liam Niamh Callum Siobhan Tomasz Thomas").split()
+LAST = ("Smith Smyth Jones Williams Taylor Brown Davies Evans Wilson Thomas Johnson Roberts Robinson Wright "
+        "Walker White Hughes Edwards Green Hall Wood Harris Lewis Martin Jackson Clarke Clark Kowalski "
+        "Nowak O'Brien Murphy Khan Begum Ahmed").split()
+
+
+def _people(rng: random.Random, count: int) -> list[Profile]:
+    people = []
+    for n in range(count):
+        names = {f"{rng.choice(FIRST)} {rng.choice(LAST)}" if rng.random() < 0.6 else rng.choice(FIRST)}
+        if rng.random() < 0.3:
+            names.add(rng.choice(FIRST))  # a street name
+        birth = date(1960 + rng.randrange(45), 1 + rng.randrange(12), 1 + rng.randrange(28)) \
+            if rng.random() < 0.5 else None
+        people.append(Profile(UUID(int=n + 1), frozenset(names), birth, frozenset({rng.choice("ABCD")}),
+                              description_words(rng.choice(("red coat beard", "green hat", "tall grey coat", "")))))
+    return people
+
+
+def _misheard(name: str, rng: random.Random) -> str:
+    """A spelling as an outreach worker might type what they heard."""
+    word = list(rng.choice(name.split()).lower())
+    change = rng.randrange(5)
+    at = rng.randrange(len(word))
+    if change == 0 and len(word) > 3:
+        del word[at]
+    elif change == 1:
+        word.insert(at, word[at])
+    elif change == 2 and at + 1 < len(word):
+        word[at], word[at + 1] = word[at + 1], word[at]
+    elif change == 3:
+        word[at] = rng.choice("aeiouy")
+    else:
+        word = word[:rng.randrange(1, len(word) + 1)]  # its beginning
+    return "".join(word)
+
+
+def _blocked(people: list[Profile], search: Search) -> list[Profile]:
+    wanted = search_keys(search)
+    keyed = [p for p in people
+             if all(keys & profile_keys(p.names, p.date_of_birth, p.description_words, p.areas) for keys in wanted)]
+    return found(keyed, search, limit=1000)
+
+
+def test_a_search_by_keys_finds_what_scoring_everyone_finds() -> None:
+    rng = random.Random(28)
+    people = _people(rng, 600)
+    missed = total = 0
+    for _ in range(400):
+        person = rng.choice([p for p in people if p.names])
+        search = Search(name=_misheard(rng.choice(sorted(person.names)), rng), area=rng.choice(("A", None)),
+                        date_of_birth=person.date_of_birth if rng.random() < 0.2 else None)
+        everyone, by_keys = found(people, search, limit=1000), _blocked(people, search)
+        assert set(by_keys) <= set(everyone)  # keys only narrow: scoring still decides
+        total += len(everyone)
+        missed += len(set(everyone) - set(by_keys))
+    # Measured: 14 of the 4,518 a scan finds are missed, all spelt with the first two letters
+    # swapped ("htomas" for Tomasz, "adve" for Dave).
+    assert total > 4000 and missed / total < 0.005, (missed, total)
+
+
+@settings(max_examples=200)
+@given(st.sampled_from(FIRST + LAST), st.integers(1, 12), st.sampled_from(LAST))
+def test_the_beginning_of_any_word_of_a_name_always_finds_it(word: str, length: int, other: str) -> None:
+    person = Profile(UUID(int=1), frozenset({f"{other} {word}"}))
+    search = Search(name=word[:length])
+    assert found([person], search) == _blocked([person], search) == [person]
+
+
+def test_every_pair_scoring_would_propose_shares_a_key() -> None:
+    rng = random.Random(7)
+    people = _people(rng, 400)
+    proposed = 0
+    for target in people:
+        everyone = candidates(target, people, limit=1000)
+        keyed = [p for p in people if match_keys(target) & profile_keys(p.names, p.date_of_birth)]
+        assert candidates(target, keyed, limit=1000) == everyone
+        proposed += len(everyone)
+    assert proposed > 200
+
+
+def test_the_other_terms_are_their_own_keys() -> None:
+    person = Profile(UUID(int=1), frozenset({"Kel"}), date(1980, 2, 3), frozenset({"town-centre"}),
+                     description_words("Red coat, grey beard"))
+    for search in (Search(date_of_birth=date(1980, 2, 3)), Search(area="town-centre"),
+                   Search(description="a beard"), Search(name="kell", area="town-centre")):
+        assert _blocked([person], search) == found([person], search) == [person]
+    for search in (Search(date_of_birth=date(1980, 2, 4)), Search(area="station"), Search(description="the hat")):
+        assert _blocked([person], search) == found([person], search) == []
