@@ -11,12 +11,15 @@ destroys that key and deletes the row and its search keys."""
 from __future__ import annotations
 
 import json
+import weakref
+from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, delete, func, select
+import msgspec
+from sqlalchemy import Connection, Engine, Text, delete, event, func, null, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 
 from journey.applied import Applied
@@ -25,7 +28,7 @@ from readmodel import search_keys
 from readmodel.data_keys import keyring
 from readmodel.tables import journeys, timeline_entries
 from readmodel.tables import profiles as profile_rows
-from schemas.sealed import SEALED, seal, sealed_keys, stored_form
+from schemas.sealed import SEALED, SealedPart, seal, sealed_keys, stored_form
 
 # The events that say who someone is.
 SAYS_WHO = frozenset({"report.received", "contact.recorded", "case.walked_in"})
@@ -57,7 +60,8 @@ def keys_of(profile: Mapping[str, Any]) -> set[str]:
 def _upsert(dialect: str) -> Any:
     insert = (postgresql if dialect == "postgresql" else sqlite).insert(profile_rows)
     return insert.on_conflict_do_update(index_elements=[profile_rows.c.person_id], set_={
-        "profile": insert.excluded.profile, "updated_at": insert.excluded.updated_at})
+        "profile": insert.excluded.profile, "version": insert.excluded.version,
+        "updated_at": insert.excluded.updated_at})
 
 
 _UPSERTS = {dialect: _upsert(dialect) for dialect in ("sqlite", "postgresql")}  # compiled once by write_many
@@ -75,25 +79,91 @@ def profile_updates(connection: Connection, updates: Sequence[Applied],
     if not said:
         return [], []
     return _grow(connection, [(str(u.entry.person_id), str(u.event.id), getattr(u.event.data, "area_code", None),
-                               u.event.time, stored_form(u.event.sealed) if u.event.sealed
+                               u.event.time, _boxes(u.event.sealed) if u.event.sealed
                                else u.event.personal.model_dump(mode="json", exclude_none=True)) for u in said], now)
+
+
+def _boxes(parts: Sequence[SealedPart]) -> dict[str, Any]:
+    # What opening reads of a stored personal part, without pydantic's dump of every part.
+    return {SEALED: [{"of": p.of, "key": str(p.key), "box": p.box} for p in parts]}
+
+
+class _Known:
+    """The profiles a process wrote lately, opened, with the key that sealed each and the row's
+    version: a person's next contact is compared with it instead of opening the row again (that
+    was half of what the projection cost the worker), as long as the row is still at that
+    version (another worker may have grown it since its partition moved). Only what a
+    transaction committed is known; a rolled-back write is forgotten with its transaction."""
+
+    MOST = 10_000
+
+    def __init__(self, engine: Engine) -> None:
+        self.profiles: OrderedDict[str, tuple[dict[str, Any], str | None, int]] = OrderedDict()
+        event.listen(engine, "commit", self._committed)
+        event.listen(engine, "rollback", self._rolled_back)
+
+    def stage(self, connection: Connection, written: Mapping[str, tuple[dict[str, Any], str | None, int]]) -> None:
+        connection.info.setdefault(_PENDING, {}).update(written)
+
+    def _committed(self, connection: Connection) -> None:
+        if pending := connection.info.pop(_PENDING, None):
+            self.profiles.update(pending)
+            for person in pending:
+                self.profiles.move_to_end(person)
+            while len(self.profiles) > self.MOST:
+                self.profiles.popitem(last=False)
+
+    def _rolled_back(self, connection: Connection) -> None:
+        connection.info.pop(_PENDING, None)
+
+    def forget(self, people: Collection[str]) -> None:
+        for person in people:
+            self.profiles.pop(person, None)
+
+
+_PENDING = "journeys.profiles.pending"
+_KNOWN: weakref.WeakKeyDictionary[Engine, _Known] = weakref.WeakKeyDictionary()
+
+
+def forget_known(engine: Engine) -> None:
+    """Forget every profile this process remembers writing (a write that failed, maybe at its commit)."""
+    if (known := _KNOWN.get(engine)) is not None:
+        known.profiles.clear()
+
+
+def _known(engine: Engine) -> _Known:
+    if (known := _KNOWN.get(engine)) is None:
+        known = _KNOWN[engine] = _Known(engine)
+    return known
 
 
 def _grow(connection: Connection, said: Sequence[tuple[str, str, str | None, datetime, Mapping[str, Any]]],
           now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """`said`: (person, event id, area, event time, stored personal part) of events that say who someone is."""
     people = sorted({person for person, *_ in said})
+    known = _known(connection.engine)
+    before: dict[str, dict[str, Any]] = {}
+    sealing: dict[str, str] = {}
+    versions: dict[str, int] = {}
     stored: dict[str, Mapping[str, Any]] = {}
     for start in range(0, len(people), _CHUNK):
-        stored.update(connection.execute(select(profile_rows.c.person_id, profile_rows.c.profile).where(
-            profile_rows.c.person_id.in_(people[start:start + _CHUNK]))).all())
+        for person, version, text in connection.execute(
+                select(profile_rows.c.person_id, profile_rows.c.version, type_coerce(profile_rows.c.profile, Text))
+                .where(profile_rows.c.person_id.in_(people[start:start + _CHUNK]))):
+            versions[person] = version
+            hit = known.profiles.get(person)
+            if hit is not None and hit[2] == version:
+                before[person] = hit[0]
+                if hit[1] is not None:
+                    sealing[person] = hit[1]
+            else:
+                stored[person] = _json(text)
     keys = keyring(connection.engine)
-    before = dict(zip(stored, keys.personal([(person, box) for person, box in stored.items()], connection),
+    before.update(zip(stored, keys.personal([(person, box) for person, box in stored.items()], connection),
                       strict=True))
+    sealing.update({person: next(iter(sealed_keys(box))) for person, box in stored.items() if sealed_keys(box)})
     heard = keys.personal([(event_id, personal) for _, event_id, _, _, personal in said], connection)
     after = {person: dict(profile) for person, profile in before.items()}
-    sealing: dict[str, str] = {person: next(iter(sealed_keys(box))) for person, box in stored.items()
-                               if sealed_keys(box)}
     for (person, _, area, at, personal), fields in zip(said, heard, strict=True):
         after[person] = grown(after.get(person, {}), fields, area, at)
         # The person's own key sealed this event's fields about them: the profile is sealed with it too.
@@ -104,7 +174,7 @@ def _grow(connection: Connection, said: Sequence[tuple[str, str, str | None, dat
     if not changed:
         return [], []
     opening = keys.opening({sealing[p] for p in changed if p in sealing}, connection)
-    profiles_written, gained = [], set()
+    profiles_written, gained, written = [], set(), {}
     for person in changed:
         profile, key_id = after[person], sealing.get(person)
         if key_id is not None and key_id in opening:
@@ -114,14 +184,24 @@ def _grow(connection: Connection, said: Sequence[tuple[str, str, str | None, dat
             text = json.dumps(profile)
         else:
             continue  # the person's key was destroyed: erased, nothing to keep
-        profiles_written.append({"person_id": person, "profile": text, "updated_at": now})
+        version = versions.get(person, 0) + 1
+        profiles_written.append({"person_id": person, "profile": text, "version": version, "updated_at": now})
         gained.update((key, person) for key in keys_of(profile) - keys_of(before.get(person, {})))
+        written[person] = (profile, key_id, version)
+    known.stage(connection, written)
     return profiles_written, search_keys.rows(search_keys.secret(keys, now), gained)
 
 
-def profiles(engine: Engine, only: Collection[str] | None = None) -> dict[UUID, Profile]:
-    """What every live record (or only these) says about who the person is, for search and matching."""
-    live = select(journeys.c.person_id, journeys.c.state, profile_rows.c.profile).outerjoin(
+def profiles(engine: Engine, only: Collection[str] | None = None, *, splits: bool = True) -> dict[UUID, Profile]:
+    """What every live record (or only these) says about who the person is, for search and
+    matching (`splits`: with the records a person said are someone else, which only matching needs)."""
+    # Neither column is parsed by SQLAlchemy's JSON type: of the journey's state only the pairs a
+    # person split (most have none), the profile by msgspec (json.loads of every state and profile
+    # was most of a search's time).
+    split = (null() if not splits else func.json_extract(journeys.c.state, "$.not_same_as")
+             if engine.dialect.name == "sqlite" else journeys.c.state.op("->>")("not_same_as"))
+    live = select(journeys.c.person_id, type_coerce(split, Text).label("split"),
+                  type_coerce(profile_rows.c.profile, Text).label("profile")).outerjoin(
         profile_rows, profile_rows.c.person_id == journeys.c.person_id).where(journeys.c.merged_into.is_(None))
     with engine.connect() as connection:
         if only is None:
@@ -130,18 +210,22 @@ def profiles(engine: Engine, only: Collection[str] | None = None) -> dict[UUID, 
             wanted, rows = sorted(only), []
             for start in range(0, len(wanted), _CHUNK):  # under the databases' limits on parameters
                 rows += connection.execute(live.where(journeys.c.person_id.in_(wanted[start:start + _CHUNK]))).all()
-    opened = keyring(engine).personal([(row.person_id, row.profile) for row in rows])
+    opened = keyring(engine).personal([(row.person_id, _json(row.profile)) for row in rows])
     result = {}
     for row, profile in zip(rows, opened, strict=True):
-        state = row.state or {}
-        born = profile.get("date_of_birth")
-        result[UUID(row.person_id)] = Profile(
-            person_id=UUID(row.person_id), names=frozenset(profile.get("names", ())),
+        person, born = UUID(row.person_id), profile.get("date_of_birth")
+        result[person] = Profile(
+            person_id=person, names=frozenset(profile.get("names", ())),
             date_of_birth=date.fromisoformat(born) if born else None, areas=frozenset(profile.get("areas", ())),
             description_words=frozenset(profile.get("words", ())),
-            not_same_as=frozenset(UUID(i) for i in state.get("not_same_as", ())),
+            not_same_as=frozenset(UUID(i) for i in _json(row.split) or ()),
         )
     return result
+
+
+def _json(value: Any) -> Any:
+    # Text from SQLite; PostgreSQL's driver may already have parsed a json value.
+    return msgspec.json.decode(value) if isinstance(value, str) else value
 
 
 def forget(connection: Connection, people: Collection[str]) -> None:
@@ -151,6 +235,7 @@ def forget(connection: Connection, people: Collection[str]) -> None:
         some = people[start:start + _CHUNK]
         connection.execute(delete(profile_rows).where(profile_rows.c.person_id.in_(some)))
     search_keys.forget_people(connection, people)
+    _known(connection.engine).forget(people)
 
 
 def backfill(engine: Engine, now: datetime, people_at_once: int = 500) -> int:

@@ -152,7 +152,7 @@ def search_people(engine: Engine, principal: Principal, search: Search, now: dat
     """The people matching the search that this reader may see, each as far as they may see it
     (one audit entry per person shown, naming where the search was made)."""
     # Only the people who share a key with the search are opened and scored (readmodel/search_keys.py).
-    candidates = profiles(engine, only=people_with(engine, search_keys(search), now))
+    candidates = profiles(engine, only=people_with(engine, search_keys(search), now), splits=False)
     return _shown_people(engine, principal, found(list(candidates.values()), search), now, endpoint,
                          needs=frozenset(search.terms().values()))
 
@@ -178,7 +178,7 @@ def seen_lately(engine: Engine, principal: Principal, routing: Routing, since: d
         if person not in last or row.occurred_at > last[person][0]:
             last[person] = (row.occurred_at, area)
     latest = sorted(last.items(), key=lambda item: item[1][0], reverse=True)[:limit]
-    everyone = profiles(engine, only=[person for person, _ in latest])
+    everyone = profiles(engine, only=[person for person, _ in latest], splits=False)
     shown = _shown_people(engine, principal, [everyone[UUID(p)] for p, _ in latest if UUID(p) in everyone], now,
                           "GET /outreach")
     when = {UUID(person): seen for person, seen in latest}

@@ -145,6 +145,7 @@ profiles = Table(
     metadata,
     Column("person_id", String(36), primary_key=True),
     Column("profile", JSONDocument, nullable=False),
+    Column("version", Integer, nullable=False),  # each write's: a process's memory of a profile is checked against it
     Column("updated_at", UTCDateTime, nullable=False),
 )
 

@@ -14,6 +14,7 @@ from aiokafka.structs import ConsumerRecord
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
+from readmodel.profiles import forget_known as forget_known_profiles
 from streams.runtime import Batch
 
 log = logging.getLogger("journeys.projector")
@@ -87,9 +88,12 @@ async def _written(write: Write[Any], engine: Engine, rows: Sequence[Any]) -> An
         try:
             return await loop.run_in_executor(None, write, engine, rows, datetime.now(UTC))
         except (OperationalError, InterfaceError) as error:
+            # A commit that failed may have been counted as done by the profiles' memory.
+            forget_known_profiles(engine)
             # The type only: SQL error text can quote the row's values.
             log.warning("read model write failed (%s); retrying in %.1fs", type(error).__name__, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
         except SQLAlchemyError as error:
+            forget_known_profiles(engine)
             raise _Refused(type(error.orig if isinstance(error, DBAPIError) else error).__name__) from None

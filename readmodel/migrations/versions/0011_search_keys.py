@@ -20,6 +20,7 @@ def upgrade() -> None:
         "profiles",
         sa.Column("person_id", sa.String(length=36), nullable=False),
         sa.Column("profile", sa.JSON(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("person_id"),
     )

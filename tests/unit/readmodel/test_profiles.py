@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import reduce
+from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import Engine
 
-from readmodel.profiles import grown
+import handlers
+from journey.applied import Applied
+from readmodel.database import read_model
+from readmodel.profiles import grown, profiles
+from schemas.events import ContactPersonal
+from schemas.settings import Settings
+from streams.projector import project
+from tests.events import contact
 
 NOON = datetime(2026, 3, 4, 12, tzinfo=UTC)
 
@@ -33,3 +43,25 @@ def test_the_same_events_in_any_order_make_the_same_profile(events: list[Any], r
         return reduce(lambda profile, e: grown(profile, *e), items, {})
     assert fold(shuffled) == fold(events)
     assert fold(events + events) == fold(events)  # a redelivered event changes nothing
+
+
+def test_a_worker_that_remembers_a_profile_another_worker_grew_since_reads_it_again(tmp_path: Path) -> None:
+    # Two workers on one read model, as when a partition moves from one to the other and back:
+    # each remembers the profiles it wrote, and must not write over what the other added.
+    settings = Settings(state_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'rm.db'}")
+    first, second = read_model(settings), read_model(settings)
+    person, history = uuid4(), None
+
+    def contact_by(engine: Engine, hours: int, **said: Any) -> None:
+        nonlocal history
+        event = contact(person, NOON + timedelta(hours=hours), area=said.pop("area", "TC-MARKET"))
+        event = event.model_copy(update={"personal": ContactPersonal(**said)})
+        recorded = handlers.record(history, event, settings.zone, timedelta(days=settings.journey_refold_days))
+        history = recorded.history
+        project(engine, [Applied(o.journey, o.entry, e, history=history) for o, e in recorded.published], NOON)
+
+    contact_by(first, 0, known_as="Dave")
+    contact_by(second, 1, known_as="Dave", aliases=("Smithy",))
+    contact_by(first, 2, known_as="Dave", area="TC-STATION")  # what `first` remembers is a version behind
+    found = profiles(first, only=[str(person)])[person]
+    assert found.names == {"Dave", "Smithy"} and found.areas == {"TC-MARKET", "TC-STATION"}
