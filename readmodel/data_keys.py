@@ -38,6 +38,9 @@ from schemas.settings import Settings
 
 _CHUNK = 500  # ids per IN (...): well under SQLite's and PostgreSQL's limits on parameters
 POOL = 64  # new keys a process makes at once
+# Most keys a process holds unwrapped: each costs ~2.5 KB, and the worker opens every person's
+# (the profiles, readmodel/profiles.py): kept without bound, a city's keys would take hundreds of MB.
+MOST_HELD = 8192
 BIND_WITHIN_S = 1.0  # how soon a new key's subject is written, at the latest, while sealing goes on
 UNBOUND = ""  # the subject of a key made in advance, not given to anyone yet
 
@@ -131,6 +134,8 @@ class Keyring:
                     key_id, aead = found[subject]
                     self._sealing[subject] = (fresh + self.ttl, key_id, aead)
                     self._opening[str(key_id)] = (fresh + self.ttl, aead)
+                _trim(self._sealing, fresh)
+                _trim(self._opening, fresh)
         if self._unbound and fresh - self._bound_at >= BIND_WITHIN_S:
             self.bind()
         return found
@@ -194,6 +199,7 @@ class Keyring:
                 self._opening[key_id] = (fresh + self.ttl, aead)
                 if aead is not None:
                     keys[key_id] = aead
+            _trim(self._opening, fresh)
         return keys
 
     def _load(self, key_ids: Sequence[str], connection: Connection | None) -> dict[str, AESGCM]:
@@ -234,6 +240,18 @@ class Keyring:
             hit = self._sealing.pop(subject, None)
             if hit:
                 self._opening.pop(str(hit[1]), None)
+
+
+def _trim(held: dict[str, Any], now: float) -> None:
+    """Past MOST_HELD: drop what has expired, then the oldest held (a dict keeps insertion order)."""
+    if len(held) <= MOST_HELD:
+        return
+    # Copied in one step (C, under Python's lock) and popped: another thread may be adding keys.
+    for key, hit in list(held.items()):
+        if hit[0] <= now:
+            held.pop(key, None)
+    for key in list(held)[:max(0, len(held) - MOST_HELD)]:
+        held.pop(key, None)
 
 
 def destroy_keys(connection: Connection, now: datetime, *, subjects: Collection[str] = (),

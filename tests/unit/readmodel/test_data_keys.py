@@ -11,6 +11,7 @@ from uuid import uuid4
 import pytest
 from sqlalchemy import event, select
 
+import readmodel.data_keys as data_keys_module
 from readmodel.data_keys import (
     POOL,
     UNBOUND,
@@ -129,3 +130,18 @@ def test_a_subject_its_event_makes_is_not_looked_up(tmp_path: Path) -> None:
     assert statements == [], "a new person's report and its reporter: keys from the pool, nothing asked"
     keys.seal(_report(), uuid4(), NOON)
     assert len(statements) == 1 and "data_keys" in statements[0], "a named person: their key is looked up"
+
+
+def test_a_process_holds_a_bounded_number_of_keys_unwrapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(data_keys_module, "MOST_HELD", 10)
+    clock = [0.0]
+    keys = _keyring(tmp_path, clock=lambda: clock[0])
+    people = [uuid4() for _ in range(25)]
+    sealed = [keys.seal(_report().model_copy(update={"personal": ReportPersonal(person_description="x")}), p, NOON)
+              for p in people]
+    assert len(keys._sealing) <= 10 and len(keys._opening) <= 10
+    other = Keyring(keys.engine, keys.kek, clock=lambda: clock[0])
+    keys.bind()
+    for report in sealed:  # every box still opens: a key dropped is read again
+        assert other.personal([(report.id, stored_form(report.sealed))])[0]["person_description"] == "x"
+    assert len(other._opening) <= 10
