@@ -26,6 +26,7 @@ from bench.pipeline import scenario
 from journey.applied import Applied
 from journey.history import History
 from journey.identity import resolve_person
+from journey.statistics import Rules
 from readmodel.data_keys import keyring
 from readmodel.database import read_model
 from readmodel.keys import Principal, Role, add_member
@@ -50,9 +51,9 @@ def fill(engine, events: int, sealed: bool) -> list[str]:  # noqa: ANN001
         histories[event.subject] = recorded.history
         applied.extend(Applied(o.journey, o.entry, e, refolded=e is not event) for o, e in recorded.published)
         if len(applied) >= 2000:
-            project(engine, applied, datetime.now(UTC))
+            project(engine, applied, datetime.now(UTC), Rules.configured(settings))
             applied = []
-    project(engine, applied, datetime.now(UTC))
+    project(engine, applied, datetime.now(UTC), Rules.configured(settings))
     return [str(person) for person in histories]
 
 

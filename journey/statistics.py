@@ -195,6 +195,88 @@ def _status(homeless: datetime | None, housed: datetime | None, contact: datetim
     return "active"
 
 
+FOREVER = date.max  # the end of a status that no fact known yet ends
+
+# The facts a person's Built for Zero status depends on (`statuses`).
+STATUS_TYPES = frozenset({"contact.recorded", "bed.checked_in", "case.closed", "case.reopened", *HOUSING_STEPS})
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A span of nights with one status: from the end of night `since` to the end of the night
+    before `until` (FOREVER when nothing known ends it), and the status before it."""
+
+    since: date
+    until: date
+    status: str
+    previous: str
+
+
+def status_spans(items: Sequence[Fact], rules: Rules) -> list[Status]:
+    """A person's statuses as spans of nights, equal night by night to `statuses` for any nights
+    (a property test checks it), with "none" left out. A status changes only on a night with a
+    fact, or when no contact for `inactive_after_days` nights makes the person inactive: so the
+    spans are found from the facts alone, and never need working out again as nights pass."""
+    homeless = housed = contact = closed = None
+    close_reason = None
+    changes: list[tuple[date, str]] = []
+    current = "none"
+    i = 0
+    while i < len(items):
+        night = night_of(items[i].at, rules.zone)
+        while i < len(items) and night_of(items[i].at, rules.zone) <= night:
+            fact = items[i]
+            i += 1
+            kind = fact.type
+            if (kind == "contact.recorded" and fact.data.get("bedded_down")) or kind == "bed.checked_in":
+                homeless = fact.at
+            if kind in ("contact.recorded", "bed.checked_in"):
+                contact = fact.at
+            elif kind in HOUSING_STEPS:
+                housed = fact.at
+            elif kind == "case.closed":
+                closed, close_reason = fact.at, fact.data.get("close_reason")
+            elif kind == "case.reopened":
+                closed = close_reason = None
+        moments = [night]
+        if homeless is not None:
+            # The night without contact long enough to be inactive, if it comes before the next fact.
+            last = max(t for t in (homeless, contact) if t is not None)
+            lapse = night_of(last, rules.zone) + timedelta(days=rules.inactive_after_days)
+            if lapse > night and (i == len(items) or lapse < night_of(items[i].at, rules.zone)):
+                moments.append(lapse)
+        for moment in moments:
+            status = _status(homeless, housed, contact, closed, close_reason, moment, rules)
+            if status != current:
+                changes.append((moment, status))
+                current = status
+    spans = []
+    previous = "none"
+    for k, (since, status) in enumerate(changes):
+        until = changes[k + 1][0] if k + 1 < len(changes) else FOREVER
+        if status != "none":
+            spans.append(Status(since, until, status, previous))
+        previous = status
+    return spans
+
+
+def counted_from_spans(spans: Iterable[Status], start: date, end: date) -> dict[str, int]:
+    """Built for Zero's counts for a period from people's status spans: what `built_for_zero`
+    gives for the same people (the status at the end of each night from START-1 to END-1)."""
+    first, last = start - timedelta(days=1), end - timedelta(days=1)
+    counts = Counter(dict.fromkeys(("active", "inflow", *_INFLOW.values(), "outflow", *_OUTFLOW.values()), 0))
+    for span in spans:
+        if first < span.since <= last:
+            if span.status == "active" and span.previous != "active":
+                counts["inflow"] += 1
+                counts[_INFLOW[span.previous]] += 1
+            elif span.previous == "active" and span.status != "active":
+                counts["outflow"] += 1
+                counts[_OUTFLOW[span.status]] += 1
+        counts["active"] += span.status == "active" and span.since <= last < span.until
+    return dict(counts)
+
+
 _INFLOW = {"none": "newly_identified", "housed": "returned_from_housing", "inactive": "returned_from_inactive",
            "left": "returned_from_inactive"}
 _OUTFLOW = {"housed": "housed", "inactive": "moved_to_inactive", "left": "no_longer_meets_criteria"}

@@ -162,6 +162,40 @@ search_keys = Table(
     sqlite_with_rowid=False,
 )
 
+# Built for Zero's status of each record as spans of nights (journey/statistics.status_spans),
+# kept by the worker from the record's facts (readmodel/statistics.py): a period's inflow,
+# outflow and active count read the spans that begin in it or cover its last night. `until` is
+# 9999-12-31 while nothing known ends the span. No personal data: ids, nights and status names.
+statistics_statuses = Table(
+    "statistics_statuses",
+    metadata,
+    Column("person_id", String(36), primary_key=True),
+    Column("since", Date, primary_key=True),
+    Column("until", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("previous", String(16), nullable=False),
+    Index("ix_statistics_statuses_since", "since"),
+    Index("ix_statistics_statuses_open", "status", "until"),
+)
+
+# Records of one person (merged or linked), as each record's journey says: statistics count
+# them as one person without reading every journey.
+same_person = Table(
+    "same_person",
+    metadata,
+    Column("person_id", String(36), primary_key=True),
+    Column("other", String(36), primary_key=True),
+)
+
+# Which derived tables were made whole, and for which rules: a worker remakes one whose rules
+# changed (readmodel/statistics.remake), and readers do not trust it meanwhile.
+projections = Table(
+    "projections",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("made_for", String(200), nullable=False),
+)
+
 # ---------------------------------------------------------------- accounts and audit
 # Not part of the rebuildable read model: `journeys rebuild` never empties these.
 

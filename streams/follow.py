@@ -23,6 +23,7 @@ from sqlalchemy import Engine as SQLEngine
 import handlers
 from journey.applied import Applied
 from journey.history import History
+from journey.statistics import Rules
 from schemas.events import UndecodableEvent, decode_event
 from schemas.settings import Settings
 from schemas.topics import JOURNEY_UPDATES, PERSON_EVENTS, changelog
@@ -50,7 +51,7 @@ class Wake:
 
 
 async def follow(batch: Batch, *, journey_updates: str, zone: ZoneInfo, refold_window: timedelta,
-                 read_model: SQLEngine, wake: Wake) -> None:
+                 read_model: SQLEngine, wake: Wake, rules: Rules) -> None:
     applied: list[tuple[ConsumerRecord, Applied]] = []
     redelivered = 0
     for record, person_event in batch.decoded(decode_event, UndecodableEvent):
@@ -69,19 +70,20 @@ async def follow(batch: Batch, *, journey_updates: str, zone: ZoneInfo, refold_w
             batch.send(journey_updates, record.key, journey_update_json(done.entry, kept.event, done.refolded))
     # The read model is written from this very step, once per person per batch, with the
     # deliveries and notices that announce what it stores, in one transaction.
-    persist(project_and_push, read_model, applied, batch, then=wake)
+    persist(partial(project_and_push, rules=rules), read_model, applied, batch, then=wake)
     if redelivered:
         log.info("follow: %d events had been applied before; their outputs were sent again", redelivered)
 
 
-def project_and_push(read_model: SQLEngine, rows: Sequence[Applied], now: datetime) -> Pushed:
+def project_and_push(read_model: SQLEngine, rows: Sequence[Applied], now: datetime, *, rules: Rules) -> Pushed:
     with read_model.begin() as connection:
-        project_into(connection, rows, now)
+        project_into(connection, rows, now, rules)
         return push(connection, rows, now)
 
 
 def stage(settings: Settings, read_model: SQLEngine, wake: Wake) -> Stage:
     step = partial(follow, journey_updates=settings.topic(JOURNEY_UPDATES), zone=settings.zone,
-                   refold_window=timedelta(days=settings.journey_refold_days), read_model=read_model, wake=wake)
+                   refold_window=timedelta(days=settings.journey_refold_days), read_model=read_model, wake=wake,
+                   rules=Rules.configured(settings))
     return Stage("follow", settings.topic(PERSON_EVENTS), step, changelog(settings, "follow"),
                  keep_decoded=settings.worker_decoded_histories)

@@ -18,10 +18,12 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.expression import Executable
 
 from journey.applied import Applied
+from journey.statistics import Rules
 from readmodel.erasure import forget_reporters
 from readmodel.profiles import profile_updates
 from readmodel.profiles import upsert as upsert_profiles
 from readmodel.search_keys import new_keys
+from readmodel.statistics import statistics_updates
 from readmodel.tables import (
     JSONDocument,
     UTCDateTime,
@@ -187,11 +189,11 @@ _REPORT_STEPS = {
 }
 
 
-def project(engine: Engine, updates: Sequence[Applied], now: datetime) -> None:
+def project(engine: Engine, updates: Sequence[Applied], now: datetime, rules: Rules) -> None:
     """Store a batch of updates in a transaction of its own. Replaying any of them changes nothing."""
     if updates:
         with engine.begin() as connection:
-            project_into(connection, updates, now)
+            project_into(connection, updates, now, rules)
 
 
 def _journey_row(update: Applied, now: datetime) -> dict[str, Any]:
@@ -216,7 +218,7 @@ def _journey_row(update: Applied, now: datetime) -> dict[str, Any]:
     }
 
 
-def project_into(connection: Connection, updates: Sequence[Applied], now: datetime) -> None:
+def project_into(connection: Connection, updates: Sequence[Applied], now: datetime, rules: Rules) -> None:
     """Store a batch of updates in the caller's transaction. Replaying any of them changes nothing."""
     # Rows are built from attributes, and JSON columns get JSON text from pydantic's serialiser:
     # per-row model dumps to Python values were most of the projector's cost.
@@ -256,6 +258,7 @@ def project_into(connection: Connection, updates: Sequence[Applied], now: dateti
     grown, gained = profile_updates(connection, updates, now)
     write_many(connection, upsert_profiles(connection.dialect.name), grown)
     write_many(connection, new_keys(connection.dialect.name), gained)
+    statistics_updates(connection, updates, rules)
     _project_reports(connection, [u.event for u in updates])
     _project_referrals(connection, [newest[u.journey.person_id] for u in updates
                                     if isinstance(u.event, ReferralRecorded)])

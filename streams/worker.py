@@ -25,9 +25,11 @@ from datetime import UTC, datetime
 import mode
 from sqlalchemy import Engine as SQLEngine
 
+from journey.statistics import Rules
 from readmodel.database import read_model
 from readmodel.profiles import backfill
 from readmodel.retention import Schedule, apply_retention
+from readmodel.statistics import remake as remake_statistics
 from schemas.settings import Settings
 from schemas.topics import DEAD_LETTER
 from schemas.updates import dead_letter_json
@@ -109,6 +111,9 @@ class Worker(mode.Service):
         # A read model from before profiles were kept gets them once, before any stage writes.
         if made := backfill(self.read_model, datetime.now(UTC)):
             log.info("profiles made for %d people already in the read model", made)
+        # Statistics' spans made for other rules (or none yet) are made again from the timeline.
+        if made := remake_statistics(self.read_model, Rules.configured(settings)):
+            log.info("statistics' statuses made again for %d records", made)
         self.deliverer = Deliverer(settings, self.read_model)
         self.notifier = Notifier(settings, self.read_model)
         self.lead_alerter = LeadAlerter(settings, self.read_model)

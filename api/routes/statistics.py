@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import EngineDep, SettingsDep, allow
-from api.statistics import statistics
 from journey.policy import (
     EXACT_STATISTICS,
     safe_statistics,
@@ -16,6 +15,7 @@ from journey.policy import (
 )
 from journey.statistics import Rules
 from readmodel.keys import Principal, Role
+from readmodel.statistics import statistics
 from schemas.common import IsoDate
 
 router = APIRouter(prefix="/v1", tags=["statistics"])

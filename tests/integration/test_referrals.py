@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from journey.nights import night_of
 from readmodel.keys import Role, issue_key
 from readmodel.tables import audit_entries
 from tests.builders import contact_body
@@ -97,7 +98,10 @@ def test_a_referral_accepted_shows_the_receiver_what_the_person_agreed_and_a_dec
     figures = system.call("GET", f"/v1/statistics?start={today - timedelta(days=2)}&end={today + timedelta(days=1)}",
                           system.council_key).json()["referrals"]
     assert figures == {"made": 2, "accepted": 1, "declined": 1, "withdrawn": 0, "hours_to_accept_median": 0.1}
-    monday = today - timedelta(days=today.weekday())  # partners ask for whole weeks or months
+    # Partners ask for whole weeks or months: the week of the night the referrals were made in
+    # (the week of today's date held none of them when the test ran on a Monday before noon).
+    night = night_of(at, system.settings.zone)
+    monday = night - timedelta(days=night.weekday())
     suppressed = system.call("GET", f"/v1/statistics?start={monday}&end={monday + timedelta(days=7)}",
                              system.brick_key).json()["referrals"]
     # Small counts, and the zero beside them, all read "<5" (whichever side of a Monday midnight

@@ -16,7 +16,10 @@ from journey.statistics import (
     all_statistics,
     built_for_zero,
     chain,
+    counted_from_spans,
     people_as_one,
+    status_spans,
+    statuses,
 )
 
 LONDON = ZoneInfo("Europe/London")
@@ -161,6 +164,24 @@ def _report_facts(specs: list) -> list[Fact]:
             if told:
                 facts.append(Fact(person, "report.reporter_told", at + timedelta(days=1), {"report_id": rid}))
     return facts
+
+
+@given(facts_strategy, periods)
+@settings(max_examples=200, deadline=None)
+def test_status_spans_equal_the_night_by_night_statuses_and_count_the_same(
+        facts: list[Fact], period: tuple[date, date]) -> None:
+    """What the worker keeps (readmodel/statistics.py) gives Built for Zero's counts exactly."""
+    start, end = period
+    days = [T0.date() - timedelta(days=2) + timedelta(days=k) for k in range(150)]
+    spans = []
+    for person in PEOPLE:
+        mine = sorted((f for f in facts if f.person == person), key=lambda f: f.at)
+        own = status_spans(mine, RULES)
+        spans.extend(own)
+        by_night = [next((s.status for s in own if s.since <= day < s.until), "none") for day in days]
+        assert by_night == statuses(mine, days, RULES)
+        assert all(a.until == b.since and a.status == b.previous for a, b in zip(own, own[1:], strict=False))
+    assert counted_from_spans(spans, start, end) == built_for_zero(facts, start, end, RULES)
 
 
 @given(reports_strategy, periods, st.sampled_from([None, *AREAS]))

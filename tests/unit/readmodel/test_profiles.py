@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 import handlers
 from journey.applied import Applied
+from journey.statistics import Rules
 from readmodel.database import read_model
 from readmodel.profiles import grown, profiles
 from schemas.events import ContactPersonal
@@ -58,7 +59,8 @@ def test_a_worker_that_remembers_a_profile_another_worker_grew_since_reads_it_ag
         event = event.model_copy(update={"personal": ContactPersonal(**said)})
         recorded = handlers.record(history, event, settings.zone, timedelta(days=settings.journey_refold_days))
         history = recorded.history
-        project(engine, [Applied(o.journey, o.entry, e, history=history) for o, e in recorded.published], NOON)
+        project(engine, [Applied(o.journey, o.entry, e, history=history) for o, e in recorded.published], NOON,
+                Rules.configured(settings))
 
     contact_by(first, 0, known_as="Dave")
     contact_by(second, 1, known_as="Dave", aliases=("Smithy",))

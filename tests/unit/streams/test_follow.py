@@ -11,6 +11,7 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from journey.history import History
+from journey.statistics import Rules
 from schemas.events import encode_event
 from streams.follow import Wake, follow
 from tests.events import T0, contact
@@ -27,7 +28,8 @@ class NoDatabase:
 def run() -> Run:
     wake = Wake(asyncio.Event(), asyncio.Event())
     return Run("person-events", partial(follow, journey_updates="journey-updates", zone=ZoneInfo("Europe/London"),
-                                        refold_window=timedelta(days=28), read_model=NoDatabase(), wake=wake))
+                                        refold_window=timedelta(days=28), read_model=NoDatabase(), wake=wake,
+                                        rules=Rules(zone=ZoneInfo("Europe/London"))))
 
 
 def test_each_event_is_kept_once_in_event_time_order_and_announced() -> None:

@@ -1,0 +1,305 @@
+"""The statistics projection: what the worker keeps so that any period's figures read a small
+part of the read model, and the reader that works them out from it.
+
+The figures are defined once, in journey/statistics.py, over a person's facts. Reading every
+fact for every request grew with the timeline (2 s at 100,000 events, issue 28). Two things
+make a period cheap, both exact:
+
+- Built for Zero's statuses are kept as spans of nights per record (`statistics_statuses`,
+  `journey.statistics.status_spans`), remade by the worker for each record a batch brought a
+  status fact for. A period's inflow and outflow are the spans beginning in it, its active count
+  the active spans covering its last night.
+- The other figures (CHAIN, reports, moves, referrals, prevention) depend only on the facts in
+  the period, on CHAIN's period before it, and on the history of the people those facts are
+  about: the reader loads those and gives them to the same functions as before.
+
+Records of one person (merged or linked) count as one: the reader maps them with `same_person`,
+kept by the worker from identity events, and works out Built for Zero for those few people
+from their facts. A projection made for other rules (time zone, inactive nights) is not
+trusted: until a worker has remade it (`remake`, at its start), the figures are worked out from
+the whole timeline as before (`facts_from_timeline`, also the reference the tests and
+`deploy/dev bench statistics` compare with)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, distinct, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from journey.applied import Applied
+from journey.nights import night_starts
+from journey.statistics import (
+    STATUS_TYPES,
+    Fact,
+    Rules,
+    Status,
+    built_for_zero,
+    chain,
+    counted_from_spans,
+    last_areas,
+    moves,
+    people_as_one,
+    prevention,
+    referrals,
+    report_response,
+    status_spans,
+)
+from readmodel.data_keys import keyring
+from readmodel.tables import journeys, projections, same_person, statistics_statuses, timeline_entries
+from schemas.events import IdentityChanged
+
+NAME = "statistics"
+AT_ONCE = 500  # records a query names: well under every database's limit on parameters
+_entry = timeline_entries.c
+_span = statistics_statuses.c
+_FACT_COLUMNS = (_entry.event_id, _entry.person_id, _entry.type, _entry.occurred_at, _entry.data)
+
+
+def made_for(rules: Rules) -> str:
+    """What the kept spans depend on: a change to either means they must be made again."""
+    return f"zone={rules.zone};inactive_after_days={rules.inactive_after_days}"
+
+
+# ---------------------------------------------------------------- the worker's side
+
+
+def statistics_updates(connection: Connection, updates: Sequence[Applied], rules: Rules) -> None:
+    """Keep the projection up to date with a batch, in the batch's transaction (after its
+    timeline entries were written): the spans of every record it brought a status fact for,
+    made again from the record's facts (so any arrival order gives the same spans), and the
+    records of one person as each identity event's journey says."""
+    touched = {str(u.journey.person_id) for u in updates if u.event.type in STATUS_TYPES and not u.refolded}
+    remake_spans(connection, touched, rules)
+    newest: dict[Any, Any] = {}
+    for update in updates:
+        journey = update.journey
+        if isinstance(update.event, IdentityChanged) and (
+                journey.person_id not in newest or newest[journey.person_id].sequence < journey.sequence):
+            newest[journey.person_id] = journey
+    if newest:
+        people = [str(p) for p in newest]
+        connection.execute(delete(same_person).where(same_person.c.person_id.in_(people)))
+        rows = [{"person_id": str(person), "other": str(other)} for person, journey in newest.items()
+                for other in {*((journey.merged_into,) if journey.merged_into else ()), *journey.linked}]
+        if rows:
+            connection.execute(same_person.insert(), rows)
+
+
+def remake_spans(connection: Connection, people: Collection[str], rules: Rules) -> None:
+    people = sorted(people)
+    for at in range(0, len(people), AT_ONCE):
+        some = people[at:at + AT_ONCE]
+        facts = _facts_of(connection, some, types=STATUS_TYPES)
+        connection.execute(delete(statistics_statuses).where(_span.person_id.in_(some)))
+        rows = [{"person_id": person, "since": s.since, "until": s.until, "status": s.status, "previous": s.previous}
+                for person, items in facts.items() for s in status_spans(items, rules)]
+        if rows:
+            connection.execute(statistics_statuses.insert(), rows)
+
+
+def remake(engine: Engine, rules: Rules) -> int:
+    """Make the projection whole from the timeline if it was not made for these rules (a read
+    model from before it, or settings changed); how many records it made spans for."""
+    with engine.connect() as connection:
+        stored = connection.execute(select(projections.c.made_for).where(projections.c.name == NAME)).scalar()
+    if stored == made_for(rules):
+        return 0
+    with engine.begin() as connection:
+        connection.execute(delete(statistics_statuses))
+        connection.execute(delete(same_person))
+        people = connection.execute(select(distinct(_entry.person_id)).where(_entry.type.in_(STATUS_TYPES))).scalars()
+        remake_spans(connection, list(people), rules)
+        made = connection.execute(select(statistics_statuses.c.person_id).distinct()).scalars().all()
+        pairs = []
+        for person, merged_into, state in connection.execute(
+                select(journeys.c.person_id, journeys.c.merged_into, journeys.c.state)):
+            pairs.extend((person, other) for other in
+                         {*((merged_into,) if merged_into else ()), *((state or {}).get("linked") or ())})
+        if pairs:
+            connection.execute(same_person.insert(), [{"person_id": p, "other": o} for p, o in pairs])
+        connection.execute(_mark(connection.dialect.name), {"name": NAME, "made_for": made_for(rules)})
+    return len(made)
+
+
+@lru_cache
+def _mark(dialect: str) -> Any:
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(projections)
+    return insert.on_conflict_do_update(index_elements=[projections.c.name],
+                                        set_={"made_for": insert.excluded.made_for})
+
+
+# ---------------------------------------------------------------- the reader
+
+
+FIGURES = ("chain", "built_for_zero", "reports", "moves", "referrals", "prevention")
+
+
+def statistics(engine: Engine, *, start: date | None = None, end: date | None = None, area: str | None,
+               rules: Rules, periods: Sequence[tuple[date, date]] = (), figures: Collection[str] = FIGURES) -> Any:
+    """The figures for one period (start, end), or a list of them for `periods`; only those named
+    in `figures` (journey/statistics.py's six by default)."""
+    wanted: list[tuple[date, date]] = list(periods) or [(start, end)]  # type: ignore[list-item]
+    horizon = _horizon(max(e for _, e in wanted), rules)
+    with engine.connect() as connection:
+        kept = connection.execute(select(projections.c.made_for).where(projections.c.name == NAME)).scalar()
+        if kept != made_for(rules):
+            facts = facts_from_timeline(connection, horizon)
+            found = [{"start": s, "end": e, "area": area, **_all(facts, s, e, rules, area, None, figures)}
+                     for s, e in wanted]
+        else:
+            groups = _groups(connection)
+            found = [{"start": s, "end": e, "area": area,
+                      **_period(connection, s, e, area, rules, horizon, groups, figures)} for s, e in wanted]
+    return found if periods else found[0]
+
+
+def _horizon(last: date, rules: Rules) -> datetime:
+    # The facts the figures may see: up to the end of the last period's end date, in any time
+    # zone (a report's outcome given that morning counts in its period's mix).
+    return datetime(last.year, last.month, last.day, tzinfo=rules.zone) + timedelta(days=1)
+
+
+def _all(facts: Sequence[Fact], start: date, end: date, rules: Rules, area: str | None,
+         bfz: dict[str, int] | None, figures: Collection[str]) -> dict[str, Any]:
+    ways = {
+        "chain": chain, "built_for_zero": built_for_zero, "reports": report_response, "moves": moves,
+        "referrals": referrals, "prevention": prevention,
+    }
+    return {name: bfz if name == "built_for_zero" and bfz is not None else ways[name](facts, start, end, rules, area)
+            for name in FIGURES if name in figures}
+
+
+class _Groups:
+    """Records of one person: each grouped record's fellow records, and the pairs."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self.pairs = list(pairs)
+        joined: dict[str, set[str]] = {}
+        for a, b in self.pairs:
+            group = joined.get(a, {a}) | joined.get(b, {b})
+            for record in group:
+                joined[record] = group
+        self.of = joined
+
+    def records(self, people: Iterable[str]) -> set[str]:
+        return set().union(*(self.of.get(p, {p}) for p in people))
+
+
+def _groups(connection: Connection) -> _Groups:
+    return _Groups(connection.execute(select(same_person.c.person_id, same_person.c.other)).tuples())
+
+
+def _period(connection: Connection, start: date, end: date, area: str | None, rules: Rules, horizon: datetime,
+            groups: _Groups, figures: Collection[str]) -> dict[str, Any]:
+    zone = rules.zone
+    begin, until = night_starts(start, zone), night_starts(end, zone)
+    before = night_starts(start - (end - start), zone)
+    facts: dict[str, Fact] = {}
+    involved: set[str] = set()
+    if set(figures) - {"built_for_zero"}:
+        # Every fact of the period, and CHAIN's rough sleeping in the period before it.
+        facts.update((f.event_id, f) for f in _facts_where(connection, and_(
+            _entry.occurred_at >= begin, _entry.occurred_at < until)))
+        facts.update((f.event_id, f) for f in _facts_where(connection, and_(
+            _entry.type == "contact.recorded", _entry.occurred_at >= before, _entry.occurred_at < begin)))
+        # The people those facts are about, with the rest of their history the figures look at:
+        # the nights they slept rough before, their last area, their reports' steps and referrals,
+        # and whether someone reported at risk was seen rough later (up to the horizon).
+        involved = groups.records({f.person for f in facts.values() if begin <= f.at < until})
+    spans: list[tuple[str, Status]] = []
+    if "built_for_zero" in figures:
+        spans = _spans(connection, start, end)
+        if area is not None:
+            involved |= {person for person, _ in spans}  # their last area decides whether they count
+        involved |= set(groups.of)  # the few grouped people's statuses are worked out from their facts
+    for items in _facts_of(connection, sorted(involved), before=horizon).values():
+        facts.update((f.event_id, f) for f in items)
+    as_one = people_as_one(_with_risk_factors(connection, list(facts.values()), begin, until), groups.pairs)
+    bfz = None
+    if "built_for_zero" in figures:
+        areas = last_areas(as_one, until) if area is not None else {}
+        own = [span for person, span in spans
+               if person not in groups.of and (area is None or areas.get(person) == area)]
+        roots = {min(group) for group in groups.of.values()}  # people_as_one's id for a group
+        counted = Counter(counted_from_spans(own, start, end))
+        counted.update(built_for_zero([f for f in as_one if f.person in roots], start, end, rules, area))
+        bfz = dict(counted)
+    return _all(as_one, start, end, rules, area, bfz, figures)
+
+
+def _spans(connection: Connection, start: date, end: date) -> list[tuple[str, Status]]:
+    """The spans a period's Built for Zero counts: those beginning in it with an active status
+    on either side, and the active ones covering its last night."""
+    first, last = start - timedelta(days=1), end - timedelta(days=1)
+    rows = connection.execute(select(_span.person_id, _span.since, _span.until, _span.status, _span.previous).where(
+        or_(and_(_span.since > first, _span.since <= last, or_(_span.status == "active", _span.previous == "active")),
+            and_(_span.status == "active", _span.until > last, _span.since <= last)))).all()
+    return [(r.person_id, Status(r.since, r.until, r.status, r.previous)) for r in rows]
+
+
+def _fact(row: Any) -> Fact:
+    return Fact(row.person_id, row.type, row.occurred_at, row.data or {}, row.event_id)
+
+
+def _facts_where(connection: Connection, condition: Any) -> list[Fact]:
+    return [_fact(row) for row in connection.execute(select(*_FACT_COLUMNS).where(condition))]
+
+
+def _facts_of(connection: Connection, people: Sequence[str], *, types: Collection[str] = (),
+              before: datetime | None = None) -> dict[str, list[Fact]]:
+    """These records' facts (of these types, before that moment), each record's in time order."""
+    found: dict[str, list[Fact]] = defaultdict(list)
+    for at in range(0, len(people), AT_ONCE):
+        query = select(*_FACT_COLUMNS).where(_entry.person_id.in_(people[at:at + AT_ONCE]))
+        if types:
+            query = query.where(_entry.type.in_(types))
+        if before is not None:
+            query = query.where(_entry.occurred_at < before)
+        for row in connection.execute(query):
+            found[row.person_id].append(_fact(row))
+    for items in found.values():
+        items.sort(key=lambda f: f.at)
+    return found
+
+
+def _with_risk_factors(connection: Connection, facts: list[Fact], begin: datetime, until: datetime) -> list[Fact]:
+    """A risk report's factors are in its personal part: only their codes are read, to count,
+    and only for the reports the figures count (the period's)."""
+    wanted = [f.event_id for f in facts if f.type == "risk.reported" and begin <= f.at < until]
+    if not wanted:
+        return facts
+    rows = connection.execute(select(_entry.event_id, _entry.personal, _entry.source)
+                              .where(_entry.event_id.in_(wanted))).all()
+    opened = keyring(connection.engine).personal([(r.event_id, r.personal) for r in rows], connection)
+    extra = {r.event_id: {"factors": fields.get("factors", []), "source": r.source}
+             for r, fields in zip(rows, opened, strict=True)}
+    return [Fact(f.person, f.type, f.at, {**f.data, **extra[f.event_id]}, f.event_id) if f.event_id in extra else f
+            for f in facts]
+
+
+def facts_from_timeline(connection: Connection, until: datetime) -> list[Fact]:
+    """Every event up to `until`, with all the records of one person under one id: the whole
+    timeline, as statistics were worked out before the projection (and when it cannot be trusted)."""
+    rows = connection.execute(select(_entry.event_id, _entry.person_id, _entry.type, _entry.occurred_at,
+                                     _entry.data, _entry.source).where(_entry.occurred_at < until)).all()
+    # A risk report's factors are in its personal part: only their codes are read, to count.
+    risks = connection.execute(select(_entry.event_id, _entry.personal)
+                               .where(_entry.type == "risk.reported", _entry.occurred_at < until)).all()
+    opened = keyring(connection.engine).personal([(r.event_id, r.personal) for r in risks], connection)
+    factors = {r.event_id: fields.get("factors", []) for r, fields in zip(risks, opened, strict=True)}
+    same = []
+    for person, merged_into, state in connection.execute(
+            select(journeys.c.person_id, journeys.c.merged_into, journeys.c.state)):
+        if merged_into:
+            same.append((person, merged_into))
+        same.extend((person, other) for other in (state or {}).get("linked", ()))
+    facts = [Fact(r.person_id, r.type, r.occurred_at,
+                  {**(r.data or {}), "factors": factors.get(r.event_id, []), "source": r.source}
+                  if r.type == "risk.reported" else r.data or {}, r.event_id) for r in rows]
+    return people_as_one(facts, same)
+

@@ -1,0 +1,134 @@
+"""The statistics projection gives the figures the whole timeline gives, for any history, any
+arrival order, any period and area (issue 28): the worker's spans and the reader's small loads
+against journey/statistics.py run over every fact, on one SQLite read model."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, delete
+
+import handlers
+from journey.applied import Applied
+from journey.history import History
+from journey.statistics import Rules, all_statistics
+from readmodel.database import read_model
+from readmodel.statistics import facts_from_timeline, remake, statistics
+from readmodel.tables import projections, statistics_statuses
+from schemas.settings import Settings
+from streams.projector import project
+from tests.events import accommodation, bed, case, contact, duty, identity, progress, report, work
+
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+AREAS = ["TC-MARKET", "TC-STATION"]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Engine, Settings, Rules]:
+    folder: Path = tmp_path_factory.mktemp("statistics")
+    configured = Settings(state_dir=folder, database_url=f"sqlite:///{folder / 'rm.db'}", case_inactive_after_days=10)
+    engine = read_model(configured)
+    rules = Rules.configured(configured)
+    remake(engine, rules)
+    return engine, configured, rules
+
+
+def _events(person: UUID, kind: int, minutes: int, area: str, flag: bool) -> list[Any]:
+    at = T0 + timedelta(minutes=minutes)
+    if kind <= 2:
+        return [contact(person, at, bedded_down=kind < 2 or flag, area=area)]
+    if kind == 3:
+        return [bed(person, at, "checked_in")]
+    if kind == 4:
+        return [accommodation(person, at, random.Random(minutes).choice(
+            ["tenancy_started", "supported_housing_entered", "reconnected"]))]
+    if kind == 5:
+        return [case(person, at, "closed" if flag else "reopened")]
+    if kind == 6:
+        return [work(person, at, "course_enrolled"), duty(person, at, "prevention_started" if flag
+                                                           else "prevention_ended")]
+    received = report(person, at, area=area)
+    steps = [progress(person, at + timedelta(hours=1), "routed", received.id, due_by=at + timedelta(hours=3))]
+    if flag:
+        steps.append(progress(person, at + timedelta(hours=2 + minutes % 5), "attempted", received.id))
+        steps.append(progress(person, at + timedelta(hours=7), "outcome", received.id, outcome="found_and_engaged"))
+    return [received, *steps]
+
+
+history_strategy = st.lists(
+    st.tuples(st.integers(0, 3), st.sampled_from([0, 0, 1, 2, 3, 4, 5, 6, 7]), st.integers(0, 60 * 24 * 60),
+              st.sampled_from(AREAS), st.booleans()),
+    max_size=30,
+)
+periods = st.tuples(st.integers(0, 60), st.sampled_from([1, 7, 28])).map(
+    lambda p: (T0.date() + timedelta(days=p[0]), T0.date() + timedelta(days=p[0] + p[1])))
+
+
+@given(history_strategy, st.sampled_from([None, "merged", "linked"]), st.lists(periods, min_size=1, max_size=3),
+       st.sampled_from([None, *AREAS]), st.randoms(use_true_random=False))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_projection_gives_the_whole_timelines_figures(
+        model: tuple[Engine, Settings, Rules], history: list[Any], joined: str | None,
+        wanted: list[tuple[date, date]], area: str | None, rng: random.Random) -> None:
+    engine, configured, rules = model
+    people = [uuid4() for _ in range(4)]
+    events = [e for who, kind, minutes, where, flag in history
+              for e in _events(people[who], kind, minutes, where, flag)]
+    if joined:
+        events.append(identity(people[1], people[0], joined, T0 + timedelta(days=3)))
+        if joined == "merged":
+            events.append(identity(people[0], people[1], "absorbed", T0 + timedelta(days=3)))
+    rng.shuffle(events)  # phones go offline: any arrival order
+    _apply(engine, configured, rules, events, rng)
+    projected = statistics(engine, periods=wanted, area=area, rules=rules)
+    with engine.connect() as connection:
+        facts = facts_from_timeline(connection, max(datetime(e.year, e.month, e.day, tzinfo=rules.zone)
+                                                    for _, e in wanted) + timedelta(days=1))
+    for figures, (start, end) in zip(projected, wanted, strict=True):
+        assert {k: v for k, v in figures.items() if k not in ("start", "end", "area")} == \
+            all_statistics(facts, start, end, rules, area)
+
+
+def _apply(engine: Engine, configured: Settings, rules: Rules, events: list[Any], rng: random.Random) -> None:
+    """As the worker: each event into its person's history, the read model written in batches."""
+    window = timedelta(days=configured.journey_refold_days)
+    histories: dict[UUID, History] = {}
+    batch: list[Applied] = []
+    for event in events:
+        recorded = handlers.record(histories.get(event.subject), event, configured.zone, window)
+        histories[event.subject] = recorded.history
+        batch.extend(Applied(o.journey, o.entry, e, refolded=e is not event, history=recorded.history)
+                     for o, e in recorded.published)
+        if rng.random() < 0.3:
+            project(engine, batch, T0, rules)
+            batch = []
+    project(engine, batch, T0, rules)
+
+
+def test_a_projection_made_for_other_rules_is_made_again_and_not_trusted_meanwhile(
+        model: tuple[Engine, Settings, Rules]) -> None:
+    engine, configured, rules = model
+    person = uuid4()
+    _apply(engine, configured, rules, [contact(person, T0 + timedelta(days=1))], random.Random(1))
+    period = {"start": T0.date(), "end": T0.date() + timedelta(days=28), "area": None, "rules": rules}
+    before = statistics(engine, **period)
+    longer = Rules(zone=rules.zone, inactive_after_days=40)
+    with engine.begin() as connection:
+        connection.execute(delete(statistics_statuses))  # what a projection for other rules would not hold
+    # Made for `rules`, read for `longer`: worked out from the whole timeline, right for `longer`.
+    with engine.connect() as connection:
+        facts = facts_from_timeline(connection, datetime.now(UTC))
+    assert statistics(engine, **{**period, "rules": longer})["built_for_zero"] == \
+        all_statistics(facts, period["start"], period["end"], longer)["built_for_zero"]
+    assert remake(engine, longer) > 0 and remake(engine, longer) == 0  # once
+    assert remake(engine, rules) > 0
+    assert statistics(engine, **period) == before
+    with engine.connect() as connection:
+        assert connection.execute(projections.select()).one().made_for.endswith("inactive_after_days=10")
