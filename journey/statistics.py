@@ -158,41 +158,55 @@ def chain(facts: Sequence[Fact], start: date, end: date, rules: Rules, area: str
 
 def statuses(items: Sequence[Fact], days: Sequence[date], rules: Rules) -> list[str]:
     """The person's status at the end of each night (nights ascending), in one pass over their facts."""
-    homeless = housed = contact = closed = None
-    close_reason = None
+    known = _Known()
     result, i = [], 0
     for day in days:
         while i < len(items) and night_of(items[i].at, rules.zone) <= day:
-            fact = items[i]
+            known.take(items[i])
             i += 1
-            kind = fact.type
-            bedded_down = kind == "contact.recorded" and fact.data.get("bedded_down")
-            if bedded_down or kind == "bed.checked_in":
-                homeless = fact.at
-            if kind in ("contact.recorded", "bed.checked_in"):
-                contact = fact.at
-            elif kind in HOUSING_STEPS:
-                housed = fact.at
-            elif kind == "case.closed":
-                closed, close_reason = fact.at, fact.data.get("close_reason")
-            elif kind == "case.reopened":
-                closed = close_reason = None
-        result.append(_status(homeless, housed, contact, closed, close_reason, day, rules))
+        result.append(known.status(day, rules))
     return result
 
 
-def _status(homeless: datetime | None, housed: datetime | None, contact: datetime | None,
-            closed: datetime | None, close_reason: str | None, day: date, rules: Rules) -> str:
-    if homeless is None:
-        return "none"
-    if closed is not None:
-        return "inactive" if close_reason in INACTIVE_CLOSES else "left"
-    if housed is not None and housed >= homeless:
-        return "housed"
-    last = max(t for t in (homeless, contact) if t is not None)
-    if (day - night_of(last, rules.zone)).days >= rules.inactive_after_days:
-        return "inactive"
-    return "active"
+@dataclass(slots=True)
+class _Known:
+    """What a person's facts so far say about their Built for Zero status: the latest of each kind."""
+
+    homeless: datetime | None = None
+    housed: datetime | None = None
+    contact: datetime | None = None
+    closed: datetime | None = None
+    close_reason: str | None = None
+
+    def take(self, fact: Fact) -> None:
+        kind = fact.type
+        if (kind == "contact.recorded" and fact.data.get("bedded_down")) or kind == "bed.checked_in":
+            self.homeless = fact.at
+        if kind in ("contact.recorded", "bed.checked_in"):
+            self.contact = fact.at
+        elif kind in HOUSING_STEPS:
+            self.housed = fact.at
+        elif kind == "case.closed":
+            self.closed, self.close_reason = fact.at, fact.data.get("close_reason")
+        elif kind == "case.reopened":
+            self.closed = self.close_reason = None
+
+    def lapse(self, rules: Rules) -> date | None:
+        """The night from which no contact for long enough makes the person inactive."""
+        if self.homeless is None:
+            return None
+        last = max(t for t in (self.homeless, self.contact) if t is not None)
+        return night_of(last, rules.zone) + timedelta(days=rules.inactive_after_days)
+
+    def status(self, day: date, rules: Rules) -> str:
+        if self.homeless is None:
+            return "none"
+        if self.closed is not None:
+            return "inactive" if self.close_reason in INACTIVE_CLOSES else "left"
+        if self.housed is not None and self.housed >= self.homeless:
+            return "housed"
+        lapse = self.lapse(rules)
+        return "inactive" if lapse is not None and day >= lapse else "active"
 
 
 FOREVER = date.max  # the end of a status that no fact known yet ends
@@ -217,36 +231,22 @@ def status_spans(items: Sequence[Fact], rules: Rules) -> list[Status]:
     (a property test checks it), with "none" left out. A status changes only on a night with a
     fact, or when no contact for `inactive_after_days` nights makes the person inactive: so the
     spans are found from the facts alone, and never need working out again as nights pass."""
-    homeless = housed = contact = closed = None
-    close_reason = None
+    known = _Known()
     changes: list[tuple[date, str]] = []
     current = "none"
     i = 0
     while i < len(items):
         night = night_of(items[i].at, rules.zone)
         while i < len(items) and night_of(items[i].at, rules.zone) <= night:
-            fact = items[i]
+            known.take(items[i])
             i += 1
-            kind = fact.type
-            if (kind == "contact.recorded" and fact.data.get("bedded_down")) or kind == "bed.checked_in":
-                homeless = fact.at
-            if kind in ("contact.recorded", "bed.checked_in"):
-                contact = fact.at
-            elif kind in HOUSING_STEPS:
-                housed = fact.at
-            elif kind == "case.closed":
-                closed, close_reason = fact.at, fact.data.get("close_reason")
-            elif kind == "case.reopened":
-                closed = close_reason = None
         moments = [night]
-        if homeless is not None:
-            # The night without contact long enough to be inactive, if it comes before the next fact.
-            last = max(t for t in (homeless, contact) if t is not None)
-            lapse = night_of(last, rules.zone) + timedelta(days=rules.inactive_after_days)
-            if lapse > night and (i == len(items) or lapse < night_of(items[i].at, rules.zone)):
-                moments.append(lapse)
+        # The night without contact long enough to be inactive, if it comes before the next fact.
+        lapse = known.lapse(rules)
+        if lapse is not None and lapse > night and (i == len(items) or lapse < night_of(items[i].at, rules.zone)):
+            moments.append(lapse)
         for moment in moments:
-            status = _status(homeless, housed, contact, closed, close_reason, moment, rules)
+            status = known.status(moment, rules)
             if status != current:
                 changes.append((moment, status))
                 current = status
