@@ -40,8 +40,8 @@ from journey.statistics import Rules, all_statistics
 from readmodel.database import read_model
 from readmodel.statistics import facts_from_timeline, remake, statistics
 from readmodel.tables import projections, statistics_statuses, timeline_entries
+from readmodel.writes import write_many
 from schemas.settings import get_settings
-from streams.projector import write_many
 
 COPY = UUID("5f3b1c52-7c1e-4c2a-9a55-0d6f0b1d2e40")
 

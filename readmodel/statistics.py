@@ -52,6 +52,7 @@ from journey.statistics import (
 )
 from readmodel.data_keys import keyring
 from readmodel.tables import journeys, projections, same_person, statistics_statuses, timeline_entries
+from readmodel.writes import write_many
 from schemas.events import IdentityChanged
 
 NAME = "statistics"
@@ -108,8 +109,7 @@ def remake_spans(connection: Connection, people: Collection[str], rules: Rules) 
         connection.execute(delete(statistics_statuses).where(_span.person_id.in_(some)))
         rows = [{"person_id": person, "since": s.since, "until": s.until, "status": s.status, "previous": s.previous}
                 for person, items in facts.items() for s in status_spans(items, rules)]
-        if rows:
-            connection.execute(statistics_statuses.insert(), rows)
+        write_many(connection, statistics_statuses.insert(), rows)
 
 
 def remake(engine: Engine, rules: Rules) -> int:

@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy import Engine
 
 from readmodel.tables import bed_command_refusals, bed_nights, bed_providers, bed_requests
+from readmodel.writes import dialect_insert, upsert_newer
 from schemas.beds import BedUpdate
 from schemas.events import UndecodableEvent, decoder
 from schemas.settings import Settings
 from schemas.topics import BED_UPDATES
 from streams.persist import persist
-from streams.projector import dialect_insert, upsert_newer
 from streams.runtime import Batch, Stage
 
 read_update = decoder(BedUpdate)

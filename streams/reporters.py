@@ -28,11 +28,11 @@ from journey.delivery import next_try
 from journey.reports import OUTCOME_WORDS
 from readmodel.data_keys import keyring
 from readmodel.tables import reporter_notices, sighting_reports, timeline_entries
+from readmodel.writes import dialect_insert
 from schemas.events import ReportProgress, ReportProgressed, encode_event
 from schemas.ids import reporter_told_id
 from schemas.settings import Settings
 from schemas.topics import INTAKE
-from streams.projector import dialect_insert
 from streams.runtime import Engine as StreamEngine
 from streams.runtime import EngineStopped
 

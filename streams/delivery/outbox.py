@@ -15,9 +15,9 @@ from journey.delivery import Scope, Wanted, update_of, wants
 from journey.policy import Viewer, may_be_told, recorded_by
 from readmodel.subscriptions import wanted_of
 from readmodel.tables import deliveries, organisations, subscriptions
+from readmodel.writes import dialect_insert
 from schemas.ids import delivery_id
 from schemas.sharing import OrganisationType
-from streams.projector import dialect_insert
 from streams.reporters import make_notices
 
 

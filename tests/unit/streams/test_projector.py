@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 
 from readmodel.database import connect
 from readmodel.tables import journeys, timeline_entries
-from streams.projector import _for_driver, _upsert, upsert_newer
+from readmodel.writes import _for_driver, _upsert, upsert_newer
 
 NOON = datetime(2026, 11, 2, 12, tzinfo=UTC)
 
