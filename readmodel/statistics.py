@@ -51,9 +51,16 @@ from journey.statistics import (
     status_spans,
 )
 from readmodel.data_keys import keyring
-from readmodel.tables import journeys, projections, same_person, statistics_statuses, timeline_entries
+from readmodel.tables import (
+    journeys,
+    projections,
+    same_person,
+    statistics_statuses,
+    timeline_entries,
+    timeline_of_people,
+)
 from readmodel.writes import write_many
-from schemas.events import IdentityChanged
+from schemas.events import EVENT_TYPES, IdentityChanged
 
 NAME = "statistics"
 AT_ONCE = 500  # records a query names: well under every database's limit on parameters
@@ -212,9 +219,10 @@ def _period(connection: Connection, start: date, end: date, area: str | None, ru
     facts: dict[str, Fact] = {}
     involved: set[str] = set()
     if set(figures) - {"built_for_zero"}:
-        # Every fact of the period, and CHAIN's rough sleeping in the period before it.
+        # Every fact of the period, and CHAIN's rough sleeping in the period before it. (Every
+        # type named, so that the index by type and time finds them: no index by time alone.)
         facts.update((f.event_id, f) for f in _facts_where(connection, and_(
-            _entry.occurred_at >= begin, _entry.occurred_at < until)))
+            _entry.type.in_(EVENT_TYPES), _entry.occurred_at >= begin, _entry.occurred_at < until)))
         facts.update((f.event_id, f) for f in _facts_where(connection, and_(
             _entry.type == "contact.recorded", _entry.occurred_at >= before, _entry.occurred_at < begin)))
         # The people those facts are about, with the rest of their history the figures look at:
@@ -248,12 +256,15 @@ def _period(connection: Connection, start: date, end: date, area: str | None, ru
 
 def _spans(connection: Connection, start: date, end: date) -> list[tuple[str, Status]]:
     """The spans a period's Built for Zero counts: those beginning in it with an active status
-    on either side, and the active ones covering its last night."""
+    on either side, and the active ones covering its last night (an active span ends, at the
+    latest, when no contact for long enough makes the person inactive: never FOREVER)."""
     first, last = start - timedelta(days=1), end - timedelta(days=1)
-    rows = connection.execute(select(_span.person_id, _span.since, _span.until, _span.status, _span.previous).where(
-        or_(and_(_span.since > first, _span.since <= last, or_(_span.status == "active", _span.previous == "active")),
-            and_(_span.status == "active", _span.until > last, _span.since <= last)))).all()
-    return [(r.person_id, Status(r.since, r.until, r.status, r.previous)) for r in rows]
+    columns = (_span.person_id, _span.since, _span.until, _span.status, _span.previous)
+    found = {(r.person_id, r.since): r for r in connection.execute(select(*columns).where(
+        _span.since > first, _span.since <= last, or_(_span.status == "active", _span.previous == "active")))}
+    found.update(((r.person_id, r.since), r) for r in connection.execute(select(*columns).where(
+        _span.status == "active", _span.until > last, _span.since <= last)))
+    return [(r.person_id, Status(r.since, r.until, r.status, r.previous)) for r in found.values()]
 
 
 def _fact(row: Any) -> Fact:
@@ -273,7 +284,7 @@ def _facts_of(connection: Connection, people: Sequence[str], *, types: Collectio
     """These records' facts (of these types, before that moment), each record's in time order."""
     found: dict[str, list[Fact]] = defaultdict(list)
     for at in range(0, len(people), AT_ONCE):
-        query = select(*_FACT_COLUMNS).where(_entry.person_id.in_(people[at:at + AT_ONCE]))
+        query = timeline_of_people(*_FACT_COLUMNS).where(_entry.person_id.in_(people[at:at + AT_ONCE]))
         if types:
             query = query.where(_entry.type.in_(types))
         if before is not None:

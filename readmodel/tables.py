@@ -16,10 +16,12 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Select,
     String,
     Table,
     Text,
     TypeDecorator,
+    select,
 )
 
 
@@ -136,6 +138,13 @@ timeline_entries = Table(
     Index("ix_timeline_person", "person_id", "occurred_at"),
     Index("ix_timeline_type_time", "type", "occurred_at"),  # the board's recent sightings
 )
+
+
+def timeline_of_people(*columns: Any) -> Select[Any]:
+    """A select of timeline entries to be found by person (the caller's `person_id IN (...)`).
+    Told so on SQLite: given a long list of people and a few types, its planner chose the index
+    by type and read every entry of those types (a second at 1,000,000 events)."""
+    return select(*columns).with_hint(timeline_entries, "INDEXED BY ix_timeline_person", "sqlite")
 
 # What the records say about who each person is (readmodel/profiles.py), one row a person, kept by
 # the worker as events arrive: search and identity matching open these, not the timeline. Sealed

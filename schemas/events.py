@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError, model_validator
@@ -599,6 +599,9 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+# Every event type name, from the union's members' `type` literals.
+EVENT_TYPES: tuple[str, ...] = tuple(sorted(
+    name for member in get_args(get_args(Event)[0]) for name in get_args(member.model_fields["type"].annotation)))
 
 
 class UndecodableEvent(ValueError):
