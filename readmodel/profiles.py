@@ -26,7 +26,7 @@ from journey.applied import Applied
 from journey.matching import Profile, description_words, profile_keys
 from readmodel import search_keys
 from readmodel.data_keys import keyring
-from readmodel.tables import journeys, timeline_entries, timeline_of_people
+from readmodel.tables import journeys, of_types, timeline_entries
 from readmodel.tables import profiles as profile_rows
 from schemas.sealed import SEALED, SealedPart, seal, sealed_keys, stored_form
 
@@ -251,8 +251,8 @@ def backfill(engine: Engine, now: datetime, people_at_once: int = 500) -> int:
     for start in range(0, len(people), people_at_once):
         with engine.begin() as connection:
             said = connection.execute(
-                timeline_of_people(table.person_id, table.event_id, table.data, table.occurred_at, table.personal)
-                .where(table.type.in_(SAYS_WHO), table.person_id.in_(people[start:start + people_at_once]))).all()
+                select(table.person_id, table.event_id, table.data, table.occurred_at, table.personal)
+                .where(of_types(SAYS_WHO), table.person_id.in_(people[start:start + people_at_once]))).all()
             written, keys = _grow(connection, [(row.person_id, row.event_id, (row.data or {}).get("area_code"),
                                                 row.occurred_at, row.personal or {}) for row in said], now)
             if written:

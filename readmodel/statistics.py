@@ -53,11 +53,11 @@ from journey.statistics import (
 from readmodel.data_keys import keyring
 from readmodel.tables import (
     journeys,
+    of_types,
     projections,
     same_person,
     statistics_statuses,
     timeline_entries,
-    timeline_of_people,
 )
 from readmodel.writes import write_many
 from schemas.events import EVENT_TYPES, IdentityChanged
@@ -234,10 +234,12 @@ def _period(connection: Connection, start: date, end: date, area: str | None, ru
         spans = _spans(connection, start, end)
         if area is not None:
             involved |= {person for person, _ in spans}  # their last area decides whether they count
-    history = _facts_of(connection, sorted(involved), before=horizon, types=() if area else _HISTORY_TYPES)
+    # Outside the period: its facts are loaded already.
+    outside = or_(_entry.occurred_at < begin, and_(_entry.occurred_at >= until, _entry.occurred_at < horizon))
+    history = _facts_of(connection, sorted(involved), when=outside, types=() if area else _HISTORY_TYPES)
     if "built_for_zero" in figures and groups.of:
         # The few grouped people's statuses are worked out from their facts.
-        history.update(_facts_of(connection, sorted(groups.of), before=horizon,
+        history.update(_facts_of(connection, sorted(groups.of), when=_entry.occurred_at < horizon,
                                  types=() if area else (*STATUS_TYPES, *_HISTORY_TYPES)))
     for items in history.values():
         facts.update((f.event_id, f) for f in items)
@@ -280,15 +282,15 @@ def _facts_where(connection: Connection, condition: Any) -> list[Fact]:
 
 
 def _facts_of(connection: Connection, people: Sequence[str], *, types: Collection[str] = (),
-              before: datetime | None = None) -> dict[str, list[Fact]]:
-    """These records' facts (of these types, before that moment), each record's in time order."""
+              when: Any = None) -> dict[str, list[Fact]]:
+    """These records' facts (of these types, at times `when` allows), each record's in time order."""
     found: dict[str, list[Fact]] = defaultdict(list)
     for at in range(0, len(people), AT_ONCE):
-        query = timeline_of_people(*_FACT_COLUMNS).where(_entry.person_id.in_(people[at:at + AT_ONCE]))
+        query = select(*_FACT_COLUMNS).where(_entry.person_id.in_(people[at:at + AT_ONCE]))
         if types:
-            query = query.where(_entry.type.in_(types))
-        if before is not None:
-            query = query.where(_entry.occurred_at < before)
+            query = query.where(of_types(types))
+        if when is not None:
+            query = query.where(when)
         for row in connection.execute(query).all():
             found[row.person_id].append(_fact(row))
     for items in found.values():

@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("person_id", "since"),
     )
     op.create_index("ix_statistics_statuses_since", "statistics_statuses", ["since"])
-    op.create_index("ix_statistics_statuses_open", "statistics_statuses", ["status", "until"])
+    op.create_index("ix_statistics_statuses_open", "statistics_statuses", ["status", "until", "since"])
     op.create_table(
         "same_person",
         sa.Column("person_id", sa.String(length=36), nullable=False),
