@@ -6,7 +6,7 @@ they can always be made again. With the worker stopped, it:
    a member until its session times out);
 2. forgets the journey stage's state: a tombstone for every person in its changelog;
 3. empties the journey tables of the read model (journeys, timeline entries, sighting reports,
-   referrals, profiles, search keys, statistics' statuses and records of one person);
+   referrals, profiles, search keys, statistics' statuses, rough sleeping and records of one person);
 4. moves the group's person-events offsets back to 0;
 5. runs a worker until it has caught up, with a progress bar, and stops it.
 Identity decisions, aliases and beds are left as they are: they are not derived from
@@ -32,6 +32,7 @@ from readmodel.tables import (
     journeys,
     profiles,
     referrals,
+    rough_sleeping,
     same_person,
     search_keys,
     sighting_reports,
@@ -64,7 +65,7 @@ def rebuild(settings: Settings, say: Callable[[str], None], group_timeout_s: flo
         engine = read_model(settings)
         with engine.begin() as connection:
             for table in (timeline_entries, journeys, sighting_reports, referrals, profiles, search_keys,
-                          statistics_statuses, same_person):
+                          statistics_statuses, same_person, rough_sleeping):
                 connection.execute(delete(table))
         engine.dispose()
         say("emptied the journey tables of the read model")

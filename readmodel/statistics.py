@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Engine, Text, and_, delete, distinct, or_, se
 from sqlalchemy.dialects import postgresql, sqlite
 
 from journey.applied import Applied
-from journey.nights import night_starts
+from journey.nights import night_of, night_starts
 from journey.statistics import (
     STATUS_TYPES,
     Fact,
@@ -55,12 +55,13 @@ from readmodel.tables import (
     journeys,
     of_types,
     projections,
+    rough_sleeping,
     same_person,
     statistics_statuses,
     timeline_entries,
 )
 from readmodel.writes import write_many
-from schemas.events import EVENT_TYPES, IdentityChanged
+from schemas.events import EVENT_TYPES, ContactRecorded, IdentityChanged
 
 NAME = "statistics"
 AT_ONCE = 500  # records a query names: well under every database's limit on parameters
@@ -71,11 +72,12 @@ _span = statistics_statuses.c
 _FACT_COLUMNS = (_entry.event_id, _entry.person_id, _entry.type, type_coerce(_entry.occurred_at, Text).label("at"),
                  type_coerce(_entry.data, Text).label("data"))
 # What the figures read of the history of the people a period's facts are about, besides the
-# period itself: CHAIN's earlier rough sleeping, their reports' steps, the referrals answered,
-# and whether someone reported at risk was seen rough later. (Their last area, for figures of
-# one area, may come from any fact.)
-_HISTORY_TYPES = ("contact.recorded", "report.received", "report.routed", "report.attempted", "report.outcome",
-                  "report.reporter_told", "referral.made")
+# period itself and rough sleeping (kept apart): their reports' steps, the referrals answered,
+# whether someone reported at risk was seen rough later (reported). (Their last area, for
+# figures of one area, may come from any fact.)
+_HISTORY_TYPES = ("report.received", "report.routed", "report.attempted", "report.outcome", "report.reporter_told",
+                  "referral.made")
+_NOT_CONTACTS = tuple(t for t in EVENT_TYPES if t != "contact.recorded")
 
 
 def made_for(rules: Rules) -> str:
@@ -93,6 +95,10 @@ def statistics_updates(connection: Connection, updates: Sequence[Applied], rules
     records of one person as each identity event's journey says."""
     touched = {str(u.journey.person_id) for u in updates if u.event.type in STATUS_TYPES and not u.refolded}
     remake_spans(connection, touched, rules)
+    write_many(connection, _new_rough(connection.dialect.name), [
+        {"event_id": str(e.id), "person_id": str(e.subject), "at": e.time, "night": night_of(e.time, rules.zone),
+         "area_code": e.data.area_code}
+        for e in (u.event for u in updates if not u.refolded) if isinstance(e, ContactRecorded) and e.data.bedded_down])
     newest: dict[Any, Any] = {}
     for update in updates:
         journey = update.journey
@@ -129,6 +135,11 @@ def remake(engine: Engine, rules: Rules) -> int:
     with engine.begin() as connection:
         connection.execute(delete(statistics_statuses))
         connection.execute(delete(same_person))
+        connection.execute(delete(rough_sleeping))
+        contacts = connection.execute(select(*_FACT_COLUMNS).where(_entry.type == "contact.recorded")).all()
+        write_many(connection, _new_rough(connection.dialect.name), [
+            {"event_id": f.event_id, "person_id": f.person, "at": f.at, "night": night_of(f.at, rules.zone),
+             "area_code": f.data.get("area_code")} for f in map(_fact, contacts) if f.data.get("bedded_down")])
         people = connection.execute(select(distinct(_entry.person_id)).where(_entry.type.in_(STATUS_TYPES))).scalars()
         remake_spans(connection, list(people), rules)
         made = connection.execute(select(statistics_statuses.c.person_id).distinct()).scalars().all()
@@ -141,6 +152,11 @@ def remake(engine: Engine, rules: Rules) -> int:
             connection.execute(same_person.insert(), [{"person_id": p, "other": o} for p, o in pairs])
         connection.execute(_mark(connection.dialect.name), {"name": NAME, "made_for": made_for(rules)})
     return len(made)
+
+
+@lru_cache
+def _new_rough(dialect: str) -> Any:
+    return (postgresql if dialect == "postgresql" else sqlite).insert(rough_sleeping).on_conflict_do_nothing()
 
 
 @lru_cache
@@ -219,16 +235,26 @@ def _period(connection: Connection, start: date, end: date, area: str | None, ru
     facts: dict[str, Fact] = {}
     involved: set[str] = set()
     if set(figures) - {"built_for_zero"}:
-        # Every fact of the period, and CHAIN's rough sleeping in the period before it. (Every
-        # type named, so that the index by type and time finds them: no index by time alone.)
+        # Every fact of the period but its contacts (most of the timeline: the figures need only
+        # those that found someone bedded down, kept apart), all of them for figures of one area
+        # (a person's last area may come from any). Every type named, so that the index by type
+        # and time finds them: there is no index by time alone.
         facts.update((f.event_id, f) for f in _facts_where(connection, and_(
-            _entry.type.in_(EVENT_TYPES), _entry.occurred_at >= begin, _entry.occurred_at < until)))
-        facts.update((f.event_id, f) for f in _facts_where(connection, and_(
-            _entry.type == "contact.recorded", _entry.occurred_at >= before, _entry.occurred_at < begin)))
+            _entry.type.in_(EVENT_TYPES if area else _NOT_CONTACTS), _entry.occurred_at >= begin,
+            _entry.occurred_at < until)))
         # The people those facts are about, with the rest of their history the figures look at:
-        # the nights they slept rough before, their last area, their reports' steps and referrals,
-        # and whether someone reported at risk was seen rough later (up to the horizon).
-        involved = groups.records({f.person for f in facts.values() if begin <= f.at < until})
+        # their last area, their reports' steps and referrals answered, whether someone reported
+        # at risk was seen rough later (up to the horizon).
+        involved = groups.records({f.person for f in facts.values()})
+        # CHAIN: rough sleeping in the period and the one before, and for each person seen in the
+        # period, whether and when they slept rough before that.
+        rough = _rough(connection, and_(rough_sleeping.c.night >= start - (end - start), rough_sleeping.c.night < end))
+        seen = groups.records({f.person for f in rough if f.at >= begin})
+        rough += _rough_of(connection, seen, rough_sleeping.c.at < before, first_only=True)
+        # Prevention: seen rough after the period, those reported at risk in it.
+        at_risk = groups.records({f.person for f in facts.values() if f.type == "risk.reported"})
+        rough += _rough_of(connection, at_risk, and_(rough_sleeping.c.at >= until, rough_sleeping.c.at < horizon))
+        facts.update((f.event_id, f) for f in rough)
     spans: list[tuple[str, Status]] = []
     if "built_for_zero" in figures:
         spans = _spans(connection, start, end)
@@ -267,6 +293,27 @@ def _spans(connection: Connection, start: date, end: date) -> list[tuple[str, St
     found.update(((r.person_id, r.since), r) for r in connection.execute(select(*columns).where(
         _span.status == "active", _span.until > last, _span.since <= last)))
     return [(r.person_id, Status(r.since, r.until, r.status, r.previous)) for r in found.values()]
+
+
+def _rough(connection: Connection, condition: Any) -> list[Fact]:
+    """Contacts that found someone bedded down, as the facts the figures read of them."""
+    r = rough_sleeping.c
+    return [Fact(row.person_id, "contact.recorded", row.at, {"bedded_down": True, "area_code": row.area_code},
+                 row.event_id)
+            for row in connection.execute(select(r.event_id, r.person_id, r.at, r.area_code).where(condition))]
+
+
+def _rough_of(connection: Connection, people: Collection[str], condition: Any, first_only: bool = False) -> list[Fact]:
+    """These people's rough sleeping at the times `condition` allows (only each one's first)."""
+    r = rough_sleeping.c
+    found: dict[str, Fact] = {}
+    ordered = sorted(people)
+    for at in range(0, len(ordered), AT_ONCE):
+        for fact in _rough(connection, and_(r.person_id.in_(ordered[at:at + AT_ONCE]), condition)):
+            kept = found.get(fact.person if first_only else fact.event_id)
+            if kept is None or fact.at < kept.at:
+                found[fact.person if first_only else fact.event_id] = fact
+    return list(found.values())
 
 
 def _fact(row: Any) -> Fact:

@@ -188,6 +188,21 @@ statistics_statuses = Table(
     Index("ix_statistics_statuses_open", "status", "until", "since"),  # the spans covering a night, from the index
 )
 
+# Every outreach contact that found someone bedded down (CHAIN's "seen rough sleeping"), one row
+# each, kept by the worker: the bulk of the timeline is contacts, and the figures need only these
+# of them, by night (readmodel/statistics.py). No personal data: ids, times and area codes.
+rough_sleeping = Table(
+    "rough_sleeping",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("person_id", String(36), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("night", Date, nullable=False),
+    Column("area_code", String(32)),
+    Index("ix_rough_sleeping_night", "night"),
+    Index("ix_rough_sleeping_person", "person_id", "at"),
+)
+
 # Records of one person (merged or linked), as each record's journey says: statistics count
 # them as one person without reading every journey.
 same_person = Table(

@@ -22,6 +22,7 @@ from journey.statistics import Rules, all_statistics
 from readmodel.database import read_model
 from readmodel.statistics import facts_from_timeline, remake, statistics
 from readmodel.tables import projections, statistics_statuses
+from schemas.events import RiskDetails, RiskFactor, RiskPersonal, RiskReported
 from schemas.settings import Settings
 from streams.projector import project
 from tests.events import accommodation, bed, case, contact, duty, identity, progress, report, work
@@ -54,6 +55,10 @@ def _events(person: UUID, kind: int, minutes: int, area: str, flag: bool) -> lis
     if kind == 6:
         return [work(person, at, "course_enrolled"), duty(person, at, "prevention_started" if flag
                                                            else "prevention_ended")]
+    if kind == 8:  # eyes and ears: was the person reported at risk seen rough later?
+        return [RiskReported(id=uuid4(), source="job-centre", actor="m1", subject=person, time=at, recorded_at=at,
+                             data=RiskDetails(urgency="within_56_days", consent_to_refer=False, area_code=area),
+                             personal=RiskPersonal(factors=(RiskFactor.RENT_ARREARS,)))]
     received = report(person, at, area=area)
     steps = [progress(person, at + timedelta(hours=1), "routed", received.id, due_by=at + timedelta(hours=3))]
     if flag:
@@ -63,7 +68,7 @@ def _events(person: UUID, kind: int, minutes: int, area: str, flag: bool) -> lis
 
 
 history_strategy = st.lists(
-    st.tuples(st.integers(0, 3), st.sampled_from([0, 0, 1, 2, 3, 4, 5, 6, 7]), st.integers(0, 60 * 24 * 60),
+    st.tuples(st.integers(0, 3), st.sampled_from([0, 0, 1, 2, 3, 4, 5, 6, 7, 8]), st.integers(0, 60 * 24 * 60),
               st.sampled_from(AREAS), st.booleans()),
     max_size=30,
 )
@@ -132,3 +137,21 @@ def test_a_projection_made_for_other_rules_is_made_again_and_not_trusted_meanwhi
     assert statistics(engine, **period) == before
     with engine.connect() as connection:
         assert connection.execute(projections.select()).one().made_for.endswith("inactive_after_days=10")
+
+
+def test_reported_at_risk_in_a_period_and_seen_rough_after_its_end_counts_as_the_timeline_says(
+        model: tuple[Engine, Settings, Rules]) -> None:
+    # The figures see facts up to the end of the period's end date: a contact that evening is
+    # "later seen sleeping rough" for a report in the period. The projection must read it too.
+    engine, configured, rules = model
+    start, end = T0.date() + timedelta(days=70), T0.date() + timedelta(days=77)
+    person = uuid4()
+    evening = datetime(end.year, end.month, end.day, 18, tzinfo=rules.zone)
+    _apply(engine, configured, rules, [*_events(person, 8, 60 * 24 * 72, AREAS[0], True),
+                                       contact(person, evening)], random.Random(2))
+    projected = statistics(engine, start=start, end=end, area=None, rules=rules)["prevention"]
+    with engine.connect() as connection:
+        facts = facts_from_timeline(connection, datetime(end.year, end.month, end.day, tzinfo=rules.zone)
+                                    + timedelta(days=1))
+    assert projected == all_statistics(facts, start, end, rules)["prevention"]
+    assert projected["later_seen_sleeping_rough"] >= 1
