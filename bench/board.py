@@ -97,7 +97,7 @@ def main() -> None:
                 print(f"first paint:   board {median:.0f} ms (median of 5, max {max(board):.0f}), "
                       f"sign-in page {baseline:.0f} ms: {median / baseline:.1f}x  (goal <= 1,000 ms)")
                 print(f"month's flow:  on the open board {flow:.1f} s after the first board request "
-                      f"(from the statistics projection); the API's answers to /health meanwhile: "
+                      f"(from the statistics projection, worked out apart); the API's answers to /health meanwhile: "
                       f"p50 {statistics.median(during):.0f} ms, max {max(during):.0f} ms; "
                       f"afterwards p50 {statistics.median(baseline_answers):.0f} ms, "
                       f"max {max(baseline_answers):.0f} ms")

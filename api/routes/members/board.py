@@ -28,8 +28,10 @@ def _board_figures(request: Request, engine: EngineDep, settings: SettingsDep, p
     state = request.app.state
     if getattr(state, "board_flow", None) is None:
         state.board_flow = board.FlowKeeper()
-    flow = dict(safe_statistics(state.board_flow.latest(engine, settings, now), principal.role))  # a copy
-    flow["chart"] = board.chart_bars(flow["weeks"])
+    flow = state.board_flow.latest(engine, settings, now)
+    if flow is not None:
+        flow = dict(safe_statistics(flow, principal.role))  # a copy: the keeper's figures stay as they are
+        flow["chart"] = board.chart_bars(flow["weeks"])
     return {"f": board.figures(engine, settings, now, principal.role), "flow": flow,
             "updated": f"{now.astimezone(settings.zone):%H:%M:%S}"}
 
