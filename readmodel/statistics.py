@@ -96,9 +96,8 @@ def statistics_updates(connection: Connection, updates: Sequence[Applied], rules
     touched = {str(u.journey.person_id) for u in updates if u.event.type in STATUS_TYPES and not u.refolded}
     remake_spans(connection, touched, rules)
     write_many(connection, _new_rough(connection.dialect.name), [
-        {"event_id": str(e.id), "person_id": str(e.subject), "at": e.time, "night": night_of(e.time, rules.zone),
-         "area_code": e.data.area_code}
-        for e in (u.event for u in updates if not u.refolded) if isinstance(e, ContactRecorded) and e.data.bedded_down])
+        _rough_row(str(u.event.id), str(u.journey.person_id), u.event.time, u.event.data.area_code, rules)
+        for u in updates if not u.refolded and isinstance(u.event, ContactRecorded) and u.event.data.bedded_down])
     newest: dict[Any, Any] = {}
     for update in updates:
         journey = update.journey
@@ -109,9 +108,25 @@ def statistics_updates(connection: Connection, updates: Sequence[Applied], rules
         people = [str(p) for p in newest]
         connection.execute(delete(same_person).where(same_person.c.person_id.in_(people)))
         rows = [{"person_id": str(person), "other": str(other)} for person, journey in newest.items()
-                for other in {*((journey.merged_into,) if journey.merged_into else ()), *journey.linked}]
+                for other in _same_as(journey.merged_into, journey.linked)]
         if rows:
             connection.execute(same_person.insert(), rows)
+
+
+def _rough_row(event_id: str, person: str, at: datetime, area: str | None, rules: Rules) -> dict[str, Any]:
+    return {"event_id": event_id, "person_id": person, "at": at, "night": night_of(at, rules.zone), "area_code": area}
+
+
+def _same_as(merged_into: Any, linked: Iterable[Any]) -> set[Any]:
+    """The other records of one person a record's journey names: the one it was merged into, those linked."""
+    return {*((merged_into,) if merged_into else ()), *linked}
+
+
+def _pairs_from_journeys(connection: Connection) -> list[tuple[str, str]]:
+    """Every journey's records of the same person, read from the journeys themselves (all of them)."""
+    return [(person, str(other)) for person, merged_into, state in connection.execute(
+        select(journeys.c.person_id, journeys.c.merged_into, journeys.c.state))
+        for other in _same_as(merged_into, (state or {}).get("linked") or ())]
 
 
 def remake_spans(connection: Connection, people: Collection[str], rules: Rules) -> None:
@@ -138,17 +153,12 @@ def remake(engine: Engine, rules: Rules) -> int:
         connection.execute(delete(rough_sleeping))
         contacts = connection.execute(select(*_FACT_COLUMNS).where(_entry.type == "contact.recorded")).all()
         write_many(connection, _new_rough(connection.dialect.name), [
-            {"event_id": f.event_id, "person_id": f.person, "at": f.at, "night": night_of(f.at, rules.zone),
-             "area_code": f.data.get("area_code")} for f in map(_fact, contacts) if f.data.get("bedded_down")])
+            _rough_row(f.event_id, f.person, f.at, f.data.get("area_code"), rules)
+            for f in map(_fact, contacts) if f.data.get("bedded_down")])
         people = connection.execute(select(distinct(_entry.person_id)).where(_entry.type.in_(STATUS_TYPES))).scalars()
         remake_spans(connection, list(people), rules)
         made = connection.execute(select(statistics_statuses.c.person_id).distinct()).scalars().all()
-        pairs = []
-        for person, merged_into, state in connection.execute(
-                select(journeys.c.person_id, journeys.c.merged_into, journeys.c.state)):
-            pairs.extend((person, other) for other in
-                         {*((merged_into,) if merged_into else ()), *((state or {}).get("linked") or ())})
-        if pairs:
+        if pairs := _pairs_from_journeys(connection):
             connection.execute(same_person.insert(), [{"person_id": p, "other": o} for p, o in pairs])
         connection.execute(_mark(connection.dialect.name), {"name": NAME, "made_for": made_for(rules)})
     return len(made)
@@ -370,6 +380,7 @@ def facts_from_timeline(connection: Connection, until: datetime) -> list[Fact]:
                                .where(_entry.type == "risk.reported", _entry.occurred_at < until)).all()
     opened = keyring(connection.engine).personal([(r.event_id, r.personal) for r in risks], connection)
     factors = {r.event_id: fields.get("factors", []) for r, fields in zip(risks, opened, strict=True)}
+    # Read here on its own, not through the projection's code: this is the reference it is checked against.
     same = []
     for person, merged_into, state in connection.execute(
             select(journeys.c.person_id, journeys.c.merged_into, journeys.c.state)):
