@@ -20,8 +20,12 @@ from deploy.processes import Part, free_port, start_api
 from tests.builders import contact_body
 from tests.conftest import System
 
-# Beds are booked for tonight and released at a local time: the hour the test runs matters.
-pytestmark = [pytest.mark.integration, pytest.mark.clock]
+pytestmark = pytest.mark.integration
+# Beds are booked for tonight and released at a local time: the hour these tests run matters, so
+# `deploy/dev clocks` runs them at awkward moments. The 200-requests and SIGKILL tests book nights
+# the same way but test concurrency and crashes, which no clock changes; they run once (40 s each
+# round of the clock runs otherwise).
+tonight_matters = pytest.mark.clock
 
 
 def register(system: System, provider_id: str, beds: int, waitlist: int = 10, **extra: Any) -> None:
@@ -123,6 +127,7 @@ def test_200_simultaneous_requests_from_4_api_processes_give_exactly_20_beds(sys
     assert any(entry["type"] == "bed.allocated" for entry in journey["timeline"])
 
 
+@tonight_matters
 def test_a_no_show_frees_the_bed_for_the_next_on_the_waitlist(system: System) -> None:
     register(system, "night-shelter", beds=1)
     first, second, third = (str(uuid.uuid4()) for _ in range(3))
@@ -150,6 +155,7 @@ def test_a_no_show_frees_the_bed_for_the_next_on_the_waitlist(system: System) ->
     assert journey["emergency_bed_nights"] == 1
 
 
+@tonight_matters
 def test_the_worker_releases_beds_nobody_arrived_for_at_the_release_time(make_settings) -> None:
     system = System(make_settings(bed_no_show_check_s=0.5))
     zone = system.settings.zone
@@ -175,6 +181,7 @@ def test_the_worker_releases_beds_nobody_arrived_for_at_the_release_time(make_se
         system.close()
 
 
+@tonight_matters
 def test_a_bed_booked_after_the_release_time_is_not_taken_back(make_settings) -> None:
     system = System(make_settings(bed_no_show_check_s=0.5))
     system.start_worker()
@@ -192,6 +199,7 @@ def test_a_bed_booked_after_the_release_time_is_not_taken_back(make_settings) ->
         system.close()
 
 
+@tonight_matters
 def test_allocations_and_inventory_survive_a_worker_restart(system: System) -> None:
     register(system, "restart-hub", beds=3, waitlist=2)
     before = ask_in_turn(system, [str(uuid.uuid4()) for _ in range(4)], "restart-hub")
@@ -218,6 +226,7 @@ def test_allocations_and_inventory_survive_a_worker_restart(system: System) -> N
     assert (after["capacity"], after["occupied"], after["free"], after["waitlisted"]) == (4, 4, 0, 0)
 
 
+@tonight_matters
 def test_bed_commands_that_cannot_apply_get_a_clear_answer_and_change_nothing(system: System) -> None:
     register(system, "careful-hub", beds=1)
     person = str(uuid.uuid4())
@@ -320,6 +329,7 @@ def test_sigkill_while_beds_are_decided_loses_no_outcome_overbooks_nothing_and_g
     assert all(n == 1 for n in beds.values()) and all(n == 1 for n in holders.values())
 
 
+@tonight_matters
 def test_retried_bed_commands_apply_once_and_a_reused_id_for_another_body_is_refused(system: System) -> None:
     register(system, "retry-hub", beds=2, waitlist=0)
     night = str(tonight(datetime.now(UTC), system.settings))
@@ -355,6 +365,7 @@ def test_retried_bed_commands_apply_once_and_a_reused_id_for_another_body_is_ref
     assert provider_night(system, "retry-hub")["capacity"] == 7
 
 
+@tonight_matters
 def test_a_stay_command_the_provider_can_no_longer_apply_is_refused_visibly(system: System) -> None:
     register(system, "busy-hub", beds=1)
     person = str(uuid.uuid4())
@@ -380,6 +391,7 @@ def test_a_stay_command_the_provider_can_no_longer_apply_is_refused_visibly(syst
     assert "released" in refusal["reason"]
 
 
+@tonight_matters
 def test_a_merged_person_holds_at_most_one_bed_a_night(system: System) -> None:
     register(system, "merge-hub", beds=2)
     register(system, "merge-shelter", beds=2)
