@@ -36,6 +36,7 @@ from readmodel.tables import (
     same_person,
     search_keys,
     sighting_reports,
+    statistics_known,
     statistics_statuses,
     timeline_entries,
 )
@@ -65,7 +66,7 @@ def rebuild(settings: Settings, say: Callable[[str], None], group_timeout_s: flo
         engine = read_model(settings)
         with engine.begin() as connection:
             for table in (timeline_entries, journeys, sighting_reports, referrals, profiles, search_keys,
-                          statistics_statuses, same_person, rough_sleeping):
+                          statistics_statuses, statistics_known, same_person, rough_sleeping):
                 connection.execute(delete(table))
         engine.dispose()
         say("emptied the journey tables of the read model")

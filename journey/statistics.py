@@ -158,7 +158,7 @@ def chain(facts: Sequence[Fact], start: date, end: date, rules: Rules, area: str
 
 def statuses(items: Sequence[Fact], days: Sequence[date], rules: Rules) -> list[str]:
     """The person's status at the end of each night (nights ascending), in one pass over their facts."""
-    known = _Known()
+    known = Known()
     result, i = [], 0
     for day in days:
         while i < len(items) and night_of(items[i].at, rules.zone) <= day:
@@ -169,17 +169,22 @@ def statuses(items: Sequence[Fact], days: Sequence[date], rules: Rules) -> list[
 
 
 @dataclass(slots=True)
-class _Known:
-    """What a person's facts so far say about their Built for Zero status: the latest of each kind."""
+class Known:
+    """What a person's facts so far say about their Built for Zero status: the latest of each
+    kind, and the time of the latest fact taken (the statistics projection keeps it per record,
+    to go on from it when later facts come)."""
 
     homeless: datetime | None = None
     housed: datetime | None = None
     contact: datetime | None = None
     closed: datetime | None = None
     close_reason: str | None = None
+    latest: datetime | None = None
 
     def take(self, fact: Fact) -> None:
         kind = fact.type
+        if self.latest is None or fact.at > self.latest:
+            self.latest = fact.at
         if (kind == "contact.recorded" and fact.data.get("bedded_down")) or kind == "bed.checked_in":
             self.homeless = fact.at
         if kind in ("contact.recorded", "bed.checked_in"):
@@ -231,9 +236,22 @@ def status_spans(items: Sequence[Fact], rules: Rules) -> list[Status]:
     (a property test checks it), with "none" left out. A status changes only on a night with a
     fact, or when no contact for `inactive_after_days` nights makes the person inactive: so the
     spans are found from the facts alone, and never need working out again as nights pass."""
-    known = _Known()
-    changes: list[tuple[date, str]] = []
-    current = "none"
+    return continued_spans((), Known(), items, rules)
+
+
+def continued_spans(spans: Sequence[Status], known: Known, items: Sequence[Fact], rules: Rules) -> list[Status]:
+    """The spans of earlier facts (`spans`, and `known`, what those facts said) gone on with
+    later ones (`items` in time order, none before `known.latest`): equal to `status_spans` of
+    all the facts together, so the worker need not read a record's history again for each new
+    contact. `known` takes the new facts.
+
+    Why it is equal: the spans from the first new fact's night on were found from what was
+    known at the last earlier night, and from that night's chance of lapsing into inactive
+    before the next fact. Those are dropped and found again, from the same `known` with the new
+    facts taken in; the spans before that night no later fact can change."""
+    first = night_of(items[0].at, rules.zone) if items else FOREVER
+    changes = [(span.since, span.status) for span in spans if span.since < first]
+    current = changes[-1][1] if changes else "none"
     i = 0
     while i < len(items):
         night = night_of(items[i].at, rules.zone)
@@ -250,14 +268,14 @@ def status_spans(items: Sequence[Fact], rules: Rules) -> list[Status]:
             if status != current:
                 changes.append((moment, status))
                 current = status
-    spans = []
+    made = []
     previous = "none"
     for k, (since, status) in enumerate(changes):
         until = changes[k + 1][0] if k + 1 < len(changes) else FOREVER
         if status != "none":
-            spans.append(Status(since, until, status, previous))
+            made.append(Status(since, until, status, previous))
         previous = status
-    return spans
+    return made
 
 
 def counted_from_spans(spans: Iterable[Status], start: date, end: date) -> dict[str, int]:

@@ -6,9 +6,11 @@ fact for every request grew with the timeline (2 s at 100,000 events, issue 28).
 make a period cheap, both exact:
 
 - Built for Zero's statuses are kept as spans of nights per record (`statistics_statuses`,
-  `journey.statistics.status_spans`), remade by the worker for each record a batch brought a
-  status fact for. A period's inflow and outflow are the spans beginning in it, its active count
-  the active spans covering its last night.
+  `journey.statistics.status_spans`), with what the record's facts so far say
+  (`statistics_known`): a batch's facts that come after a record's latest go on from those
+  (`continued_spans`); a late one makes the record's spans again from all its facts. A period's
+  inflow and outflow are the spans beginning in it, its active count the active spans covering
+  its last night.
 - The other figures (CHAIN, reports, moves, referrals, prevention) depend only on the facts in
   the period, on CHAIN's period before it, and on the history of the people those facts are
   about: the reader loads those and gives them to the same functions as before.
@@ -37,10 +39,12 @@ from journey.nights import night_of, night_starts
 from journey.statistics import (
     STATUS_TYPES,
     Fact,
+    Known,
     Rules,
     Status,
     built_for_zero,
     chain,
+    continued_spans,
     counted_from_spans,
     last_areas,
     moves,
@@ -48,7 +52,6 @@ from journey.statistics import (
     prevention,
     referrals,
     report_response,
-    status_spans,
 )
 from readmodel.data_keys import keyring
 from readmodel.tables import (
@@ -57,6 +60,7 @@ from readmodel.tables import (
     projections,
     rough_sleeping,
     same_person,
+    statistics_known,
     statistics_statuses,
     timeline_entries,
 )
@@ -67,6 +71,10 @@ NAME = "statistics"
 AT_ONCE = 500  # records a query names: well under every database's limit on parameters
 _entry = timeline_entries.c
 _span = statistics_statuses.c
+_known = statistics_known.c
+# Made once: write_many prepares a statement once for each statement object it is given.
+_NEW_SPANS = statistics_statuses.insert()
+_NEW_KNOWN = statistics_known.insert()
 # The data as JSON text, decoded by msgspec: SQLAlchemy's json.loads of each row was half the read.
 # The time as text too on SQLite, parsed by datetime.fromisoformat: SQLAlchemy's parsing was the rest.
 _FACT_COLUMNS = (_entry.event_id, _entry.person_id, _entry.type, type_coerce(_entry.occurred_at, Text).label("at"),
@@ -81,8 +89,9 @@ _NOT_CONTACTS = tuple(t for t in EVENT_TYPES if t != "contact.recorded")
 
 
 def made_for(rules: Rules) -> str:
-    """What the kept spans depend on: a change to either means they must be made again."""
-    return f"zone={rules.zone};inactive_after_days={rules.inactive_after_days}"
+    """What the kept spans depend on: a change to either means they must be made again, as does
+    a new version of what is kept (2: with `statistics_known`)."""
+    return f"version=2;zone={rules.zone};inactive_after_days={rules.inactive_after_days}"
 
 
 # ---------------------------------------------------------------- the worker's side
@@ -90,11 +99,14 @@ def made_for(rules: Rules) -> str:
 
 def statistics_updates(connection: Connection, updates: Sequence[Applied], rules: Rules) -> None:
     """Keep the projection up to date with a batch, in the batch's transaction (after its
-    timeline entries were written): the spans of every record it brought a status fact for,
-    made again from the record's facts (so any arrival order gives the same spans), and the
-    records of one person as each identity event's journey says."""
-    touched = {str(u.journey.person_id) for u in updates if u.event.type in STATUS_TYPES and not u.refolded}
-    remake_spans(connection, touched, rules)
+    timeline entries were written): the spans of every record it brought a status fact for
+    (gone on with, or made again from the record's facts if one came late, so any arrival order
+    gives the same spans), and the records of one person as each identity event's journey says."""
+    later: dict[str, list[Fact]] = defaultdict(list)
+    for update in updates:
+        if update.event.type in STATUS_TYPES and not update.refolded:
+            later[str(update.journey.person_id)].append(_status_fact(update))
+    go_on(connection, later, rules)
     write_many(connection, _new_rough(connection.dialect.name), [
         _rough_row(str(u.event.id), str(u.journey.person_id), u.event.time, u.event.data.area_code, rules)
         for u in updates if not u.refolded and isinstance(u.event, ContactRecorded) and u.event.data.bedded_down])
@@ -129,15 +141,69 @@ def _pairs_from_journeys(connection: Connection) -> list[tuple[str, str]]:
         for other in _same_as(merged_into, (state or {}).get("linked") or ())]
 
 
+def _status_fact(update: Applied) -> Fact:
+    # Only what journey.statistics.Known takes of a status fact: the event has the rest.
+    data = update.event.data
+    reason = getattr(data, "close_reason", None)
+    return Fact(str(update.journey.person_id), update.event.type, update.event.time,
+                {"bedded_down": getattr(data, "bedded_down", None), "close_reason": reason and str(reason)},
+                str(update.event.id))
+
+
+def go_on(connection: Connection, later: dict[str, list[Fact]], rules: Rules) -> None:
+    """The spans of these records gone on with their new status facts, from what is kept of
+    their earlier ones: a read of a few rows a record, not of its history. A record whose new
+    facts do not all come after its latest known (a late event, or one at the same moment, whose
+    order the history decides) is made again from all its facts."""
+    people = sorted(later)
+    for at in range(0, len(people), AT_ONCE):
+        some = people[at:at + AT_ONCE]
+        known = {row.person_id: Known(row.homeless, row.housed, row.contact, row.closed, row.close_reason, row.latest)
+                 for row in connection.execute(select(statistics_known).where(_known.person_id.in_(some)))}
+        spans: dict[str, list[Status]] = defaultdict(list)
+        for row in connection.execute(select(statistics_statuses).where(_span.person_id.in_(some))
+                                      .order_by(_span.person_id, _span.since)):
+            spans[row.person_id].append(Status(row.since, row.until, row.status, row.previous))
+        again, made = [], {}
+        for person in some:
+            facts = sorted(later[person], key=lambda f: f.at)
+            mine = known.setdefault(person, Known())
+            if mine.latest is not None and facts[0].at <= mine.latest:
+                again.append(person)
+            else:
+                made[person] = continued_spans(spans[person], mine, facts, rules)
+        if again:
+            history = _facts_of(connection, again, types=STATUS_TYPES)
+            for person in again:
+                known[person] = Known()
+                made[person] = continued_spans((), known[person], history[person], rules)
+        # Most contacts change no status: their records' spans stay as they are.
+        _store(connection, {person: new for person, new in made.items() if new != spans[person]}, known)
+
+
 def remake_spans(connection: Connection, people: Collection[str], rules: Rules) -> None:
+    """These records' spans made from all their status facts."""
     people = sorted(people)
     for at in range(0, len(people), AT_ONCE):
         some = people[at:at + AT_ONCE]
-        facts = _facts_of(connection, some, types=STATUS_TYPES)
-        connection.execute(delete(statistics_statuses).where(_span.person_id.in_(some)))
-        rows = [{"person_id": person, "since": s.since, "until": s.until, "status": s.status, "previous": s.previous}
-                for person, items in facts.items() for s in status_spans(items, rules)]
-        write_many(connection, statistics_statuses.insert(), rows)
+        history = _facts_of(connection, some, types=STATUS_TYPES)
+        known = {person: Known() for person in history}
+        _store(connection, {person: continued_spans((), known[person], history[person], rules) for person in history},
+               known)
+
+
+def _store(connection: Connection, spans: dict[str, list[Status]], known: dict[str, Known]) -> None:
+    """Replace these records' spans, and what is known of each record in `known`."""
+    if spans:
+        connection.execute(delete(statistics_statuses).where(_span.person_id.in_(list(spans))))
+        write_many(connection, _NEW_SPANS, [
+            {"person_id": person, "since": s.since, "until": s.until, "status": s.status, "previous": s.previous}
+            for person, made in spans.items() for s in made])
+    connection.execute(delete(statistics_known).where(_known.person_id.in_(list(known))))
+    write_many(connection, _NEW_KNOWN, [
+        {"person_id": person, "homeless": k.homeless, "housed": k.housed, "contact": k.contact, "closed": k.closed,
+         "close_reason": k.close_reason, "latest": k.latest}
+        for person, k in known.items() if k.latest is not None])
 
 
 def remake(engine: Engine, rules: Rules) -> int:
@@ -149,6 +215,7 @@ def remake(engine: Engine, rules: Rules) -> int:
         return 0
     with engine.begin() as connection:
         connection.execute(delete(statistics_statuses))
+        connection.execute(delete(statistics_known))
         connection.execute(delete(same_person))
         connection.execute(delete(rough_sleeping))
         contacts = connection.execute(select(*_FACT_COLUMNS).where(_entry.type == "contact.recorded")).all()

@@ -188,6 +188,22 @@ statistics_statuses = Table(
     Index("ix_statistics_statuses_open", "status", "until", "since"),  # the spans covering a night, from the index
 )
 
+# What each record's facts so far say about its Built for Zero status (journey.statistics.Known),
+# kept with its spans: a later fact goes on from it instead of reading the record's history
+# again, which grew with every contact (readmodel/statistics.py). No personal data: times and a
+# close reason's code.
+statistics_known = Table(
+    "statistics_known",
+    metadata,
+    Column("person_id", String(36), primary_key=True),
+    Column("homeless", UTCDateTime),
+    Column("housed", UTCDateTime),
+    Column("contact", UTCDateTime),
+    Column("closed", UTCDateTime),
+    Column("close_reason", String(32)),
+    Column("latest", UTCDateTime, nullable=False),
+)
+
 # Every outreach contact that found someone bedded down (CHAIN's "seen rough sleeping"), one row
 # each, kept by the worker: the bulk of the timeline is contacts, and the figures need only these
 # of them, by night (readmodel/statistics.py). No personal data: ids, times and area codes.

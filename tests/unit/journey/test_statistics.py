@@ -12,10 +12,12 @@ from journey.statistics import (
     HOUSING_STEPS,
     INACTIVE_CLOSES,
     Fact,
+    Known,
     Rules,
     all_statistics,
     built_for_zero,
     chain,
+    continued_spans,
     counted_from_spans,
     people_as_one,
     status_spans,
@@ -182,6 +184,30 @@ def test_status_spans_equal_the_night_by_night_statuses_and_count_the_same(
         assert by_night == statuses(mine, days, RULES)
         assert all(a.until == b.since and a.status == b.previous for a, b in zip(own, own[1:], strict=False))
     assert counted_from_spans(spans, start, end) == built_for_zero(facts, start, end, RULES)
+
+
+# One record's facts, close together: nights with several facts, and lapses into inactive
+# between them, so that batches often begin on a night a status changed.
+one_record = st.lists(
+    st.builds(_fact, st.just("p1"), st.sampled_from([0, 0, 0, 1, 2, 3, 4, 5]), st.integers(0, 60 * 24 * 40),
+              st.sampled_from(AREAS), st.booleans(),
+              st.sampled_from(["moved_away", "died", "no_longer_meets_criteria"])),
+    max_size=30,
+).map(lambda facts: sorted({f.at: f for f in facts}.values(), key=lambda f: f.at))  # no two at one moment
+
+
+@given(one_record, st.lists(st.integers(1, 8), max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_spans_gone_on_with_later_facts_equal_the_spans_of_all_of_them(facts: list[Fact], cuts: list[int]) -> None:
+    """The worker goes on from what a record's earlier facts said, batch by batch, when later
+    facts come in time order (readmodel/statistics.py): the same spans as all the facts at once."""
+    spans: list = []
+    known, at = Known(), 0
+    for size in [*cuts, len(facts)]:
+        spans = continued_spans(spans, known, facts[at:at + size], RULES)
+        at += size
+    assert spans == status_spans(facts, RULES)
+    assert known.latest == (facts[-1].at if facts else None)
 
 
 @given(reports_strategy, periods, st.sampled_from([None, *AREAS]))
