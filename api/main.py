@@ -55,8 +55,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.public_allowance.close()
         app.state.sign_in_allowance.close()
         app.state.key_allowance.close()
-        if getattr(app.state, "board_flow", None) is not None:
-            app.state.board_flow.close()
 
     app = FastAPI(title="Journeys", version="0.1.0", lifespan=lifespan)
     app.state.public_allowance = Allowance(settings.public_reports_per_hour)

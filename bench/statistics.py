@@ -10,7 +10,7 @@ into each earlier twelve weeks under new ids, the spans made again from it as a 
 when it starts on a read model without them). Then it times, for periods of 7, 28 and 84 nights
 ending on random nights of the data (and 28 nights in one area):
 - `/v1/statistics`' figures (readmodel.statistics.statistics: all six), p50 and p95;
-- the board's month's flow (api.board.month_flow: two months of CHAIN, eight weeks of Built for
+- the board's month's flow (readmodel.board.month_flow: two months of CHAIN, eight weeks of Built for
   Zero, referrals and 28 nights of prevention);
 and, as the baseline in the same run, what they did before (stop 39): every fact of the
 timeline loaded and every figure worked out from them (readmodel.statistics.facts_from_timeline
@@ -30,13 +30,13 @@ from uuid import UUID, uuid5
 
 from sqlalchemy import Engine, delete, func, select
 
-from api.board import month_flow
 from bench.common import machine, percentile
 from bench.reads import fill
 from bench.search import line, timed
 from deploy.scenario import AREAS, WEEKS
-from journey.nights import night_of, night_starts
+from journey.nights import night_of
 from journey.statistics import Rules, all_statistics
+from readmodel.board import month_flow
 from readmodel.database import read_model
 from readmodel.statistics import facts_from_timeline, remake, statistics
 from readmodel.tables import projections, statistics_statuses, timeline_entries
@@ -112,9 +112,8 @@ def main() -> None:
         took, _ = timed([lambda s=s, e=e: statistics(engine, start=s, end=e, area=rng.choice(AREAS), rules=rules)
                          for s, e in in_area])
         print(line("statistics, 28 nights, one area:", took))
-        moments = [night_starts(rng.choice(nights[60:] or nights), rules.zone) + timedelta(hours=10)
-                   for _ in range(max(5, args.periods // 4))]
-        board, _ = timed([lambda m=m: month_flow(engine, settings, m) for m in moments])
+        board_nights = [rng.choice(nights[60:] or nights) for _ in range(max(5, args.periods // 4))]
+        board, _ = timed([lambda n=n: month_flow(engine, rules, n) for n in board_nights])
         print(line("the board's month's flow:", board))
 
         # The baseline: the whole timeline loaded and every figure worked out from it.

@@ -228,6 +228,18 @@ same_person = Table(
     Column("other", String(36), primary_key=True),
 )
 
+# The board's month's flow (readmodel/board.py): counts only, as JSON text, worked out by one
+# worker when a board asked for figures older than a minute, and read by every API process.
+board_flow = Table(
+    "board_flow",
+    metadata,
+    Column("name", String(16), primary_key=True),
+    Column("figures", Text),
+    Column("worked_out_at", UTCDateTime),
+    Column("wanted_at", UTCDateTime),
+    Column("working_since", UTCDateTime),  # a worker's claim: only one works it out at a time
+)
+
 # Which derived tables were made whole, and for which rules: a worker remakes one whose rules
 # changed (readmodel/statistics.remake), and readers do not trust it meanwhile.
 projections = Table(

@@ -270,6 +270,10 @@ class Settings(BaseSettings):
     referral_expiry_check_s: float = Field(
         60.0, description="How often the worker records referral.expired for open referrals past their expiry.")
     bed_no_show_check_s: float = Field(30.0, description="How often the worker looks for no-shows to release.")
+    board_flow_fresh_s: float = Field(
+        60.0, description="How old the board's month's flow may be before a board asks a worker for a new one.")
+    board_flow_check_s: float = Field(
+        2.0, description="How often the worker looks whether a board asked for the month's flow.")
     audit_relay_s: float = Field(1.0, description="How often the worker sends new audit entries to the audit topic.")
     webhook_timeout_s: float = Field(5.0, description="How long a partner's endpoint has to answer a delivery.")
     webhook_poll_s: float = Field(

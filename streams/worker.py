@@ -38,6 +38,7 @@ from streams.audit import relay_audit
 from streams.delivery import Deliverer
 from streams.invitations import InvitationMailer
 from streams.leads import LeadAlerter
+from streams.month_flow import MonthFlow
 from streams.referrals import expire_referrals
 from streams.release_no_shows import release_no_shows
 from streams.reporters import Notifier
@@ -118,6 +119,7 @@ class Worker(mode.Service):
         self.notifier = Notifier(settings, self.read_model)
         self.lead_alerter = LeadAlerter(settings, self.read_model)
         self.invitation_mailer = InvitationMailer(settings, self.read_model)
+        self.month_flow = MonthFlow(settings, self.read_model)
         self.engine = create_engine(settings, self.read_model, follow.Wake(self.deliverer.wake, self.notifier.wake))
 
     @mode.Service.task
@@ -187,6 +189,17 @@ class Worker(mode.Service):
             removed = await asyncio.get_running_loop().run_in_executor(
                 None, apply_retention, self.read_model, schedule, datetime.now(UTC))
             log.info("retention: removed %s", ", ".join(f"{n} {what}" for what, n in removed.items() if n) or "nothing")
+
+    @mode.Service.task
+    async def _work_out_month_flow(self) -> None:
+        """The board's month's flow, when a board asked for it (streams/month_flow.py)."""
+        await self.engine.ready.wait()
+        try:
+            while not self.should_stop:
+                await self.sleep(self.settings.board_flow_check_s)
+                await self.month_flow.once()
+        finally:
+            self.month_flow.close()
 
     @mode.Service.task
     async def _release_no_shows(self) -> None:

@@ -10,12 +10,22 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from kafka import KafkaProducer
-from sqlalchemy import select, text
+from sqlalchemy import Table, select, text
 
+from journey.nights import night_of
+from journey.statistics import Rules
+from readmodel.board import month_flow
 from readmodel.data_keys import keyring
 from readmodel.keys import Role, issue_key
 from readmodel.search_keys import SECRET_SUBJECT
-from readmodel.tables import data_keys, journeys, timeline_entries
+from readmodel.tables import (
+    data_keys,
+    journeys,
+    rough_sleeping,
+    statistics_known,
+    statistics_statuses,
+    timeline_entries,
+)
 from schemas.events import decode_event, encode_event
 from schemas.settings import Settings
 from schemas.topics import DEAD_LETTER, INTAKE, PERSON_EVENTS
@@ -33,6 +43,11 @@ def dump(system: System) -> tuple[list, list]:
         people = connection.execute(select(journeys).order_by(journeys.c.person_id)).mappings().all()
         entries = connection.execute(select(timeline_entries).order_by(timeline_entries.c.event_id)).mappings().all()
     return [{k: v for k, v in row.items() if k != "updated_at"} for row in people], [dict(row) for row in entries]
+
+
+def rows(system: System, table: Table) -> list[tuple]:
+    with system.engine.connect() as connection:
+        return sorted(map(tuple, connection.execute(select(table)).all()))
 
 
 def test_the_read_model_is_the_same_on_sqlite_and_postgresql(
@@ -79,6 +94,11 @@ def test_the_read_model_is_the_same_on_sqlite_and_postgresql(
         assert postgres_entries == sqlite_entries
         for person, _ in people:
             assert on_postgres.journey(person).json() == on_sqlite.journey(person).json()
+        # The statistics projection too: the same spans, what they go on from, the same figures.
+        for table in (statistics_statuses, statistics_known, rough_sleeping):
+            assert rows(on_postgres, table) == rows(on_sqlite, table) != [], table.name
+        rules, night = Rules.configured(on_sqlite.settings), night_of(datetime.now(UTC), on_sqlite.settings.zone)
+        assert month_flow(on_postgres.engine, rules, night) == month_flow(on_sqlite.engine, rules, night)
         # Erasure does the same on both.
         erased = people[0][0]
         for system in (on_sqlite, on_postgres):

@@ -139,10 +139,12 @@ def test_a_risk_report_says_who_what_and_how_soon_or_is_refused_and_changes_noth
 def test_the_demo_reports_people_at_risk_and_the_board_shows_a_home_kept(system: System) -> None:
     """What a newcomer's `deploy/dev up` sends: five risk reports (four with consent), three
     referrals taken on with their prevention duties, one home kept; sent twice, nothing twice.
-    The board's figures (api/board.month_flow) show them."""
-    from api.board import month_flow
+    The board's figures (readmodel/board.month_flow) show them."""
     from deploy.demo import send_demo_prevention
     from deploy.processes import start_api
+    from journey.nights import night_of
+    from journey.statistics import Rules
+    from readmodel.board import month_flow
     from readmodel.keys import Role, issue_key
 
     now = datetime.now(UTC)
@@ -155,7 +157,8 @@ def test_the_demo_reports_people_at_risk_and_the_board_shows_a_home_kept(system:
         send_demo_prevention(url, keys)
 
         def figures() -> dict[str, Any] | None:
-            shown = month_flow(system.engine, system.settings, datetime.now(UTC))["prevention"]
+            shown = month_flow(system.engine, Rules.configured(system.settings),
+                               night_of(datetime.now(UTC), system.settings.zone))["prevention"]
             return shown if shown["accommodation_secured"] and shown["prevention_duties_started"] == 3 else None
 
         prevention = system.wait_for("the demo's prevention on the board", figures)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request
@@ -18,6 +18,7 @@ from api.routes.members.common import SERVICE, page_member, router, signed_in_me
 from api.routes.pages import page, templates
 from api.routes.stream import broadcaster
 from journey.policy import MAY_READ_PEOPLE, safe_statistics
+from readmodel.board import kept_flow
 from readmodel.keys import Principal
 
 BOARD = frozenset(MAY_READ_PEOPLE)
@@ -25,12 +26,10 @@ BOARD = frozenset(MAY_READ_PEOPLE)
 
 def _board_figures(request: Request, engine: EngineDep, settings: SettingsDep, principal: Principal) -> dict[str, Any]:
     now = datetime.now(UTC)
-    state = request.app.state
-    if getattr(state, "board_flow", None) is None:
-        state.board_flow = board.FlowKeeper()
-    flow = state.board_flow.latest(engine, settings, now)
+    # Worked out by a worker when asked for (readmodel/board.py): the last one meanwhile.
+    flow = kept_flow(engine, now, timedelta(seconds=settings.board_flow_fresh_s))
     if flow is not None:
-        flow = dict(safe_statistics(flow, principal.role))  # a copy: the keeper's figures stay as they are
+        flow = dict(safe_statistics(flow, principal.role))
         flow["chart"] = board.chart_bars(flow["weeks"])
     return {"f": board.figures(engine, settings, now, principal.role), "flow": flow,
             "updated": f"{now.astimezone(settings.zone):%H:%M:%S}"}
