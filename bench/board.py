@@ -33,6 +33,8 @@ from sqlalchemy import select
 
 from bench.common import machine
 from bench.pipeline import end_to_end, scenario
+from deploy.browser import join as join_with
+from deploy.browser import passkey_store
 from deploy.processes import free_port, start_api, start_worker
 from deploy.throwaway import throwaway_settings
 from readmodel.database import read_model
@@ -60,14 +62,8 @@ def join(page: Any, base: str, engine: Any, key: str) -> None:
     member = live_key(engine, key_id_of(key), datetime.now(UTC))
     assert member is not None
     token, _ = invite(engine, member.member_id, datetime.now(UTC), valid_for=timedelta(hours=1), actor="bench")
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable", {"enableUI": False})
-    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
-        "isUserVerified": True, "automaticPresenceSimulation": True}})
-    page.goto(f"{base}/join/{token}")
-    page.click("#make-passkey")
-    page.wait_for_url(lambda url: "/join/" not in url)
+    passkey_store(page)
+    join_with(page, f"{base}/join/{token}")
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from deploy.browser import passkey_store
 from deploy.cli import DEMO_SIGN_IN, demo_invitations, demo_keys, demo_single_sign_on
 from deploy.demo import send_demo, send_demo_beds, send_scenario
 from deploy.identity_provider import StandInProvider
@@ -78,11 +79,7 @@ def shoot(browser: Any, base: str, keys: dict[str, str], links: dict[str, str], 
         page = browser.new_context(viewport=size).new_page()
         if who is not None:
             # The member makes a passkey from their invitation on Chromium's virtual authenticator.
-            cdp = page.context.new_cdp_session(page)
-            cdp.send("WebAuthn.enable", {"enableUI": False})
-            cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-                "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
-                "isUserVerified": True, "automaticPresenceSimulation": True}})
+            passkey_store(page)
             page.goto(links[who])
             if who == "outreach":
                 save(page, "join-phone")

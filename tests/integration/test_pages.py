@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from deploy.browser import join, passkey_store
 from deploy.processes import start_api
 from readmodel.keys import Role, issue_key
 from schemas.settings import Settings
@@ -58,13 +59,7 @@ def authenticator(page: Any) -> tuple[Any, str]:
     first use; its DevTools session and id."""
     held = getattr(page, "journeys_authenticator", None)
     if held is None:
-        cdp = page.context.new_cdp_session(page)
-        cdp.send("WebAuthn.enable", {"enableUI": False})
-        added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-            "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
-            "isUserVerified": True, "automaticPresenceSimulation": True}})
-        held = (cdp, added["authenticatorId"])
-        page.journeys_authenticator = held
+        held = page.journeys_authenticator = passkey_store(page)
     return held
 
 
@@ -72,9 +67,7 @@ def sign_in(page: Any, system: System, base: str, key: str, where: str | None = 
     """Signs the key's member in as a member does: an invitation from their lead, a passkey made
     from it on the page's virtual authenticator (which signs them in), then the page asked for."""
     authenticator(page)
-    page.goto(base + invitation_path(system, key))
-    page.click("#make-passkey")
-    page.wait_for_url(lambda url: "/join/" not in url)
+    join(page, base + invitation_path(system, key))
     if where:
         page.goto(base + where)
 
