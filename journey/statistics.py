@@ -112,12 +112,19 @@ def people_as_one(facts: Iterable[Fact], same_person: Iterable[tuple[str, str]])
     return [Fact(root(f.person), f.type, f.at, f.data, f.event_id) if f.person in parent else f for f in facts]
 
 
+def in_time_order(fact: Fact) -> tuple[datetime, str]:
+    """The order a person's facts are taken in: by time, and facts at the same moment by event
+    id. A case closed and reopened at one moment must give one status however the facts were
+    read (a table scan, an index by type, a batch in arrival order)."""
+    return fact.at, fact.event_id
+
+
 def _by_person(facts: Iterable[Fact]) -> dict[str, list[Fact]]:
     grouped: dict[str, list[Fact]] = defaultdict(list)
     for fact in facts:
         grouped[fact.person].append(fact)
     for items in grouped.values():
-        items.sort(key=lambda f: f.at)
+        items.sort(key=in_time_order)
     return grouped
 
 

@@ -46,6 +46,7 @@ from journey.statistics import (
     chain,
     continued_spans,
     counted_from_spans,
+    in_time_order,
     last_areas,
     moves,
     people_as_one,
@@ -166,7 +167,7 @@ def go_on(connection: Connection, later: dict[str, list[Fact]], rules: Rules) ->
             spans[row.person_id].append(Status(row.since, row.until, row.status, row.previous))
         again, made = [], {}
         for person in some:
-            facts = sorted(later[person], key=lambda f: f.at)
+            facts = sorted(later[person], key=in_time_order)
             mine = known.setdefault(person, Known())
             if mine.latest is not None and facts[0].at <= mine.latest:
                 again.append(person)
@@ -418,7 +419,7 @@ def _facts_of(connection: Connection, people: Sequence[str], *, types: Collectio
         for row in connection.execute(query).all():
             found[row.person_id].append(_fact(row))
     for items in found.values():
-        items.sort(key=lambda f: f.at)
+        items.sort(key=in_time_order)
     return found
 
 

@@ -303,3 +303,15 @@ def test_seen_on_the_first_night_of_the_previous_period_is_stock() -> None:
     a_night_earlier = [seen[0].__class__("p", seen[0].type, first_night_before - timedelta(days=1), seen[0].data),
                        seen[1]]
     assert chain(a_night_earlier, start, start + week, RULES)["returner"] == 1
+
+
+def test_facts_at_one_moment_give_one_status_whatever_order_they_are_read_in() -> None:
+    """A case closed and reopened at the same moment: the reader, the worker and the whole
+    timeline read them in different orders (an index by type, a batch in arrival order)."""
+    seen = Fact("p1", "contact.recorded", T0, {"bedded_down": True}, "e1")
+    closed = Fact("p1", "case.closed", T0 + timedelta(days=2), {"close_reason": "moved_away"}, "e3")
+    reopened = Fact("p1", "case.reopened", T0 + timedelta(days=2), {}, "e2")
+    start, end = T0.date(), T0.date() + timedelta(days=7)
+    one_way = built_for_zero([seen, closed, reopened], start, end, RULES)
+    assert built_for_zero([seen, reopened, closed], start, end, RULES) == one_way
+    assert one_way["active"] == 0  # e3 after e2: closed
