@@ -14,7 +14,8 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
-from api.intake import Envelope, IdempotencyConflict, fingerprint, send_once
+from api.claims import IdempotencyConflict
+from api.intake import Envelope, fingerprint
 from api.producer import EventProducer
 from journey.beds import capacity_of
 from journey.nights import night_of
@@ -98,8 +99,9 @@ def _send(producer: EventProducer, settings: Settings, command: BedCommand, topi
     with another body is refused with 409."""
     body = fingerprint(f"{type(command).__name__}:{command.model_dump_json(exclude={'id', 'time', 'actor'})}")
     try:
-        earlier = send_once(engine, producer, settings.topic(topic), key.encode(), command.model_dump_json().encode(),
-                            message_id=command.id, once=once, body_sha256=body, now=command.time)
+        earlier = producer.send_once_from_thread(settings.topic(topic), key.encode(),
+                                                 command.model_dump_json().encode(), message_id=command.id, once=once,
+                                                 body_sha256=body, now=command.time)
     except IdempotencyConflict:
         what = "request id" if once and once[0] == REQUEST_IDS else "idempotency key"
         raise BedsError(409, f"this {what} was used before for a different command") from None

@@ -22,11 +22,10 @@ from typing import Any
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api.problems import problem_response
-from readmodel.keys import authenticate
+from readmodel.keys import KeyCheck
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -110,10 +109,10 @@ class KeyAllowance:
 class Guard:
     """ASGI middleware in front of the API's /v1 routes (health and the docs pass untouched)."""
 
-    def __init__(self, app: ASGIApp, *, engine: Callable[[], Engine], max_body: int, allowance: KeyAllowance,
+    def __init__(self, app: ASGIApp, *, keys: KeyCheck, max_body: int, allowance: KeyAllowance,
                  max_page_body: int = 64 * 1024) -> None:
         self.app = app
-        self.engine = engine
+        self.keys = keys
         self.max_body = max_body
         self.max_page_body = max_page_body
         self.allowance = allowance
@@ -138,7 +137,10 @@ class Guard:
         token = headers.get("x-api-key")
         if not token:
             raise Refused(401, "Unauthorized", "an X-API-Key header is required")
-        principal = await run_in_threadpool(authenticate, self.engine(), token, datetime.now(UTC))
+        now = datetime.now(UTC)
+        principal = self.keys.known(token, now)
+        if principal is False:
+            principal = await run_in_threadpool(self.keys.principal, token, now)
         if principal is None:
             raise Refused(401, "Unauthorized", "the API key is unknown, expired or revoked")
         scope.setdefault("state", {})["principal"] = principal

@@ -1,30 +1,28 @@
-"""Sending to Kafka from the API: the one envelope of every event and bed command the API builds,
-and the one way to send a message once however often the same request arrives."""
+"""Submissions into events: the one envelope of every event and bed command the API builds, and
+a submission's event sealed and sent once (api/producer.py) however often it arrives."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Engine, select, update
-from sqlalchemy.exc import IntegrityError
+from anyio import from_thread
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from api.producer import EventProducer
 from journey.identity import resolve_person
 from readmodel.data_keys import keyring
 from readmodel.keys import Principal
-from readmodel.tables import submissions
 from schemas.events import Event, encode_event
 from schemas.ids import keyed_id
 from schemas.settings import Settings
 from schemas.submissions import Accepted, Submission
 from schemas.topics import INTAKE
-
-
-class IdempotencyConflict(ValueError):
-    """The key was used before for a different submission."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,23 +65,7 @@ def build_event(submission: Submission, envelope: Envelope) -> Event:
     )
 
 
-def send_once(engine: Engine, producer: EventProducer, topic: str, key: bytes, value: bytes, *, message_id: UUID,
-              once: tuple[str, str] | None, body_sha256: str, now: datetime) -> UUID | None:
-    """Put a message in Kafka (acks=all), once per `once` (scope, token) if given: a retry of a
-    send Kafka acknowledged sends nothing and gets the first message's id back; a retry of one it
-    did not is sent again under the same id (downstream keeps one); the same token with another
-    body is refused (IdempotencyConflict). None when this call sent it."""
-    if once is not None:
-        earlier = claim(engine, *once, message_id, body_sha256, now)
-        if earlier is not None:
-            return earlier
-    producer.publish(topic, key, value)
-    if once is not None:
-        produced(engine, *once)
-    return None
-
-
-def submit(
+async def submit(
     submission: Submission,
     *,
     idempotency_key: str | None,
@@ -96,7 +78,8 @@ def submit(
     partition_key: bytes | None = None,
 ) -> Accepted:
     """Put the event in Kafka once, however often the same submission arrives: on intake, keyed
-    by the person it is about, unless another topic and key are given."""
+    by the person it is about, unless another topic and key are given. (A route that runs in a
+    worker thread calls it through anyio's `from_thread.run`.)"""
     # The client's id is its own token: the stored id is derived from it and the organisation,
     # so an id another organisation chose can never name (or overwrite) this organisation's event.
     envelope = Envelope.of(principal, now, idempotency_key or (str(submission.event_id) if submission.event_id
@@ -106,14 +89,23 @@ def submit(
     # and reach the identity step in the order they were accepted.
     person_id = resolve_person(submission.person_id, envelope.id)
     # Sealed before it leaves the API: Kafka and everything after it hold only the boxes.
-    event = keyring(engine).seal(build_event(submission, envelope), person_id, now,
-                                 new_person=submission.person_id is None)
-    earlier = send_once(engine, producer, settings.topic(topic), partition_key or str(person_id).encode(),
-                        encode_event(event), message_id=envelope.id, once=envelope.once,
-                        body_sha256=_fingerprint(submission), now=now)
+    # In the event loop when its keys are in memory; in a thread when the keyring must read or
+    # write its table (a key not used lately, a refill of the pool).
+    keys, event, new_person = keyring(engine), build_event(submission, envelope), submission.person_id is None
+    seal = partial(keys.seal, event, person_id, now, new_person=new_person)
+    in_memory = keys.seals_from_memory(event, person_id, new_person=new_person)
+    sealed = seal() if in_memory else await run_in_threadpool(seal)
+    earlier = await producer.send_once(settings.topic(topic), partition_key or str(person_id).encode(),
+                                       encode_event(sealed), message_id=envelope.id, once=envelope.once,
+                                       body_sha256=_fingerprint(submission), now=now)
     if earlier is not None:
         return Accepted(event_id=earlier, person_id=resolve_person(submission.person_id, earlier), duplicate=True)
     return Accepted(event_id=envelope.id, person_id=person_id)
+
+
+def submit_from_thread(submission: Submission, **how: Any) -> Accepted:
+    """`submit` for a route that runs in a worker thread (a page's form)."""
+    return from_thread.run(partial(submit, submission, **how))
 
 
 def _fingerprint(submission: Submission) -> str:
@@ -125,46 +117,3 @@ def _fingerprint(submission: Submission) -> str:
 
 def fingerprint(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
-
-
-def claim(engine: Engine, organisation: str, key: str, event_id: UUID, body_sha256: str,
-          now: datetime) -> UUID | None:
-    """Record that `key` stands for `event_id` and this body. Returns the earlier id when the key
-    was used before for the same body and its produce was acknowledged (nothing is to be sent
-    again); None when this call must produce. A key used before for another body is refused."""
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                submissions.insert().values(
-                    organisation=organisation,
-                    idempotency_key=key,
-                    event_id=str(event_id),
-                    request_sha256=body_sha256,
-                    produced=0,
-                    created_at=now,
-                )
-            )
-        return None
-    except IntegrityError:
-        pass
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(submissions).where(submissions.c.organisation == organisation, submissions.c.idempotency_key == key)
-        ).one()
-    if row.request_sha256 != body_sha256:
-        raise IdempotencyConflict("this idempotency key was used for a different submission")
-    if not row.produced:
-        # An earlier attempt was claimed but not acknowledged by Kafka: produce it again under the
-        # same id; downstream, the id makes a second copy harmless.
-        return None
-    return UUID(row.event_id)
-
-
-def produced(engine: Engine, organisation: str, key: str) -> None:
-    """Kafka acknowledged what `key` stands for: retries now get the first answer back."""
-    with engine.begin() as connection:
-        connection.execute(
-            update(submissions)
-            .where(submissions.c.organisation == organisation, submissions.c.idempotency_key == key)
-            .values(produced=1)
-        )

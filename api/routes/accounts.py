@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1", tags=["accounts and audit"])
 
 
 
-def data_protection_lead(principal: CurrentPrincipal) -> Principal:
+async def data_protection_lead(principal: CurrentPrincipal) -> Principal:  # inline: api/deps.py
     if not principal.data_protection_lead:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only a data protection lead may read the audit")
     return principal
@@ -122,7 +122,7 @@ def post_member(new: NewMember, engine: EngineDep, principal: CurrentPrincipal) 
 
 
 @router.delete("/members/{member_id}", responses={404: {"description": "No such member for this caller"}})
-def delete_member(member_id: str, engine: EngineDep, principal: CurrentPrincipal) -> MemberRemoved:
+def delete_member(member_id: str, request: Request, engine: EngineDep, principal: CurrentPrincipal) -> MemberRemoved:
     """Remove a member (someone who left): their keys are revoked and their page sessions ended
     at once, and the subscriptions they made are disabled. By an admin or the organisation's data
     protection lead; audited."""
@@ -130,6 +130,7 @@ def delete_member(member_id: str, engine: EngineDep, principal: CurrentPrincipal
     if member is None or not _manages(principal, member.organisation):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
     done = remove_member(engine, member_id, actor=principal.member_id, now=datetime.now(UTC))
+    request.app.state.key_check.forget()  # their keys fail on the next request here (elsewhere within 1 s)
     if done is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
     return MemberRemoved(**done)
@@ -262,13 +263,15 @@ def get_keys(engine: EngineDep, principal: CurrentPrincipal) -> list[KeyView]:
 
 @router.delete("/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT,
                responses={404: {"description": "No such live key for this caller"}})
-def delete_key(key_id: str, engine: EngineDep, principal: CurrentPrincipal) -> Response:
-    """Revoke a key: it fails on the next request, in every API process."""
+def delete_key(key_id: str, request: Request, engine: EngineDep, principal: CurrentPrincipal) -> Response:
+    """Revoke a key: it fails on the next request to this API process, and within a second in
+    every other."""
     with engine.connect() as connection:
         row = connection.execute(select(api_keys.c.key_id).where(api_keys.c.key_id == key_id,
                                                                  _keys_seen_by(principal))).first()
     if row is None or not revoke_key(engine, key_id, datetime.now(UTC), actor=principal.member_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such live key")
+    request.app.state.key_check.forget()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

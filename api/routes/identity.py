@@ -15,6 +15,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, ProducerDep, SettingsDep, allow
 from api.problems import NOT_FOUND
@@ -31,49 +32,51 @@ router = APIRouter(prefix="/v1/identity", tags=["identity"], responses=NOT_FOUND
 DECIDERS = allow(Role.OUTREACH, Role.COUNCIL)
 
 
-def _decide(what: Literal["merged", "merge_undone", "linked", "split"], decision: IdentityDecision,
+async def _decide(what: Literal["merged", "merge_undone", "linked", "split"], decision: IdentityDecision,
             engine: EngineDep, producer: ProducerDep, settings: SettingsDep, key: str | None,
             principal: Principal) -> Accepted:
-    if load_journey(engine, decision.person_id) is None or load_journey(engine, decision.other) is None:
+    known = await run_in_threadpool(lambda: (load_journey(engine, decision.person_id) is not None
+                                             and load_journey(engine, decision.other) is not None))
+    if not known:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "both records must be known before a decision about them")
     submission = IdentitySubmission(
         event_id=decision.event_id, person_id=decision.person_id, occurred_at=datetime.now(UTC), what=what,
         details={"other": decision.other, "reason": decision.reason},
     )
-    return accept(submission, key, principal, engine, producer, settings,
+    return await accept(submission, key, principal, engine, producer, settings,
                   topic=IDENTITY_DECISIONS, partition_key=IDENTITY_KEY)
 
 
 @router.post("/merges", status_code=status.HTTP_202_ACCEPTED)
-def merge(decision: IdentityDecision, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
+async def merge(decision: IdentityDecision, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
           idempotency_key: IdempotencyKey = None, principal: Principal = DECIDERS) -> Accepted:
     """Merge person_id into other. Both records are kept; later events for person_id join other.
     Refused (see the verdict) when person_id is already merged, when other is itself merged, when
     records were merged into person_id, or when the two were split apart."""
-    return _decide("merged", decision, engine, producer, settings, idempotency_key, principal)
+    return await _decide("merged", decision, engine, producer, settings, idempotency_key, principal)
 
 
 @router.post("/merges/undo", status_code=status.HTTP_202_ACCEPTED)
-def undo_merge(decision: IdentityDecision, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
+async def undo_merge(decision: IdentityDecision, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
                idempotency_key: IdempotencyKey = None, principal: Principal = DECIDERS) -> Accepted:
     """Undo the merge of person_id into other: both records are as they were before it. Refused
     when person_id is not merged into other."""
-    return _decide("merge_undone", decision, engine, producer, settings, idempotency_key, principal)
+    return await _decide("merge_undone", decision, engine, producer, settings, idempotency_key, principal)
 
 
 @router.post("/links", status_code=status.HTTP_202_ACCEPTED)
-def link(decision: IdentityDecision, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
+async def link(decision: IdentityDecision, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
          idempotency_key: IdempotencyKey = None, principal: Principal = DECIDERS) -> Accepted:
     """The same person, records kept apart (counted once in the statistics). Refused for a pair
     that was split apart."""
-    return _decide("linked", decision, engine, producer, settings, idempotency_key, principal)
+    return await _decide("linked", decision, engine, producer, settings, idempotency_key, principal)
 
 
 @router.post("/splits", status_code=status.HTTP_202_ACCEPTED)
-def split(decision: IdentityDecision, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
+async def split(decision: IdentityDecision, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
           idempotency_key: IdempotencyKey = None, principal: Principal = DECIDERS) -> Accepted:
     """Two different people: undoes any merge or link between them; never proposed again."""
-    return _decide("split", decision, engine, producer, settings, idempotency_key, principal)
+    return await _decide("split", decision, engine, producer, settings, idempotency_key, principal)
 
 
 @router.get("/decisions/{decision_id}")

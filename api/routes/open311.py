@@ -12,8 +12,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from api.claims import IdempotencyConflict
 from api.deps import EngineDep, ProducerDep, SettingsDep
-from api.intake import IdempotencyConflict, submit
+from api.intake import submit_from_thread
 from api.producer import NotAccepted
 from api.public import PublicReport, progress
 from api.reports import find_report
@@ -105,8 +106,8 @@ def post_request(request: Request, engine: EngineDep, producer: ProducerDep, set
     if submission is None:
         return _refused(400, "; ".join(f"{field}: {said}" for field, said in wrong.items()))
     try:
-        accepted = submit(submission, idempotency_key=None, principal=principal, engine=engine, producer=producer,
-                          settings=settings, now=now)
+        accepted = submit_from_thread(submission, idempotency_key=None, principal=principal, engine=engine,
+                                      producer=producer, settings=settings, now=now)
     except (IdempotencyConflict, NotAccepted):
         return _refused(503, "the report could not be recorded just now; try again")
     return JSONResponse([{"service_request_id": str(accepted.event_id),

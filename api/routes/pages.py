@@ -18,8 +18,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from api.claims import IdempotencyConflict
 from api.deps import EngineDep, ProducerDep, SettingsDep
-from api.intake import IdempotencyConflict, submit
+from api.intake import submit_from_thread
 from api.producer import NotAccepted
 from api.public import Allowance, PublicReport, local, progress, web_reporter
 from api.reports import find_report
@@ -123,8 +124,9 @@ def send_report(request: Request, engine: EngineDep, producer: ProducerDep, sett
     sent = json.dumps({k: v for k, v in sorted(fields.items()) if k != "csrf"})
     key = "web-" + hashlib.sha256(f"{cookie}|{sent}".encode()).hexdigest()[:40]
     try:
-        accepted = submit(submission, idempotency_key=key, principal=web_reporter(engine, datetime.now(UTC)),
-                          engine=engine, producer=producer, settings=settings, now=datetime.now(UTC))
+        accepted = submit_from_thread(submission, idempotency_key=key,
+                                      principal=web_reporter(engine, datetime.now(UTC)), engine=engine,
+                                      producer=producer, settings=settings, now=datetime.now(UTC))
     except (IdempotencyConflict, NotAccepted):
         return _form(request, settings, 503, fields,
                      {"occurred_at": "Sorry, the report could not be sent just now: try again in a minute"})

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, ProducerDep, SettingsDep, allow
 from api.routes.submissions import IdempotencyKey, accept
@@ -37,7 +38,7 @@ def _receiver_type(engine: EngineDep, organisation: str) -> OrganisationType | N
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
-def make_referral(referral: ReferralRequest, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
+async def make_referral(referral: ReferralRequest, engine: EngineDep, producer: ProducerDep, settings: SettingsDep,
                   idempotency_key: IdempotencyKey = None, principal: Principal = TAKERS) -> Accepted:
     """Refer a person to another organisation, with why, what the person agreed it may see once it
     accepts (and how they agreed), and until when it may accept (default: REFERRAL_EXPIRY_DAYS).
@@ -45,7 +46,8 @@ def make_referral(referral: ReferralRequest, engine: EngineDep, producer: Produc
     403; a person the maker may not see: 404). The receiver must be an organisation that can take
     a person on (422 otherwise)."""
     receiver = referral.to_organisation
-    if receiver == principal.organisation or _receiver_type(engine, receiver) not in policy.MAY_TAKE_ON:
+    if receiver == principal.organisation or await run_in_threadpool(_receiver_type, engine,
+                                                                     receiver) not in policy.MAY_TAKE_ON:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
             "loc": ["body", "to_organisation"], "type": "value_error",
             "msg": "is not another organisation that can take a person on"}])
@@ -62,7 +64,7 @@ def make_referral(referral: ReferralRequest, engine: EngineDep, producer: Produc
             return "a referral is made by an organisation that works with the person, outreach or the council"
         return None
 
-    return accept(submission, idempotency_key, principal, engine, producer, settings, rule=rule)
+    return await accept(submission, idempotency_key, principal, engine, producer, settings, rule=rule)
 
 
 @router.get("")
@@ -75,42 +77,42 @@ def list_referrals(engine: EngineDep, box: Annotated[Literal["received", "sent"]
                                f"GET /v1/referrals?box={box}")
 
 
-def _answer(referral_id: UUID, answer: ReferralAnswer, what: Answer, engine: EngineDep, producer: ProducerDep,
+async def _answer(referral_id: UUID, answer: ReferralAnswer, what: Answer, engine: EngineDep, producer: ProducerDep,
             settings: SettingsDep, key: str | None, principal: Principal) -> Accepted:
     try:
-        submission = answer_submission(engine, principal.organisation, referral_id, what, answer.occurred_at,
-                                       answer.decline_reason, answer.event_id)
+        submission = await run_in_threadpool(answer_submission, engine, principal.organisation, referral_id, what,
+                                             answer.occurred_at, answer.decline_reason, answer.event_id)
     except ReferralRefused as refused:
         if refused.field:
             raise HTTPException(refused.status, [{"loc": ["body", refused.field], "type": "value_error",
                                                   "msg": str(refused)}]) from None
         raise HTTPException(refused.status, str(refused)) from None
     # The referral is what admits the receiver: it may answer without seeing the person yet.
-    return accept(submission, key, principal, engine, producer, settings, admitted_by_referral=True)
+    return await accept(submission, key, principal, engine, producer, settings, admitted_by_referral=True)
 
 
 @router.post("/{referral_id}/accept", status_code=status.HTTP_202_ACCEPTED)
-def accept_referral(referral_id: UUID, answer: ReferralAnswer, engine: EngineDep, producer: ProducerDep,
+async def accept_referral(referral_id: UUID, answer: ReferralAnswer, engine: EngineDep, producer: ProducerDep,
                     settings: SettingsDep, idempotency_key: IdempotencyKey = None,
                     principal: Principal = TAKERS) -> Accepted:
     """The receiver takes the person on: from then on it works with them, and sees them as the
     policy and the consent given with the referral allow. 409 once the referral is not open
     (answered, withdrawn, or expired)."""
-    return _answer(referral_id, answer, "accepted", engine, producer, settings, idempotency_key, principal)
+    return await _answer(referral_id, answer, "accepted", engine, producer, settings, idempotency_key, principal)
 
 
 @router.post("/{referral_id}/decline", status_code=status.HTTP_202_ACCEPTED)
-def decline_referral(referral_id: UUID, answer: ReferralAnswer, engine: EngineDep, producer: ProducerDep,
+async def decline_referral(referral_id: UUID, answer: ReferralAnswer, engine: EngineDep, producer: ProducerDep,
                      settings: SettingsDep, idempotency_key: IdempotencyKey = None,
                      principal: Principal = TAKERS) -> Accepted:
     """The receiver declines, with a reason the referrer sees; what the person agreed to share
     with it lapses."""
-    return _answer(referral_id, answer, "declined", engine, producer, settings, idempotency_key, principal)
+    return await _answer(referral_id, answer, "declined", engine, producer, settings, idempotency_key, principal)
 
 
 @router.post("/{referral_id}/withdraw", status_code=status.HTTP_202_ACCEPTED)
-def withdraw_referral(referral_id: UUID, answer: ReferralAnswer, engine: EngineDep, producer: ProducerDep,
+async def withdraw_referral(referral_id: UUID, answer: ReferralAnswer, engine: EngineDep, producer: ProducerDep,
                       settings: SettingsDep, idempotency_key: IdempotencyKey = None,
                       principal: Principal = TAKERS) -> Accepted:
     """The referrer takes an open referral back; what the person agreed to share lapses."""
-    return _answer(referral_id, answer, "withdrawn", engine, producer, settings, idempotency_key, principal)
+    return await _answer(referral_id, answer, "withdrawn", engine, producer, settings, idempotency_key, principal)

@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api.claims import IdempotencyConflict
 from api.deps import EngineDep, ProducerDep, SettingsDep
-from api.intake import IdempotencyConflict, submit
+from api.intake import submit_from_thread
 from api.producer import NotAccepted
 from api.routes.members.common import SERVICE, form_member, page_member, router
 from api.routes.pages import page
@@ -116,8 +117,8 @@ def _send(request: Request, engine: EngineDep, producer: ProducerDep, settings: 
         return _page(request, engine, principal, csrf, code=422, form=form, chosen=chosen, errors=errors)
     key = form.get("token") or None  # the form's own token: a double click is one report
     try:
-        submit(submission, idempotency_key=key, principal=principal, engine=engine, producer=producer,
-               settings=settings, now=now)
+        submit_from_thread(submission, idempotency_key=key, principal=principal, engine=engine, producer=producer,
+                           settings=settings, now=now)
     except (IdempotencyConflict, NotAccepted):
         return _page(request, engine, principal, csrf, code=503, form=form, chosen=chosen,
                      errors={"known_as": "It could not be sent just now: try again in a minute"})

@@ -14,8 +14,9 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from api import beds
+from api.claims import IdempotencyConflict
 from api.deps import EngineDep, ProducerDep, SettingsDep
-from api.intake import IdempotencyConflict, submit
+from api.intake import submit_from_thread
 from api.producer import NotAccepted
 from api.reports import find_report, open_reports
 from api.routes.members.common import (
@@ -120,8 +121,8 @@ def outreach_contact(request: Request, engine: EngineDep, producer: ProducerDep,
         return JSONResponse({"detail": "invalid contact", "errors": [
             {"loc": list(e["loc"]), "msg": e["msg"]} for e in error.errors()]}, status_code=422)
     try:
-        accepted = submit(submission, idempotency_key=None, principal=principal, engine=engine, producer=producer,
-                          settings=settings, now=datetime.now(UTC))
+        accepted = submit_from_thread(submission, idempotency_key=None, principal=principal, engine=engine,
+                                      producer=producer, settings=settings, now=datetime.now(UTC))
     except IdempotencyConflict as conflict:
         return JSONResponse({"detail": str(conflict)}, status_code=409)
     except NotAccepted:
@@ -166,8 +167,8 @@ def outreach_report_step(report_id: UUID, request: Request, engine: EngineDep, p
         details=ReportProgress(report_id=report_id, team=principal.organisation,
                                outcome=ReportOutcome(outcome) if outcome else None))
     try:
-        submit(submission, idempotency_key=None, principal=principal, engine=engine, producer=producer,
-               settings=settings, now=datetime.now(UTC))
+        submit_from_thread(submission, idempotency_key=None, principal=principal, engine=engine, producer=producer,
+                           settings=settings, now=datetime.now(UTC))
     except (IdempotencyConflict, NotAccepted):
         return refusal_page(request, "That could not be recorded just now: try again in a minute.", 503)
     return RedirectResponse(f"/outreach?done={what}", status_code=303)

@@ -9,8 +9,9 @@ from uuid import UUID
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.claims import IdempotencyConflict
 from api.deps import EngineDep, ProducerDep, SettingsDep
-from api.intake import IdempotencyConflict, submit
+from api.intake import submit_from_thread
 from api.producer import NotAccepted
 from api.routes.members.common import SERVICE, FormDep, csrf_ok, page_member, refusal_page, router, signed_in_member
 from api.routes.pages import page
@@ -72,8 +73,8 @@ def referral_answer(referral_id: UUID, action: str, request: Request, engine: En
     try:
         submission = answer_submission(engine, principal.organisation, referral_id, ANSWERED[action][0],
                                        datetime.now(UTC), DeclineReason(reason) if reason else None)
-        submit(submission, idempotency_key=None, principal=principal, engine=engine, producer=producer,
-               settings=settings, now=datetime.now(UTC))
+        submit_from_thread(submission, idempotency_key=None, principal=principal, engine=engine, producer=producer,
+                           settings=settings, now=datetime.now(UTC))
     except ReferralRefused as refused:
         return refusal_page(request, str(refused), refused.status)
     except (IdempotencyConflict, NotAccepted):

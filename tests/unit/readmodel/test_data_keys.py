@@ -13,6 +13,7 @@ from sqlalchemy import event, select
 
 import readmodel.data_keys as data_keys_module
 from readmodel.data_keys import (
+    BIND_WITHIN_S,
     POOL,
     UNBOUND,
     Keyring,
@@ -145,3 +146,30 @@ def test_a_process_holds_a_bounded_number_of_keys_unwrapped(tmp_path: Path, monk
     for report in sealed:  # every box still opens: a key dropped is read again
         assert other.personal([(report.id, stored_form(report.sealed))])[0]["person_description"] == "x"
     assert len(other._opening) <= 10
+
+
+def test_the_api_is_told_truly_whether_sealing_needs_the_database(tmp_path: Path) -> None:
+    """The API seals in its event loop only what `seals_from_memory` says needs no database: each
+    answer is checked against the statements the seal then ran."""
+    clock = [0.0]
+    keys = _keyring(tmp_path, clock=lambda: clock[0])
+    statements: list[str] = []
+    event.listen(keys.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def sealed_as_told(person: object, *, new_person: bool = False) -> bool:
+        told = keys.seals_from_memory(_report(), person, new_person=new_person)  # type: ignore[arg-type]
+        statements.clear()
+        keys.seal(_report(), person, NOON, new_person=new_person)  # type: ignore[arg-type]
+        assert told == (not statements), f"told {told}, ran {statements}"
+        return told
+
+    assert not sealed_as_told(uuid4(), new_person=True), "no pool yet"
+    assert sealed_as_told(uuid4(), new_person=True), "a new person and their reporter: keys from the pool"
+    known = uuid4()
+    assert not sealed_as_told(known), "a named person not seen lately: their key is looked up"
+    assert sealed_as_told(known), "and then kept"
+    clock[0] = BIND_WITHIN_S + 1
+    assert not sealed_as_told(known), "where the new keys went is due to be written"
+    while len(keys._pool) >= 2:
+        keys.seal(_report(), uuid4(), NOON, new_person=True)
+    assert not sealed_as_told(uuid4(), new_person=True), "the pool is refilled"

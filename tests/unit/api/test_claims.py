@@ -1,0 +1,79 @@
+"""Idempotency claims written together (api/claims.py), on a real SQLite read model: what each
+claim is answered, and that claims made at once share their writes."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import event, select
+
+from api.claims import Claims, IdempotencyConflict
+from readmodel.database import read_model
+from readmodel.tables import submissions
+from schemas.settings import Settings
+
+NOON = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def claims(tmp_path: Path):  # noqa: ANN201
+    engine = read_model(Settings(state_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'rm.db'}"))
+    made = Claims(engine)
+    yield made
+    made.close()
+    engine.dispose()
+
+
+def test_a_token_is_sent_until_acknowledged_then_answered_and_another_body_refused(claims: Claims) -> None:
+    first = uuid4()
+    assert claims.claim("brick", "t1", first, "body-a", NOON).result(5) is None, "new: send it"
+    assert claims.claim("brick", "t1", first, "body-a", NOON).result(5) is None, "not acknowledged: send again"
+    claims.acknowledged("brick", "t1")
+    assert claims.claim("brick", "t1", first, "body-a", NOON).result(5) == first, "acknowledged: the first id"
+    with pytest.raises(IdempotencyConflict):
+        claims.claim("brick", "t1", first, "body-b", NOON).result(5)
+    # A token is the organisation's own: another organisation's same token is a claim of its own.
+    assert claims.claim("police", "t1", uuid4(), "body-b", NOON).result(5) is None
+
+
+def test_claims_made_at_once_share_their_writes_and_each_gets_its_own_answer(claims: Claims) -> None:
+    commits: list[int] = []
+    event.listen(claims._engine, "commit", lambda connection: commits.append(1))
+    answers: dict[int, object] = {}
+    start = threading.Barrier(100)
+
+    def one(n: int) -> None:
+        start.wait()
+        token = f"t{n % 50}"  # fifty tokens, each claimed twice: once with its body, once with another
+        try:
+            answers[n] = claims.claim("brick", token, uuid4(), f"body-{n % 50}" if n < 50 else "other", NOON).result(5)
+        except IdempotencyConflict:
+            answers[n] = "conflict"
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(commits) < 50, f"{len(commits)} writes for 100 claims"
+    # Whichever body came first owns the token; the other is refused.
+    for n in range(50):
+        assert sorted(map(str, (answers[n], answers[n + 50]))) == ["None", "conflict"], (n, answers[n], answers[n + 50])
+    with claims._engine.connect() as connection:
+        assert connection.execute(select(submissions.c.idempotency_key)).scalars().all().__len__() == 50
+
+
+def test_acknowledgements_waiting_at_close_are_written(claims: Claims, tmp_path: Path) -> None:
+    first = uuid4()
+    assert claims.claim("brick", "t1", first, "body", NOON).result(5) is None
+    claims.acknowledged("brick", "t1")
+    claims.close()
+    again = Claims(claims._engine)
+    try:
+        assert again.claim("brick", "t1", first, "body", NOON).result(5) == first
+    finally:
+        again.close()
