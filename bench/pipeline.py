@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import http.client
 import json
 import os
 import threading
@@ -31,7 +30,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bench.common import machine, percentile
+from bench.api import MOST_CONNECTIONS, Client
+from bench.common import cpu_seconds, machine, percentile
 from deploy.processes import free_port, start_api, start_worker
 from deploy.scenario import generate, intake_records
 from deploy.throwaway import throwaway_settings
@@ -124,12 +124,6 @@ def directory_mb(directory: Path) -> float:
     return total / 1e6
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user and system, every thread) a process has used, from /proc (Linux)."""
-    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def machine_busy_seconds() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
     ticks = [int(n) for n in open("/proc/stat").readline().split()[1:]]
@@ -176,8 +170,8 @@ def latency(settings: Settings, engine, rate: float,  # noqa: ANN001
     visible: dict[str, float] = {}
     done = threading.Event()
 
-    # The client is kept light (plain http.client on kept-alive connections, one reused database
-    # connection for the poller): on two cores, a heavy client's own CPU shows up as latency.
+    # The client is kept light (asyncio on plain sockets, one reused database connection for the
+    # poller): on two cores, a heavy client's own CPU shows up as latency.
     def poll() -> None:
         last = 0
         connection = engine.raw_connection()
@@ -198,38 +192,40 @@ def latency(settings: Settings, engine, rate: float,  # noqa: ANN001
 
     poller = threading.Thread(target=poll)
     poller.start()
-    start = time.perf_counter()
-    # Each sender waits for its answer, so enough of them to keep the rate when answers slow down.
-    senders = max(8, int(rate / 10))
-    last_sent = [start]
+    # Open loop, from bench/api.py's light asyncio client: each submission is due at its moment
+    # whether or not earlier ones were answered, and its latency runs from that moment (a sender
+    # that waited for slow answers before sending would hide them).
+    sent_at: list[float] = []
 
-    def send_every(first: int) -> None:
-        connection = http.client.HTTPConnection(settings.api_host, settings.api_port, timeout=30)
-        headers = {"X-API-Key": key, "Content-Type": "application/json"}
-        for n in range(first, total, senders):
-            time.sleep(max(0.0, start + n / rate - time.perf_counter()))
+    async def send_all() -> None:
+        client = Client(settings.api_host, settings.api_port, key)
+        in_flight = asyncio.Semaphore(MOST_CONNECTIONS)
+        start = time.perf_counter() + 0.05
+
+        async def one(n: int) -> None:
+            due = start + n / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
             body = json.dumps({
                 "occurred_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
                 "person_id": str(uuid.uuid4()),
                 "details": {"team": "T", "worker": "W1", "bedded_down": True, "engaged": n % 2 == 0},
                 "personal": {"known_as": "J"},
-            })
-            sent = time.perf_counter()
-            last_sent[0] = max(last_sent[0], sent)
-            connection.request("POST", "/v1/contacts", body=body, headers=headers)
-            response = connection.getresponse()
-            answer = response.read()
-            if response.status != 202:
-                raise RuntimeError(f"the API answered {response.status}")
-            answered.append(time.perf_counter() - sent)
-            submitted[json.loads(answer)["event_id"]] = sent
-        connection.close()
+            }).encode()
+            async with in_flight:
+                sent_at.append(time.perf_counter())
+                status, answer = await client.post(body)
+            if status != 202:
+                raise RuntimeError(f"the API answered {status}")
+            answered.append(time.perf_counter() - due)
+            submitted[json.loads(answer)["event_id"]] = due
 
-    threads = [threading.Thread(target=send_every, args=(i,)) for i in range(senders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+        try:
+            await asyncio.gather(*(one(n) for n in range(total)))
+        finally:
+            client.close()
+        sent_at.insert(0, start)
+
+    asyncio.run(send_all())
     deadline = time.perf_counter() + 60
     while len(set(submitted) & set(visible)) < total and time.perf_counter() < deadline:
         time.sleep(0.05)
@@ -238,7 +234,7 @@ def latency(settings: Settings, engine, rate: float,  # noqa: ANN001
     missing = total - len(set(submitted) & set(visible))
     if missing:
         raise RuntimeError(f"{missing} submissions never became visible")
-    achieved = total / max(last_sent[0] - start, 1e-9)
+    achieved = total / max(max(sent_at) - sent_at[0], 1e-9)
     return [visible[event_id] - sent for event_id, sent in submitted.items()], answered, achieved
 
 
