@@ -7,6 +7,8 @@
 2. End to end: with the worker (or --workers processes sharing the partitions) idle, N events
    are produced to intake in one burst; the clock runs from the first send until the read model
    has committed all N timeline entries (intake -> identify -> person-events -> follow -> SQL).
+   The workers' CPU per event is printed for the whole load and for each tenth of it: an event
+   should cost the same whatever the read model and the states already hold.
 3. Latency: submissions through the HTTP API at a steady rate; each one's latency runs from
    just before its POST until a poller sees its timeline entry in the read model.
 4. The highest steady rate: the latency run again for --ramp-seconds at doubling rates from
@@ -25,7 +27,9 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -144,15 +148,42 @@ def newest_entry(engine) -> int:  # noqa: ANN001
         return connection.exec_driver_sql("SELECT max(rowid) FROM timeline_entries").scalar() or 0
 
 
-def end_to_end(settings: Settings, engine, events: list[tuple[bytes, bytes]], entries: int) -> float:  # noqa: ANN001
+class Tenths:
+    """The workers' CPU per event in each tenth of the load: whether the cost of an event grows
+    with what the read model and the states already hold (the target: flat within 10 %)."""
+
+    def __init__(self, entries: int, pids: list[int]) -> None:
+        self.entries, self.pids = entries, pids
+        self.marks: list[tuple[int, float]] = [(0, self._cpu())]
+
+    def _cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids)
+
+    def seen(self, count: int) -> None:
+        if len(self.marks) <= 10 and count >= self.entries * len(self.marks) // 10:
+            self.marks.append((count, self._cpu()))
+
+    def __str__(self) -> str:
+        each = [(cpu - cpu0) / (n - n0) * 1e6 for (n0, cpu0), (n, cpu) in pairwise(self.marks) if n > n0]
+        if len(each) < 2:
+            return "too few looks to tell"
+        return (f"worker CPU per event in each tenth of the load {', '.join(f'{us:,.0f}' for us in each)} µs; "
+                f"the dearest tenth {max(each) / each[0]:.2f}x the first (target: within 10 %)")
+
+
+def end_to_end(settings: Settings, engine, events: list[tuple[bytes, bytes]], entries: int,  # noqa: ANN001
+               progress: Callable[[int], None] | None = None) -> float:
     """Seconds from the first send until the read model holds every event's timeline entry
-    (`entries`: a report also gets its routing)."""
+    (`entries`: a report also gets its routing). `progress` is told the entries written so far
+    at each look."""
     before = committed(engine)
     watch = newest_entry if engine.dialect.name == "sqlite" else committed
     started = time.perf_counter()
     sender = threading.Thread(target=produce, args=(settings, events))
     sender.start()
-    while watch(engine) < before + entries or committed(engine) < before + entries:
+    while (seen := watch(engine)) < before + entries or committed(engine) < before + entries:
+        if progress is not None:
+            progress(seen - before)
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
     sender.join()
@@ -300,7 +331,9 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
         worker_cpu = [cpu_seconds(part.process.pid) for part in parts]
         broker_cpu, own_cpu = cpu_seconds(broker) if broker else 0.0, cpu_seconds(os.getpid())
         machine_before = machine_busy_seconds()
-        elapsed = end_to_end(settings, engine, events, entries)
+        tenths = Tenths(entries, [part.process.pid for part in parts])
+        elapsed = end_to_end(settings, engine, events, entries, progress=tenths.seen)
+        tenths.seen(entries)
         machine_after = machine_busy_seconds()
         worker_cpu = sum(cpu_seconds(part.process.pid) - before for part, before in zip(parts, worker_cpu, strict=True))
         broker_cpu = cpu_seconds(broker) - broker_cpu if broker else None
@@ -320,6 +353,7 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
             per_event.append(f"broker {broker_cpu / args.events * 1e6:,.0f} µs")
         per_event.append(f"this benchmark's sender and poller {own_cpu / args.events * 1e6:,.0f} µs")
         print(f"CPU per event:  {', '.join(per_event)}; the machine was {busy:.0%} busy")
+        print(f"as the read model grows: {tenths}")
         print(f"ratio:          {pipeline_rate / bare_rate:10.1%} of the bare consumer  (target >= 30%, >= 5,000/s)")
         on_disk = directory_mb(workdir / "stages")
         print(f"worker memory:  {rss:10,.0f} MB resident with {people:,} people's journeys "
