@@ -75,7 +75,6 @@ _span = statistics_statuses.c
 _known = statistics_known.c
 # Made once: write_many prepares a statement once for each statement object it is given.
 _NEW_SPANS = statistics_statuses.insert()
-_NEW_KNOWN = statistics_known.insert()
 # The data as JSON text, decoded by msgspec: SQLAlchemy's json.loads of each row was half the read.
 # The time as text too on SQLite, parsed by datetime.fromisoformat: SQLAlchemy's parsing was the rest.
 _FACT_COLUMNS = (_entry.event_id, _entry.person_id, _entry.type, type_coerce(_entry.occurred_at, Text).label("at"),
@@ -200,8 +199,12 @@ def _store(connection: Connection, spans: dict[str, list[Status]], known: dict[s
         write_many(connection, _NEW_SPANS, [
             {"person_id": person, "since": s.since, "until": s.until, "status": s.status, "previous": s.previous}
             for person, made in spans.items() for s in made])
-    connection.execute(delete(statistics_known).where(_known.person_id.in_(list(known))))
-    write_many(connection, _NEW_KNOWN, [
+    # Written over in place, not deleted and inserted again: every record with a contact in the
+    # batch has a row here, and a row found by a random key costs SQLite a page each way (at
+    # 500,000 rows, 29 µs of CPU a row deleted and inserted, 18 one written over).
+    if gone := [person for person, k in known.items() if k.latest is None]:
+        connection.execute(delete(statistics_known).where(_known.person_id.in_(gone)))
+    write_many(connection, _known_over(connection.dialect.name), [
         {"person_id": person, "homeless": k.homeless, "housed": k.housed, "contact": k.contact, "closed": k.closed,
          "close_reason": k.close_reason, "latest": k.latest}
         for person, k in known.items() if k.latest is not None])
@@ -230,6 +233,13 @@ def remake(engine: Engine, rules: Rules) -> int:
             connection.execute(same_person.insert(), [{"person_id": p, "other": o} for p, o in pairs])
         connection.execute(_mark(connection.dialect.name), {"name": NAME, "made_for": made_for(rules)})
     return len(made)
+
+
+@lru_cache  # one statement object: write_many compiles it once
+def _known_over(dialect: str) -> Any:
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(statistics_known)
+    return insert.on_conflict_do_update(index_elements=[_known.person_id], set_={
+        column.name: insert.excluded[column.name] for column in statistics_known.columns if column.name != "person_id"})
 
 
 @lru_cache

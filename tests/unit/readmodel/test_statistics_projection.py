@@ -13,15 +13,15 @@ from uuid import UUID, uuid4
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, select
 
 import handlers
 from journey.applied import Applied
 from journey.history import History
-from journey.statistics import Rules, all_statistics
+from journey.statistics import STATUS_TYPES, Known, Rules, all_statistics, in_time_order
 from readmodel.database import read_model
 from readmodel.statistics import facts_from_timeline, remake, statistics
-from readmodel.tables import projections, statistics_statuses
+from readmodel.tables import projections, statistics_known, statistics_statuses
 from schemas.events import RiskDetails, RiskFactor, RiskPersonal, RiskReported
 from schemas.settings import Settings
 from streams.projector import project
@@ -168,3 +168,27 @@ def test_reported_at_risk_in_a_period_and_seen_rough_after_its_end_counts_as_the
                                     + timedelta(days=1))
     assert projected == all_statistics(facts, start, end, rules)["prevention"]
     assert projected["later_seen_sleeping_rough"] >= 1
+
+
+@given(st.lists(st.tuples(st.sampled_from([0, 0, 1, 3, 4, 5]), st.integers(0, 60 * 24 * 60), st.booleans()),
+                min_size=1, max_size=20), st.randoms(use_true_random=False))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_what_is_kept_of_a_record_is_what_all_its_facts_say(
+        model: tuple[Engine, Settings, Rules], history: list[Any], rng: random.Random) -> None:
+    """statistics_known decides whether a batch goes on from it or makes the spans again: kept
+    stale (a field not written over), a late fact would be taken as a later one."""
+    engine, configured, rules = model
+    person = uuid4()
+    events = sorted((e for kind, minutes, flag in history for e in _events(person, kind, minutes, AREAS[0], flag)),
+                    key=lambda e: e.time)
+    for _ in range(rng.randrange(3)):
+        events.append(events.pop(rng.randrange(len(events))))
+    _apply(engine, configured, rules, events, rng)
+    expected = Known()
+    with engine.connect() as connection:
+        facts = [f for f in facts_from_timeline(connection, T0 + timedelta(days=400))
+                 if f.person == str(person) and f.type in STATUS_TYPES]
+        for fact in sorted(facts, key=in_time_order):
+            expected.take(fact)
+        kept = connection.execute(select(statistics_known).where(statistics_known.c.person_id == str(person))).one()
+    assert Known(kept.homeless, kept.housed, kept.contact, kept.closed, kept.close_reason, kept.latest) == expected
