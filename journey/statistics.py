@@ -308,12 +308,16 @@ _OUTFLOW = {"housed": "housed", "inactive": "moved_to_inactive", "left": "no_lon
 
 
 def last_areas(facts: Sequence[Fact], until: datetime) -> dict[str, str | None]:
-    """Each person's latest area before `until` (one pass: no sort needed)."""
-    latest: dict[str, tuple[datetime, str]] = {}
+    """Each person's latest area before `until` (one pass: no sort needed). Facts at the same
+    moment are taken in event id order, as everywhere (`in_time_order`): the reader and the whole
+    timeline read them in different orders and must put the person in the same area."""
+    latest: dict[str, tuple[tuple[datetime, str], str]] = {}
     for fact in facts:
         area = fact.data.get("area_code")
-        if area and fact.at < until and (fact.person not in latest or fact.at >= latest[fact.person][0]):
-            latest[fact.person] = (fact.at, area)
+        if area and fact.at < until:
+            order = in_time_order(fact)
+            if fact.person not in latest or order >= latest[fact.person][0]:
+                latest[fact.person] = (order, area)
     return {person: area for person, (_, area) in latest.items()}
 
 

@@ -315,3 +315,16 @@ def test_facts_at_one_moment_give_one_status_whatever_order_they_are_read_in() -
     one_way = built_for_zero([seen, closed, reopened], start, end, RULES)
     assert built_for_zero([seen, reopened, closed], start, end, RULES) == one_way
     assert one_way["active"] == 0  # e3 after e2: closed
+
+
+def test_a_persons_last_area_at_one_moment_is_one_area_whatever_order_the_facts_are_read_in() -> None:
+    """Figures of one area count a person in their latest area. Two facts at the same moment
+    in two areas (a work step and a contact written together): the reader and the whole
+    timeline read them in different orders, and must put the person in the same area."""
+    in_market = Fact("p1", "contact.recorded", T0, {"bedded_down": True, "area_code": "TC-MARKET"}, "e2")
+    in_station = Fact("p1", "report.received", T0, {"area_code": "TC-STATION"}, "e1")
+    enrolled = Fact("p1", "work.course_enrolled", T0, {}, "e3")
+    start, end = T0.date(), T0.date() + timedelta(days=1)
+    one_way = all_statistics([in_market, in_station, enrolled], start, end, RULES, "TC-MARKET")
+    assert all_statistics([in_station, in_market, enrolled], start, end, RULES, "TC-MARKET") == one_way
+    assert one_way["moves"] == {"work.course_enrolled": 1}  # e2 after e1: the market
