@@ -354,20 +354,24 @@ def percentile(values: Sequence[float], share: float) -> float | None:
 def report_response(facts: Sequence[Fact], start: date, end: date, rules: Rules,
                     area: str | None = None) -> dict[str, Any]:
     received: dict[str, Fact] = {}
-    due: dict[str, datetime] = {}
+    # A report routed again, or given a second outcome, counts by its latest (in time order, as
+    # everywhere): not by whichever the facts were read in last.
+    due: dict[str, tuple[tuple[datetime, str], datetime]] = {}
     attempts: dict[str, datetime] = {}
-    outcomes: dict[str, str] = {}
+    outcomes: dict[str, tuple[tuple[datetime, str], str]] = {}
     told: set[str] = set()
     for fact in facts:
         if fact.type == "report.received":
             received[fact.event_id] = fact
         report = str(fact.data.get("report_id"))
         if fact.type == "report.routed" and fact.data.get("due_by"):
-            due[report] = _aware(fact.data["due_by"])
+            if report not in due or in_time_order(fact) > due[report][0]:
+                due[report] = (in_time_order(fact), _aware(fact.data["due_by"]))
         elif fact.type in ("report.attempted", "report.outcome"):
             attempts[report] = min(attempts.get(report, fact.at), fact.at)
-            if fact.type == "report.outcome":
-                outcomes[report] = fact.data.get("outcome") or "recorded"
+            if fact.type == "report.outcome" and (report not in outcomes
+                                                  or in_time_order(fact) > outcomes[report][0]):
+                outcomes[report] = (in_time_order(fact), fact.data.get("outcome") or "recorded")
         elif fact.type == "report.reporter_told":
             told.add(report)
     close = night_starts(end, rules.zone)
@@ -381,13 +385,13 @@ def report_response(facts: Sequence[Fact], start: date, end: date, rules: Rules,
         first = attempts.get(report)
         if first is not None and first <= close:
             hours.append((first - fact.at).total_seconds() / 3600)
-        target = due.get(report)
+        target = due[report][1] if report in due else None
         if target is not None:
             if first is not None and first <= target:
                 within += 1
             elif target < close:  # the target passed, before the period's end, with no attempt
                 overdue += 1
-        mix[outcomes.get(report, "no_outcome_yet")] += 1
+        mix[outcomes[report][1] if report in outcomes else "no_outcome_yet"] += 1
         if fact.data.get("wants_update"):
             wanted += 1
             informed += report in told

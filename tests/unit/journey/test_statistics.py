@@ -328,3 +328,14 @@ def test_a_persons_last_area_at_one_moment_is_one_area_whatever_order_the_facts_
     one_way = all_statistics([in_market, in_station, enrolled], start, end, RULES, "TC-MARKET")
     assert all_statistics([in_station, in_market, enrolled], start, end, RULES, "TC-MARKET") == one_way
     assert one_way["moves"] == {"work.course_enrolled": 1}  # e2 after e1: the market
+
+
+def test_a_report_given_two_outcomes_counts_by_its_latest_whatever_order_they_are_read_in() -> None:
+    received = Fact("p1", "report.received", T0, {"area_code": "TC-MARKET"}, "e1")
+    not_found = Fact("p1", "report.outcome", T0 + timedelta(hours=2), {"report_id": "e1", "outcome": "not_found"},
+                     "e2")
+    engaged = Fact("p1", "report.outcome", T0 + timedelta(hours=5), {"report_id": "e1",
+                                                                      "outcome": "found_and_engaged"}, "e3")
+    start, end = T0.date(), T0.date() + timedelta(days=1)
+    for order in ([received, not_found, engaged], [engaged, received, not_found]):
+        assert all_statistics(order, start, end, RULES)["reports"]["outcomes"] == {"found_and_engaged": 1}
