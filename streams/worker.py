@@ -78,6 +78,7 @@ def tuning(settings: Settings) -> Tuning:
         key_hashes=settings.worker_key_hashes,
         gc_thresholds=settings.worker_gc_thresholds,
         malloc_arenas=settings.worker_malloc_arenas,
+        switch_interval_ms=settings.worker_switch_interval_ms,
         trim_every_s=settings.worker_trim_every_s,
     )
 

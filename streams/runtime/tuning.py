@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import platform
+import sys
 from dataclasses import dataclass
 
 
@@ -28,6 +29,7 @@ class Tuning:
     gc_thresholds: tuple[int, int, int] = (1_000_000, 20, 100)
     malloc_arenas: int = 2
     trim_every_s: float = 10.0
+    switch_interval_ms: float = 0.5
 
 
 # glibc's malloc keeps what the process frees for reuse, in one arena per thread that allocated
@@ -37,9 +39,11 @@ _M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
 
 
 def tune_process(tuning: Tuning) -> None:
-    """Before the worker's threads start: the cycle collector's thresholds, and the threads
-    sharing `malloc_arenas` arenas (glibc only)."""
+    """Before the worker's threads start: the cycle collector's thresholds, how soon a thread
+    back from the database gets Python's lock, and the threads sharing `malloc_arenas` arenas
+    (glibc only)."""
     gc.set_threshold(*tuning.gc_thresholds)
+    sys.setswitchinterval(tuning.switch_interval_ms / 1000)
     share_malloc_arenas(tuning.malloc_arenas)
 
 
