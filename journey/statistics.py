@@ -49,7 +49,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from statistics import median
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from journey.nights import night_of, night_starts
 
@@ -57,6 +57,7 @@ HOUSING_STEPS = frozenset({
     "accommodation.supported_housing_entered", "accommodation.tenancy_started", "accommodation.reconnected",
 })
 INACTIVE_CLOSES = frozenset({"moved_away", "institution", "died"})
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,15 @@ def in_time_order(fact: Fact) -> tuple[datetime, str]:
     id. A case closed and reopened at one moment must give one status however the facts were
     read (a table scan, an index by type, a batch in arrival order)."""
     return fact.at, fact.event_id
+
+
+def keep_latest(kept: dict[str, tuple[datetime, str, V]], key: str, fact: Fact, value: V) -> None:
+    """Keep `value` under `key` if `fact` comes after the fact kept there, in `in_time_order` (time,
+    then event id): the latest of facts read in any order (a table scan, an index, a batch in
+    arrival order). The event id is compared only at one moment: this runs once a fact."""
+    held = kept.get(key)
+    if held is None or fact.at > held[0] or (fact.at == held[0] and fact.event_id >= held[1]):
+        kept[key] = (fact.at, fact.event_id, value)
 
 
 def _by_person(facts: Iterable[Fact]) -> dict[str, list[Fact]]:
@@ -308,17 +318,13 @@ _OUTFLOW = {"housed": "housed", "inactive": "moved_to_inactive", "left": "no_lon
 
 
 def last_areas(facts: Sequence[Fact], until: datetime) -> dict[str, str | None]:
-    """Each person's latest area before `until` (one pass: no sort needed). Facts at the same
-    moment are taken in event id order, as everywhere (`in_time_order`): the reader and the whole
-    timeline read them in different orders and must put the person in the same area."""
-    latest: dict[str, tuple[tuple[datetime, str], str]] = {}
+    """Each person's latest area before `until` (one pass: no sort needed)."""
+    latest: dict[str, tuple[datetime, str, str]] = {}
     for fact in facts:
         area = fact.data.get("area_code")
         if area and fact.at < until:
-            order = in_time_order(fact)
-            if fact.person not in latest or order >= latest[fact.person][0]:
-                latest[fact.person] = (order, area)
-    return {person: area for person, (_, area) in latest.items()}
+            keep_latest(latest, fact.person, fact, area)
+    return {person: area for person, (_, _, area) in latest.items()}
 
 
 def built_for_zero(facts: Sequence[Fact], start: date, end: date, rules: Rules,
@@ -354,26 +360,25 @@ def percentile(values: Sequence[float], share: float) -> float | None:
 def report_response(facts: Sequence[Fact], start: date, end: date, rules: Rules,
                     area: str | None = None) -> dict[str, Any]:
     received: dict[str, Fact] = {}
-    # A report routed again, or given a second outcome, counts by its latest (in time order, as
-    # everywhere): not by whichever the facts were read in last.
-    due: dict[str, tuple[tuple[datetime, str], datetime]] = {}
+    # A report routed again, or given a second outcome, counts by its latest.
+    routed: dict[str, tuple[datetime, str, datetime]] = {}
     attempts: dict[str, datetime] = {}
-    outcomes: dict[str, tuple[tuple[datetime, str], str]] = {}
+    given: dict[str, tuple[datetime, str, str]] = {}
     told: set[str] = set()
     for fact in facts:
         if fact.type == "report.received":
             received[fact.event_id] = fact
         report = str(fact.data.get("report_id"))
         if fact.type == "report.routed" and fact.data.get("due_by"):
-            if report not in due or in_time_order(fact) > due[report][0]:
-                due[report] = (in_time_order(fact), _aware(fact.data["due_by"]))
+            keep_latest(routed, report, fact, _aware(fact.data["due_by"]))
         elif fact.type in ("report.attempted", "report.outcome"):
             attempts[report] = min(attempts.get(report, fact.at), fact.at)
-            if fact.type == "report.outcome" and (report not in outcomes
-                                                  or in_time_order(fact) > outcomes[report][0]):
-                outcomes[report] = (in_time_order(fact), fact.data.get("outcome") or "recorded")
+            if fact.type == "report.outcome":
+                keep_latest(given, report, fact, fact.data.get("outcome") or "recorded")
         elif fact.type == "report.reporter_told":
             told.add(report)
+    due = {report: at for report, (_, _, at) in routed.items()}
+    outcomes = {report: outcome for report, (_, _, outcome) in given.items()}
     close = night_starts(end, rules.zone)
     hours, within, overdue, wanted, informed = [], 0, 0, 0, 0
     mix: Counter[str] = Counter()
@@ -385,13 +390,13 @@ def report_response(facts: Sequence[Fact], start: date, end: date, rules: Rules,
         first = attempts.get(report)
         if first is not None and first <= close:
             hours.append((first - fact.at).total_seconds() / 3600)
-        target = due[report][1] if report in due else None
+        target = due.get(report)
         if target is not None:
             if first is not None and first <= target:
                 within += 1
             elif target < close:  # the target passed, before the period's end, with no attempt
                 overdue += 1
-        mix[outcomes[report][1] if report in outcomes else "no_outcome_yet"] += 1
+        mix[outcomes.get(report, "no_outcome_yet")] += 1
         if fact.data.get("wants_update"):
             wanted += 1
             informed += report in told
