@@ -20,17 +20,16 @@ and journey.statistics.all_statistics), checking that both give the same figures
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
-import tempfile
 import time
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from uuid import UUID, uuid5
 
 from sqlalchemy import Engine, delete, func, select
 
-from bench.common import machine, percentile
+from bench.common import keep_option, machine, percentile, workdir
 from bench.reads import fill
 from bench.search import line, timed
 from deploy.scenario import AREAS, WEEKS
@@ -39,7 +38,7 @@ from journey.statistics import Rules, all_statistics
 from readmodel.board import month_flow
 from readmodel.database import read_model
 from readmodel.statistics import facts_from_timeline, remake, statistics
-from readmodel.tables import projections, statistics_statuses, timeline_entries
+from readmodel.tables import journeys, projections, statistics_statuses, timeline_entries
 from readmodel.writes import write_many
 from schemas.settings import get_settings
 
@@ -69,32 +68,41 @@ def main() -> None:
     parser.add_argument("--years", type=float, default=0, help="spread the events over this many years")
     parser.add_argument("--periods", type=int, default=40, help="periods timed of each length")
     parser.add_argument("--baseline", type=int, default=3, help="periods worked out the old way")
+    keep_option(parser)
     args = parser.parse_args()
     settings = get_settings()
     rules = Rules.configured(settings)
     rng = random.Random(40)
-    with tempfile.TemporaryDirectory(prefix="journeys-statistics-") as workdir:
+    with contextlib.ExitStack() as stack:
+        directory = workdir(stack, args.keep, "journeys-statistics-")
         engine = read_model(settings.model_copy(update={
-            "state_dir": Path(workdir), "database_url": f"sqlite:///{Path(workdir) / 'statistics.db'}"}))
+            "state_dir": directory, "database_url": f"sqlite:///{directory / 'statistics.db'}"}))
         print(f"machine: {machine()}")
-        remake(engine, rules)  # an empty read model's projection, marked as made for these rules
         started = time.perf_counter()
-        windows = max(1, round(args.years * 365 / (WEEKS * 7)))
-        people = fill(engine, args.events // windows, sealed=True)
-        if windows > 1:
-            people = copied_back(engine, people, windows)
-            with engine.begin() as connection:
-                connection.execute(delete(projections))
-            remake(engine, rules)
+        with engine.connect() as connection:
+            people = list(connection.execute(select(journeys.c.person_id)).scalars())
+        if people:
+            print(f"read model kept in {directory}: not filled again (--events and --years ignored)")
+        else:
+            remake(engine, rules)  # an empty read model's projection, marked as made for these rules
+            windows = max(1, round(args.years * 365 / (WEEKS * 7)))
+            people = fill(engine, args.events // windows, sealed=True)
+            if windows > 1:
+                people = copied_back(engine, people, windows)
+                with engine.begin() as connection:
+                    connection.execute(delete(projections))
+                remake(engine, rules)
         filled = time.perf_counter() - started
         with engine.connect() as connection:
             entries, spans = (connection.execute(select(func.count()).select_from(t)).scalar()
                               for t in (timeline_entries, statistics_statuses))
             first, last = connection.execute(select(func.min(timeline_entries.c.occurred_at),
                                                     func.max(timeline_entries.c.occurred_at))).one()
-        print(f"read model: {len(people):,} people from {args.events:,} events, filled in {filled:.0f} s "
-              f"({args.events / filled:,.0f} events/s folded and projected here); {entries:,} timeline entries, "
-              f"{spans:,} status spans; nights {night_of(first, rules.zone)} to {night_of(last, rules.zone)}")
+        print(f"read model: {len(people):,} people from {entries:,} events"
+              + (f", filled in {filled:.0f} s ({entries / filled:,.0f} events/s folded and projected here)"
+                 if filled > 1 else "")
+              + f"; {entries:,} timeline entries, {spans:,} status spans; nights {night_of(first, rules.zone)} "
+              f"to {night_of(last, rules.zone)}")
         nights = [night_of(first, rules.zone) + timedelta(days=k)
                   for k in range((night_of(last, rules.zone) - night_of(first, rules.zone)).days + 2)]
 
