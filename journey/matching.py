@@ -230,16 +230,27 @@ def match_keys(profile: Profile) -> set[str]:
     return keys
 
 
-def found(profiles: list[Profile], search: Search, limit: int = 20) -> list[Profile]:
-    """The records matching every part of the search given, best name first."""
-    scored = []
+def found(profiles: Iterable[Profile], search: Search, limit: int = 20) -> list[Profile]:
+    """The records matching every part of the search given, at most `limit`: names as given (or
+    with a word beginning so) before names only alike, then the most description words shared,
+    then in the order read (search reads the most recently seen first: the person in front of an
+    outreach worker is more likely someone seen last week than ten years ago).
+
+    `profiles` is read only until `limit` records are found that nothing read after them could
+    go before, so a caller may read them lazily: a common name finds thousands of candidates in a
+    city, and opening each costs a read and a decryption."""
+    wanted_name = _normal(search.name) if search.name else None
     wanted_words = description_words(search.description) if search.description else frozenset()
-    for profile in profiles:
-        likeness = 1.0
-        if search.name:
-            likeness = _name_likeness(_normal(search.name), profile.names)
+    best = (0, -len(wanted_words))  # a name as given and every description word shared
+    scored: list[tuple[int, int, int, Profile]] = []
+    at_best = 0
+    for position, profile in enumerate(profiles):
+        alike = 0
+        if wanted_name:
+            likeness = _name_likeness(wanted_name, profile.names)
             if likeness < SIMILAR_NAME:
                 continue
+            alike = 0 if likeness == 1.0 else 1
         if search.date_of_birth and profile.date_of_birth != search.date_of_birth:
             continue
         if search.area and search.area not in profile.areas:
@@ -247,5 +258,9 @@ def found(profiles: list[Profile], search: Search, limit: int = 20) -> list[Prof
         overlap = len(wanted_words & profile.description_words)
         if wanted_words and not overlap:
             continue
-        scored.append((-likeness, -overlap, str(profile.person_id), profile))
+        scored.append((alike, -overlap, position, profile))
+        if (alike, -overlap) == best:
+            at_best += 1
+            if at_best == limit:
+                break
     return [profile for *_, profile in sorted(scored, key=lambda s: s[:3])[:limit]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
@@ -19,11 +20,17 @@ from schemas.views import JourneyView, TimelineItem
 
 
 def load_journey(engine: Engine, person_id: UUID | str) -> Journey | None:
+    return load_journeys(engine, [str(person_id)]).get(str(person_id))
+
+
+def load_journeys(engine: Engine, people: Collection[str]) -> dict[str, Journey]:
+    """The journeys of these records that the read model holds, by id (one statement)."""
+    if not people:
+        return {}
     with engine.connect() as connection:
-        row = connection.execute(select(journeys.c.state).where(journeys.c.person_id == str(person_id))).first()
-    if not row or not row.state:
-        return None
-    return journey_of(row.state)
+        rows = connection.execute(select(journeys.c.person_id, journeys.c.state)
+                                  .where(journeys.c.person_id.in_(list(people)))).all()
+    return {row.person_id: journey_of(row.state) for row in rows if row.state}
 
 
 def journey_of(state: dict[str, Any]) -> Journey:

@@ -18,8 +18,8 @@ from journey.reports import Routing
 from journey.state import Journey, contact_point, works_with
 from readmodel.data_keys import keyring
 from readmodel.keys import Principal, account_event
-from readmodel.people import get_journey, journey_of, load_journey, person_as_one, summary_fields
-from readmodel.profiles import profiles
+from readmodel.people import get_journey, journey_of, load_journey, load_journeys, person_as_one, summary_fields
+from readmodel.profiles import profiles, read_in_order, recent_first
 from readmodel.referrals import status_now
 from readmodel.search_keys import people_with
 from readmodel.tables import (
@@ -39,12 +39,19 @@ from schemas.views import JourneyView, PersonFound, ReferralView, RiskReportView
 
 def breaking_glass(engine: Engine, principal: Principal, person_id: UUID, now: datetime) -> bool:
     """Whether this member holds a break-glass grant for this person now."""
+    return str(person_id) in breaking_glass_for(engine, principal, [str(person_id)], now)
+
+
+def breaking_glass_for(engine: Engine, principal: Principal, people: Collection[str], now: datetime) -> set[str]:
+    """The ones of these people this member holds a break-glass grant for now (one statement)."""
+    if not people:
+        return set()
     with engine.connect() as connection:
-        return connection.execute(
-            select(break_glass.c.grant_id).where(
-                break_glass.c.member_id == principal.member_id, break_glass.c.person_id == str(person_id),
+        return set(connection.execute(
+            select(break_glass.c.person_id).where(
+                break_glass.c.member_id == principal.member_id, break_glass.c.person_id.in_(list(people)),
                 break_glass.c.started_at <= now, break_glass.c.until > now)
-        ).first() is not None
+        ).scalars())
 
 
 class BreakGlassCapped(Exception):
@@ -151,9 +158,10 @@ def search_people(engine: Engine, principal: Principal, search: Search, now: dat
                   endpoint: str = "GET /v1/people") -> list[dict[str, Any]]:
     """The people matching the search that this reader may see, each as far as they may see it
     (one audit entry per person shown, naming where the search was made)."""
-    # Only the people who share a key with the search are opened and scored (readmodel/search_keys.py).
-    candidates = profiles(engine, only=people_with(engine, search_keys(search), now), splits=False)
-    return _shown_people(engine, principal, found(list(candidates.values()), search), now, endpoint,
+    # Only the people who share a key with the search are opened and scored (readmodel/search_keys.py),
+    # the most recently seen first, until the best that can be found are found (journey.matching.found).
+    candidates = recent_first(engine, people_with(engine, search_keys(search), now))
+    return _shown_people(engine, principal, found(read_in_order(engine, candidates), search), now, endpoint,
                          needs=frozenset(search.terms().values()))
 
 
@@ -190,12 +198,16 @@ def _shown_people(engine: Engine, principal: Principal, people: Sequence[Profile
     """`needs`: the categories the search's terms were matched against. A person is shown only
     to a reader who may see all of them of that person: otherwise whether they were found would
     tell the reader a field it may not see (a date of birth tried value by value)."""
-    shown = []
-    for profile in people:
-        journey = load_journey(engine, profile.person_id)
+    # Twenty people shown: their journeys, grants and audit entries read and written once, not a
+    # statement (and a commit) each.
+    ids = [str(profile.person_id) for profile in people]
+    states, glass = load_journeys(engine, ids), breaking_glass_for(engine, principal, ids, now)
+    shown, audits = [], []
+    for profile, person in zip(people, ids, strict=True):
+        journey = states.get(person)
         if journey is None:
             continue
-        decided = access_to(engine, principal, profile.person_id, journey, now)
+        decided = policy.access(principal.viewer, journey, now, break_glass=person in glass)
         if not needs <= decided.categories:
             continue
         whole = {**contact_point(journey), "stage": journey.stage.value, "last_area": journey.last_area,
@@ -204,8 +216,13 @@ def _shown_people(engine: Engine, principal: Principal, people: Sequence[Profile
         row = policy.visible(whole, PersonFound, decided.categories)
         if not row:
             continue
-        audit(engine, principal.viewer, profile.person_id, decided.categories, decided.rule.value, endpoint, now)
+        audits.append({"at": now, "member_id": principal.viewer.member, "organisation": principal.viewer.organisation,
+                       "person_id": person, "categories": ",".join(sorted(decided.categories)),
+                       "rule": decided.rule.value, "endpoint": endpoint})
         shown.append({"person_id": profile.person_id, **row})
+    if audits:
+        with engine.begin() as connection:
+            connection.execute(audit_entries.insert(), audits)
     return shown
 
 

@@ -5,6 +5,7 @@ neither beginning, sound nor end."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import date
 from uuid import UUID
 
@@ -113,3 +114,33 @@ def test_the_other_terms_are_their_own_keys() -> None:
         assert _blocked([person], search) == found([person], search) == [person]
     for search in (Search(date_of_birth=date(1980, 2, 4)), Search(area="station"), Search(description="the hat")):
         assert _blocked([person], search) == found([person], search) == []
+
+
+def _named(n: int, name: str, words: str = "") -> Profile:
+    return Profile(UUID(int=n), frozenset({name}), description_words=description_words(words))
+
+
+def test_names_as_given_come_before_names_alike_then_the_order_read() -> None:
+    # Read in this order: the most recently seen first, as search reads them.
+    read = [_named(1, "Davy"), _named(2, "Dave Smith"), _named(3, "Daev"), _named(4, "Dave"), _named(5, "Daniel")]
+    assert [p.person_id.int for p in found(read, Search(name="dave"))] == [2, 4, 1, 3]
+    read = [_named(1, "Dave", "red coat"), _named(2, "Dave", "red coat beard"), _named(3, "Dave", "coat")]
+    assert [p.person_id.int for p in found(read, Search(name="dave", description="red beard"))] == [2, 1]
+
+
+def test_search_reads_no_further_than_the_best_it_can_find() -> None:
+    read: list[int] = []
+
+    def lazily() -> Iterator[Profile]:
+        for n in range(1, 200):
+            read.append(n)
+            yield _named(n, "Davy" if n % 2 else "Dave")
+
+    shown = found(lazily(), Search(name="dave"), limit=20)
+    # Twenty called Dave, the most recent first: no later record could go before them.
+    assert [p.person_id.int for p in shown] == list(range(2, 41, 2))
+    assert read == list(range(1, 41))
+    # With fewer found as given, every candidate is read and the alike fill the rest in order.
+    read.clear()
+    assert [p.person_id.int for p in found(lazily(), Search(name="davy"), limit=5)] == [1, 3, 5, 7, 9]
+    assert len(read) == 9

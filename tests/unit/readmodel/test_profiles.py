@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine
@@ -15,8 +17,10 @@ from sqlalchemy import Engine
 import handlers
 from journey.applied import Applied
 from journey.statistics import Rules
+from readmodel import profiles as profile_module
 from readmodel.database import read_model
-from readmodel.profiles import grown, profiles
+from readmodel.profiles import grown, profiles, recent_first
+from readmodel.tables import journeys
 from schemas.events import ContactPersonal
 from schemas.settings import Settings
 from streams.projector import project
@@ -67,3 +71,25 @@ def test_a_worker_that_remembers_a_profile_another_worker_grew_since_reads_it_ag
     contact_by(first, 2, known_as="Dave", area="TC-STATION")  # what `first` remembers is a version behind
     found = profiles(first, only=[str(person)])[person]
     assert found.names == {"Dave", "Smithy"} and found.areas == {"TC-MARKET", "TC-STATION"}
+
+
+def test_search_reads_candidates_the_most_recently_seen_first_whichever_way_it_reads_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = read_model(Settings(state_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'rm.db'}"))
+    rng = random.Random(5)
+    rows = [{"person_id": str(uuid4()), "sequence": 1, "stage": "contacted", "reports": 0, "contacts": 1,
+             "rough_sleeping_nights": 0, "emergency_bed_nights": 0, "provisional": 0, "updated_at": NOON,
+             "last_seen": None if n % 9 == 0 else NOON - timedelta(hours=rng.randrange(12)),  # ties too
+             "merged_into": str(uuid4()) if n % 7 == 0 else None} for n in range(60)]
+    with engine.begin() as connection:
+        connection.execute(journeys.insert(), rows)
+    live = [r for r in rows if r["merged_into"] is None]
+    expected = [r["person_id"] for r in sorted(
+        live, key=lambda r: (r["last_seen"] is not None, r["last_seen"] or NOON, r["person_id"]), reverse=True)]
+    wanted = [r["person_id"] for r in rows if rng.random() < 0.7]
+    in_order = [p for p in expected if p in wanted]
+    looked_up = list(recent_first(engine, wanted))
+    monkeypatch.setattr(profile_module, "WALK_FROM", 1)  # as for a common name's thousands: walked
+    walked = list(recent_first(engine, wanted))
+    assert looked_up == walked == in_order
+    assert len(in_order) > 20 and any(r["last_seen"] is None for r in rows if r["person_id"] in in_order)
