@@ -153,7 +153,8 @@ def chain(facts: Sequence[Fact], start: date, end: date, rules: Rules, area: str
     length = end - start
     previous = start - length
     counts = Counter({"seen": 0, "new": 0, "stock": 0, "returner": 0, "living_on_streets": 0, "intermittent": 0})
-    for items in _by_person(facts).values():
+    # Only rough sleeping counts: grouped and sorted alone, not with the rest of the facts.
+    for items in _by_person(f for f in facts if f.type == "contact.recorded" and f.data.get("bedded_down")).values():
         nights = rough_sleeping_nights(items, rules.zone)
         in_period = sorted({n for n, a in nights if start <= n < end and (area is None or a == area)})
         if not in_period:
@@ -317,6 +318,17 @@ _INFLOW = {"none": "newly_identified", "housed": "returned_from_housing", "inact
 _OUTFLOW = {"housed": "housed", "inactive": "moved_to_inactive", "left": "no_longer_meets_criteria"}
 
 
+Areas = Mapping[str, str | None]  # each person's last area at a period's end: `last_areas`
+
+
+def _areas(facts: Sequence[Fact], end: date, rules: Rules, area: str | None, areas: Areas | None) -> Areas:
+    """The last areas a figure of one area counts people by: given (worked out once for all the
+    figures of a period: a pass over every fact), or worked out here."""
+    if area is None:
+        return {}
+    return last_areas(facts, night_starts(end, rules.zone)) if areas is None else areas
+
+
 def last_areas(facts: Sequence[Fact], until: datetime) -> dict[str, str | None]:
     """Each person's latest area before `until` (one pass: no sort needed)."""
     latest: dict[str, tuple[datetime, str, str]] = {}
@@ -328,10 +340,10 @@ def last_areas(facts: Sequence[Fact], until: datetime) -> dict[str, str | None]:
 
 
 def built_for_zero(facts: Sequence[Fact], start: date, end: date, rules: Rules,
-                   area: str | None = None) -> dict[str, int]:
+                   area: str | None = None, areas: Areas | None = None) -> dict[str, int]:
     days = [start - timedelta(days=1) + timedelta(days=k) for k in range((end - start).days + 1)]
     counts = Counter(dict.fromkeys(("active", "inflow", *_INFLOW.values(), "outflow", *_OUTFLOW.values()), 0))
-    areas = last_areas(facts, night_starts(end, rules.zone)) if area else {}
+    areas = _areas(facts, end, rules, area, areas)
     for person, items in _by_person(facts).items():
         if area is not None and areas.get(person) != area:
             continue
@@ -420,8 +432,9 @@ def _aware(value: Any) -> datetime:
 MOVES = ("accommodation.", "work.")
 
 
-def moves(facts: Sequence[Fact], start: date, end: date, rules: Rules, area: str | None = None) -> dict[str, int]:
-    areas = last_areas(facts, night_starts(end, rules.zone)) if area else {}
+def moves(facts: Sequence[Fact], start: date, end: date, rules: Rules, area: str | None = None,
+          areas: Areas | None = None) -> dict[str, int]:
+    areas = _areas(facts, end, rules, area, areas)
     counts: Counter[str] = Counter()
     for fact in facts:
         if not fact.type.startswith(MOVES) or not (start <= night_of(fact.at, rules.zone) < end):
@@ -433,10 +446,10 @@ def moves(facts: Sequence[Fact], start: date, end: date, rules: Rules, area: str
 
 
 def referrals(facts: Sequence[Fact], start: date, end: date, rules: Rules,
-              area: str | None = None) -> dict[str, Any]:
+              area: str | None = None, areas: Areas | None = None) -> dict[str, Any]:
     """Referrals made in the period, the answers given in it, and the median hours from a
     referral being made to its acceptance (over the acceptances in the period)."""
-    areas = last_areas(facts, night_starts(end, rules.zone)) if area else {}
+    areas = _areas(facts, end, rules, area, areas)
     made_at = {f.event_id: f.at for f in facts if f.type == "referral.made"}
     counts: Counter[str] = Counter()
     waits: list[float] = []
@@ -459,14 +472,13 @@ SEEN_ROUGH = frozenset({"report.received", "contact.recorded"})
 
 
 def prevention(facts: Sequence[Fact], start: date, end: date, rules: Rules,
-               area: str | None = None) -> dict[str, Any]:
+               area: str | None = None, areas: Areas | None = None) -> dict[str, Any]:
     """Eyes and ears, for the period: risk of homelessness reports (by factor and by referring
     organisation), those referred with consent, their referrals accepted and the median hours
     from the report to the housing team's acceptance, prevention duties started and ended with
     accommodation secured (H-CLIC's "secured for 6 months or more"), and how many people reported
     at risk in the period were later seen sleeping rough (reported, or met bedded down)."""
-    areas = last_areas(facts, night_starts(end, rules.zone)) if area else {}
-    by_person = _by_person(facts)
+    areas = _areas(facts, end, rules, area, areas)
     reported_at: dict[str, datetime] = {}
     counts: Counter[str] = Counter()
     factors: Counter[str] = Counter()
@@ -496,10 +508,13 @@ def prevention(facts: Sequence[Fact], start: date, end: date, rules: Rules,
                 start <= night_of(fact.at, rules.zone) < end:
             counts["referrals_accepted"] += 1
             waits.append((_aware(fact.at) - _aware(made[str(fact.data.get("referral"))].at)).total_seconds() / 3600)
-    later_rough = sum(1 for person, first in reported_at.items()
-                      if any(f.type in SEEN_ROUGH and f.at > first and (f.type != "contact.recorded"
-                                                                         or f.data.get("bedded_down"))
-                             for f in by_person.get(person, ())))
+    # Seen rough: only those reported at risk (a period's facts are about many more people).
+    seen_rough: defaultdict[str, list[datetime]] = defaultdict(list)
+    for fact in facts:
+        if fact.person in reported_at and fact.type in SEEN_ROUGH and (
+                fact.type != "contact.recorded" or fact.data.get("bedded_down")):
+            seen_rough[fact.person].append(fact.at)
+    later_rough = sum(1 for person, first in reported_at.items() if any(at > first for at in seen_rough[person]))
     median = percentile(waits, 0.5)
     return {
         "risk_reports": counts["risk_reports"], "referred_with_consent": counts["referred_with_consent"],
@@ -516,11 +531,12 @@ def prevention(facts: Sequence[Fact], start: date, end: date, rules: Rules,
 
 def all_statistics(facts: Sequence[Fact], start: date, end: date, rules: Rules,
                    area: str | None = None) -> dict[str, Any]:
+    areas = _areas(facts, end, rules, area, None)
     return {
         "chain": chain(facts, start, end, rules, area),
-        "built_for_zero": built_for_zero(facts, start, end, rules, area),
+        "built_for_zero": built_for_zero(facts, start, end, rules, area, areas),
         "reports": report_response(facts, start, end, rules, area),
-        "moves": moves(facts, start, end, rules, area),
-        "referrals": referrals(facts, start, end, rules, area),
-        "prevention": prevention(facts, start, end, rules, area),
+        "moves": moves(facts, start, end, rules, area, areas),
+        "referrals": referrals(facts, start, end, rules, area, areas),
+        "prevention": prevention(facts, start, end, rules, area, areas),
     }
