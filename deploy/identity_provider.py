@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import select
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PROVIDER = ROOT / "deploy" / "oidc" / "provider.mjs"
+STARTS, READY_WITHIN_S = 3, 30  # it says ready within a second or two here
 
 
 def available() -> bool:
@@ -38,29 +40,38 @@ class StandInProvider:
         if not available():
             raise RuntimeError("the stand-in identity provider needs Node and deploy/oidc/node_modules "
                                "(deploy/dev installs them with npm ci)")
-        self.issuer = f"http://127.0.0.1:{_free_port()}"
         self.organisation = organisation
         self.secret = secrets.token_urlsafe(32)
-        back = f"{origin}/sign-in/with/{organisation}"
-        config = {"issuer": self.issuer, "accounts": accounts, "clients": [
-            {"client_id": client, "client_secret": self.secret, "redirect_uris": [f"{back}/back"],
-             "backchannel_logout_uri": f"{back}/signed-out", "backchannel_logout_session_required": True}
-            for client in clients] + [
-            {"client_id": client, "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [public]},
-             "redirect_uris": [f"{back}/back"]}
-            for client, public in (keyed_clients or {}).items()]}
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / "identity-provider.json"  # the client secret: the directory is the state's
-        path.write_text(json.dumps(config))
-        path.chmod(0o600)
         self.log = (directory / "identity-provider.log").open("w")
-        self.process = subprocess.Popen(["node", str(PROVIDER), str(path)], stdout=subprocess.PIPE,
-                                        stderr=self.log, text=True)
+        # Node has been seen to hang at its start (every thread waiting, nothing listening) once in
+        # many runs: one that has not said it is ready in time is stopped and started again.
+        for _attempt in range(STARTS):
+            self.issuer = f"http://127.0.0.1:{_free_port()}"
+            back = f"{origin}/sign-in/with/{organisation}"
+            config = {"issuer": self.issuer, "accounts": accounts, "clients": [
+                {"client_id": client, "client_secret": self.secret, "redirect_uris": [f"{back}/back"],
+                 "backchannel_logout_uri": f"{back}/signed-out", "backchannel_logout_session_required": True}
+                for client in clients] + [
+                {"client_id": client, "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [public]},
+                 "redirect_uris": [f"{back}/back"]}
+                for client, public in (keyed_clients or {}).items()]}
+            path = directory / "identity-provider.json"  # the client secret: the directory is the state's
+            path.write_text(json.dumps(config))
+            path.chmod(0o600)
+            self.process = subprocess.Popen(["node", str(PROVIDER), str(path)], stdout=subprocess.PIPE,
+                                            stderr=self.log, text=True)
+            if self._said_ready(READY_WITHIN_S):
+                return
+            self._stop()
+            self.log.write(f"the stand-in identity provider did not say it was ready in {READY_WITHIN_S} s\n")
+        self.log.close()
+        raise RuntimeError(f"the stand-in identity provider did not start: see {self.log.name}")
+
+    def _said_ready(self, within: float) -> bool:
         assert self.process.stdout is not None
-        ready = self.process.stdout.readline()
-        if ready.strip() != "ready":
-            self.close()
-            raise RuntimeError(f"the stand-in identity provider did not start: see {self.log.name}")
+        readable, _, _ = select.select([self.process.stdout], [], [], within)
+        return bool(readable) and self.process.stdout.readline().strip() == "ready"
 
     def setting(self, *, name: str = "Town Council", client_id: str = "journeys",
                 claim: str = "email") -> dict[str, Any]:
@@ -69,10 +80,13 @@ class StandInProvider:
                 "client_secret": self.secret, "claim": claim}
 
     def close(self) -> None:
+        self._stop()
+        self.log.close()
+
+    def _stop(self) -> None:
         self.process.terminate()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.log.close()

@@ -25,6 +25,7 @@ from joserfc.jwk import OctKey, RSAKey
 from sqlalchemy import update
 
 from api.single_sign_on import IdentityProviders, SignInRefused, nonce_of
+from deploy import identity_provider as stand_in
 from deploy.processes import Part, start_api
 from readmodel.keys import Role, issue_key
 from readmodel.tables import page_sessions
@@ -316,3 +317,26 @@ def test_a_member_who_signs_in_through_the_provider_confirms_it_is_them_there_af
     came_back = confirm(signed_in_a_while_ago(), "c.jones")
     assert came_back.status_code == 303 and came_back.headers["location"] == "/account"
     assert 'id="add-passkey"' in browser.get("/account").text, "confirmed: account changes allowed"
+
+
+def test_a_stand_in_provider_that_hangs_at_its_start_is_started_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Node once hung at the provider's start in CI (every thread waiting, nothing listening), and
+    # the test waiting for "ready" waited for ever. A stand-in for the stand-in: hangs the first
+    # time, says ready the second.
+    script = tmp_path / "hangs-once.mjs"
+    script.write_text(
+        "import { existsSync, writeFileSync } from 'node:fs';\n"
+        "const started = process.argv[2] + '.started';\n"
+        "if (existsSync(started)) console.log('ready'); else writeFileSync(started, '');\n"
+        "setInterval(() => {}, 1000);\n")
+    monkeypatch.setattr(stand_in, "PROVIDER", script)
+    monkeypatch.setattr(stand_in, "available", lambda: True)
+    monkeypatch.setattr(stand_in, "READY_WITHIN_S", 1)
+    provider = stand_in.StandInProvider(tmp_path / "provider", "http://127.0.0.1:1", organisation="council",
+                                        accounts={})
+    try:
+        assert provider.process.poll() is None
+    finally:
+        provider.close()
+    assert "did not say it was ready in 1 s" in (tmp_path / "provider" / "identity-provider.log").read_text()
