@@ -36,7 +36,7 @@ from readmodel.data_keys import keyring
 from readmodel.database import read_model
 from readmodel.keys import Principal, Role, add_member
 from readmodel.people import proposed_matches
-from readmodel.profiles import SAYS_WHO, read_in_order, recent_first
+from readmodel.profiles import SAYS_WHO, read_in_order, recent_first, rekey
 from readmodel.search_keys import people_with
 from readmodel.sharing import search_people
 from readmodel.tables import journeys, profiles, timeline_entries
@@ -110,6 +110,9 @@ def main() -> None:
         else:
             people = fill(engine, args.events, sealed=True)
         filled = time.perf_counter() - started
+        began = time.perf_counter()
+        if made := rekey(engine, datetime.now(UTC)):  # as a worker does when it starts
+            print(f"search keys made again for {made:,} profiles in {time.perf_counter() - began:.0f} s")
         with engine.connect() as connection:
             counts = [connection.execute(select(func.count()).select_from(t)).scalar()
                       for t in (timeline_entries, profiles, search_key_rows)]

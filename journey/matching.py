@@ -7,7 +7,7 @@ pair that someone split is never proposed again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
@@ -188,6 +188,7 @@ def profile_keys(names: Iterable[str] = (), date_of_birth: date | str | None = N
     keys: set[str] = set().union(*(name_keys(name) for name in names if name))
     if date_of_birth:
         keys.add(f"b:{date_of_birth}")
+        keys.add(f"bm:{str(date_of_birth)[:7]}")  # its month: half the weight of the same date
     keys.update(f"w:{word}" for word in words)
     keys.update(f"a:{area}" for area in areas if area)
     return keys
@@ -228,6 +229,36 @@ def match_keys(profile: Profile) -> set[str]:
     if profile.date_of_birth:
         keys.add(f"b:{profile.date_of_birth}")
     return keys
+
+
+def evidence_keys(profile: Profile) -> set[str]:
+    """The keys of everything `compare` weighs besides names: the date of birth and its month,
+    areas, description words. Which of them a candidate shares bounds its score (`could_be_proposed`)."""
+    keys = {f"a:{area}" for area in profile.areas} | {f"w:{word}" for word in profile.description_words}
+    if profile.date_of_birth:
+        keys |= {f"b:{profile.date_of_birth}", f"bm:{str(profile.date_of_birth)[:7]}"}
+    return keys
+
+
+def could_be_proposed(target: Profile, named: bool, shared: Collection[str]) -> bool:
+    """Whether a record could score PROPOSE_AT against `target`, whatever its profile says, from
+    whether it shares a key of the target's names (`named`, of `match_keys`) and which of the
+    target's `evidence_keys` it has (`shared`): the most each kind of evidence could give. A key
+    says what a record has or once had, so a stale one only makes the bound higher. Most of a
+    common name's candidates share a name's key and an area at most (0.55): they need not be opened."""
+    most = NAME_WEIGHT if named else 0.0
+    if target.date_of_birth:
+        if f"b:{target.date_of_birth}" in shared:
+            most += BIRTH_WEIGHT
+        elif f"bm:{str(target.date_of_birth)[:7]}" in shared:
+            most += BIRTH_WEIGHT / 2
+    if any(key.startswith("a:") for key in shared):
+        most += AREA_WEIGHT
+    if target.description_words:
+        words = sum(1 for key in shared if key.startswith("w:"))
+        # The overlap is shared words over both records' words: at most those over the target's.
+        most += DESCRIPTION_WEIGHT * min(1.0, 2 * words / len(target.description_words))
+    return round(most, 3) >= PROPOSE_AT
 
 
 def found(profiles: Iterable[Profile], search: Search, limit: int = 20) -> list[Profile]:

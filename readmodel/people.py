@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
@@ -10,11 +11,11 @@ from uuid import UUID
 from sqlalchemy import Engine, select
 
 from journey.identity import combined
-from journey.matching import Match, candidates, compare, match_keys
+from journey.matching import Match, candidates, compare, could_be_proposed, evidence_keys, match_keys
 from journey.state import Journey, contact_point, status_today
 from readmodel.data_keys import keyring
-from readmodel.profiles import profiles
-from readmodel.search_keys import people_with
+from readmodel.profiles import keys_complete, profiles
+from readmodel.search_keys import people_with, shared_by
 from readmodel.tables import journeys, timeline_entries
 from schemas.views import JourneyView, TimelineItem
 
@@ -121,9 +122,16 @@ def proposed_matches(engine: Engine, person_id: UUID, now: datetime) -> list[Mat
     target = profiles(engine, only=[str(person_id)]).get(person_id)
     if target is None:
         return None
-    # Only the records that share a name's key or the date of birth can be proposed (match_keys).
-    others = profiles(engine, only=people_with(engine, [match_keys(target)], now) - {str(person_id)})
-    return candidates(target, list(others.values()))
+    # Only the records that share a name's key or the date of birth can be proposed (match_keys),
+    # and of those only the ones whose other shared keys could bring the score to PROPOSE_AT
+    # are opened (a common name has thousands that share only a name's key).
+    named = people_with(engine, [match_keys(replace(target, date_of_birth=None))], now)
+    born = people_with(engine, [{f"b:{target.date_of_birth}"}], now) if target.date_of_birth else set()
+    found = (named | born) - {str(person_id)}
+    if keys_complete(engine):
+        shared = shared_by(engine, found, evidence_keys(target), now)
+        found = {person for person in found if could_be_proposed(target, person in named, shared.get(person, ()))}
+    return candidates(target, list(profiles(engine, only=found).values()))
 
 
 def explain_match(engine: Engine, person_id: UUID, other: UUID) -> Match | None:

@@ -27,8 +27,9 @@ from journey.applied import Applied
 from journey.matching import Profile, description_words, profile_keys
 from readmodel import search_keys
 from readmodel.data_keys import keyring
-from readmodel.tables import journeys, of_types, timeline_entries
+from readmodel.tables import journeys, of_types, projections, timeline_entries
 from readmodel.tables import profiles as profile_rows
+from readmodel.writes import mark_made
 from schemas.sealed import SEALED, SealedPart, seal, sealed_keys, stored_form
 
 # The events that say who someone is.
@@ -277,6 +278,42 @@ def forget(connection: Connection, people: Collection[str]) -> None:
         connection.execute(delete(profile_rows).where(profile_rows.c.person_id.in_(some)))
     search_keys.forget_people(connection, people)
     _known(connection.engine).forget(people)
+
+
+# What the search keys of every profile are made with: a change to journey.matching.profile_keys
+# means they must be made again (2: with the month of birth, which proposals bound scores by).
+KEYS_NAME, KEYS_MADE_FOR = "search_keys", "version=2"
+
+
+def keys_complete(engine: Engine) -> bool:
+    """Whether every profile has the keys profile_keys gives today (a worker made them, `rekey`)."""
+    with engine.connect() as connection:
+        return connection.execute(select(projections.c.made_for).where(
+            projections.c.name == KEYS_NAME)).scalar() == KEYS_MADE_FOR
+
+
+def rekey(engine: Engine, now: datetime, people_at_once: int = 2_000) -> int:
+    """Every profile's keys as profile_keys gives them today, if they were made otherwise (a
+    worker's start after an upgrade); how many profiles it read. Keys are only added: one a
+    record no longer has only makes it a candidate more."""
+    if keys_complete(engine):
+        return 0
+    with engine.connect() as connection:
+        people = sorted(connection.execute(select(profile_rows.c.person_id)).scalars())
+    code = search_keys.secret(keyring(engine), now)
+    for start in range(0, len(people), people_at_once):
+        some = people[start:start + people_at_once]
+        with engine.begin() as connection:
+            rows = connection.execute(select(profile_rows.c.person_id, type_coerce(profile_rows.c.profile, Text))
+                                      .where(profile_rows.c.person_id.in_(some))).all()
+            opened = keyring(engine).personal([(person, _json(text)) for person, text in rows], connection)
+            wanted = {(key, person) for (person, _), profile in zip(rows, opened, strict=True)
+                      for key in keys_of(profile)}
+            if wanted:
+                connection.execute(search_keys.new_keys(connection.dialect.name), search_keys.rows(code, wanted))
+    with engine.begin() as connection:
+        mark_made(connection, KEYS_NAME, KEYS_MADE_FOR)
+    return len(people)
 
 
 def backfill(engine: Engine, now: datetime, people_at_once: int = 500) -> int:

@@ -97,6 +97,20 @@ def people_with(engine: Engine, wanted: Sequence[Collection[str]], now: datetime
     return found or set()
 
 
+def shared_by(engine: Engine, people: Collection[str], wanted: Collection[str], now: datetime) -> dict[str, set[str]]:
+    """Which of the `wanted` keys each of these people has (people with none are left out)."""
+    code = secret(keyring(engine), now)
+    named = dict(zip(hashed(code, wanted), wanted, strict=True))
+    numbers, ordered = list(named), sorted(people)
+    found: dict[str, set[str]] = {}
+    with engine.connect() as connection:
+        for start in range(0, len(ordered), _CHUNK):
+            for number, person in connection.execute(select(search_keys.c.key, search_keys.c.person_id).where(
+                    search_keys.c.person_id.in_(ordered[start:start + _CHUNK]), search_keys.c.key.in_(numbers))):
+                found.setdefault(person, set()).add(named[number])
+    return found
+
+
 def forget_people(connection: Connection, people: Collection[str]) -> None:
     """Delete these records' keys (erasure, in its transaction)."""
     people = list(people)

@@ -66,7 +66,7 @@ from readmodel.tables import (
     statistics_statuses,
     timeline_entries,
 )
-from readmodel.writes import write_many
+from readmodel.writes import mark_made, write_many
 from schemas.events import EVENT_TYPES, ContactRecorded, IdentityChanged
 
 NAME = "statistics"
@@ -232,7 +232,7 @@ def remake(engine: Engine, rules: Rules) -> int:
         made = connection.execute(select(statistics_statuses.c.person_id).distinct()).scalars().all()
         if pairs := _pairs_from_journeys(connection):
             connection.execute(same_person.insert(), [{"person_id": p, "other": o} for p, o in pairs])
-        connection.execute(_mark(connection.dialect.name), {"name": NAME, "made_for": made_for(rules)})
+        mark_made(connection, NAME, made_for(rules))
     return len(made)
 
 
@@ -246,13 +246,6 @@ def _known_over(dialect: str) -> Any:
 @lru_cache
 def _new_rough(dialect: str) -> Any:
     return (postgresql if dialect == "postgresql" else sqlite).insert(rough_sleeping).on_conflict_do_nothing()
-
-
-@lru_cache
-def _mark(dialect: str) -> Any:
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(projections)
-    return insert.on_conflict_do_update(index_elements=[projections.c.name],
-                                        set_={"made_for": insert.excluded.made_for})
 
 
 # ---------------------------------------------------------------- the reader

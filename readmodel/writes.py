@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.expression import Executable
 
-from readmodel.tables import JSONDocument, UTCDateTime
+from readmodel.tables import JSONDocument, UTCDateTime, projections
 
 
 def dialect_insert(engine: Engine) -> Any:
@@ -146,3 +146,12 @@ def write_many(connection: Connection, statement: Executable, rows: list[dict[st
         start += count
         sql = many.head + ", ".join([many.group] * count) + many.tail
         connection.exec_driver_sql(sql, tuple(row[name] for row in chunk for name in many.order))
+
+
+def mark_made(connection: Connection, name: str, made_for: str) -> None:
+    """Record what a projection was made for (`projections`): a reader trusts it only as made for
+    what it expects, and a worker makes it again when that changes."""
+    insert = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(projections)
+    connection.execute(insert.on_conflict_do_update(index_elements=[projections.c.name],
+                                                    set_={"made_for": insert.excluded.made_for}),
+                       {"name": name, "made_for": made_for})

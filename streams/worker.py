@@ -27,7 +27,7 @@ from sqlalchemy import Engine as SQLEngine
 
 from journey.statistics import Rules
 from readmodel.database import read_model
-from readmodel.profiles import backfill
+from readmodel.profiles import backfill, rekey
 from readmodel.retention import Schedule, apply_retention
 from readmodel.statistics import remake as remake_statistics
 from schemas.settings import Settings
@@ -113,6 +113,9 @@ class Worker(mode.Service):
         # A read model from before profiles were kept gets them once, before any stage writes.
         if made := backfill(self.read_model, datetime.now(UTC)):
             log.info("profiles made for %d people already in the read model", made)
+        # Search keys made by an earlier version (without a kind of key proposals rely on) are made again.
+        if made := rekey(self.read_model, datetime.now(UTC)):
+            log.info("search keys made again for %d profiles", made)
         # Statistics' spans made for other rules (or none yet) are made again from the timeline.
         if made := remake_statistics(self.read_model, Rules.configured(settings)):
             log.info("statistics' statuses made again for %d records", made)

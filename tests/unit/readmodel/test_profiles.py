@@ -18,9 +18,12 @@ import handlers
 from journey.applied import Applied
 from journey.statistics import Rules
 from readmodel import profiles as profile_module
+from readmodel.data_keys import keyring
 from readmodel.database import read_model
-from readmodel.profiles import grown, profiles, recent_first
-from readmodel.tables import journeys
+from readmodel.people import proposed_matches
+from readmodel.profiles import grown, keys_complete, profiles, recent_first, rekey
+from readmodel.search_keys import hashed, secret
+from readmodel.tables import journeys, search_keys
 from schemas.events import ContactPersonal
 from schemas.settings import Settings
 from streams.projector import project
@@ -93,3 +96,26 @@ def test_search_reads_candidates_the_most_recently_seen_first_whichever_way_it_r
     walked = list(recent_first(engine, wanted))
     assert looked_up == walked == in_order
     assert len(in_order) > 20 and any(r["last_seen"] is None for r in rows if r["person_id"] in in_order)
+
+
+def test_proposals_open_only_what_could_be_proposed_once_every_profile_has_todays_keys(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'rm.db'}")
+    engine, rules, rng = read_model(settings), Rules.configured(settings), random.Random(8)
+    people = [uuid4() for _ in range(40)]
+    for n, person in enumerate(people):
+        event = contact(person, NOON + timedelta(minutes=n), area=rng.choice(("TC-MARKET", "TC-STATION", "TC-PARK")))
+        event = event.model_copy(update={"personal": ContactPersonal(
+            known_as=rng.choice(("Dave", "Davey", "Kel Smith", "Kelly")),
+            date_of_birth=rng.choice((None, "1980-02-01", "1980-02-20", "1979-12-31")))})
+        recorded = handlers.record(None, event, settings.zone, timedelta(days=settings.journey_refold_days))
+        project(engine, [Applied(o.journey, o.entry, e, history=recorded.history) for o, e in recorded.published],
+                NOON, rules)
+    # A read model whose keys an earlier version made: without the month of birth.
+    with engine.begin() as connection:
+        connection.execute(search_keys.delete().where(search_keys.c.key.in_(
+            hashed(secret(keyring(engine), NOON), [f"bm:{d[:7]}" for d in ("1980-02-01", "1979-12-31")]))))
+    assert not keys_complete(engine)
+    everything = {p: proposed_matches(engine, p, NOON) for p in people}  # every candidate opened
+    assert rekey(engine, NOON) == 40 and keys_complete(engine) and rekey(engine, NOON) == 0
+    assert {p: proposed_matches(engine, p, NOON) for p in people} == everything
+    assert sum(len(m or ()) for m in everything.values()) > 20
