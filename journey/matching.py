@@ -234,10 +234,7 @@ def match_keys(profile: Profile) -> set[str]:
 def evidence_keys(profile: Profile) -> set[str]:
     """The keys of everything `compare` weighs besides names: the date of birth and its month,
     areas, description words. Which of them a candidate shares bounds its score (`could_be_proposed`)."""
-    keys = {f"a:{area}" for area in profile.areas} | {f"w:{word}" for word in profile.description_words}
-    if profile.date_of_birth:
-        keys |= {f"b:{profile.date_of_birth}", f"bm:{str(profile.date_of_birth)[:7]}"}
-    return keys
+    return profile_keys(date_of_birth=profile.date_of_birth, words=profile.description_words, areas=profile.areas)
 
 
 def could_be_proposed(target: Profile, named: bool, shared: Collection[str]) -> bool:

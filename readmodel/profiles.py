@@ -254,7 +254,6 @@ def recent_first(engine: Engine, people: Collection[str]) -> Iterator[str]:
                 yield from (person for person in part if person in wanted)
 
 
-
 def read_in_order(engine: Engine, people: Iterable[str], first: int = 50) -> Iterator[Profile]:
     """These records' profiles (without the split pairs) in the order given, read and opened a
     few at a time, as many as the reader takes: the first few, then twice as many each time."""

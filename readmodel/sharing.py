@@ -113,9 +113,14 @@ def audit(engine: Engine, viewer: Viewer, person_id: UUID | str, shown: Any, rul
           now: datetime) -> None:
     """One entry for one read of one person's data: who, what categories, under which rule."""
     with engine.begin() as connection:
-        connection.execute(audit_entries.insert().values(
-            at=now, member_id=viewer.member, organisation=viewer.organisation, person_id=str(person_id),
-            categories=",".join(sorted(shown)), rule=rule, endpoint=endpoint))
+        connection.execute(audit_entries.insert(), [audit_row(viewer, person_id, shown, rule, endpoint, now)])
+
+
+def audit_row(viewer: Viewer, person_id: UUID | str, shown: Any, rule: str, endpoint: str,
+              now: datetime) -> dict[str, Any]:
+    """The audit entry of one read (`audit`), for reads that write many in one statement."""
+    return {"at": now, "member_id": viewer.member, "organisation": viewer.organisation, "person_id": str(person_id),
+            "categories": ",".join(sorted(shown)), "rule": rule, "endpoint": endpoint}
 
 
 def _reporters(engine: Engine, viewer: Viewer, report_ids: list[str]) -> frozenset[str]:
@@ -216,9 +221,7 @@ def _shown_people(engine: Engine, principal: Principal, people: Sequence[Profile
         row = policy.visible(whole, PersonFound, decided.categories)
         if not row:
             continue
-        audits.append({"at": now, "member_id": principal.viewer.member, "organisation": principal.viewer.organisation,
-                       "person_id": person, "categories": ",".join(sorted(decided.categories)),
-                       "rule": decided.rule.value, "endpoint": endpoint})
+        audits.append(audit_row(principal.viewer, person, decided.categories, decided.rule.value, endpoint, now))
         shown.append({"person_id": profile.person_id, **row})
     if audits:
         with engine.begin() as connection:
@@ -285,9 +288,7 @@ def disclosed_updates(engine: Engine, pushes: Sequence[Push], *, settings: Setti
             shown.append(None)
             continue
         seen = set(decided.categories) | ({"own_records"} if own else set())
-        audits.append({"at": now, "member_id": push.viewer.member, "organisation": push.viewer.organisation,
-                       "person_id": push.person_id, "categories": ",".join(sorted(seen)),
-                       "rule": decided.rule.value, "endpoint": push.endpoint})
+        audits.append(audit_row(push.viewer, push.person_id, seen, decided.rule.value, push.endpoint, now))
         shown.append({"person": {"person_id": push.person_id, **summary}, "entry": shown_entry})
     if audits:
         with engine.begin() as connection:
@@ -307,9 +308,8 @@ def disclosed_referrals(engine: Engine, principal: Principal, rows: Sequence[Any
     if shown:
         with engine.begin() as connection:
             connection.execute(audit_entries.insert(), [
-                {"at": now, "member_id": principal.member_id, "organisation": principal.organisation,
-                 "person_id": row.person_id, "categories": Category.COORDINATION.value,
-                 "rule": policy.Rule.REFERRAL.value, "endpoint": endpoint} for row in shown])
+                audit_row(principal.viewer, row.person_id, {Category.COORDINATION.value}, policy.Rule.REFERRAL.value,
+                          endpoint, now) for row in shown])
     return [ReferralView(
         referral_id=UUID(row.referral_id), person_id=UUID(row.person_id), from_organisation=row.from_organisation,
         to_organisation=row.to_organisation, made_at=row.made_at, reason=row.reason,
@@ -338,8 +338,7 @@ def told_people(engine: Engine, viewer: Viewer, people: Collection[str], now: da
     if endpoint and shown:
         with engine.begin() as connection:
             connection.execute(audit_entries.insert(), [
-                {"at": now, "member_id": viewer.member, "organisation": viewer.organisation, "person_id": person,
-                 "categories": ",".join(sorted(decided.categories)), "rule": decided.rule.value, "endpoint": endpoint}
+                audit_row(viewer, person, decided.categories, decided.rule.value, endpoint, now)
                 for person, decided in shown.items()])
     return frozenset(shown)
 
