@@ -149,26 +149,48 @@ def rough_sleeping_nights(facts: Iterable[Fact], zone: tzinfo) -> list[tuple[dat
     ]
 
 
-def chain(facts: Sequence[Fact], start: date, end: date, rules: Rules, area: str | None = None) -> dict[str, int]:
-    length = end - start
-    previous = start - length
+@dataclass(frozen=True, slots=True)
+class RoughSleeper:
+    """What CHAIN asks about one person seen sleeping rough in a period: on how many nights and
+    from when to when, whether they were seen rough in the period of the same length before it,
+    and at any time before it. (The read model gives these from its rough sleeping, in SQL.)"""
+
+    nights: int
+    first: date
+    last: date
+    recently: bool
+    before: bool
+
+
+def chain_counts(seen: Iterable[RoughSleeper], rules: Rules) -> dict[str, int]:
+    """CHAIN's figures for the people seen rough in a period: new to the streets, or seen before
+    (stock if in the period before, else returners), and of those, living on the streets or
+    intermittent."""
     counts = Counter({"seen": 0, "new": 0, "stock": 0, "returner": 0, "living_on_streets": 0, "intermittent": 0})
+    for person in seen:
+        counts["seen"] += 1
+        if not person.before:
+            counts["new"] += 1
+            continue
+        counts["stock" if person.recently else "returner"] += 1
+        lots = (person.nights >= rules.living_on_streets_nights
+                and (person.last - person.first).days >= rules.living_on_streets_span_days)
+        counts["living_on_streets" if lots else "intermittent"] += 1
+    return dict(counts)
+
+
+def chain(facts: Sequence[Fact], start: date, end: date, rules: Rules, area: str | None = None) -> dict[str, int]:
+    previous = start - (end - start)
+    seen = []
     # Only rough sleeping counts: grouped and sorted alone, not with the rest of the facts.
     for items in _by_person(f for f in facts if f.type == "contact.recorded" and f.data.get("bedded_down")).values():
         nights = rough_sleeping_nights(items, rules.zone)
         in_period = sorted({n for n, a in nights if start <= n < end and (area is None or a == area)})
-        if not in_period:
-            continue
-        before = [n for n, _ in nights if n < start]
-        counts["seen"] += 1
-        if not before:
-            counts["new"] += 1
-            continue
-        counts["stock" if any(previous <= n for n in before) else "returner"] += 1
-        span = (in_period[-1] - in_period[0]).days
-        lots = len(in_period) >= rules.living_on_streets_nights and span >= rules.living_on_streets_span_days
-        counts["living_on_streets" if lots else "intermittent"] += 1
-    return dict(counts)
+        if in_period:
+            before = [n for n, _ in nights if n < start]
+            seen.append(RoughSleeper(len(in_period), in_period[0], in_period[-1],
+                                     any(previous <= n for n in before), bool(before)))
+    return chain_counts(seen, rules)
 
 
 # ---------------------------------------------------------------- Built for Zero
