@@ -322,16 +322,23 @@ def counted_from_spans(spans: Iterable[Status], start: date, end: date) -> dict[
     """Built for Zero's counts for a period from people's status spans: what `built_for_zero`
     gives for the same people (the status at the end of each night from START-1 to END-1)."""
     first, last = start - timedelta(days=1), end - timedelta(days=1)
+    spans = list(spans)
+    return counted_from_changes(Counter((s.previous, s.status) for s in spans if first < s.since <= last),
+                                sum(s.status == "active" and s.since <= last < s.until for s in spans))
+
+
+def counted_from_changes(changes: Mapping[tuple[str, str], int], active: int) -> dict[str, int]:
+    """Built for Zero's counts from how many spans began in the period after each status with
+    each status, (previous, status): how many, and how many active spans cover its last night."""
     counts = Counter(dict.fromkeys(("active", "inflow", *_INFLOW.values(), "outflow", *_OUTFLOW.values()), 0))
-    for span in spans:
-        if first < span.since <= last:
-            if span.status == "active" and span.previous != "active":
-                counts["inflow"] += 1
-                counts[_INFLOW[span.previous]] += 1
-            elif span.previous == "active" and span.status != "active":
-                counts["outflow"] += 1
-                counts[_OUTFLOW[span.status]] += 1
-        counts["active"] += span.status == "active" and span.since <= last < span.until
+    for (previous, status), many in changes.items():
+        if status == "active" and previous != "active":
+            counts["inflow"] += many
+            counts[_INFLOW[previous]] += many
+        elif previous == "active" and status != "active":
+            counts["outflow"] += many
+            counts[_OUTFLOW[status]] += many
+    counts["active"] += active
     return dict(counts)
 
 
