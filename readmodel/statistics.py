@@ -320,6 +320,7 @@ def _period(connection: Connection, start: date, end: date, area: str | None, ru
     begin, until = night_starts(start, zone), night_starts(end, zone)
     facts: dict[str, Fact] = {}
     involved: set[str] = set()
+    about: set[str] = set()
     if set(figures) - {"built_for_zero"}:
         # Every fact of the period but its contacts (most of the timeline: the figures need only
         # those that found someone bedded down, kept apart), all of them for figures of one area
@@ -328,10 +329,11 @@ def _period(connection: Connection, start: date, end: date, area: str | None, ru
         facts.update((f.event_id, f) for f in _facts_where(connection, and_(
             _entry.type.in_(EVENT_TYPES if area else _NOT_CONTACTS), _entry.occurred_at >= begin,
             _entry.occurred_at < until)))
-        # The people those facts are about, with the rest of their history the figures look at:
-        # their last area, their reports' steps and referrals answered, whether someone reported
-        # at risk was seen rough later (up to the horizon).
+        # The people those facts are about: their last area counts for figures of one area. Those
+        # of the facts but contacts (for the whole city, all of them), with the rest of their
+        # history the figures look at: their reports' steps and referrals answered.
         involved = groups.records({f.person for f in facts.values()})
+        about = groups.records({f.person for f in facts.values() if f.type != "contact.recorded"})
         # Prevention: those reported at risk in the period, seen rough later in it or after it.
         at_risk = groups.records({f.person for f in facts.values() if f.type == "risk.reported"})
         facts.update((f.event_id, f) for f in _rough_of(
@@ -342,7 +344,7 @@ def _period(connection: Connection, start: date, end: date, area: str | None, ru
         involved |= {person for person, _ in spans}  # their last area decides whether they count
     # Outside the period: its facts are loaded already.
     outside = or_(_entry.occurred_at < begin, and_(_entry.occurred_at >= until, _entry.occurred_at < horizon))
-    history = _facts_of(connection, sorted(involved), when=outside, types=_HISTORY_TYPES)
+    history = _facts_of(connection, sorted(about), when=outside, types=_HISTORY_TYPES)
     if area is not None:
         # Figures of one area count a person in their last area at the period's end. A fact of
         # the period with an area is later than any before it, so only the records with none
