@@ -31,7 +31,18 @@ from functools import lru_cache, partial
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Engine, Text, and_, delete, distinct, func, or_, select, type_coerce
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Text,
+    and_,
+    delete,
+    distinct,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from journey.applied import Applied
@@ -492,15 +503,19 @@ def _facts_of(connection: Connection, people: Sequence[str], *, types: Collectio
 
 def _last_placed(connection: Connection, people: Sequence[str], before: datetime) -> list[Fact]:
     """Each of these records' latest fact with an area before `before` (in `in_time_order`:
-    the event id decides between facts at one moment), one row a record however long its history."""
-    area = func.coalesce(_entry.data["area_code"].as_string(), "")
+    the event id decides between facts at one moment), found by walking the record's entries
+    back from `before` in the index by person and time: a row or two a record, however long its
+    history (ranking all of each record's earlier facts took 100 ms a period at a million events)."""
+    e = timeline_entries.alias("e").c
     found: list[Fact] = []
     for at in range(0, len(people), AT_ONCE):
-        ranked = select(*_FACT_COLUMNS, func.row_number().over(
-            partition_by=_entry.person_id, order_by=(_entry.occurred_at.desc(), _entry.event_id.desc())).label("rank")
-        ).where(_entry.person_id.in_(people[at:at + AT_ONCE]), _entry.occurred_at < before, area != "").subquery()
-        found += map(_fact, connection.execute(select(ranked.c.event_id, ranked.c.person_id, ranked.c.type,
-                                                      ranked.c.at, ranked.c.data).where(ranked.c.rank == 1)).all())
+        # Every record has its journeys row: the records are named there, each one's walk correlated.
+        latest = (select(e.event_id).where(e.person_id == journeys.c.person_id, e.occurred_at < before,
+                                           func.coalesce(e.data["area_code"].as_string(), "") != "")
+                  .order_by(e.occurred_at.desc(), e.event_id.desc()).limit(1).scalar_subquery())
+        chosen = [event_id for event_id, in connection.execute(
+            select(latest).where(journeys.c.person_id.in_(people[at:at + AT_ONCE]))).tuples() if event_id is not None]
+        found += _facts_where(connection, _entry.event_id.in_(chosen)) if chosen else []
     return found
 
 
