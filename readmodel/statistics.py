@@ -10,10 +10,14 @@ make a period cheap, both exact:
   (`statistics_known`): a batch's facts that come after a record's latest go on from those
   (`continued_spans`); a late one makes the record's spans again from all its facts. A period's
   inflow and outflow are the spans beginning in it, its active count the active spans covering
-  its last night.
-- The other figures (CHAIN, reports, moves, referrals, prevention) depend only on the facts in
-  the period, on CHAIN's period before it, and on the history of the people those facts are
-  about: the reader loads those and gives them to the same functions as before.
+  its last night: for the whole city counted in SQL by kind of change, for one area read a row
+  a span, as each person's last area decides.
+- CHAIN is each person's rough sleeping summed up in SQL (`rough_sleeping`: nights in the
+  period, the first and last, whether seen rough before it and in the period before that), one
+  row a person seen, classified by `journey.statistics.chain_counts`.
+- The other figures (reports, moves, referrals, prevention) depend only on the facts in the
+  period and on the history of the people those facts are about: the reader loads those and
+  gives them to the same functions as before.
 
 Records of one person (merged or linked) count as one: the reader maps them with `same_person`,
 kept by the worker from identity events, and works out Built for Zero for those few people
@@ -34,14 +38,17 @@ import msgspec
 from sqlalchemy import (
     Connection,
     Engine,
+    String,
     Text,
     and_,
+    column,
     delete,
     distinct,
     func,
     or_,
     select,
     type_coerce,
+    values,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -523,12 +530,13 @@ def _last_placed(connection: Connection, people: Sequence[str], before: datetime
     e = timeline_entries.alias("e").c
     found: list[Fact] = []
     for at in range(0, len(people), AT_ONCE):
-        # Every record has its journeys row: the records are named there, each one's walk correlated.
-        latest = (select(e.event_id).where(e.person_id == journeys.c.person_id, e.occurred_at < before,
+        asked = values(column("person_id", String), name="asked").data(
+            [(person,) for person in people[at:at + AT_ONCE]]).cte()
+        latest = (select(e.event_id).where(e.person_id == asked.c.person_id, e.occurred_at < before,
                                            func.coalesce(e.data["area_code"].as_string(), "") != "")
-                  .order_by(e.occurred_at.desc(), e.event_id.desc()).limit(1).scalar_subquery())
-        chosen = [event_id for event_id, in connection.execute(
-            select(latest).where(journeys.c.person_id.in_(people[at:at + AT_ONCE]))).tuples() if event_id is not None]
+                  .order_by(e.occurred_at.desc(), e.event_id.desc()).limit(1).correlate(asked).scalar_subquery())
+        chosen = [event_id for event_id, in connection.execute(select(latest).select_from(asked)).tuples()
+                  if event_id is not None]
         found += _facts_where(connection, _entry.event_id.in_(chosen)) if chosen else []
     return found
 
