@@ -368,6 +368,7 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
         print(f"worker memory:  {rss:10,.0f} MB resident with {people:,} people's journeys "
               f"(target <= 500 MB with 100,000); their stage states take {on_disk:,.0f} MB on disk")
 
+        workers = list(parts)
         parts.append(start_api(settings, workdir / "api.log"))
         latencies, answered, achieved = latency(settings, engine, args.rate, args.seconds)
         p50, p95, p99 = (percentile(latencies, q) * 1000 for q in (50, 95, 99))
@@ -376,6 +377,9 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
               f"({len(latencies):,} submissions), "
               f"submission to visible: p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms  (target p99 <= 250 ms); "
               f"of which the API's answer: p50 {a50:.0f} ms, p99 {a99:.0f} ms")
+        # Read again once the load's batches, fetches and handed values are gone and malloc has
+        # given free pages back (WORKER_TRIM_EVERY_S): what the worker keeps, not what a burst held.
+        print(f"worker memory after the latency run: {sum(worker_rss_mb(part) for part in workers):,.0f} MB resident")
         if args.ramp_seconds > 0:
             highest_steady_rate(settings, engine, args.rate, args.ramp_seconds, p99 / 1000)
     finally:
