@@ -16,6 +16,7 @@ message Kafka did not acknowledge)."""
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,7 +34,10 @@ AT_ONCE = 500  # tokens one read names: well under every database's limit on par
 # Written at least this often while acknowledgements wait and no claim comes to carry them.
 ACKNOWLEDGED_WITHIN_S = 0.05
 _row = submissions.c
-_CLAIMED = select(submissions).where(_row.idempotency_key.in_(bindparam("tokens", expanding=True)))
+# By organisation and token, the table's key: by token alone the database read every claim ever
+# kept (SQLite scans a table for a key's second column), a cost growing with each submission.
+_CLAIMED = select(submissions).where(_row.organisation == bindparam("scope"),
+                                     _row.idempotency_key.in_(bindparam("tokens", expanding=True)))
 _ACKNOWLEDGED = (update(submissions).where(_row.organisation == bindparam("scope"), _row.idempotency_key ==
                                            bindparam("token")).values(produced=1))
 
@@ -128,9 +132,15 @@ class Claims:
             write_many(connection, _new(connection.dialect.name), [
                 {"organisation": c.scope, "idempotency_key": c.token, "event_id": str(c.event_id),
                  "request_sha256": c.body_sha256, "produced": 0, "created_at": c.now} for c in claims])
-            tokens = sorted({c.token for c in claims})
-            rows = {(row.organisation, row.idempotency_key): row for at in range(0, len(tokens), AT_ONCE)
-                    for row in connection.execute(_CLAIMED, {"tokens": tokens[at:at + AT_ONCE]})}
+            tokens: dict[str, set[str]] = defaultdict(set)
+            for claim in claims:
+                tokens[claim.scope].add(claim.token)
+            rows = {}
+            for scope, theirs in tokens.items():
+                ordered = sorted(theirs)
+                for at in range(0, len(ordered), AT_ONCE):
+                    for row in connection.execute(_CLAIMED, {"scope": scope, "tokens": ordered[at:at + AT_ONCE]}):
+                        rows[(row.organisation, row.idempotency_key)] = row
         answers: list[UUID | None | Exception] = []
         for claim in claims:
             row = rows.get((claim.scope, claim.token))

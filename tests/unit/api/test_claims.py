@@ -77,3 +77,21 @@ def test_acknowledgements_waiting_at_close_are_written(claims: Claims, tmp_path:
         assert again.claim("brick", "t1", first, "body", NOON).result(5) == first
     finally:
         again.close()
+
+
+def test_a_claim_reads_its_own_row_by_the_tables_key_not_every_claim_kept(claims: Claims) -> None:
+    """By token alone, SQLite scanned every claim ever kept for each batch of claims (a cost that
+    grew with each submission): the plan of every statement a claim runs uses the key."""
+    run: list[tuple[str, object]] = []
+    event.listen(claims._engine, "before_cursor_execute",
+                 lambda connection, cursor, statement, parameters, *rest: run.append((statement, parameters)))
+    claims.claim("brick", "t1", uuid4(), "body-a", NOON).result(5)
+    claims.acknowledged("brick", "t1")
+    claims.claim("brick", "t1", uuid4(), "body-a", NOON).result(5)
+    read = [(statement, parameters) for statement, parameters in run if statement.lstrip().startswith("SELECT")]
+    assert read, "the claims were read back"
+    with claims._engine.connect() as connection:
+        for statement, parameters in read:
+            plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement}", parameters))  # type: ignore[arg-type]
+            assert "SCAN submissions" not in plan, plan
