@@ -1,6 +1,6 @@
 """One API process's intake: accepted submissions a second with acks=all, and its answer times.
 
-    deploy/dev bench api [--seconds 8] [--rates 250,500,1000,2000,4000] [--without-ids]
+    deploy/dev bench api [--seconds 8] [--rates 250,500,1000,2000,4000] [--without-ids] [--kept 0]
 
 Contacts go to `POST /v1/contacts` of one API process on the benchmark's own broker (no worker:
 this measures the API), at each offered rate in turn, open loop: each submission is due at its
@@ -10,7 +10,9 @@ own id (`event_id`, the phone's way), so each costs the API its idempotency clai
 --without-ids. The client is asyncio on plain sockets with up to 512 kept-alive connections, so
 that it can offer more than one API process takes; its own CPU is printed. A rate is kept when
 at least 98 % of it was accepted (202) within the run and 3 s after it, with a p99 answer under
-1 s; the run stops at the first rate the API did not keep.
+1 s; the run stops at the first rate the API did not keep. `--kept N` first fills the read
+model with N earlier claims (a month of them is kept, RETENTION_IDEMPOTENCY_DAYS), so that the
+run sees what a claim costs in a read model that has been taking submissions for weeks.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import Engine, insert
+
 from bench.common import cpu_seconds, machine, percentile
 from deploy.processes import free_port, start_api
 from deploy.throwaway import throwaway_settings
 from readmodel.database import read_model
 from readmodel.keys import Role, issue_key
+from readmodel.tables import submissions
 from schemas.settings import Settings
 
 MOST_CONNECTIONS = 512
@@ -117,9 +122,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="length of the run at each rate")
     parser.add_argument("--rates", default="250,500,1000,1500,2000,3000,4000", help="offered rates, in turn")
     parser.add_argument("--without-ids", action="store_true", help="submissions without the client's own id")
+    parser.add_argument("--kept", type=int, default=0, help="earlier claims in the read model before the run")
     args = parser.parse_args()
     with throwaway_settings("bench-api", api_port=free_port()) as settings:
         run(settings, args)
+
+
+def _keep_claims(engine: Engine, many: int) -> None:
+    """Earlier claims, acknowledged, as a month of submissions leaves them."""
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        for at in range(0, many, 20_000):
+            connection.execute(insert(submissions), [
+                {"organisation": "bench" if n % 7 == 0 else f"partner-{n % 7}", "idempotency_key": str(uuid.uuid4()),
+                 "event_id": str(uuid.uuid4()), "request_sha256": "0" * 64, "produced": 1,
+                 "created_at": now - timedelta(minutes=n)} for n in range(at, min(many, at + 20_000))])
 
 
 def run(settings: Settings, args: argparse.Namespace) -> None:
@@ -130,6 +147,9 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
         print(f"kafka: {settings.kafka_bootstrap_servers}; read model: {engine.dialect.name}; one API process; "
               f"{'without' if args.without_ids else 'with'} the client's own ids (idempotency claims)")
         key = issue_key(engine, organisation="bench", role=Role.OUTREACH, now=datetime.now(UTC))
+        if args.kept:
+            _keep_claims(engine, args.kept)
+            print(f"claims kept before the run: {args.kept:,} (seven organisations', this one's among them)")
         api = start_api(settings, settings.state_dir / "api.log")
         asyncio.run(_rates(settings, key, api.process.pid, args))
     finally:
