@@ -22,7 +22,6 @@ from typing import Any
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from starlette.concurrency import run_in_threadpool
 
 from api.problems import problem_response
 from readmodel.keys import KeyCheck
@@ -138,9 +137,7 @@ class Guard:
         if not token:
             raise Refused(401, "Unauthorized", "an X-API-Key header is required")
         now = datetime.now(UTC)
-        principal = self.keys.known(token, now)
-        if principal is False:
-            principal = await run_in_threadpool(self.keys.principal, token, now)
+        principal = await self.keys.check(token, now)
         if principal is None:
             raise Refused(401, "Unauthorized", "the API key is unknown, expired or revoked")
         scope.setdefault("state", {})["principal"] = principal

@@ -3,7 +3,9 @@ a submission's event sealed and sent once (api/producer.py) however often it arr
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -16,13 +18,15 @@ from starlette.concurrency import run_in_threadpool
 
 from api.producer import EventProducer
 from journey.identity import resolve_person
-from readmodel.data_keys import keyring
+from readmodel.data_keys import Keyring, keyring
 from readmodel.keys import Principal
 from schemas.events import Event, encode_event
 from schemas.ids import keyed_id
 from schemas.settings import Settings
 from schemas.submissions import Accepted, Submission
 from schemas.topics import INTAKE
+
+log = logging.getLogger("journeys.intake")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +99,34 @@ async def submit(
     seal = partial(keys.seal, event, person_id, now, new_person=new_person)
     in_memory = keys.seals_from_memory(event, person_id, new_person=new_person)
     sealed = seal() if in_memory else await run_in_threadpool(seal)
+    _keep_keys_ready(keys, now)
     earlier = await producer.send_once(settings.topic(topic), partition_key or str(person_id).encode(),
                                        encode_event(sealed), message_id=envelope.id, once=envelope.once,
                                        body_sha256=_fingerprint(submission), now=now)
     if earlier is not None:
         return Accepted(event_id=earlier, person_id=resolve_person(submission.person_id, earlier), duplicate=True)
     return Accepted(event_id=envelope.id, person_id=person_id)
+
+
+# The keyrings whose upkeep runs now, one at a time each (by the keyring's id: it is not hashable).
+_UPKEEP: dict[int, asyncio.Task[None]] = {}
+
+
+def _keep_keys_ready(keys: Keyring, now: datetime) -> None:
+    """Refill the pool of new keys and write where they went in the background, before a
+    submission would have to wait for it (readmodel/data_keys.Keyring.upkeep_due)."""
+    if id(keys) in _UPKEEP or not keys.upkeep_due():
+        return
+    task = asyncio.get_running_loop().create_task(run_in_threadpool(keys.upkeep, now))
+    _UPKEEP[id(keys)] = task
+
+    def done(finished: asyncio.Task[None]) -> None:
+        _UPKEEP.pop(id(keys), None)
+        if not finished.cancelled() and (error := finished.exception()) is not None:
+            # The next submission tries again; one that finds the pool empty refills it itself.
+            log.warning("the data keys' upkeep failed: %s", type(error).__name__)
+
+    task.add_done_callback(done)
 
 
 def submit_from_thread(submission: Submission, **how: Any) -> Accepted:

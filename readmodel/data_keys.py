@@ -37,7 +37,7 @@ from schemas.sealed import (
 from schemas.settings import Settings
 
 _CHUNK = 500  # ids per IN (...): well under SQLite's and PostgreSQL's limits on parameters
-POOL = 64  # new keys a process makes at once
+POOL = 256  # new keys a process makes at once (a third of a second of new people at 750 submissions/s)
 # Most keys a process holds unwrapped: each costs ~2.5 KB, and the worker opens every person's
 # (the profiles, readmodel/profiles.py): kept without bound, a city's keys would take hundreds of MB.
 MOST_HELD = 8192
@@ -94,11 +94,14 @@ class Keyring:
     _unbound: dict[str, str] = field(default_factory=dict)  # key id -> the subject it went to, not written yet
     _bound_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Held while new keys or bindings are written (never by the event loop): one thread writes,
+    # the others that found the same need wait for it and find it met.
+    _writing: threading.Lock = field(default_factory=threading.Lock)
     secrets: dict[str, bytes] = field(default_factory=dict)  # never destroyed: readmodel/search_keys.py
 
     def seals_from_memory(self, event: Event, person_id: UUID, *, new_person: bool = False) -> bool:
         """Whether `seal` would need no database: every key it takes is kept or in the pool, and
-        no binding is due (the API's event loop seals such an event itself, others in a thread)."""
+        no binding is overdue (the API's event loop seals such an event itself, others in a thread)."""
         fields = personal_fields(event.personal)
         if not fields:
             return True
@@ -108,6 +111,22 @@ class Keyring:
         kept = new_person or ((hit := self._sealing.get(str(person_id))) is not None and hit[0] > fresh)
         binding_due = bool(self._unbound) and fresh - self._bound_at >= BIND_WITHIN_S
         return kept and len(self._pool) >= new_keys and not binding_due
+
+    def upkeep_due(self) -> bool:
+        """Whether the pool is running low or new keys' subjects have waited half of
+        BIND_WITHIN_S: `upkeep` (in the background, in a thread) then keeps sealing in memory.
+        Without it, the submission that found the pool empty or a binding due made every one
+        arriving while it wrote go to a thread too (at 750 submissions/s, several a second)."""
+        return len(self._pool) < POOL // 2 or (
+            bool(self._unbound) and self.clock() - self._bound_at >= BIND_WITHIN_S / 2)
+
+    def upkeep(self, now: datetime) -> None:
+        """Refill the pool if it runs low, and write where the new keys went: one transaction,
+        none of it holding the lock sealing takes (the event loop seals meanwhile)."""
+        if len(self._pool) < POOL // 2:
+            self._top_up(now, POOL // 2)
+        else:
+            self.bind()
 
     def sealing(self, subjects: Collection[str], now: datetime,
                 new: Collection[str] = ()) -> dict[str, tuple[UUID, AESGCM]]:
@@ -136,47 +155,72 @@ class Keyring:
                             .order_by(data_keys.c.created_at)):
                         if row.subject not in found:
                             found[row.subject] = (UUID(row.key_id), self._unwrapped(row.wrapped, row.key_id))
-            with self._lock:
-                for subject in missing:
-                    if subject not in found:
-                        if not self._pool:
-                            self._refill(now)
-                        key_id, aead = self._pool.pop()
-                        self._unbound[str(key_id)] = subject
-                        found[subject] = (key_id, aead)
-                    key_id, aead = found[subject]
-                    self._sealing[subject] = (fresh + self.ttl, key_id, aead)
-                    self._opening[str(key_id)] = (fresh + self.ttl, aead)
-                _trim(self._sealing, fresh)
-                _trim(self._opening, fresh)
+            wanted = [s for s in missing if s not in found]
+            while True:
+                with self._lock:
+                    if len(self._pool) >= len(wanted):
+                        for subject in wanted:
+                            key_id, aead = self._pool.pop()
+                            self._unbound[str(key_id)] = subject
+                            found[subject] = (key_id, aead)
+                        for subject in missing:
+                            key_id, aead = found[subject]
+                            self._sealing[subject] = (fresh + self.ttl, key_id, aead)
+                            self._opening[str(key_id)] = (fresh + self.ttl, aead)
+                        _trim(self._sealing, fresh)
+                        _trim(self._opening, fresh)
+                        break
+                self._top_up(now, len(wanted))  # outside the lock: another thread may take some first
         if self._unbound and fresh - self._bound_at >= BIND_WITHIN_S:
             self.bind()
         return found
 
-    def _refill(self, now: datetime) -> None:
-        """Make the next keys, and write where the last ones went, in one transaction."""
-        made = []
+    def _top_up(self, now: datetime, least: int) -> None:
+        """Make the next POOL keys, and write where the last ones went, in one transaction
+        (unless, by the time this thread may write, another has left `least` in the pool)."""
+        with self._writing:
+            if len(self._pool) < least:
+                self._make_keys(now)
+
+    def _make_keys(self, now: datetime) -> None:
+        made, rows = [], []
         for _ in range(POOL):
             key_id, secret = uuid4(), new_data_key()
-            made.append({"key_id": str(key_id), "subject": UNBOUND, "kek": self.kek.name,
+            rows.append({"key_id": str(key_id), "subject": UNBOUND, "kek": self.kek.name,
                          "wrapped": self.kek.wrap(secret, key_id), "created_at": now})
-            self._pool.append((key_id, AESGCM(secret)))
+            made.append((key_id, AESGCM(secret)))
+        bindings = dict(self._unbound)  # copied in one step (C, under Python's lock)
         with self.engine.begin() as connection:
-            connection.execute(data_keys.insert(), made)
-            self._write_bindings(connection)
+            connection.execute(data_keys.insert(), rows)
+            self._write_bindings(connection, bindings)
+        with self._lock:
+            self._pool.extend(made)
+            self._bound(bindings)
 
     def bind(self) -> None:
         """Write which subject each new key went to (done on its own within BIND_WITHIN_S)."""
-        with self._lock, self.engine.begin() as connection:
-            self._write_bindings(connection)
+        with self._writing:
+            bindings = dict(self._unbound)
+            if bindings:
+                with self.engine.begin() as connection:
+                    self._write_bindings(connection, bindings)
+            with self._lock:
+                self._bound(bindings)
 
-    def _write_bindings(self, connection: Connection) -> None:
-        if self._unbound:
+    @staticmethod
+    def _write_bindings(connection: Connection, bindings: Mapping[str, str]) -> None:
+        # Only a key still unbound is given its subject: writing one twice (two threads binding at
+        # once) changes nothing.
+        if bindings:
             connection.execute(update(data_keys).where(data_keys.c.key_id == bindparam("key"),
                                                        data_keys.c.subject == UNBOUND)
                                .values(subject=bindparam("to")),
-                               [{"key": k, "to": s} for k, s in self._unbound.items()])
-            self._unbound.clear()
+                               [{"key": k, "to": s} for k, s in bindings.items()])
+
+    def _bound(self, bindings: Mapping[str, str]) -> None:
+        """Under the lock: these bindings are written (others may have been added meanwhile)."""
+        for key_id in bindings:
+            self._unbound.pop(key_id, None)
         self._bound_at = self.clock()
 
     def seal(self, event: Event, person_id: UUID, now: datetime, *, new_person: bool = False) -> Event:

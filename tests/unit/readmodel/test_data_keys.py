@@ -4,6 +4,7 @@ good; the development key-encryption key made once and shared by every process."
 from __future__ import annotations
 
 import stat
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
@@ -173,3 +174,45 @@ def test_the_api_is_told_truly_whether_sealing_needs_the_database(tmp_path: Path
     while len(keys._pool) >= 2:
         keys.seal(_report(), uuid4(), NOON, new_person=True)
     assert not sealed_as_told(uuid4(), new_person=True), "the pool is refilled"
+
+
+def test_upkeep_refills_the_pool_and_binds_before_sealing_would_wait_for_either(tmp_path: Path) -> None:
+    """The API runs `upkeep` in the background when `upkeep_due` says so: sealing then never finds
+    the pool empty or a binding overdue, so it stays in the event loop."""
+    clock = [0.0]
+    keys = _keyring(tmp_path, clock=lambda: clock[0])
+    assert keys.upkeep_due(), "no pool yet"
+    keys.upkeep(NOON)
+    assert not keys.upkeep_due() and len(keys._pool) == POOL
+    for _ in range(POOL // 4 + 1):  # a report takes two keys: its person's and its reporter's
+        assert keys.seals_from_memory(_report(), uuid4(), new_person=True)
+        keys.seal(_report(), uuid4(), NOON, new_person=True)
+    assert keys.upkeep_due(), "the pool runs low"
+    keys.upkeep(NOON)
+    assert len(keys._pool) >= POOL and not keys._unbound, "refilled, and where the keys went written with it"
+    keys.seal(_report(), uuid4(), NOON, new_person=True)
+    clock[0] = BIND_WITHIN_S / 2
+    assert keys.upkeep_due(), "a binding half due"
+    statements: list[str] = []
+    event.listen(keys.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    keys.upkeep(NOON)
+    assert not keys._unbound and len(statements) == 1 and statements[0].startswith("UPDATE data_keys")
+
+
+def test_threads_needing_new_keys_at_once_make_them_once(tmp_path: Path) -> None:
+    keys = _keyring(tmp_path)
+    commits: list[int] = []
+    event.listen(keys.engine, "commit", lambda connection: commits.append(1))
+    start = threading.Barrier(8)
+
+    def one() -> None:
+        start.wait()
+        keys.seal(_report(), uuid4(), NOON, new_person=True)
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(commits) == 1, "one thread made the pool; the others waited for it and took from it"
+    assert len(keys._pool) == POOL - 8 * 2, "each took two keys: their person's and their reporter's"

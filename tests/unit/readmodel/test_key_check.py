@@ -3,6 +3,7 @@ read model with the clock injected: a revocation elsewhere holds within a second
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -47,4 +48,28 @@ def test_an_expired_key_fails_at_once_even_when_kept(tmp_path: Path) -> None:
     check = KeyCheck(lambda: engine, clock=lambda: 0.0)
     assert check.principal(key, NOON) is not None
     assert check.known(key, NOON + timedelta(hours=1)) is None
+    engine.dispose()
+
+
+def test_requests_finding_a_keys_row_stale_together_wait_for_one_read(tmp_path: Path) -> None:
+    """Each request that found the row stale read it again in a thread of its own: at several
+    hundred requests a second, dozens at once every second. Now one read answers all of them,
+    and a revocation made here meanwhile is not undone by it."""
+    engine = read_model(Settings(state_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'rm.db'}"))
+    key = issue_key(engine, organisation="brick", role=Role.CHARITY, now=NOON)
+    check = KeyCheck(lambda: engine, clock=lambda: 0.0)
+    reads: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: reads.append(args[2]))
+
+    async def together() -> list[object]:
+        return await asyncio.gather(*(check.check(key, NOON) for _ in range(50)))
+
+    answers = asyncio.run(together())
+    assert all(a is not None and a.organisation == "brick" for a in answers)  # type: ignore[attr-defined]
+    assert len(reads) == 1, reads
+    reads.clear()
+    assert asyncio.run(check.check(key, NOON)) is not None and reads == [], "kept for the second"
+    revoke_key(engine, key_id_of(key), NOON)
+    check.forget()
+    assert asyncio.run(check.check(key, NOON)) is None, "forgotten here: read again, revoked"
     engine.dispose()
