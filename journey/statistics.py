@@ -321,10 +321,16 @@ def continued_spans(spans: Sequence[Status], known: Known, items: Sequence[Fact]
 def counted_from_spans(spans: Iterable[Status], start: date, end: date) -> dict[str, int]:
     """Built for Zero's counts for a period from people's status spans: what `built_for_zero`
     gives for the same people (the status at the end of each night from START-1 to END-1)."""
+    return counted_from_changes(*span_changes(spans, start, end))
+
+
+def span_changes(spans: Iterable[Status], start: date, end: date) -> tuple[Counter[tuple[str, str]], int]:
+    """What Built for Zero counts of these spans for a period: how many begin in it, by
+    (previous, status), and how many active ones cover its last night."""
     first, last = start - timedelta(days=1), end - timedelta(days=1)
     spans = list(spans)
-    return counted_from_changes(Counter((s.previous, s.status) for s in spans if first < s.since <= last),
-                                sum(s.status == "active" and s.since <= last < s.until for s in spans))
+    return (Counter((s.previous, s.status) for s in spans if first < s.since <= last),
+            sum(s.status == "active" and s.since <= last < s.until for s in spans))
 
 
 def counted_from_changes(changes: Mapping[tuple[str, str], int], active: int) -> dict[str, int]:

@@ -38,6 +38,7 @@ from schemas.settings import Settings
 
 _CHUNK = 500  # ids per IN (...): well under SQLite's and PostgreSQL's limits on parameters
 POOL = 256  # new keys a process makes at once (a third of a second of new people at 750 submissions/s)
+LOW = POOL // 2  # the pool is refilled in the background below this (Keyring.upkeep_due)
 # Most keys a process holds unwrapped: each costs ~2.5 KB, and the worker opens every person's
 # (the profiles, readmodel/profiles.py): kept without bound, a city's keys would take hundreds of MB.
 MOST_HELD = 8192
@@ -117,14 +118,13 @@ class Keyring:
         BIND_WITHIN_S: `upkeep` (in the background, in a thread) then keeps sealing in memory.
         Without it, the submission that found the pool empty or a binding due made every one
         arriving while it wrote go to a thread too (at 750 submissions/s, several a second)."""
-        return len(self._pool) < POOL // 2 or (
-            bool(self._unbound) and self.clock() - self._bound_at >= BIND_WITHIN_S / 2)
+        return len(self._pool) < LOW or (bool(self._unbound) and self.clock() - self._bound_at >= BIND_WITHIN_S / 2)
 
     def upkeep(self, now: datetime) -> None:
         """Refill the pool if it runs low, and write where the new keys went: one transaction,
         none of it holding the lock sealing takes (the event loop seals meanwhile)."""
-        if len(self._pool) < POOL // 2:
-            self._top_up(now, POOL // 2)
+        if len(self._pool) < LOW:
+            self._top_up(now, LOW)
         else:
             self.bind()
 
@@ -179,23 +179,21 @@ class Keyring:
         """Make the next POOL keys, and write where the last ones went, in one transaction
         (unless, by the time this thread may write, another has left `least` in the pool)."""
         with self._writing:
-            if len(self._pool) < least:
-                self._make_keys(now)
-
-    def _make_keys(self, now: datetime) -> None:
-        made, rows = [], []
-        for _ in range(POOL):
-            key_id, secret = uuid4(), new_data_key()
-            rows.append({"key_id": str(key_id), "subject": UNBOUND, "kek": self.kek.name,
-                         "wrapped": self.kek.wrap(secret, key_id), "created_at": now})
-            made.append((key_id, AESGCM(secret)))
-        bindings = dict(self._unbound)  # copied in one step (C, under Python's lock)
-        with self.engine.begin() as connection:
-            connection.execute(data_keys.insert(), rows)
-            self._write_bindings(connection, bindings)
-        with self._lock:
-            self._pool.extend(made)
-            self._bound(bindings)
+            if len(self._pool) >= least:
+                return
+            made, rows = [], []
+            for _ in range(POOL):
+                key_id, secret = uuid4(), new_data_key()
+                rows.append({"key_id": str(key_id), "subject": UNBOUND, "kek": self.kek.name,
+                             "wrapped": self.kek.wrap(secret, key_id), "created_at": now})
+                made.append((key_id, AESGCM(secret)))
+            bindings = dict(self._unbound)  # copied in one step (C, under Python's lock)
+            with self.engine.begin() as connection:
+                connection.execute(data_keys.insert(), rows)
+                self._write_bindings(connection, bindings)
+            with self._lock:
+                self._pool.extend(made)
+                self._bound(bindings)
 
     def bind(self) -> None:
         """Write which subject each new key went to (done on its own within BIND_WITHIN_S)."""
@@ -209,8 +207,7 @@ class Keyring:
 
     @staticmethod
     def _write_bindings(connection: Connection, bindings: Mapping[str, str]) -> None:
-        # Only a key still unbound is given its subject: writing one twice (two threads binding at
-        # once) changes nothing.
+        # Only a key still unbound is given its subject: a binding written again changes nothing.
         if bindings:
             connection.execute(update(data_keys).where(data_keys.c.key_id == bindparam("key"),
                                                        data_keys.c.subject == UNBOUND)

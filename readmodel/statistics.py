@@ -35,18 +35,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 import msgspec
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Text,
-    and_,
-    delete,
-    distinct,
-    func,
-    or_,
-    select,
-    type_coerce,
-)
+from sqlalchemy import Connection, Engine, Text, and_, delete, distinct, func, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 
 from journey.applied import Applied
@@ -72,6 +61,7 @@ from journey.statistics import (
     prevention,
     referrals,
     report_response,
+    span_changes,
 )
 from readmodel.data_keys import keyring
 from readmodel.tables import (
@@ -431,14 +421,14 @@ def _city_statuses(connection: Connection, start: date, end: date, groups: _Grou
     active = connection.execute(select(func.count()).select_from(statistics_statuses).where(
         _span.status == "active", _span.until > last, _span.since <= last)).scalar_one()
     # The grouped records' spans are taken off: those people are counted from their facts.
-    grouped = []
-    ordered = sorted(groups.of)
+    grouped: list[Status] = []
+    ordered, columns = sorted(groups.of), (_span.since, _span.until, _span.status, _span.previous)
     for at in range(0, len(ordered), AT_ONCE):
-        grouped += connection.execute(select(_span.since, _span.until, _span.status, _span.previous).where(
-            _span.person_id.in_(ordered[at:at + AT_ONCE]))).tuples().all()
-    changes.subtract(Counter((previous, status) for since, _, status, previous in grouped if first < since <= last))
-    active -= sum(status == "active" and since <= last < until for since, until, status, _ in grouped)
-    return counted_from_changes(changes, active)
+        rows = connection.execute(select(*columns).where(_span.person_id.in_(ordered[at:at + AT_ONCE])))
+        grouped += (Status(*row) for row in rows)
+    taken, taken_active = span_changes(grouped, start, end)
+    changes.subtract(taken)
+    return counted_from_changes(changes, active - taken_active)
 
 
 def _spans(connection: Connection, start: date, end: date) -> list[tuple[str, Status]]:

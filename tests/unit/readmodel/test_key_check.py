@@ -25,8 +25,8 @@ def test_a_kept_key_costs_no_read_its_secret_is_still_checked_and_a_revocation_h
     reads: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda *args: reads.append(args[2]))
     assert here.known(key, NOON) is False, "not kept yet"
-    assert here.principal(key, NOON).organisation == "brick"
-    assert elsewhere.principal(key, NOON) is not None
+    assert asyncio.run(here.check(key, NOON)).organisation == "brick"
+    assert asyncio.run(elsewhere.check(key, NOON)) is not None
     reads.clear()
     assert here.known(key, NOON).organisation == "brick" and reads == []
     assert here.known(key[:-1] + ("x" if key[-1] != "x" else "y"), NOON) is None, "a wrong secret, from memory"
@@ -34,11 +34,11 @@ def test_a_kept_key_costs_no_read_its_secret_is_still_checked_and_a_revocation_h
     # Revoked through `here`'s process: it forgets at once; the other process within a second.
     revoke_key(engine, key_id_of(key), NOON)
     here.forget()
-    assert here.known(key, NOON) is False and here.principal(key, NOON) is None
+    assert here.known(key, NOON) is False and asyncio.run(here.check(key, NOON)) is None
     clock[0] = 0.99
     assert elsewhere.known(key, NOON) is not None, "within the second, the kept row still answers"
     clock[0] = 1.0
-    assert elsewhere.known(key, NOON) is False and elsewhere.principal(key, NOON) is None
+    assert elsewhere.known(key, NOON) is False and asyncio.run(elsewhere.check(key, NOON)) is None
     engine.dispose()
 
 
@@ -46,7 +46,7 @@ def test_an_expired_key_fails_at_once_even_when_kept(tmp_path: Path) -> None:
     engine = read_model(Settings(state_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'rm.db'}"))
     key = issue_key(engine, organisation="brick", role=Role.CHARITY, now=NOON, expires_at=NOON + timedelta(hours=1))
     check = KeyCheck(lambda: engine, clock=lambda: 0.0)
-    assert check.principal(key, NOON) is not None
+    assert asyncio.run(check.check(key, NOON)) is not None
     assert check.known(key, NOON + timedelta(hours=1)) is None
     engine.dispose()
 
