@@ -32,7 +32,7 @@ from schemas.settings import Settings
 from schemas.topics import DEAD_LETTER, INTAKE, PERSON_EVENTS
 from schemas.updates import DeadLetter
 from tests.builders import contact_body, report_body
-from tests.conftest import System
+from tests.conftest import System, fresh_postgres_database
 from tests.events import T0, contact
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
@@ -58,7 +58,8 @@ def test_the_read_model_is_the_same_on_sqlite_and_postgresql(
     # the one part of a read model its topics cannot make again (docs/operations.md).
     kek = base64.b64encode(b"k" * 32).decode()
     on_sqlite = System(make_settings(personal_data_key=kek))
-    on_postgres = System(make_settings(database_url=postgres_url, personal_data_key=kek))
+    on_postgres = System(make_settings(database_url=fresh_postgres_database(postgres_url, "same"),
+                                       personal_data_key=kek))
     try:
         on_sqlite.start_worker()
         on_postgres.start_worker()
@@ -126,7 +127,9 @@ def test_the_read_model_is_the_same_on_sqlite_and_postgresql(
 def test_a_row_the_read_model_refuses_is_dead_lettered_and_the_rest_is_written(
     make_settings: Callable[..., Settings], postgres_url: str
 ) -> None:
-    system = System(make_settings(database_url=postgres_url))
+    # A database of its own: another test's rows, sealed under another key-encryption key, made
+    # this worker's start (which reads every stored profile's boxes) fail now and then.
+    system = System(make_settings(database_url=fresh_postgres_database(postgres_url, "refused")))
     # PostgreSQL refuses one event's timeline row, every time it is written (as a constraint
     # added by a later version, or a value too long for its column, would).
     events = [contact(uuid.uuid4(), T0 + timedelta(hours=n)) for n in range(3)]
@@ -151,7 +154,7 @@ def test_a_row_the_read_model_refuses_is_dead_lettered_and_the_rest_is_written(
 
         ids = [str(e.id) for e in events]
 
-        def stored() -> set[str]:  # the server is shared with the other tests: only these rows
+        def stored() -> set[str]:  # only these rows
             with system.engine.connect() as connection:
                 column = timeline_entries.c.event_id
                 return {r.event_id for r in connection.execute(select(column).where(column.in_(ids)))}
