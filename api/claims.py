@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,8 +39,10 @@ _row = submissions.c
 # kept (SQLite scans a table for a key's second column), a cost growing with each submission.
 _CLAIMED = select(submissions).where(_row.organisation == bindparam("scope"),
                                      _row.idempotency_key.in_(bindparam("tokens", expanding=True)))
-_ACKNOWLEDGED = (update(submissions).where(_row.organisation == bindparam("scope"), _row.idempotency_key ==
-                                           bindparam("token")).values(produced=1))
+# An organisation's acknowledged tokens in one statement: an update a row, as an executemany,
+# was the claims thread's dearest statement (at 700 submissions/s, a third of its time).
+_ACKNOWLEDGED = (update(submissions).where(_row.organisation == bindparam("scope"), _row.idempotency_key.in_(
+    bindparam("tokens", expanding=True))).values(produced=1))
 
 
 class IdempotencyConflict(ValueError):
@@ -63,7 +66,7 @@ class Claims:
         self._engine = engine
         self._lock = threading.Lock()
         self._pending: list[_Claim] = []
-        self._acknowledged: list[dict[str, str]] = []
+        self._acknowledged: list[tuple[str, str]] = []
         self._wake = threading.Event()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="journeys-claims", daemon=True)
@@ -85,7 +88,7 @@ class Claims:
     def acknowledged(self, scope: str, token: str) -> None:
         """Kafka acknowledged what (scope, token) stands for: retries get the first answer back."""
         with self._lock:
-            self._acknowledged.append({"scope": scope, "token": token})
+            self._acknowledged.append((scope, token))
         self._wake.set()
 
     def close(self) -> None:
@@ -108,7 +111,7 @@ class Claims:
             if stopping and not self._pending and not self._acknowledged:
                 return
 
-    def _write(self, claims: list[_Claim], acknowledged: list[dict[str, str]]) -> None:
+    def _write(self, claims: list[_Claim], acknowledged: list[tuple[str, str]]) -> None:
         try:
             answers = self._written(claims, acknowledged)
         except Exception as error:  # the database refused: every waiting request is told
@@ -121,26 +124,24 @@ class Claims:
             else:
                 claim.answer.set_result(answer)
 
-    def _written(self, claims: list[_Claim], acknowledged: list[dict[str, str]]) -> list[UUID | None | Exception]:
+    def _written(self, claims: list[_Claim], acknowledged: list[tuple[str, str]]) -> list[UUID | None | Exception]:
         with self._engine.begin() as connection:
             # Acknowledgements first: a retry claimed in this write sees its first send acknowledged.
-            if acknowledged:
-                connection.execute(_ACKNOWLEDGED, acknowledged)
-            # Each token's row is inserted unless it is there, then every token's row is read: a
-            # row with this body not acknowledged is as good as new (the message's id comes from
-            # the token, so the same message is sent again at worst).
-            write_many(connection, _new(connection.dialect.name), [
+            for scope, tokens in _by_scope(acknowledged):
+                connection.execute(_ACKNOWLEDGED, {"scope": scope, "tokens": tokens})
+            # Each token's row is inserted unless it is there. When every one was new, each claim
+            # is answered "send it" with nothing read; otherwise every token's row is read: a row
+            # with this body not acknowledged is as good as new (the message's id comes from the
+            # token, so the same message is sent again at worst).
+            inserted = write_many(connection, _new(connection.dialect.name), [
                 {"organisation": c.scope, "idempotency_key": c.token, "event_id": str(c.event_id),
                  "request_sha256": c.body_sha256, "produced": 0, "created_at": c.now} for c in claims])
-            tokens: dict[str, set[str]] = defaultdict(set)
-            for claim in claims:
-                tokens[claim.scope].add(claim.token)
-            rows = {}
-            for scope, theirs in tokens.items():
-                ordered = sorted(theirs)
-                for at in range(0, len(ordered), AT_ONCE):
-                    for row in connection.execute(_CLAIMED, {"scope": scope, "tokens": ordered[at:at + AT_ONCE]}):
-                        rows[(row.organisation, row.idempotency_key)] = row
+            if inserted == len(claims):
+                return [None] * len(claims)
+            rows: dict[tuple[str, str], Any] = {}
+            for scope, tokens in _by_scope((c.scope, c.token) for c in claims):
+                for row in connection.execute(_CLAIMED, {"scope": scope, "tokens": tokens}):
+                    rows[(row.organisation, row.idempotency_key)] = row
         answers: list[UUID | None | Exception] = []
         for claim in claims:
             row = rows.get((claim.scope, claim.token))
@@ -151,6 +152,17 @@ class Claims:
             else:
                 answers.append(UUID(row.event_id) if row.produced else None)
         return answers
+
+
+def _by_scope(pairs: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
+    """(scope, token) pairs as each scope's distinct tokens, AT_ONCE at most a time."""
+    tokens: dict[str, set[str]] = defaultdict(set)
+    for scope, token in pairs:
+        tokens[scope].add(token)
+    for scope, theirs in tokens.items():
+        ordered = sorted(theirs)
+        for at in range(0, len(ordered), AT_ONCE):
+            yield scope, ordered[at:at + AT_ONCE]
 
 
 @lru_cache

@@ -110,8 +110,9 @@ def _for_driver(dialect: str, statement: Executable, columns: tuple[str, ...]) -
     return _DriverStatement(str(compiled), tuple(convert), many)
 
 
-def write_many(connection: Connection, statement: Executable, rows: list[dict[str, Any]]) -> None:
-    """Run a write for many rows, handing the rows to the database driver as they are.
+def write_many(connection: Connection, statement: Executable, rows: list[dict[str, Any]]) -> int:
+    """Run a write for many rows, handing the rows to the database driver as they are; the rows
+    it changed (an insert that did nothing on a conflict changed none).
 
     Why not `connection.execute(statement, rows)`: SQLAlchemy processes every value of every row
     through its type layers, a third of the projector's time. Here the statement is compiled once
@@ -125,27 +126,28 @@ def write_many(connection: Connection, statement: Executable, rows: list[dict[st
     took ten times its CPU. A row repeated within one statement is written as it would be by
     separate ones: SQLite inserts a statement's rows one after another."""
     if not rows:
-        return
+        return 0
     plan = _for_driver(connection.dialect.name, statement, tuple(rows[0]))
     for name, convert in plan.convert:
         for row in rows:
             row[name] = convert(row[name])
     if plan.many_values is None:
-        connection.exec_driver_sql(plan.sql, rows)  # type: ignore[arg-type]
-        return
+        # Both drivers count an executemany's changes over all its rows.
+        return connection.exec_driver_sql(plan.sql, rows).rowcount  # type: ignore[arg-type]
     many = plan.many_values
     driver = connection.connection.dbapi_connection
     # At most 256 rows a statement: each size of statement stays prepared in every connection's
     # cache, and one of 2,048 rows took 2.5 MB there; 256 rows already share each handover of the lock.
     most = min(256, driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(many.order))  # type: ignore[union-attr]
-    start = 0
+    start = changed = 0
     while start < len(rows):
         # Statements of a power of two rows: a handful of sizes, each prepared once and cached.
         count = 1 << (min(len(rows) - start, most).bit_length() - 1)
         chunk = rows[start:start + count]
         start += count
         sql = many.head + ", ".join([many.group] * count) + many.tail
-        connection.exec_driver_sql(sql, tuple(row[name] for row in chunk for name in many.order))
+        changed += connection.exec_driver_sql(sql, tuple(row[name] for row in chunk for name in many.order)).rowcount
+    return changed
 
 
 def mark_made(connection: Connection, name: str, made_for: str) -> None:

@@ -15,13 +15,17 @@ from api.claims import Claims, IdempotencyConflict
 from readmodel.database import read_model
 from readmodel.tables import submissions
 from schemas.settings import Settings
+from tests.conftest import fresh_postgres_database
 
 NOON = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def claims(tmp_path: Path):  # noqa: ANN201
-    engine = read_model(Settings(state_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'rm.db'}"))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def claims(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
+    # Both databases: a claim's answer rests on what the driver counts as inserted.
+    url = (f"sqlite:///{tmp_path / 'rm.db'}" if request.param == "sqlite"
+           else fresh_postgres_database(request.getfixturevalue("postgres_url"), "claims"))
+    engine = read_model(Settings(state_dir=tmp_path, database_url=url))
     made = Claims(engine)
     yield made
     made.close()
@@ -79,17 +83,46 @@ def test_acknowledgements_waiting_at_close_are_written(claims: Claims, tmp_path:
         again.close()
 
 
-def test_a_claim_reads_its_own_row_by_the_tables_key_not_every_claim_kept(claims: Claims) -> None:
-    """By token alone, SQLite scanned every claim ever kept for each batch of claims (a cost that
-    grew with each submission): the plan of every statement a claim runs uses the key."""
+def _statements(claims: Claims) -> list[tuple[str, object]]:
     run: list[tuple[str, object]] = []
     event.listen(claims._engine, "before_cursor_execute",
                  lambda connection, cursor, statement, parameters, *rest: run.append((statement, parameters)))
+    return run
+
+
+def test_claims_all_new_are_answered_without_reading_them_back(claims: Claims) -> None:
+    """The common case (every token new) costs the insert alone; a token seen before is read."""
+    run = _statements(claims)
+    start = threading.Barrier(20)
+    answers: list[object] = []
+
+    def one(n: int) -> None:
+        start.wait()
+        answers.append(claims.claim("brick", f"new-{n}", uuid4(), "body", NOON).result(5))
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [None] * 20
+    assert not [s for s, _ in run if s.lstrip().upper().startswith("SELECT")], "new claims were read back"
+    assert claims.claim("brick", "new-3", uuid4(), "other body", NOON).exception(5) is not None
+    assert [s for s, _ in run if s.lstrip().upper().startswith("SELECT")], "a token seen before was not read"
+
+
+def test_a_claim_reads_its_own_row_by_the_tables_key_not_every_claim_kept(claims: Claims) -> None:
+    """By token alone, SQLite scanned every claim ever kept for each batch of claims (a cost that
+    grew with each submission): the plan of every statement a claim runs uses the key."""
+    if claims._engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plans")
+    run = _statements(claims)
     claims.claim("brick", "t1", uuid4(), "body-a", NOON).result(5)
     claims.acknowledged("brick", "t1")
     claims.claim("brick", "t1", uuid4(), "body-a", NOON).result(5)
-    read = [(statement, parameters) for statement, parameters in run if statement.lstrip().startswith("SELECT")]
-    assert read, "the claims were read back"
+    read = [(statement, parameters) for statement, parameters in run
+            if statement.lstrip().startswith(("SELECT", "UPDATE"))]
+    assert {statement.split()[0] for statement, _ in read} == {"SELECT", "UPDATE"}, "read back and acknowledged"
     with claims._engine.connect() as connection:
         for statement, parameters in read:
             plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
