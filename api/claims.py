@@ -140,8 +140,8 @@ class Claims:
                 return [None] * len(claims)
             rows: dict[tuple[str, str], Any] = {}
             for scope, tokens in _by_scope((c.scope, c.token) for c in claims):
-                for row in connection.execute(_CLAIMED, {"scope": scope, "tokens": tokens}):
-                    rows[(row.organisation, row.idempotency_key)] = row
+                for found in connection.execute(_CLAIMED, {"scope": scope, "tokens": tokens}):
+                    rows[(found.organisation, found.idempotency_key)] = found
         answers: list[UUID | None | Exception] = []
         for claim in claims:
             row = rows.get((claim.scope, claim.token))
