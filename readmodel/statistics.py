@@ -395,13 +395,14 @@ def _chain(connection: Connection, start: date, end: date, area: str | None, rul
                   func.max(r.night).label("last")).where(
         r.night >= start, r.night < end, *((r.area_code == area,) if area is not None else ())
     ).group_by(r.person_id).subquery()
-    # By time, not night: the index by person and time finds them (a night begins at its start).
-    recently = select(earlier.event_id).where(earlier.person_id == seen.c.person_id, earlier.at >= previous,
-                                              earlier.at < begin).exists()
-    before = select(earlier.event_id).where(earlier.person_id == seen.c.person_id, earlier.at < begin).exists()
-    summed = [RoughSleeper(nights, first, last, bool(recent), bool(ever))
-              for person, nights, first, last, recent, ever in connection.execute(
-                  select(seen.c.person_id, seen.c.nights, seen.c.first, seen.c.last, recently, before)).tuples()
+    # Each person's last time seen rough before the period says both whether they were seen
+    # before it and whether in the period before: one step back in the index by person and time
+    # (a night begins at its start), not two searches.
+    last_before = type_coerce(select(earlier.at).where(earlier.person_id == seen.c.person_id, earlier.at < begin)
+                              .order_by(earlier.at.desc()).limit(1).scalar_subquery(), Text)
+    summed = [RoughSleeper(nights, first, last, at is not None and _time(at) >= previous, at is not None)
+              for person, nights, first, last, at in connection.execute(
+                  select(seen.c.person_id, seen.c.nights, seen.c.first, seen.c.last, last_before)).tuples()
               if person not in groups.of]
     counted = Counter(chain_counts(summed, rules))
     if groups.of:

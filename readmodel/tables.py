@@ -218,7 +218,8 @@ rough_sleeping = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("night", Date, nullable=False),
     Column("area_code", String(32)),
-    Index("ix_rough_sleeping_night", "night"),
+    # CHAIN groups a period's nights by person (for one area too) from this index alone.
+    Index("ix_rough_sleeping_night_person", "night", "person_id", "area_code"),
     Index("ix_rough_sleeping_person", "person_id", "at"),
 )
 
