@@ -1,6 +1,6 @@
 """Spans by when they begin, with their status and the one before: the city's Built for Zero
 changes in a period are counted from this index alone, not a row of the table for each span
-(issue 28: at a million events, 14 ms of a period of 84 nights became 3, 45 of a year 7).
+(issue 28: at a million events, 14 ms of a period of 84 nights became 3, 38-53 of a year 7).
 
 Revision ID: 0017
 """

@@ -111,11 +111,10 @@ def test_claims_all_new_are_answered_without_reading_them_back(claims: Claims) -
     assert [s for s, _ in run if s.lstrip().upper().startswith("SELECT")], "a token seen before was not read"
 
 
+@pytest.mark.parametrize("claims", ["sqlite"], indirect=True)  # SQLite's plans
 def test_a_claim_reads_its_own_row_by_the_tables_key_not_every_claim_kept(claims: Claims) -> None:
     """By token alone, SQLite scanned every claim ever kept for each batch of claims (a cost that
     grew with each submission): the plan of every statement a claim runs uses the key."""
-    if claims._engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's plans")
     run = _statements(claims)
     claims.claim("brick", "t1", uuid4(), "body-a", NOON).result(5)
     claims.acknowledged("brick", "t1")
