@@ -107,7 +107,7 @@ def test_claims_all_new_are_answered_without_reading_them_back(claims: Claims) -
         thread.join()
     assert answers == [None] * 20
     assert not [s for s, _ in run if s.lstrip().upper().startswith("SELECT")], "new claims were read back"
-    assert claims.claim("brick", "new-3", uuid4(), "other body", NOON).exception(5) is not None
+    assert isinstance(claims.claim("brick", "new-3", uuid4(), "other body", NOON).exception(5), IdempotencyConflict)
     assert [s for s, _ in run if s.lstrip().upper().startswith("SELECT")], "a token seen before was not read"
 
 
